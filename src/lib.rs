@@ -1,0 +1,98 @@
+//! Fast, fused, numerically careful CPU kernels for the layers of a neural network.
+//!
+//! nnkern implements the layers of chapter 1 of *Deep Learning from Scratch 2* — MatMul,
+//! Affine, Sigmoid (and Tanh, ReLU), Softmax and LogSoftmax, Cross-Entropy and
+//! Softmax-with-Loss — each forward and backward, for `f32` and `f64`, as kernels a framework
+//! can call on its own buffers.
+//!
+//! | layer | forward | backward |
+//! |---|---|---|
+//! | [`matmul_forward`] | y = x·W | dx = dy·Wᵀ, dW = xᵀ·dy |
+//! | [`affine_forward`] | y = act(x·W + b) | dz = dy⊙act′(y), dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ dz |
+//! | [`sigmoid_forward`] | y = 1/(1+e^(−x)) | dx = dy⊙y⊙(1−y) |
+//! | [`softmax_forward`] | y = e^(s−m)/Σe^(s−m) | dx = y⊙(dy − Σ dy⊙y) |
+//! | [`cross_entropy_forward`] | L = −(1/N) Σ t·ln p | dp = −t/(N·p) |
+//! | [`softmax_cross_entropy`] | L = (1/N) Σ (logsumexp(s) − Σ t·s) | ds = (softmax(s) − t)/N |
+//!
+//! # Example
+//!
+//! ```
+//! use nnkern::{Activation, MatMut, MatRef, affine_forward};
+//!
+//! // y = sigmoid(x·W + b) for a batch of 2 rows, 3 inputs, 2 outputs
+//! let x = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let w = [0.1_f32, -0.1, 0.2, -0.2, 0.3, -0.3];
+//! let b = [0.0_f32, 0.5];
+//! let mut y = [0.0_f32; 4];
+//! affine_forward(
+//!     MatRef::from_row_major(&x, 2, 3)?,
+//!     MatRef::from_row_major(&w, 3, 2)?,
+//!     &b,
+//!     Activation::Sigmoid,
+//!     MatMut::from_row_major(&mut y, 2, 2)?,
+//! )?;
+//! assert!((y[0] - 1.0 / (1.0 + (-1.4_f32).exp())).abs() < 1e-6);
+//! # Ok::<(), nnkern::Error>(())
+//! ```
+//!
+//! # Conventions
+//!
+//! - **Shapes** follow the book: a minibatch x is N×D (one sample per row), weights W are D×H,
+//!   the bias b has length H, outputs are N×H. Losses take N×C logits or probabilities.
+//! - **Views.** Matrices are passed as [`MatRef`] / [`MatMut`]: a slice plus rows, columns
+//!   and row/column strides, built only by checked constructors. `.t()` transposes without a
+//!   copy, so backward passes use Wᵀ and xᵀ for free. GEMM operands (x, W, dy…) may be any
+//!   view; outputs of elementwise and row kernels need unit column stride.
+//! - **Outputs** are caller-provided. An output is overwritten without being read (fill it
+//!   with NaN and nothing leaks), except parameter gradients under [`Accum::Add`], which
+//!   accumulate. Nothing is allocated per call on the hot paths of contiguous inputs;
+//!   [`affine_backward`] takes a reusable [`Workspace`].
+//! - **Errors.** Every function validates every argument before touching memory and returns
+//!   an [`Error`] naming the operation and the argument, e.g.
+//!   `affine_forward: w has 785 rows but x has 784 columns`; it never panics on bad input.
+//!   A zero-row batch is a valid no-op; a row kernel with zero columns is an error.
+//! - **Threads.** Row and loss kernels split large batches across the current rayon pool in
+//!   blocks whose size depends only on the shape, and reduce in a fixed order: results are
+//!   bit-for-bit identical whatever the number of threads. Use `pool.install(..)` to choose
+//!   the pool.
+//!
+//! # Numerics
+//!
+//! - Sigmoid is evaluated as 1/(1+e^(−x)) for x ≥ 0 and e^x/(1+e^x) for x < 0, so no
+//!   exponential overflows; softmax, log-softmax and every loss subtract the row maximum.
+//! - The softmax-cross-entropy computes −log p_c as (m − s_c) + ln(1 + Σ_{k≠argmax} e^(s_k−m)),
+//!   a sum of non-negative terms, so even a tiny loss keeps full relative precision.
+//! - Loss sums accumulate in f64; a loss beyond the type's range is +∞, never NaN.
+//! - Non-finite values follow PyTorch: NaN in gives NaN out; sigmoid(±∞) = 1, 0; a −∞ logit
+//!   has probability exactly 0; a softmax row that is all −∞ or holds +∞ or NaN is NaN
+//!   ([`MaskedRows::Zero`] gives zeros for fully masked rows). A −∞ logit at an integer label
+//!   gives loss +∞ with a finite gradient. Where PyTorch forms 0·∞ = NaN (a −∞ logit whose
+//!   probability target or class weight is 0), nnkern counts 0, as 0·log 0 = 0.
+//! - Ignored rows (`ignore_index`) get exactly zero gradient, even if their logits are NaN.
+
+mod error;
+mod float;
+mod gemm;
+mod mat;
+mod ops;
+mod par;
+
+pub use error::{Error, ErrorKind, Result};
+pub use float::Float;
+pub use gemm::gemm;
+pub use mat::{MatMut, MatRef};
+pub use ops::activation::{
+    Activation, activation_backward, activation_forward, relu_backward, relu_forward, sigmoid_backward,
+    sigmoid_forward, tanh_backward, tanh_forward,
+};
+pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
+pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
+pub use ops::matmul::{matmul_backward, matmul_forward};
+pub use ops::softmax::{
+    MaskedRows, SoftmaxOptions, log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward,
+    softmax_forward_with,
+};
+pub use ops::softmax_cross_entropy::{
+    CrossEntropyOptions, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+};
+pub use ops::{Accum, Reduction, Workspace};

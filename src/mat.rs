@@ -1,0 +1,615 @@
+//! `MatRef` / `MatMut`: checked, strided, copy-free matrix views over slices.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::fmt;
+
+/// The number of slice elements a `rows × cols` view with strides `rs`, `cs` spans:
+/// `(rows−1)·rs + (cols−1)·cs + 1`, or 0 for an empty view; `None` if it overflows `usize`.
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1)
+        .checked_mul(rs)?
+        .checked_add((cols - 1).checked_mul(cs)?)?
+        .checked_add(1)
+}
+
+/// Checks dimensions, strides and slice length shared by both view kinds.
+fn check_view(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> Result<()> {
+    if rs > isize::MAX as usize || cs > isize::MAX as usize {
+        return Err(Error::new(
+            op,
+            "strides",
+            ErrorKind::Stride,
+            format!("({rs}, {cs}) exceed isize::MAX"),
+        ));
+    }
+    let need = extent(rows, cols, rs, cs).ok_or_else(|| {
+        Error::new(
+            op,
+            "strides",
+            ErrorKind::Overflow,
+            format!(
+                "({rs}, {cs}) for a {rows}×{cols} view reach past usize::MAX \
+                 ((rows−1)·row_stride + (cols−1)·col_stride overflows)"
+            ),
+        )
+    })?;
+    if need > len {
+        return Err(Error::new(
+            op,
+            "data",
+            ErrorKind::Length,
+            format!(
+                "needs at least {need} elements for a {rows}×{cols} view with strides \
+                 ({rs}, {cs}) but has {len}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An immutable `rows × cols` view: element (i, j) is `data[i·row_stride + j·col_stride]`.
+///
+/// Built only by checked constructors, so every element of the view lies inside its slice.
+/// Any strides are allowed, zero included (a zero row stride broadcasts one row to all rows).
+/// [`t`](Self::t) transposes by swapping the strides, without copying. `MatRef` is `Copy`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::MatRef;
+///
+/// // 2×3, row-major
+/// let data = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let a = MatRef::from_row_major(&data, 2, 3)?;
+/// assert_eq!(a.get(1, 2), Some(6.0));
+/// // its 3×2 transpose, no copy
+/// let at = a.t();
+/// assert_eq!((at.rows(), at.cols()), (3, 2));
+/// assert_eq!(at.get(2, 1), Some(6.0));
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct MatRef<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+/// A mutable `rows × cols` view: element (i, j) is `data[i·row_stride + j·col_stride]`.
+///
+/// Like [`MatRef`], but the constructors also require that no two elements share a memory
+/// location (strides may not alias), so kernels may write every element independently, on
+/// any thread. Kernels that write row by row (elementwise and row kernels) additionally need
+/// a unit column stride; GEMM outputs may use any non-aliasing strides.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::MatMut;
+///
+/// let mut buf = [0.0_f64; 8];
+/// // a 2×3 view with row stride 4 (one element of padding per row)
+/// let mut y = MatMut::from_strided(&mut buf, 2, 3, 4, 1)?;
+/// y.set(1, 2, 7.0);
+/// assert_eq!(buf[6], 7.0);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<T> fmt::Debug for MatRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MatRef")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("row_stride", &self.rs)
+            .field("col_stride", &self.cs)
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for MatMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MatMut")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("row_stride", &self.rs)
+            .field("col_stride", &self.cs)
+            .finish()
+    }
+}
+
+impl<'a, T: Copy> MatRef<'a, T> {
+    /// A `rows × cols` view of a row-major slice (row stride `cols`, column stride 1).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`] if `data.len() != rows·cols`; [`ErrorKind::Overflow`] if
+    /// `rows·cols` overflows `usize`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let x = nnkern::MatRef::from_row_major(&[1.0_f32, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(x.get(1, 0), Some(3.0));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn from_row_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self> {
+        check_exact("MatRef::from_row_major", data.len(), rows, cols)?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        })
+    }
+
+    /// A `rows × cols` view of a column-major slice (row stride 1, column stride `rows`).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_row_major`](Self::from_row_major).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let x = nnkern::MatRef::from_col_major(&[1.0_f32, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(x.get(1, 0), Some(2.0));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn from_col_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self> {
+        check_exact("MatRef::from_col_major", data.len(), rows, cols)?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            rs: 1,
+            cs: rows,
+        })
+    }
+
+    /// A `rows × cols` view with explicit strides: element (i, j) is
+    /// `data[i·row_stride + j·col_stride]`. Any strides are allowed, zero included.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`] if the view reaches past the end of `data`;
+    /// [`ErrorKind::Overflow`] if `(rows−1)·row_stride + (cols−1)·col_stride` overflows;
+    /// [`ErrorKind::Stride`] if a stride exceeds `isize::MAX`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// // the bias vector b broadcast to 3 rows: row stride 0
+    /// let b = [0.5_f32, -0.5];
+    /// let bb = nnkern::MatRef::from_strided(&b, 3, 2, 0, 1)?;
+    /// assert_eq!(bb.get(2, 1), Some(-0.5));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn from_strided(
+        data: &'a [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        check_view(
+            "MatRef::from_strided",
+            data.len(),
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        )?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            rs: row_stride,
+            cs: col_stride,
+        })
+    }
+
+    /// The transpose, `cols × rows`, sharing the same memory (strides swapped, nothing copied).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let x = nnkern::MatRef::from_row_major(&[1.0_f32, 2.0, 3.0], 1, 3)?;
+    /// assert_eq!(x.t().rows(), 3);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    #[must_use]
+    pub fn t(self) -> MatRef<'a, T> {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Distance in elements between (i, j) and (i+1, j).
+    pub fn row_stride(&self) -> usize {
+        self.rs
+    }
+
+    /// Distance in elements between (i, j) and (i, j+1).
+    pub fn col_stride(&self) -> usize {
+        self.cs
+    }
+
+    /// Element (i, j), or `None` if `i ≥ rows` or `j ≥ cols`.
+    pub fn get(&self, i: usize, j: usize) -> Option<T> {
+        (i < self.rows && j < self.cols).then(|| self.data[i * self.rs + j * self.cs])
+    }
+
+    /// Rows `start..end` as a view, or `None` if the range is not inside `0..rows`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let x = nnkern::MatRef::from_row_major(&[1.0_f32, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(x.subrows(1, 2).unwrap().get(0, 1), Some(4.0));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn subrows(&self, start: usize, end: usize) -> Option<MatRef<'a, T>> {
+        if start > end || end > self.rows {
+            return None;
+        }
+        let rows = end - start;
+        let data = if rows == 0 || self.cols == 0 {
+            &self.data[..0]
+        } else {
+            &self.data[start * self.rs..]
+        };
+        Some(MatRef {
+            data,
+            rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        })
+    }
+
+    /// Row `i` as a slice when the column stride is 1 (crate-internal: callers checked `i`).
+    #[inline]
+    pub(crate) fn row(&self, i: usize) -> &'a [T] {
+        debug_assert!(self.cs == 1 || self.cols <= 1);
+        let start = i * self.rs;
+        &self.data[start..start + self.cols]
+    }
+
+    /// Element (i, j) for in-range indices (crate-internal).
+    #[inline]
+    pub(crate) fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+
+    /// True when each row is a contiguous slice.
+    #[inline]
+    pub(crate) fn unit_col_stride(&self) -> bool {
+        self.cs == 1 || self.cols <= 1
+    }
+
+    /// Copies row `i` into `buf` (len ≥ cols) unless it is already contiguous; returns the row.
+    #[inline]
+    pub(crate) fn row_into<'b>(&self, i: usize, buf: &'b mut [T]) -> &'b [T]
+    where
+        'a: 'b,
+    {
+        if self.unit_col_stride() {
+            self.row(i)
+        } else {
+            for (j, v) in buf[..self.cols].iter_mut().enumerate() {
+                *v = self.at(i, j);
+            }
+            &buf[..self.cols]
+        }
+    }
+
+    /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).
+    pub(crate) fn as_ptr(&self) -> *const T {
+        self.data.as_ptr()
+    }
+}
+
+/// `rows·cols` must equal `len` exactly for the contiguous constructors.
+fn check_exact(op: &'static str, len: usize, rows: usize, cols: usize) -> Result<()> {
+    let need = rows.checked_mul(cols).ok_or_else(|| {
+        Error::new(
+            op,
+            "rows",
+            ErrorKind::Overflow,
+            format!("× cols = {rows}×{cols} overflows usize"),
+        )
+    })?;
+    if need != len {
+        return Err(Error::new(
+            op,
+            "data",
+            ErrorKind::Length,
+            format!("needs exactly {need} elements for a {rows}×{cols} view but has {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// No two elements of a `rows × cols` view with these strides share a location: rows (or
+/// columns) nest without interleaving. Sufficient, and exact for the layouts kernels produce.
+fn non_aliasing(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    match (rows > 1, cols > 1) {
+        (false, false) => true,
+        (true, false) => rs >= 1,
+        (false, true) => cs >= 1,
+        (true, true) => {
+            (cs >= 1 && cols.checked_mul(cs).is_some_and(|w| rs >= w))
+                || (rs >= 1 && rows.checked_mul(rs).is_some_and(|h| cs >= h))
+        }
+    }
+}
+
+impl<'a, T: Copy> MatMut<'a, T> {
+    /// A mutable `rows × cols` view of a row-major slice.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`] if `data.len() != rows·cols`; [`ErrorKind::Overflow`] if
+    /// `rows·cols` overflows.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut buf = vec![0.0_f32; 6];
+    /// let y = nnkern::MatMut::from_row_major(&mut buf, 2, 3)?;
+    /// assert_eq!(y.cols(), 3);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn from_row_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self> {
+        check_exact("MatMut::from_row_major", data.len(), rows, cols)?;
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        })
+    }
+
+    /// A mutable `rows × cols` view of a column-major slice.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_row_major`](Self::from_row_major).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut buf = vec![0.0_f32; 6];
+    /// let y = nnkern::MatMut::from_col_major(&mut buf, 2, 3)?;
+    /// assert_eq!(y.col_stride(), 2);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn from_col_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self> {
+        check_exact("MatMut::from_col_major", data.len(), rows, cols)?;
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            rs: 1,
+            cs: rows,
+        })
+    }
+
+    /// A mutable view with explicit strides.
+    ///
+    /// # Errors
+    ///
+    /// As [`MatRef::from_strided`], and [`ErrorKind::Stride`] if two elements of the view
+    /// would share a location (e.g. a zero stride along a dimension longer than 1, or rows
+    /// that interleave).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut buf = vec![0.0_f32; 4];
+    /// let err = nnkern::MatMut::from_strided(&mut buf, 2, 2, 1, 1).unwrap_err();
+    /// assert_eq!(err.kind(), nnkern::ErrorKind::Stride);
+    /// # let _ = err;
+    /// ```
+    pub fn from_strided(
+        data: &'a mut [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        const OP: &str = "MatMut::from_strided";
+        check_view(OP, data.len(), rows, cols, row_stride, col_stride)?;
+        if !non_aliasing(rows, cols, row_stride, col_stride) {
+            return Err(Error::new(
+                OP,
+                "strides",
+                ErrorKind::Stride,
+                format!(
+                    "({row_stride}, {col_stride}) make elements of a {rows}×{cols} output \
+                     share memory; a mutable view needs row_stride ≥ cols·col_stride or \
+                     col_stride ≥ rows·row_stride"
+                ),
+            ));
+        }
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            rs: row_stride,
+            cs: col_stride,
+        })
+    }
+
+    /// The transpose, sharing the same memory.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut buf = vec![0.0_f32; 6];
+    /// let y = nnkern::MatMut::from_row_major(&mut buf, 2, 3)?.t();
+    /// assert_eq!((y.rows(), y.cols()), (3, 2));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    #[must_use]
+    pub fn t(self) -> MatMut<'a, T> {
+        MatMut {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// A shorter-lived immutable view of the same elements.
+    pub fn rb(&self) -> MatRef<'_, T> {
+        MatRef {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// A shorter-lived mutable view of the same elements (to pass to a kernel and keep `self`).
+    pub fn rb_mut(&mut self) -> MatMut<'_, T> {
+        MatMut {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Distance in elements between (i, j) and (i+1, j).
+    pub fn row_stride(&self) -> usize {
+        self.rs
+    }
+
+    /// Distance in elements between (i, j) and (i, j+1).
+    pub fn col_stride(&self) -> usize {
+        self.cs
+    }
+
+    /// Element (i, j), or `None` if out of range.
+    pub fn get(&self, i: usize, j: usize) -> Option<T> {
+        self.rb().get(i, j)
+    }
+
+    /// Writes element (i, j); returns `false` (and writes nothing) if out of range.
+    pub fn set(&mut self, i: usize, j: usize, value: T) -> bool {
+        if i < self.rows && j < self.cols {
+            self.data[i * self.rs + j * self.cs] = value;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sets every element of the view to `value`.
+    pub fn fill(&mut self, value: T) {
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                self.data[i * self.rs + j * self.cs] = value;
+            }
+        }
+    }
+
+    /// True when each row is a contiguous slice.
+    #[inline]
+    pub(crate) fn unit_col_stride(&self) -> bool {
+        self.cs == 1 || self.cols <= 1
+    }
+
+    /// Row `i` as a mutable slice; the column stride is 1 (crate-internal, `i` checked).
+    #[inline]
+    pub(crate) fn row_mut(&mut self, i: usize) -> &mut [T] {
+        debug_assert!(self.unit_col_stride());
+        let start = i * self.rs;
+        &mut self.data[start..start + self.cols]
+    }
+
+    /// Element (i, j) as a mutable reference (crate-internal, indices checked by the caller).
+    #[inline]
+    pub(crate) fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
+        &mut self.data[i * self.rs + j * self.cs]
+    }
+
+    /// Splits into rows `0..k` and `k..rows` (crate-internal, unit column stride, `k ≤ rows`).
+    pub(crate) fn split_rows(self, k: usize) -> (MatMut<'a, T>, MatMut<'a, T>) {
+        debug_assert!(self.unit_col_stride() && k <= self.rows);
+        let (rows, cols, rs, cs) = (self.rows, self.cols, self.rs, self.cs);
+        // Row k starts at k·rs, which lies inside the slice when row k exists and is not
+        // empty; otherwise the split point only needs to give each part its own elements.
+        let at = if k == rows {
+            self.data.len()
+        } else if cols == 0 {
+            0
+        } else {
+            k * rs
+        };
+        let (top, bottom) = self.data.split_at_mut(at);
+        (
+            MatMut {
+                data: top,
+                rows: k,
+                cols,
+                rs,
+                cs,
+            },
+            MatMut {
+                data: bottom,
+                rows: rows - k,
+                cols,
+                rs,
+                cs,
+            },
+        )
+    }
+
+    /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut T {
+        self.data.as_mut_ptr()
+    }
+}

@@ -1,0 +1,263 @@
+//! The kernels: one file per op family, forward and backward side by side.
+//!
+//! Every public function here validates all of its arguments (shapes, lengths, strides, labels,
+//! options) before it touches memory, and names the offending argument in its [`Error`].
+
+pub mod activation;
+pub mod affine;
+pub mod cross_entropy;
+pub mod matmul;
+pub mod softmax;
+pub mod softmax_cross_entropy;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::float::Float;
+use crate::mat::{MatMut, MatRef};
+
+/// How a gradient kernel stores into its output: overwrite it, or add to it.
+///
+/// `Add` implements gradient accumulation (several micro-batches, or a parameter shared by
+/// several layers). With `Replace` the output is never read, so it may hold anything (NaN
+/// included) beforehand.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{Accum, MatMut, MatRef, matmul_backward};
+///
+/// let x = [1.0_f32, 2.0]; // 1×2
+/// let w = [0.0_f32; 6]; // 2×3
+/// let dy = [1.0_f32, 1.0, 1.0]; // 1×3
+/// let mut dw = [1.0_f32; 6];
+/// matmul_backward(
+///     MatRef::from_row_major(&x, 1, 2)?,
+///     MatRef::from_row_major(&w, 2, 3)?,
+///     MatRef::from_row_major(&dy, 1, 3)?,
+///     None,
+///     MatMut::from_row_major(&mut dw, 2, 3)?,
+///     Accum::Add,
+/// )?;
+/// assert_eq!(dw, [2.0, 2.0, 2.0, 3.0, 3.0, 3.0]); // 1 + xᵀ·dy
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Accum {
+    /// out ← g (the output is not read).
+    #[default]
+    Replace,
+    /// out ← out + g.
+    Add,
+}
+
+impl Accum {
+    /// The β of `out ← g + β·out`.
+    pub(crate) fn beta<T: Float>(self) -> T {
+        match self {
+            Accum::Replace => T::ZERO,
+            Accum::Add => T::ONE,
+        }
+    }
+
+    /// Stores `g` into `out` according to the mode.
+    #[inline(always)]
+    pub(crate) fn store<T: Float>(self, out: &mut T, g: T) {
+        match self {
+            Accum::Replace => *out = g,
+            Accum::Add => *out += g,
+        }
+    }
+}
+
+/// How a loss reduces its per-row values (PyTorch's `reduction`).
+///
+/// The loss output slice has length 1 for `Mean` and `Sum`, and N (one per row) for `None`;
+/// the upstream gradient `dloss` of a backward has the same length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    /// One value per row, no reduction.
+    None,
+    /// The mean over the counted rows (a weighted mean where class weights apply).
+    #[default]
+    Mean,
+    /// The sum over the rows.
+    Sum,
+}
+
+impl Reduction {
+    /// Length of the loss (and `dloss`) slice for `n` rows.
+    pub(crate) fn out_len(self, n: usize) -> usize {
+        match self {
+            Reduction::None => n,
+            Reduction::Mean | Reduction::Sum => 1,
+        }
+    }
+}
+
+/// Reusable scratch memory for kernels that need a temporary (e.g. `affine_backward` with an
+/// activation, which forms dz = dy ⊙ act′(y)).
+///
+/// It grows to the largest size asked of it and keeps that memory, so a training loop that
+/// reuses one `Workspace` allocates only on its first step.
+///
+/// # Example
+///
+/// ```
+/// let mut ws = nnkern::Workspace::<f32>::new();
+/// assert_eq!(ws.capacity(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct Workspace<T> {
+    buf: Vec<T>,
+}
+
+impl<T: Float> Workspace<T> {
+    /// An empty workspace; it allocates on first use.
+    pub fn new() -> Self {
+        Workspace { buf: Vec::new() }
+    }
+
+    /// Elements currently held.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// A scratch slice of `len` elements (contents unspecified).
+    pub(crate) fn take(&mut self, len: usize) -> &mut [T] {
+        if self.buf.len() < len {
+            self.buf.resize(len, T::ZERO);
+        }
+        &mut self.buf[..len]
+    }
+}
+
+// ----- shared validation -------------------------------------------------------------------
+
+/// `arg` must be `rows × cols`; `like` describes where the expectation comes from.
+pub(crate) fn check_shape(
+    op: &'static str,
+    arg: &'static str,
+    got: (usize, usize),
+    want: (usize, usize),
+    like: &str,
+) -> Result<()> {
+    if got != want {
+        return Err(Error::new(
+            op,
+            arg,
+            ErrorKind::Shape,
+            format!(
+                "is {}×{} but must be {}×{} ({like})",
+                got.0, got.1, want.0, want.1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An output written row by row needs unit column stride.
+pub(crate) fn check_rows_contiguous<T: Copy>(
+    op: &'static str,
+    arg: &'static str,
+    m: &MatMut<'_, T>,
+) -> Result<()> {
+    if !m.unit_col_stride() {
+        return Err(Error::new(
+            op,
+            arg,
+            ErrorKind::Stride,
+            format!(
+                "has column stride {} but this kernel writes rows and needs column stride 1",
+                m.col_stride()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A row kernel needs at least one column.
+pub(crate) fn check_has_cols(op: &'static str, arg: &'static str, cols: usize) -> Result<()> {
+    if cols == 0 {
+        return Err(Error::new(
+            op,
+            arg,
+            ErrorKind::Shape,
+            "has 0 columns but a row kernel needs at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// A slice argument must have exactly `want` elements.
+pub(crate) fn check_len(
+    op: &'static str,
+    arg: &'static str,
+    got: usize,
+    want: usize,
+    like: &str,
+) -> Result<()> {
+    if got != want {
+        return Err(Error::new(
+            op,
+            arg,
+            ErrorKind::Length,
+            format!("has length {got} but must have {want} ({like})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The shape of a view as a tuple.
+pub(crate) fn dims<T: Copy>(m: &MatRef<'_, T>) -> (usize, usize) {
+    (m.rows(), m.cols())
+}
+
+/// The shape of a mutable view as a tuple.
+pub(crate) fn dims_mut<T: Copy>(m: &MatMut<'_, T>) -> (usize, usize) {
+    (m.rows(), m.cols())
+}
+
+// ----- row drivers ---------------------------------------------------------------------------
+
+/// Row `i` of `m` as a contiguous slice: the row itself when its column stride is 1, else a
+/// copy in `buf` (the slow path for strided inputs; it allocates once per work block).
+#[inline]
+pub(crate) fn row_of<'a: 'b, 'b, T: Float>(m: &MatRef<'a, T>, i: usize, buf: &'b mut Vec<T>) -> &'b [T] {
+    if m.unit_col_stride() {
+        m.row(i)
+    } else {
+        buf.resize(m.cols(), T::ZERO);
+        m.row_into(i, buf)
+    }
+}
+
+/// Applies `k(x_row, out_row)` to every row, in parallel over fixed row blocks.
+/// Shapes are the caller's to check; `out` has unit column stride.
+pub(crate) fn map_rows<T, K>(x: MatRef<'_, T>, out: MatMut<'_, T>, k: &K)
+where
+    T: Float,
+    K: Fn(&[T], &mut [T]) + Sync,
+{
+    crate::par::for_each_row_block(out, &|r0, mut blk: MatMut<'_, T>| {
+        let mut buf = Vec::new();
+        for i in 0..blk.rows() {
+            let xr = row_of(&x, r0 + i, &mut buf);
+            k(xr, blk.row_mut(i));
+        }
+    });
+}
+
+/// Applies `k(a_row, b_row, out_row)` to every row, in parallel over fixed row blocks.
+pub(crate) fn map_rows2<T, K>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>, k: &K)
+where
+    T: Float,
+    K: Fn(&[T], &[T], &mut [T]) + Sync,
+{
+    crate::par::for_each_row_block(out, &|r0, mut blk: MatMut<'_, T>| {
+        let (mut abuf, mut bbuf) = (Vec::new(), Vec::new());
+        for i in 0..blk.rows() {
+            let ar = row_of(&a, r0 + i, &mut abuf);
+            let br = row_of(&b, r0 + i, &mut bbuf);
+            k(ar, br, blk.row_mut(i));
+        }
+    });
+}

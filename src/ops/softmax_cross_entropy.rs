@@ -1,0 +1,495 @@
+//! Softmax-cross-entropy on logits: the book's SoftmaxWithLoss, fused and stable, with
+//! PyTorch's `cross_entropy` options (reduction, class weights, ignore_index, label smoothing).
+
+use super::cross_entropy::Targets;
+use super::cross_entropy::{check_loss_len, check_targets, reduce_rows, row_scale, store_reduced};
+use super::softmax::row_max;
+use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
+use crate::error::{Error, ErrorKind, Result};
+use crate::float::Float;
+use crate::mat::{MatMut, MatRef};
+use crate::par::map_blocks;
+
+/// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
+/// `torch.nn.functional.cross_entropy`.
+///
+/// With class-index targets t, weights w (1 if `None`), smoothing ε and C classes, row n's
+/// loss is `(1−ε)·w[t_n]·(−log p[n,t_n]) + (ε/C)·Σ_c w_c·(−log p[n,c])`, and `Mean` divides
+/// the sum over rows by `Σ_n w[t_n]` over the rows not ignored. Rows whose label equals
+/// `ignore_index` contribute 0 to the loss and get a zero gradient. A `Mean` over a batch where
+/// every row is ignored (or every weight is 0) is 0/0 = NaN, as in PyTorch.
+///
+/// With probability targets q, the smoothed target is `q′ = (1−ε)·q + ε/C`, row n's loss is
+/// `Σ_c w_c·q′_c·(−log p[n,c])`, and `Mean` divides by N (weights do not enter the
+/// denominator, as in PyTorch). `ignore_index` is not allowed with probability targets.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{CrossEntropyOptions, Reduction};
+///
+/// let w = [1.0_f32, 2.0, 0.5];
+/// let opts = CrossEntropyOptions {
+///     reduction: Reduction::Sum,
+///     weight: Some(&w),
+///     ignore_index: Some(3),
+///     label_smoothing: 0.1,
+/// };
+/// assert_eq!(CrossEntropyOptions::<f32>::default().reduction, Reduction::Mean);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CrossEntropyOptions<'a, T> {
+    /// How per-row losses are reduced (default `Mean`).
+    pub reduction: Reduction,
+    /// Per-class weights, length C, each finite and ≥ 0 (default: all 1).
+    pub weight: Option<&'a [T]>,
+    /// A label whose rows are skipped (class-index targets only; default: none). It may lie
+    /// outside `0..C` (PyTorch's default is −100).
+    pub ignore_index: Option<usize>,
+    /// Label smoothing ε in [0, 1] (default 0).
+    pub label_smoothing: T,
+}
+
+/// The validated problem: everything a row needs besides its logits and target.
+struct Plan<'a, T> {
+    c: usize,
+    red: Reduction,
+    weight: Option<&'a [T]>,
+    ignore: Option<usize>,
+    /// 1 − ε.
+    keep: T,
+    /// ε / C.
+    spread: T,
+    /// Σ_c w_c (C without weights).
+    w_all: T,
+    /// The `Mean` denominator.
+    denom: T,
+}
+
+impl<T: Float> Plan<'_, T> {
+    #[inline(always)]
+    fn w(&self, c: usize) -> T {
+        self.weight.map_or(T::ONE, |w| w[c])
+    }
+}
+
+/// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
+#[inline(always)]
+fn mulz<T: Float>(a: T, v: T) -> T {
+    if a == T::ZERO { T::ZERO } else { a * v }
+}
+
+fn plan<'a, T: Float>(
+    op: &'static str,
+    logits: &MatRef<'_, T>,
+    targets: &Targets<'_, T>,
+    opts: &CrossEntropyOptions<'a, T>,
+) -> Result<Plan<'a, T>> {
+    let (n, c) = dims(logits);
+    check_has_cols(op, "logits", c)?;
+    let eps = opts.label_smoothing;
+    if !(eps >= T::ZERO && eps <= T::ONE) {
+        return Err(Error::new(
+            op,
+            "label_smoothing",
+            ErrorKind::Value,
+            format!("is {eps} but must lie in [0, 1]"),
+        ));
+    }
+    if let Some(w) = opts.weight {
+        check_len(op, "weight", w.len(), c, "one weight per class (logits.cols)")?;
+        if let Some((i, &bad)) = w
+            .iter()
+            .enumerate()
+            .find(|&(_, &v)| !(v >= T::ZERO && v.is_finite()))
+        {
+            return Err(Error::new(
+                op,
+                "weight",
+                ErrorKind::Value,
+                format!("[{i}] is {bad} but class weights must be finite and ≥ 0"),
+            ));
+        }
+    }
+    if let (Targets::Probs(_), Some(ii)) = (targets, opts.ignore_index) {
+        return Err(Error::new(
+            op,
+            "ignore_index",
+            ErrorKind::Value,
+            format!("is Some({ii}) but ignore_index applies to class-index targets only"),
+        ));
+    }
+    check_targets(op, targets, n, c, opts.ignore_index)?;
+    let w_all = opts.weight.map_or(T::from_usize(c), |w| w.iter().copied().sum());
+    let denom = match targets {
+        Targets::Classes(t) => t
+            .iter()
+            .filter(|&&l| Some(l) != opts.ignore_index)
+            .map(|&l| opts.weight.map_or(T::ONE, |w| w[l]))
+            .sum(),
+        Targets::Probs(_) => T::from_usize(n),
+    };
+    Ok(Plan {
+        c,
+        red: opts.reduction,
+        weight: opts.weight,
+        ignore: opts.ignore_index,
+        keep: T::ONE - eps,
+        spread: eps / T::from_usize(c),
+        w_all,
+        denom,
+    })
+}
+
+/// Row statistics of the log-sum-exp, computed so that −log p is accurate even when tiny:
+/// lse = m + ln(1 + rest), with m = max s at index `a` and rest = Σ_{c≠a} e^(s_c − m).
+/// Then −log p_c = (m − s_c) + ln_1p(rest), a sum of two non-negative terms.
+struct Lse<T> {
+    m: T,
+    l1: T,
+    /// 1 / (1 + rest): p_c = e^(s_c − m) · inv.
+    inv: T,
+}
+
+impl<T: Float> Lse<T> {
+    /// NaN statistics for rows that hold NaN or +∞, or are all −∞ (their log-softmax is NaN).
+    fn of(s: &[T], mut exp_out: Option<&mut [T]>) -> Lse<T> {
+        let m = row_max(s);
+        if !m.is_finite() {
+            if let Some(e) = exp_out {
+                e.fill(T::NAN);
+            }
+            return Lse {
+                m: T::NAN,
+                l1: T::NAN,
+                inv: T::NAN,
+            };
+        }
+        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        let mut rest = T::ZERO;
+        for (c, &v) in s.iter().enumerate() {
+            let e = (v - m).exp();
+            if let Some(out) = exp_out.as_deref_mut() {
+                out[c] = e;
+            }
+            if c != a {
+                rest += e;
+            }
+        }
+        Lse {
+            m,
+            l1: rest.ln_1p(),
+            inv: T::ONE / (T::ONE + rest),
+        }
+    }
+
+    /// From a saved log-sum-exp (the backward of a split forward/backward).
+    fn from_saved(lse: T) -> Lse<T> {
+        Lse {
+            m: lse,
+            l1: T::ZERO,
+            inv: T::ONE,
+        }
+    }
+
+    fn lse(&self) -> T {
+        self.m + self.l1
+    }
+
+    /// −log p_c for logit s_c.
+    #[inline(always)]
+    fn nlp(&self, s: T) -> T {
+        (self.m - s) + self.l1
+    }
+}
+
+/// Row `i`'s loss (not yet reduced).
+fn row_loss<T: Float>(p: &Plan<'_, T>, s: &[T], st: &Lse<T>, targets: &Targets<'_, T>, i: usize) -> T {
+    if st.m.is_nan() {
+        return T::NAN;
+    }
+    match *targets {
+        Targets::Classes(t) => {
+            let t = t[i];
+            let mut l = mulz(p.keep * p.w(t), st.nlp(s[t]));
+            if p.spread != T::ZERO {
+                let smooth: T = (0..p.c).map(|c| mulz(p.w(c), st.nlp(s[c]))).sum();
+                l += p.spread * smooth;
+            }
+            l
+        }
+        Targets::Probs(q) => (0..p.c)
+            .map(|c| mulz(p.w(c) * (p.keep * q.at(i, c) + p.spread), st.nlp(s[c])))
+            .sum(),
+    }
+}
+
+/// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry when
+/// `have_exp` (else it is computed from `s`).
+#[allow(clippy::too_many_arguments)]
+fn row_grad<T: Float>(
+    p: &Plan<'_, T>,
+    s: &[T],
+    st: &Lse<T>,
+    targets: &Targets<'_, T>,
+    i: usize,
+    g: T,
+    d: &mut [T],
+    have_exp: bool,
+) {
+    if !have_exp {
+        for (o, &v) in d.iter_mut().zip(s) {
+            *o = (v - st.m).exp();
+        }
+    }
+    match *targets {
+        Targets::Classes(t) => {
+            let t = t[i];
+            // ∂l/∂s_c = p_c·A − (1−ε)·w_t·[c = t] − (ε/C)·w_c,  A = (1−ε)·w_t + (ε/C)·Σw
+            let kw = p.keep * p.w(t);
+            let a = (kw + p.spread * p.w_all) * st.inv;
+            for (c, o) in d.iter_mut().enumerate() {
+                let mut v = *o * a - p.spread * p.w(c);
+                if c == t {
+                    v -= kw;
+                }
+                *o = g * v;
+            }
+        }
+        Targets::Probs(q) => {
+            // ∂l/∂s_c = p_c·B − w_c·q′_c,  B = Σ_c w_c·q′_c
+            let b: T = (0..p.c).map(|c| p.w(c) * (p.keep * q.at(i, c) + p.spread)).sum();
+            let a = b * st.inv;
+            for (c, o) in d.iter_mut().enumerate() {
+                *o = g * (*o * a - p.w(c) * (p.keep * q.at(i, c) + p.spread));
+            }
+        }
+    }
+}
+
+fn is_ignored<T>(p: &Plan<'_, T>, targets: &Targets<'_, T>, i: usize) -> bool {
+    match targets {
+        Targets::Classes(t) => p.ignore.is_some_and(|ii| t[i] == ii),
+        Targets::Probs(_) => false,
+    }
+}
+
+/// Softmax-cross-entropy loss of logits s: l_n = logsumexp(s_n) − Σ_k t_nk·s_nk (with the
+/// options' weights, smoothing and ignore_index), reduced.
+///
+/// The log-sum-exp subtracts the row maximum, so no finite logit overflows. `lse`, if given
+/// (length N), receives each row's log-sum-exp for [`softmax_cross_entropy_backward`].
+/// Shapes: logits N×C (any view, C ≥ 1); targets N labels or N×C; loss 1 (`Mean`, `Sum`) or
+/// N (`None`).
+///
+/// Non-finite rows: a row holding NaN or +∞, or all −∞, has NaN loss (its softmax is NaN).
+/// A −∞ logit at the label gives +∞; a −∞ logit whose target (or weight) is 0 contributes 0
+/// (PyTorch gives NaN there, from 0·∞). A loss too large for the type is +∞, never NaN.
+///
+/// # Errors
+///
+/// [`ErrorKind::Shape`] naming `logits` (C = 0) or `targets`; [`ErrorKind::Length`] naming
+/// `targets`, `weight`, `loss` or `lse`; [`ErrorKind::Label`] naming `targets`;
+/// [`ErrorKind::Value`] naming `label_smoothing`, `weight` or `ignore_index`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{CrossEntropyOptions, MatRef, Targets, softmax_cross_entropy_forward};
+///
+/// let logits = [0.0_f64, 0.0, 0.0, 0.0]; // 2×2, uniform
+/// let mut loss = [0.0];
+/// softmax_cross_entropy_forward(
+///     MatRef::from_row_major(&logits, 2, 2)?,
+///     Targets::Classes(&[0, 1]),
+///     &CrossEntropyOptions::default(),
+///     &mut loss,
+///     None,
+/// )?;
+/// assert!((loss[0] - std::f64::consts::LN_2).abs() < 1e-15);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn softmax_cross_entropy_forward<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    loss: &mut [T],
+    lse: Option<&mut [T]>,
+) -> Result<()> {
+    const OP: &str = "softmax_cross_entropy_forward";
+    let p = plan(OP, &logits, &targets, opts)?;
+    let (n, c) = dims(&logits);
+    check_loss_len(OP, "loss", loss.len(), p.red, n)?;
+    if let Some(l) = &lse {
+        check_len(OP, "lse", l.len(), n, "one per row")?;
+    }
+    let extra: &mut [T] = match lse {
+        Some(l) => l,
+        None => &mut [],
+    };
+    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
+        let s = super::row_of(&logits, i, buf);
+        let st = Lse::of(s, None);
+        let l = if is_ignored(&p, &targets, i) {
+            T::ZERO
+        } else {
+            row_loss(&p, s, &st, &targets, i)
+        };
+        (l, st.lse())
+    });
+    Ok(())
+}
+
+/// The gradient of [`softmax_cross_entropy_forward`] from its saved log-sum-exp:
+/// d logits = g_n·(w-weighted softmax(s) − smoothed target), per row.
+///
+/// For class targets (weights w, smoothing ε): ∂l_n/∂s_c = p_c·((1−ε)w_t + (ε/C)Σw)
+/// − (1−ε)w_t·[c = t] − (ε/C)·w_c; without options this is the book's p − onehot(t). For
+/// probability targets: ∂l_n/∂s_c = p_c·Σ_k w_k q′_k − w_c q′_c. g_n is `dloss[0]/denominator`
+/// (`Mean`, the denominator as in [`CrossEntropyOptions`]), `dloss[0]` (`Sum`) or `dloss[n]`
+/// (`None`). Ignored rows get exactly 0. Shapes: logits and dlogits N×C (dlogits with unit
+/// column stride, overwritten), lse N, dloss 1 or N as the reduction.
+///
+/// # Errors
+///
+/// As [`softmax_cross_entropy_forward`], plus [`ErrorKind::Length`] naming `lse` or `dloss`,
+/// and [`ErrorKind::Shape`]/[`ErrorKind::Stride`] naming `dlogits`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{CrossEntropyOptions, MatMut, MatRef, Targets, softmax_cross_entropy_backward};
+///
+/// let logits = [0.0_f32, 0.0]; // 1×2
+/// let lse = [std::f32::consts::LN_2];
+/// let mut d = [0.0_f32; 2];
+/// softmax_cross_entropy_backward(
+///     MatRef::from_row_major(&logits, 1, 2)?,
+///     &lse,
+///     Targets::Classes(&[1]),
+///     &CrossEntropyOptions::default(),
+///     &[1.0],
+///     MatMut::from_row_major(&mut d, 1, 2)?,
+/// )?;
+/// assert_eq!(d, [0.5, -0.5]); // softmax − onehot
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn softmax_cross_entropy_backward<T: Float>(
+    logits: MatRef<'_, T>,
+    lse: &[T],
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    dloss: &[T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    const OP: &str = "softmax_cross_entropy_backward";
+    let p = plan(OP, &logits, &targets, opts)?;
+    let (n, c) = dims(&logits);
+    check_len(OP, "lse", lse.len(), n, "one per row")?;
+    check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
+    check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
+    check_rows_contiguous(OP, "dlogits", &dlogits)?;
+    crate::par::for_each_row_block(dlogits, &|r0, mut blk: MatMut<'_, T>| {
+        let mut buf = Vec::new();
+        for r in 0..blk.rows() {
+            let i = r0 + r;
+            let d = blk.row_mut(r);
+            if is_ignored(&p, &targets, i) {
+                d.fill(T::ZERO);
+                continue;
+            }
+            let s = super::row_of(&logits, i, &mut buf);
+            let g = row_scale(p.red, dloss, p.denom, i);
+            row_grad(&p, s, &Lse::from_saved(lse[i]), &targets, i, g, d, false);
+        }
+    });
+    Ok(())
+}
+
+/// Forward and backward in one pass over the logits: the loss of
+/// [`softmax_cross_entropy_forward`] and d logits of [`softmax_cross_entropy_backward`],
+/// without an N×C temporary (each row's exponentials are computed once, in d logits).
+///
+/// This is the book's `SoftmaxWithLoss` forward + backward: with default options the loss is
+/// the mean over rows of logsumexp(s) − s_t and d logits = (softmax(s) − onehot(t))·dloss/N.
+/// Shapes: logits and dlogits N×C (dlogits with unit column stride, overwritten); dloss and
+/// loss of length 1 (`Mean`, `Sum`) or N (`None`).
+///
+/// # Errors
+///
+/// As [`softmax_cross_entropy_forward`] and [`softmax_cross_entropy_backward`].
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{CrossEntropyOptions, MatMut, MatRef, Targets, softmax_cross_entropy};
+///
+/// let logits = [2.0_f32, 0.0, 0.0, 2.0]; // 2×2
+/// let mut loss = [0.0_f32];
+/// let mut d = [0.0_f32; 4];
+/// softmax_cross_entropy(
+///     MatRef::from_row_major(&logits, 2, 2)?,
+///     Targets::Classes(&[0, 1]),
+///     &CrossEntropyOptions::default(),
+///     &[1.0],
+///     &mut loss,
+///     MatMut::from_row_major(&mut d, 2, 2)?,
+/// )?;
+/// let p = 1.0 / (1.0 + (-2.0_f32).exp());
+/// assert!((loss[0] + p.ln()).abs() < 1e-6);
+/// assert!((d[0] - (p - 1.0) / 2.0).abs() < 1e-7);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn softmax_cross_entropy<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    dloss: &[T],
+    loss: &mut [T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    const OP: &str = "softmax_cross_entropy";
+    let p = plan(OP, &logits, &targets, opts)?;
+    let (n, c) = dims(&logits);
+    check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
+    check_loss_len(OP, "loss", loss.len(), p.red, n)?;
+    check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
+    check_rows_contiguous(OP, "dlogits", &dlogits)?;
+    let per_row: &mut [T] = if p.red == Reduction::None {
+        &mut *loss
+    } else {
+        &mut []
+    };
+    let sum: f64 = map_blocks(
+        n,
+        c,
+        (dlogits, per_row),
+        &|r0, r1, (mut blk, ls): (MatMut<'_, T>, &mut [T])| {
+            let mut buf = Vec::new();
+            let mut acc = 0.0_f64;
+            for (r, i) in (r0..r1).enumerate() {
+                let s = super::row_of(&logits, i, &mut buf);
+                let d = blk.row_mut(r);
+                let l = if is_ignored(&p, &targets, i) {
+                    d.fill(T::ZERO);
+                    T::ZERO
+                } else {
+                    let st = Lse::of(s, Some(&mut *d));
+                    let g = row_scale(p.red, dloss, p.denom, i);
+                    let l = row_loss(&p, s, &st, &targets, i);
+                    row_grad(&p, s, &st, &targets, i, g, d, true);
+                    l
+                };
+                if let Some(o) = ls.get_mut(r) {
+                    *o = l;
+                }
+                acc += l.to_f64();
+            }
+            acc
+        },
+        &|a, b| a + b,
+    );
+    store_reduced(p.red, sum, p.denom.to_f64(), loss);
+    Ok(())
+}

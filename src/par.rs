@@ -1,0 +1,98 @@
+//! Deterministic work splitting over rows on the caller's rayon pool.
+//!
+//! Work is cut into blocks of rows whose size depends only on the shape (never on the thread
+//! count), and block results are combined by a binary tree whose shape depends only on the
+//! number of blocks. So every result, reductions included, is bit-for-bit the same on 1 thread
+//! or 64. Work that fits in one block runs inline on the calling thread without touching rayon.
+
+use crate::mat::MatMut;
+
+/// Elements per work block: big enough (128 KiB of f32) that a rayon task costs well under 1%
+/// of the block's time, small enough that a 1024×1000 batch still splits into ~30 blocks.
+const BLOCK_ELEMS: usize = 1 << 15;
+
+/// Rows per block for rows of `cols` elements (at least 1).
+pub(crate) fn rows_per_block(cols: usize) -> usize {
+    (BLOCK_ELEMS / cols.max(1)).max(1)
+}
+
+/// Per-row outputs that can be cut between rows: a row-major view, a slice with one entry per
+/// row (or an empty slice, which stays empty), or a tuple of those.
+pub(crate) trait RowSplit: Send + Sized {
+    /// Rows `0..k` and `k..`.
+    fn split_at_row(self, k: usize) -> (Self, Self);
+}
+
+impl<S: Send> RowSplit for &mut [S] {
+    fn split_at_row(self, k: usize) -> (Self, Self) {
+        let at = if self.is_empty() { 0 } else { k };
+        self.split_at_mut(at)
+    }
+}
+
+impl<T: Copy + Send> RowSplit for MatMut<'_, T> {
+    fn split_at_row(self, k: usize) -> (Self, Self) {
+        self.split_rows(k)
+    }
+}
+
+impl RowSplit for () {
+    fn split_at_row(self, _k: usize) -> (Self, Self) {
+        ((), ())
+    }
+}
+
+impl<A: RowSplit, B: RowSplit> RowSplit for (A, B) {
+    fn split_at_row(self, k: usize) -> (Self, Self) {
+        let (a0, a1) = self.0.split_at_row(k);
+        let (b0, b1) = self.1.split_at_row(k);
+        ((a0, b0), (a1, b1))
+    }
+}
+
+/// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(cols)` rows, where
+/// `parts` holds the rows `first_row..end_row` of `out`, and combines the block results with
+/// `combine` in a fixed tree order (`R::default()` when `rows` is 0).
+pub(crate) fn map_blocks<P, R, F, C>(rows: usize, cols: usize, out: P, f: &F, combine: &C) -> R
+where
+    P: RowSplit,
+    R: Send + Default,
+    F: Fn(usize, usize, P) -> R + Sync,
+    C: Fn(R, R) -> R + Sync,
+{
+    let per = rows_per_block(cols);
+    let blocks = rows.div_ceil(per);
+    if blocks == 0 {
+        return R::default();
+    }
+    tree(out, 0, blocks, per, rows, f, combine)
+}
+
+fn tree<P, R, F, C>(out: P, b0: usize, b1: usize, per: usize, rows: usize, f: &F, combine: &C) -> R
+where
+    P: RowSplit,
+    R: Send,
+    F: Fn(usize, usize, P) -> R + Sync,
+    C: Fn(R, R) -> R + Sync,
+{
+    if b1 - b0 == 1 {
+        return f(b0 * per, ((b0 + 1) * per).min(rows), out);
+    }
+    let mid = b0 + (b1 - b0) / 2;
+    let (top, bottom) = out.split_at_row((mid - b0) * per);
+    let (l, r) = rayon::join(
+        || tree(top, b0, mid, per, rows, f, combine),
+        || tree(bottom, mid, b1, per, rows, f, combine),
+    );
+    combine(l, r)
+}
+
+/// Runs `f(first_row, block)` over row blocks of `out` in parallel (no result).
+pub(crate) fn for_each_row_block<T, F>(out: MatMut<'_, T>, f: &F)
+where
+    T: Copy + Send,
+    F: Fn(usize, MatMut<'_, T>) + Sync,
+{
+    let (rows, cols) = (out.rows(), out.cols());
+    map_blocks(rows, cols, out, &|r0, _, blk| f(r0, blk), &|(), ()| ());
+}
