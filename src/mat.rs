@@ -297,7 +297,10 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// Row `i` as a slice when the column stride is 1 (crate-internal: callers checked `i`).
     #[inline]
     pub(crate) fn row(&self, i: usize) -> &'a [T] {
-        debug_assert!(self.cs == 1 || self.cols <= 1);
+        debug_assert!(self.unit_col_stride());
+        if self.cols == 0 {
+            return &[];
+        }
         let start = i * self.rs;
         &self.data[start..start + self.cols]
     }
@@ -360,6 +363,9 @@ fn check_exact(op: &'static str, len: usize, rows: usize, cols: usize) -> Result
 /// No two elements of a `rows × cols` view with these strides share a location: rows (or
 /// columns) nest without interleaving. Sufficient, and exact for the layouts kernels produce.
 fn non_aliasing(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
     match (rows > 1, cols > 1) {
         (false, false) => true,
         (true, false) => rs >= 1,
@@ -566,6 +572,9 @@ impl<'a, T: Copy> MatMut<'a, T> {
     #[inline]
     pub(crate) fn row_mut(&mut self, i: usize) -> &mut [T] {
         debug_assert!(self.unit_col_stride());
+        if self.cols == 0 {
+            return &mut [];
+        }
         let start = i * self.rs;
         &mut self.data[start..start + self.cols]
     }

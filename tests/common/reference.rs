@@ -1,0 +1,148 @@
+//! Naive f64 reference kernels: the textbook formulas, one loop at a time, no cleverness.
+
+/// y = a·b (m×k · k×n), and Σ_l |a_il·b_lj| per element (the rounding-error scale).
+pub fn matmul(a: &[f64], m: usize, k: usize, b: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut y = vec![0.0; m * n];
+    let mut s = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            for l in 0..k {
+                y[i * n + j] += a[i * k + l] * b[l * n + j];
+                s[i * n + j] += (a[i * k + l] * b[l * n + j]).abs();
+            }
+        }
+    }
+    (y, s)
+}
+
+/// The transpose of a rows×cols row-major matrix.
+pub fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut t = vec![0.0; a.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            t[j * rows + i] = a[i * cols + j];
+        }
+    }
+    t
+}
+
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+pub fn relu(x: f64) -> f64 {
+    if x > 0.0 || x.is_nan() { x } else { 0.0 }
+}
+
+/// Softmax of one row, max-subtracted.
+pub fn softmax(x: &[f64]) -> Vec<f64> {
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Log-softmax of one row.
+pub fn log_softmax(x: &[f64]) -> Vec<f64> {
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    x.iter().map(|v| v - m - s.ln()).collect()
+}
+
+/// Logsumexp of one row.
+pub fn logsumexp(x: &[f64]) -> f64 {
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+#[derive(Clone, Debug)]
+pub enum RefTargets {
+    Classes(Vec<usize>),
+    Probs(Vec<f64>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RefReduction {
+    None,
+    Mean,
+    Sum,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefOpts {
+    pub reduction: RefReduction,
+    pub weight: Option<Vec<f64>>,
+    pub ignore: Option<usize>,
+    pub eps: f64,
+}
+
+/// The per-row coefficient vector a (length C) with loss_n = Σ_c a_c·(−log p_c):
+/// class targets: a = (1−ε)·w_t·e_t + (ε/C)·w; probability targets: a_c = w_c·((1−ε)q_c + ε/C).
+/// Ignored rows get None.
+pub fn coefficients(t: &RefTargets, o: &RefOpts, n: usize, c: usize) -> Vec<Option<Vec<f64>>> {
+    let w = |k: usize| o.weight.as_ref().map_or(1.0, |w| w[k]);
+    (0..n)
+        .map(|i| match t {
+            RefTargets::Classes(l) => {
+                if Some(l[i]) == o.ignore {
+                    return None;
+                }
+                let mut a: Vec<f64> = (0..c).map(|k| o.eps / c as f64 * w(k)).collect();
+                a[l[i]] += (1.0 - o.eps) * w(l[i]);
+                Some(a)
+            }
+            RefTargets::Probs(q) => {
+                Some((0..c).map(|k| w(k) * ((1.0 - o.eps) * q[i * c + k] + o.eps / c as f64)).collect())
+            }
+        })
+        .collect()
+}
+
+/// PyTorch's `cross_entropy` on logits (N×C, row-major) with the options; returns
+/// (loss: 1 or N values, d logits for upstream `dloss`, per-row loss scales for tolerances).
+pub fn softmax_cross_entropy(
+    logits: &[f64],
+    n: usize,
+    c: usize,
+    t: &RefTargets,
+    o: &RefOpts,
+    dloss: &[f64],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let coef = coefficients(t, o, n, c);
+    let w = |k: usize| o.weight.as_ref().map_or(1.0, |w| w[k]);
+    let mut rows = vec![0.0; n];
+    let mut scales = vec![0.0; n];
+    for i in 0..n {
+        if let Some(a) = &coef[i] {
+            let lp = log_softmax(&logits[i * c..(i + 1) * c]);
+            // 0·∞ counts as 0 (a zero coefficient times −log 0).
+            rows[i] = (0..c).filter(|&k| a[k] != 0.0).map(|k| -a[k] * lp[k]).sum();
+            scales[i] = (0..c).filter(|&k| a[k] != 0.0).map(|k| a[k].abs() * (1.0 - lp[k])).sum();
+        }
+    }
+    let denom = match t {
+        RefTargets::Classes(l) => (0..n).filter(|&i| Some(l[i]) != o.ignore).map(|i| w(l[i])).sum(),
+        RefTargets::Probs(_) => n as f64,
+    };
+    let loss = match o.reduction {
+        RefReduction::None => rows.clone(),
+        RefReduction::Sum => vec![rows.iter().sum()],
+        RefReduction::Mean => vec![rows.iter().sum::<f64>() / denom],
+    };
+    let mut grad = vec![0.0; n * c];
+    for i in 0..n {
+        let Some(a) = &coef[i] else { continue };
+        let g = match o.reduction {
+            RefReduction::None => dloss[i],
+            RefReduction::Sum => dloss[0],
+            RefReduction::Mean => dloss[0] / denom,
+        };
+        let p = softmax(&logits[i * c..(i + 1) * c]);
+        let sa: f64 = a.iter().sum();
+        for k in 0..c {
+            // d/ds_k Σ_j a_j·(lse − s_j) = p_k·Σ_j a_j − a_k
+            grad[i * c + k] = g * (p[k] * sa - a[k]);
+        }
+    }
+    (loss, grad, scales)
+}

@@ -1,0 +1,100 @@
+//! Tolerances: the one place where the test suite decides how close is close enough.
+//!
+//! Every check is a forward rounding-error bound of the form
+//!
+//! ```text
+//! |computed − reference| ≤ n · u · scale + floor
+//! ```
+//!
+//! where u = ε/2 is the unit roundoff of the kernel's type, `scale` is the sum of the
+//! magnitudes the computation rounds (so cancellation cannot hide an error), `n` counts the
+//! roundings along the way (standard analysis, Higham, *Accuracy and Stability of Numerical
+//! Algorithms*, ch. 3: a sum or dot product of k terms has error ≤ γ_k·Σ|terms|,
+//! γ_k = k·u/(1−k·u) ≈ k·u), and `floor` = the type's smallest normal number absorbs results
+//! that underflow into subnormals. The reference is evaluated in f64 from the very values the
+//! kernel received; for f32 kernels its own error (2⁻⁵³) is negligible, for f64 kernels it has
+//! the same unit roundoff, so its bound counts once more (`REF_FACTOR`).
+//!
+//! A wrong formula (a missing max subtraction, a bias added twice, a divisor of C instead of
+//! N) is off by O(1) relative error: these bounds are O(k·u), millions of times tighter.
+
+use nnkern::Float;
+
+/// Unit roundoff of T.
+pub fn u<T: Float>() -> f64 {
+    T::EPSILON.to_f64() / 2.0
+}
+
+/// 1 for f32 (the f64 reference is exact to f32's eyes), 2 for f64 (the reference's own
+/// rounding error has the same bound as the kernel's).
+pub fn ref_factor<T: Float>() -> f64 {
+    if T::EPSILON.to_f64() > 1e-10 { 1.0 } else { 2.0 }
+}
+
+/// The exponent range beyond which e^x underflows to 0 in T: a logit further than this
+/// below the row maximum contributes nothing, and the rounding of (s − m) no longer matters.
+pub fn exp_cap<T: Float>() -> f64 {
+    -T::MIN_POSITIVE.to_f64().ln() + 30.0
+}
+
+/// Asserts `|got − want| ≤ n·u·scale + floor` (with `ref_factor`), NaN matching NaN and
+/// infinities matching exactly.
+#[track_caller]
+pub fn assert_within<T: Float>(got: f64, want: f64, n: f64, scale: f64, what: &dyn Fn() -> String) {
+    if want.is_nan() || got.is_nan() {
+        assert!(got.is_nan() && want.is_nan(), "{}: got {got}, want {want}", what());
+        return;
+    }
+    if want.is_infinite() || got.is_infinite() {
+        assert_eq!(got, want, "{}", what());
+        return;
+    }
+    let bound = n * ref_factor::<T>() * u::<T>() * scale + T::MIN_POSITIVE.to_f64();
+    let err = (got - want).abs();
+    assert!(
+        err <= bound,
+        "{}: got {got:e}, want {want:e}, error {err:e} > bound {bound:e} ({n} roundings × scale {scale:e}, {})",
+        what(),
+        T::NAME
+    );
+}
+
+/// GEMM, bias and activation on top: y = act(Σ_l a_l·b_l + bias).
+///
+/// The dot product of k terms plus the bias is a sum of k + 1 rounded products: error
+/// ≤ γ_(k+1)·scale with scale = Σ|a_l·b_l| + |bias| (+1 rounding for α/β scaling). The
+/// activation is Lipschitz with constant `lip` (sigmoid ¼, tanh and ReLU 1) and adds its own
+/// `act_roundings` relative roundings of |y|.
+pub fn gemm_bound(k: usize, absdot: f64) -> (f64, f64) {
+    ((k + 3) as f64, absdot)
+}
+
+/// Sigmoid: e^(−|x|) (≤ 1 ulp = 2u for a correctly rounded-to-1-ulp exp), 1 + e (u), the
+/// division (u): 4 roundings relative to |y|, plus the argument's rounding carried through a
+/// derivative ≤ ¼ (u).
+pub const SIGMOID_ROUNDINGS: f64 = 5.0;
+
+/// Tanh from the platform's libm: documented ≤ 2 ulp = 4u relative to |y|.
+pub const TANH_ROUNDINGS: f64 = 4.0;
+
+/// Derivatives from y: sigmoid dy·(y·(1−y)) and tanh dy·(1−y·y) take 3 roundings of the
+/// magnitudes |dy|·|y|·(|1| + |y|) (1−y and 1−y² cancel, so the scale holds both terms).
+pub const ACT_GRAD_ROUNDINGS: f64 = 3.0;
+
+/// Central-difference gradient check in f64: with step h = 1e-6, the truncation error is
+/// h²/6·|f‴| ≈ 2·10⁻¹³ and the rounding error ε₆₄·|f|/h ≈ 2·10⁻¹⁰·|f|; a relative tolerance of
+/// 10⁻⁶ on (1 + |g|) sits four orders above both and six below any wrong derivative.
+pub const GRAD_STEP: f64 = 1e-6;
+/// See [`GRAD_STEP`].
+pub const GRAD_TOL: f64 = 1e-6;
+
+/// Asserts an analytic gradient against a central difference.
+#[track_caller]
+pub fn assert_grad(analytic: f64, numeric: f64, what: &dyn Fn() -> String) {
+    let bound = GRAD_TOL * (1.0 + analytic.abs());
+    assert!(
+        (analytic - numeric).abs() <= bound,
+        "{}: analytic {analytic:e} vs numeric {numeric:e} (bound {bound:e})",
+        what()
+    );
+}
