@@ -8,7 +8,12 @@ use common::tol::{self, assert_within};
 use common::{LAYOUTS, Layout, Rng, SWEEP, Stored};
 use nnkern::{Accum, Activation, AffineGrads, Float, Workspace, affine_backward, affine_forward, gemm};
 
-const ACTS: [Activation; 4] = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+const ACTS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Relu,
+];
 
 fn layout(i: usize) -> Layout {
     LAYOUTS[i % 3]
@@ -78,9 +83,13 @@ fn gemm_sweep<T: Float>() {
                 let got = out.values();
                 for e in 0..m * n {
                     let want = 2.0 * y[e] + 0.5 * c0[e];
-                    assert_within::<T>(got[e], want, (k + 4) as f64, 2.0 * s[e] + 0.5 * c0[e].abs(), &|| {
-                        format!("gemm α=2 β=½ {m}×{k}×{n} at {e}")
-                    });
+                    assert_within::<T>(
+                        got[e],
+                        want,
+                        (k + 4) as f64,
+                        2.0 * s[e] + 0.5 * c0[e].abs(),
+                        &|| format!("gemm α=2 β=½ {m}×{k}×{n} at {e}"),
+                    );
                 }
             }
         }
@@ -115,7 +124,9 @@ fn affine_forward_sweep<T: Float>() {
                         let want = act_ref(act, z[e] + b[j]);
                         let scale = (d + 3) as f64 * lip * (s[e] + b[j].abs()) + rr * want.abs();
                         assert_within::<T>(got[e], want, 1.0, scale, &|| {
-                            format!("affine_forward {act:?} {nr}×{d}·{d}×{h} {lx:?}/{lw:?}/{ly:?} at ({i},{j})")
+                            format!(
+                                "affine_forward {act:?} {nr}×{d}·{d}×{h} {lx:?}/{lw:?}/{ly:?} at ({i},{j})"
+                            )
                         });
                     }
                 }
@@ -162,27 +173,53 @@ fn affine_backward_sweep<T: Float>() {
                     Accum::Replace => vec![T::NAN; h],
                     Accum::Add => db0.iter().map(|&v| T::from_f64(v)).collect(),
                 };
-                let grads = AffineGrads { dx: Some(dx.view_mut()), dw: dw.view_mut(), db: &mut db };
-                affine_backward(sx.view(), sw.view(), sy.view(), sdy.view(), act, grads, accum, &mut ws).unwrap();
+                let grads = AffineGrads {
+                    dx: Some(dx.view_mut()),
+                    dw: dw.view_mut(),
+                    db: &mut db,
+                };
+                affine_backward(
+                    sx.view(),
+                    sw.view(),
+                    sy.view(),
+                    sdy.view(),
+                    act,
+                    grads,
+                    accum,
+                    &mut ws,
+                )
+                .unwrap();
                 assert!(dx.padding_untouched() && dw.padding_untouched());
 
                 let dz: Vec<f64> = (0..nr * h).map(|e| act_grad_ref(act, y[e], dy[e])).collect();
                 // |dz| scale including the roundings of forming dz itself
-                let dzs: Vec<f64> = (0..nr * h).map(|e| dy[e].abs() * (1.0 + y[e].abs()).powi(2)).collect();
+                let dzs: Vec<f64> = (0..nr * h)
+                    .map(|e| dy[e].abs() * (1.0 + y[e].abs()).powi(2))
+                    .collect();
                 let (dx_ref, dx_s) = r::matmul(&dz, nr, h, &r::transpose(&w, d, h), d);
-                let (dxs_scale, _) = r::matmul(&dzs, nr, h, &r::transpose(&w, d, h).iter().map(|v| v.abs()).collect::<Vec<_>>(), d);
+                let (dxs_scale, _) = r::matmul(
+                    &dzs,
+                    nr,
+                    h,
+                    &r::transpose(&w, d, h).iter().map(|v| v.abs()).collect::<Vec<_>>(),
+                    d,
+                );
                 let gdx = dx.values();
                 for e in 0..nr * d {
                     let scale = (h + 3) as f64 * dx_s[e] + tol::ACT_GRAD_ROUNDINGS * dxs_scale[e];
-                    assert_within::<T>(gdx[e], dx_ref[e], 1.0, scale, &|| format!("dx {act:?} {nr}×{d}×{h} at {e}"));
+                    assert_within::<T>(gdx[e], dx_ref[e], 1.0, scale, &|| {
+                        format!("dx {act:?} {nr}×{d}×{h} at {e}")
+                    });
                 }
                 let xt = r::transpose(&x, nr, d);
                 let (dw_ref, dw_s) = r::matmul(&xt, d, nr, &dz, h);
-                let (dws_scale, _) = r::matmul(&xt.iter().map(|v| v.abs()).collect::<Vec<_>>(), d, nr, &dzs, h);
+                let (dws_scale, _) =
+                    r::matmul(&xt.iter().map(|v| v.abs()).collect::<Vec<_>>(), d, nr, &dzs, h);
                 let gdw = dw.values();
                 for e in 0..d * h {
                     let base = if accum == Accum::Add { dw0[e] } else { 0.0 };
-                    let scale = (nr + 4) as f64 * (dw_s[e] + base.abs()) + tol::ACT_GRAD_ROUNDINGS * dws_scale[e];
+                    let scale =
+                        (nr + 4) as f64 * (dw_s[e] + base.abs()) + tol::ACT_GRAD_ROUNDINGS * dws_scale[e];
                     assert_within::<T>(gdw[e], dw_ref[e] + base, 1.0, scale, &|| {
                         format!("dW {act:?} {accum:?} {nr}×{d}×{h} at {e}")
                     });
@@ -193,13 +230,18 @@ fn affine_backward_sweep<T: Float>() {
                     let scale: f64 = (0..nr).map(|i| dz[i * h + j].abs()).sum::<f64>() * (nr + 4) as f64
                         + base.abs() * 2.0
                         + tol::ACT_GRAD_ROUNDINGS * (0..nr).map(|i| dzs[i * h + j]).sum::<f64>();
-                    assert_within::<T>(db[j].to_f64(), want, 1.0, scale, &|| format!("db {act:?} {nr}×{d}×{h} at {j}"));
+                    assert_within::<T>(db[j].to_f64(), want, 1.0, scale, &|| {
+                        format!("db {act:?} {nr}×{d}×{h} at {j}")
+                    });
                 }
             }
         }
     }
 }
-both_types!(affine_backward_matches_reference_over_sweep, affine_backward_sweep);
+both_types!(
+    affine_backward_matches_reference_over_sweep,
+    affine_backward_sweep
+);
 
 /// matmul_forward / matmul_backward are the identity-activation affine without bias; check
 /// them directly on a smaller sweep, dx omitted half the time.
@@ -221,25 +263,41 @@ fn matmul_sweep<T: Float>() {
                 nnkern::matmul_forward(sx.view(), sw.view(), y.view_mut()).unwrap();
                 let (yr, ys) = r::matmul(&x, nr, d, &w, h);
                 for (e, &g) in y.values().iter().enumerate() {
-                    assert_within::<T>(g, yr[e], (d + 3) as f64, ys[e], &|| format!("matmul y {nr}×{d}×{h}"));
+                    assert_within::<T>(g, yr[e], (d + 3) as f64, ys[e], &|| {
+                        format!("matmul y {nr}×{d}×{h}")
+                    });
                 }
                 let mut dx = Stored::<T>::nan(nr, d, layout(case / 2));
                 let mut dw = Stored::<T>::nan(d, h, layout(case / 5));
                 let want_dx = case % 2 == 0;
                 let dxv = if want_dx { Some(dx.view_mut()) } else { None };
-                nnkern::matmul_backward(sx.view(), sw.view(), sdy.view(), dxv, dw.view_mut(), Accum::Replace)
-                    .unwrap();
+                nnkern::matmul_backward(
+                    sx.view(),
+                    sw.view(),
+                    sdy.view(),
+                    dxv,
+                    dw.view_mut(),
+                    Accum::Replace,
+                )
+                .unwrap();
                 let (dxr, dxs) = r::matmul(&dy, nr, h, &r::transpose(&w, d, h), d);
                 let (dwr, dws) = r::matmul(&r::transpose(&x, nr, d), d, nr, &dy, h);
                 if want_dx {
                     for (e, &g) in dx.values().iter().enumerate() {
-                        assert_within::<T>(g, dxr[e], (h + 3) as f64, dxs[e], &|| format!("matmul dx {nr}×{d}×{h}"));
+                        assert_within::<T>(g, dxr[e], (h + 3) as f64, dxs[e], &|| {
+                            format!("matmul dx {nr}×{d}×{h}")
+                        });
                     }
                 } else {
-                    assert!(dx.data.iter().all(|v| v.is_nan()), "dx = None must leave dx untouched");
+                    assert!(
+                        dx.data.iter().all(|v| v.is_nan()),
+                        "dx = None must leave dx untouched"
+                    );
                 }
                 for (e, &g) in dw.values().iter().enumerate() {
-                    assert_within::<T>(g, dwr[e], (nr + 3) as f64, dws[e], &|| format!("matmul dW {nr}×{d}×{h}"));
+                    assert_within::<T>(g, dwr[e], (nr + 3) as f64, dws[e], &|| {
+                        format!("matmul dW {nr}×{d}×{h}")
+                    });
                 }
             }
         }
@@ -253,7 +311,14 @@ fn gemm_alpha_zero_does_not_read_operands() {
     let a = [f32::NAN; 4];
     let mut c = [1.0_f32, 2.0, 3.0, 4.0];
     let av = nnkern::MatRef::from_row_major(&a, 2, 2).unwrap();
-    gemm(0.0, av, av, 2.0, nnkern::MatMut::from_row_major(&mut c, 2, 2).unwrap()).unwrap();
+    gemm(
+        0.0,
+        av,
+        av,
+        2.0,
+        nnkern::MatMut::from_row_major(&mut c, 2, 2).unwrap(),
+    )
+    .unwrap();
     assert_eq!(c, [2.0, 4.0, 6.0, 8.0]);
 }
 

@@ -71,13 +71,19 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
         w[rng.below(c)] = 0.0;
         w
     });
-    let wt: Option<Vec<T>> = weight.as_ref().map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
+    let wt: Option<Vec<T>> = weight
+        .as_ref()
+        .map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
     let (red, rred) = red_pair(k.red);
     let eps_t = T::from_f64(k.eps);
     let ropts = RefOpts {
         reduction: rred,
         weight: weight.clone(),
-        ignore: if matches!(k.kind, Kind::Classes) { ignore } else { None },
+        ignore: if matches!(k.kind, Kind::Classes) {
+            ignore
+        } else {
+            None
+        },
         eps: eps_t.to_f64(),
     };
     let opts = CrossEntropyOptions {
@@ -95,7 +101,12 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
         None => Targets::Classes(&labels),
         Some(st) => Targets::Probs(st.view()),
     };
-    let what = |s: &str| format!("{s} {n}×{c} {:?} {red:?} w={} ii={ignore:?} eps={}", k.kind, k.weighted, k.eps);
+    let what = |s: &str| {
+        format!(
+            "{s} {n}×{c} {:?} {red:?} w={} ii={ignore:?} eps={}",
+            k.kind, k.weighted, k.eps
+        )
+    };
 
     // per-row error budget: see tol.rs; C-term sums twice, the rounding of (s − m) in exp.
     let coefs = r::coefficients(&targets_ref, &ropts, n, c);
@@ -103,31 +114,37 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
         .map(|i| {
             let row = &x[i * c..(i + 1) * c];
             let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            row.iter().map(|v| (v - m).abs()).fold(0.0, f64::max).min(exp_cap::<T>())
+            row.iter()
+                .map(|v| (v - m).abs())
+                .fold(0.0, f64::max)
+                .min(exp_cap::<T>())
         })
         .collect();
     let roundings = |i: usize| (2 * c + 8) as f64 + row_dm[i];
     let denom: f64 = match (&targets_ref, rred) {
         (_, RefReduction::Mean) => {
             if let RefTargets::Classes(l) = &targets_ref {
-                (0..n).filter(|&i| Some(l[i]) != ropts.ignore).map(|i| weight.as_ref().map_or(1.0, |w| w[l[i]])).sum()
+                (0..n)
+                    .filter(|&i| Some(l[i]) != ropts.ignore)
+                    .map(|i| weight.as_ref().map_or(1.0, |w| w[l[i]]))
+                    .sum()
             } else {
                 n as f64
             }
         }
         _ => 1.0,
     };
-    let check_loss = |got: &[T], label: &str| {
-        match rred {
-            RefReduction::None => {
-                for i in 0..n {
-                    assert_within::<T>(got[i].to_f64(), want_loss[i], roundings(i), scales[i], &|| what(label));
-                }
+    let check_loss = |got: &[T], label: &str| match rred {
+        RefReduction::None => {
+            for i in 0..n {
+                assert_within::<T>(got[i].to_f64(), want_loss[i], roundings(i), scales[i], &|| {
+                    what(label)
+                });
             }
-            _ => {
-                let scale: f64 = (0..n).map(|i| roundings(i) * scales[i]).sum::<f64>() / denom;
-                assert_within::<T>(got[0].to_f64(), want_loss[0], 1.0, scale, &|| what(label));
-            }
+        }
+        _ => {
+            let scale: f64 = (0..n).map(|i| roundings(i) * scales[i]).sum::<f64>() / denom;
+            assert_within::<T>(got[0].to_f64(), want_loss[0], 1.0, scale, &|| what(label));
         }
     };
     // `extra(i)`: roundings beyond the fused kernel's; the backward from a saved lse pays for
@@ -146,9 +163,13 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
                     None => 0.0,
                     Some(a) => g.abs() * (p[j] * a.iter().map(|v| v.abs()).sum::<f64>() + a[j].abs()),
                 };
-                assert_within::<T>(got[e], want_grad[e], (c + 8) as f64 + 2.0 * row_dm[i] + extra(i), scale, &|| {
-                    format!("{} at ({i},{j})", what(label))
-                });
+                assert_within::<T>(
+                    got[e],
+                    want_grad[e],
+                    (c + 8) as f64 + 2.0 * row_dm[i] + extra(i),
+                    scale,
+                    &|| format!("{} at ({i},{j})", what(label)),
+                );
             }
         }
     };
@@ -160,7 +181,13 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
     check_loss(&loss, "forward loss");
     for i in 0..n {
         let want = r::logsumexp(&x[i * c..(i + 1) * c]);
-        assert_within::<T>(lse[i].to_f64(), want, (c + 6) as f64 + row_dm[i], want.abs() + 1.0, &|| what("lse"));
+        assert_within::<T>(
+            lse[i].to_f64(),
+            want,
+            (c + 6) as f64 + row_dm[i],
+            want.abs() + 1.0,
+            &|| what("lse"),
+        );
     }
     // forward without lse gives the same loss, bit for bit
     let mut loss2 = vec![T::NAN; out_len];
@@ -170,11 +197,21 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
         loss2.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()
     );
     // backward from lse
-    let mut d = Stored::<T>::nan(n, c, if k.red % 2 == 0 { Layout::Contiguous } else { Layout::Strided });
+    let mut d = Stored::<T>::nan(
+        n,
+        c,
+        if k.red % 2 == 0 {
+            Layout::Contiguous
+        } else {
+            Layout::Strided
+        },
+    );
     nnkern::softmax_cross_entropy_backward(sx.view(), &lse, targets, &opts, &dloss_t, d.view_mut()).unwrap();
     assert!(d.padding_untouched());
     let lse_ref: Vec<f64> = (0..n).map(|i| r::logsumexp(&x[i * c..(i + 1) * c])).collect();
-    check_grad(&d.values(), "backward", &|i| 2.0 * lse_ref[i].abs() + row_dm[i] + 2.0);
+    check_grad(&d.values(), "backward", &|i| {
+        2.0 * lse_ref[i].abs() + row_dm[i] + 2.0
+    });
     // fused
     let mut loss3 = vec![T::NAN; out_len];
     let mut d3 = Stored::<T>::nan(n, c, Layout::Contiguous);
@@ -196,7 +233,11 @@ fn sce_sweep<T: Float>() {
                 kind,
                 red: i / 3,
                 weighted: (i / 9) % 2 == 1,
-                ignore: if matches!(kind, Kind::Classes) { (i / 2) % 3 } else { 0 },
+                ignore: if matches!(kind, Kind::Classes) {
+                    (i / 2) % 3
+                } else {
+                    0
+                },
                 eps: [0.0, 0.1, 1.0][(i / 5) % 3],
                 layout: LAYOUTS[(i / 7) % 3],
             };
@@ -213,11 +254,27 @@ fn sce_option_grid<T: Float>() {
         for kind in [Kind::Classes, Kind::Soft, Kind::OneHot] {
             for red in 0..3 {
                 for weighted in [false, true] {
-                    let ignores: &[usize] = if matches!(kind, Kind::Classes) { &[0, 1, 2] } else { &[0] };
+                    let ignores: &[usize] = if matches!(kind, Kind::Classes) {
+                        &[0, 1, 2]
+                    } else {
+                        &[0]
+                    };
                     for &ignore in ignores {
                         for eps in [0.0, 0.25, 1.0] {
                             let layout = LAYOUTS[(red + ignore) % 3];
-                            run_sce::<T>(&mut rng, &Case { n, c, kind, red, weighted, ignore, eps, layout });
+                            run_sce::<T>(
+                                &mut rng,
+                                &Case {
+                                    n,
+                                    c,
+                                    kind,
+                                    red,
+                                    weighted,
+                                    ignore,
+                                    eps,
+                                    layout,
+                                },
+                            );
                         }
                     }
                 }
@@ -238,16 +295,36 @@ fn ce_probs_sweep<T: Float>() {
             let soft = case % 2 == 0;
             let q: Vec<f64> = if soft {
                 // sparse soft targets: about half are exactly 0
-                (0..n * c).map(|_| if rng.uniform() < 0.5 { 0.0 } else { T::from_f64(rng.uniform()).to_f64() }).collect()
+                (0..n * c)
+                    .map(|_| {
+                        if rng.uniform() < 0.5 {
+                            0.0
+                        } else {
+                            T::from_f64(rng.uniform()).to_f64()
+                        }
+                    })
+                    .collect()
             } else {
-                (0..n * c).map(|e| if labels[e / c] == e % c { 1.0 } else { 0.0 }).collect()
+                (0..n * c)
+                    .map(|e| if labels[e / c] == e % c { 1.0 } else { 0.0 })
+                    .collect()
             };
             let (red, rred) = red_pair(case / 2);
             let sp = Stored::<T>::new(&p, n, c, LAYOUTS[case % 3]);
             let sq = Stored::<T>::new(&q, n, c, LAYOUTS[(case + 1) % 3]);
-            let targets = if soft { Targets::Probs(sq.view()) } else { Targets::Classes(&labels) };
-            let rows: Vec<f64> =
-                (0..n).map(|i| (0..c).filter(|&k| q[i * c + k] != 0.0).map(|k| -q[i * c + k] * p[i * c + k].ln()).sum()).collect();
+            let targets = if soft {
+                Targets::Probs(sq.view())
+            } else {
+                Targets::Classes(&labels)
+            };
+            let rows: Vec<f64> = (0..n)
+                .map(|i| {
+                    (0..c)
+                        .filter(|&k| q[i * c + k] != 0.0)
+                        .map(|k| -q[i * c + k] * p[i * c + k].ln())
+                        .sum()
+                })
+                .collect();
             let out_len = if red == Reduction::None { n } else { 1 };
             let mut loss = vec![T::NAN; out_len];
             nnkern::cross_entropy_forward(sp.view(), targets, red, &mut loss).unwrap();
@@ -256,20 +333,35 @@ fn ce_probs_sweep<T: Float>() {
             match rred {
                 RefReduction::None => {
                     for i in 0..n {
-                        assert_within::<T>(loss[i].to_f64(), rows[i], 1.0, scale_row(i), &|| format!("ce rows {n}×{c}"));
+                        assert_within::<T>(loss[i].to_f64(), rows[i], 1.0, scale_row(i), &|| {
+                            format!("ce rows {n}×{c}")
+                        });
                     }
                 }
                 _ => {
                     let sum: f64 = rows.iter().sum();
                     let sscale: f64 = (0..n).map(scale_row).sum();
-                    let (want, scale) =
-                        if rred == RefReduction::Mean { (sum / n as f64, sscale / n as f64) } else { (sum, sscale) };
-                    assert_within::<T>(loss[0].to_f64(), want, 1.0, scale + want.abs(), &|| format!("ce {red:?} {n}×{c}"));
+                    let (want, scale) = if rred == RefReduction::Mean {
+                        (sum / n as f64, sscale / n as f64)
+                    } else {
+                        (sum, sscale)
+                    };
+                    assert_within::<T>(loss[0].to_f64(), want, 1.0, scale + want.abs(), &|| {
+                        format!("ce {red:?} {n}×{c}")
+                    });
                 }
             }
             let dloss = rng.values::<T>(out_len, 0.5, 2.0);
             let dloss_t: Vec<T> = dloss.iter().map(|&v| T::from_f64(v)).collect();
-            let mut d = Stored::<T>::nan(n, c, if case % 2 == 0 { Layout::Contiguous } else { Layout::Strided });
+            let mut d = Stored::<T>::nan(
+                n,
+                c,
+                if case % 2 == 0 {
+                    Layout::Contiguous
+                } else {
+                    Layout::Strided
+                },
+            );
             nnkern::cross_entropy_backward(sp.view(), targets, red, &dloss_t, d.view_mut()).unwrap();
             for (e, &g) in d.values().iter().enumerate() {
                 let gi = match rred {
@@ -278,7 +370,9 @@ fn ce_probs_sweep<T: Float>() {
                     RefReduction::Mean => dloss[0] / n as f64,
                 };
                 let want = if q[e] == 0.0 { 0.0 } else { -gi * q[e] / p[e] };
-                assert_within::<T>(g, want, 4.0, want.abs(), &|| format!("ce backward {red:?} {n}×{c} at {e}"));
+                assert_within::<T>(g, want, 4.0, want.abs(), &|| {
+                    format!("ce backward {red:?} {n}×{c} at {e}")
+                });
             }
         }
     }

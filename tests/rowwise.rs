@@ -17,7 +17,12 @@ type Bwd<T> = fn(MatRef<'_, T>, MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
 fn activations_sweep<T: Float>() {
     let mut rng = Rng::new(10);
     let fwd: [(&str, Fwd<T>, fn(f64) -> f64, f64); 3] = [
-        ("sigmoid", nnkern::sigmoid_forward, r::sigmoid, tol::SIGMOID_ROUNDINGS),
+        (
+            "sigmoid",
+            nnkern::sigmoid_forward,
+            r::sigmoid,
+            tol::SIGMOID_ROUNDINGS,
+        ),
         ("tanh", nnkern::tanh_forward, f64::tanh, tol::TANH_ROUNDINGS),
         ("relu", nnkern::relu_forward, r::relu, 0.0),
     ];
@@ -35,7 +40,9 @@ fn activations_sweep<T: Float>() {
                     let want = reff(x[e]);
                     // the function's own roundings, plus the input's rounding carried
                     // through a derivative bounded by 1
-                    assert_within::<T>(g, want, 1.0, rr * want.abs(), &|| format!("{name} {n}×{c} x={}", x[e]));
+                    assert_within::<T>(g, want, 1.0, rr * want.abs(), &|| {
+                        format!("{name} {n}×{c} x={}", x[e])
+                    });
                 }
             }
         }
@@ -46,9 +53,21 @@ both_types!(activations_forward_match_reference, activations_sweep);
 fn activation_grads_sweep<T: Float>() {
     let mut rng = Rng::new(11);
     let bwd: [(&str, Bwd<T>, fn(f64, f64) -> f64, f64, f64); 3] = [
-        ("sigmoid", nnkern::sigmoid_backward, |y, g| g * y * (1.0 - y), 0.0, 1.0),
+        (
+            "sigmoid",
+            nnkern::sigmoid_backward,
+            |y, g| g * y * (1.0 - y),
+            0.0,
+            1.0,
+        ),
         ("tanh", nnkern::tanh_backward, |y, g| g * (1.0 - y * y), -1.0, 1.0),
-        ("relu", nnkern::relu_backward, |y, g| if y > 0.0 { g } else { 0.0 }, -2.0, 2.0),
+        (
+            "relu",
+            nnkern::relu_backward,
+            |y, g| if y > 0.0 { g } else { 0.0 },
+            -2.0,
+            2.0,
+        ),
     ];
     let mut case = 0;
     for &n in &SWEEP {
@@ -110,7 +129,9 @@ fn softmax_sweep<T: Float>() {
                     // (x−m) − ln S: rounding of x−m, of ln S (its argument carries C·u), the
                     // subtraction.
                     let scale = (row[k] - m).abs() + lns + (c + 2) as f64 + lp[k].abs();
-                    assert_within::<T>(gly[i * c + k], lp[k], 2.0, scale, &|| format!("log_softmax {n}×{c} ({i},{k})"));
+                    assert_within::<T>(gly[i * c + k], lp[k], 2.0, scale, &|| {
+                        format!("log_softmax {n}×{c} ({i},{k})")
+                    });
                 }
             }
         }
@@ -153,12 +174,16 @@ fn softmax_backward_sweep<T: Float>() {
                     let want = yr[k] * (dyr[k] - dot);
                     // dot of C terms (C·u·Σ|y·dy|), the difference and the product (2u).
                     let scale = yr[k] * (dyr[k].abs() + dot.abs() + c as f64 * adot);
-                    assert_within::<T>(gdx[i * c + k], want, 3.0, scale, &|| format!("softmax_backward {n}×{c}"));
+                    assert_within::<T>(gdx[i * c + k], want, 3.0, scale, &|| {
+                        format!("softmax_backward {n}×{c}")
+                    });
                     let e = lyr[k].exp();
                     let want = dyr[k] - e * sdy;
                     // sum of C terms (C·u·Σ|dy|), exp (2u), product and difference (2u).
                     let scale = dyr[k].abs() + e * (sdy.abs() + c as f64 * asdy);
-                    assert_within::<T>(gldx[i * c + k], want, 5.0, scale, &|| format!("log_softmax_backward {n}×{c}"));
+                    assert_within::<T>(gldx[i * c + k], want, 5.0, scale, &|| {
+                        format!("log_softmax_backward {n}×{c}")
+                    });
                 }
             }
         }
@@ -171,10 +196,17 @@ fn large_batch_splits_rows_and_matches_small_batches() {
     // 3000×100 spans ~10 work blocks: each row must equal the same row computed alone.
     let (n, c) = (3000, 100);
     let mut rng = Rng::new(14);
-    let x: Vec<f32> = rng.values::<f32>(n * c, -10.0, 10.0).iter().map(|&v| v as f32).collect();
+    let x: Vec<f32> = rng
+        .values::<f32>(n * c, -10.0, 10.0)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     let mut y = vec![f32::NAN; n * c];
-    nnkern::softmax_forward(MatRef::from_row_major(&x, n, c).unwrap(), MatMut::from_row_major(&mut y, n, c).unwrap())
-        .unwrap();
+    nnkern::softmax_forward(
+        MatRef::from_row_major(&x, n, c).unwrap(),
+        MatMut::from_row_major(&mut y, n, c).unwrap(),
+    )
+    .unwrap();
     for i in (0..n).step_by(97) {
         let mut one = vec![0.0_f32; c];
         nnkern::softmax_forward(

@@ -41,7 +41,9 @@ impl Rng {
     /// `len` values uniform in [lo, hi), rounded to T and returned as f64 (so the reference
     /// sees exactly the values the kernel sees).
     pub fn values<T: Float>(&mut self, len: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..len).map(|_| T::from_f64(self.range(lo, hi)).to_f64()).collect()
+        (0..len)
+            .map(|_| T::from_f64(self.range(lo, hi)).to_f64())
+            .collect()
     }
 }
 
@@ -92,7 +94,12 @@ impl<T: Float> Stored<T> {
                 d
             }
         };
-        Stored { data, rows, cols, layout }
+        Stored {
+            data,
+            rows,
+            cols,
+            layout,
+        }
     }
 
     /// An output buffer in `layout`, every element (padding too) NaN, to prove `Replace`
@@ -102,7 +109,12 @@ impl<T: Float> Stored<T> {
             Layout::Strided => rows * (cols + 3),
             _ => rows * cols,
         };
-        Stored { data: vec![T::NAN; len], rows, cols, layout }
+        Stored {
+            data: vec![T::NAN; len],
+            rows,
+            cols,
+            layout,
+        }
     }
 
     /// An output buffer holding `v` (for `Accum::Add`).

@@ -91,9 +91,11 @@ pub fn coefficients(t: &RefTargets, o: &RefOpts, n: usize, c: usize) -> Vec<Opti
                 a[l[i]] += (1.0 - o.eps) * w(l[i]);
                 Some(a)
             }
-            RefTargets::Probs(q) => {
-                Some((0..c).map(|k| w(k) * ((1.0 - o.eps) * q[i * c + k] + o.eps / c as f64)).collect())
-            }
+            RefTargets::Probs(q) => Some(
+                (0..c)
+                    .map(|k| w(k) * ((1.0 - o.eps) * q[i * c + k] + o.eps / c as f64))
+                    .collect(),
+            ),
         })
         .collect()
 }
@@ -117,7 +119,10 @@ pub fn softmax_cross_entropy(
             let lp = log_softmax(&logits[i * c..(i + 1) * c]);
             // 0·∞ counts as 0 (a zero coefficient times −log 0).
             rows[i] = (0..c).filter(|&k| a[k] != 0.0).map(|k| -a[k] * lp[k]).sum();
-            scales[i] = (0..c).filter(|&k| a[k] != 0.0).map(|k| a[k].abs() * (1.0 - lp[k])).sum();
+            scales[i] = (0..c)
+                .filter(|&k| a[k] != 0.0)
+                .map(|k| a[k].abs() * (1.0 - lp[k]))
+                .sum();
         }
     }
     let denom = match t {

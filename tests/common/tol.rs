@@ -42,7 +42,11 @@ pub fn exp_cap<T: Float>() -> f64 {
 #[track_caller]
 pub fn assert_within<T: Float>(got: f64, want: f64, n: f64, scale: f64, what: &dyn Fn() -> String) {
     if want.is_nan() || got.is_nan() {
-        assert!(got.is_nan() && want.is_nan(), "{}: got {got}, want {want}", what());
+        assert!(
+            got.is_nan() && want.is_nan(),
+            "{}: got {got}, want {want}",
+            what()
+        );
         return;
     }
     if want.is_infinite() || got.is_infinite() {
