@@ -1,6 +1,8 @@
 //! Every kind of bad input gets an `Err` naming the operation and the argument — never a panic,
 //! and never a write to any output. One test per kind.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 use nnkern::*;
 
 #[track_caller]

@@ -1,6 +1,8 @@
 //! Results are bit-for-bit identical on 1, 2, 3 and 8 rayon threads: every kernel, on shapes
 //! that span many work blocks, run inside custom pools.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use common::Rng;

@@ -2,6 +2,8 @@
 //! scalar objective L = Σ g ⊙ forward(·) (g a fixed random upstream gradient) against
 //! (L(v + h) − L(v − h)) / 2h for every input element.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use common::Rng;

@@ -1,6 +1,8 @@
 //! GEMM, MatMul and Affine against the naive f64 reference over the shape sweep, with
 //! contiguous, strided and transposed operands, NaN-filled outputs, and both accumulate modes.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use common::reference as r;

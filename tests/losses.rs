@@ -2,6 +2,8 @@
 //! saved log-sum-exp, and fused) against the f64 reference, for both target kinds, every
 //! reduction, class weights, ignore_index and label smoothing, alone and combined.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use common::reference::{self as r, RefOpts, RefReduction, RefTargets};
@@ -200,7 +202,7 @@ fn run_sce<T: Float>(rng: &mut Rng, k: &Case) {
     let mut d = Stored::<T>::nan(
         n,
         c,
-        if k.red % 2 == 0 {
+        if k.red.is_multiple_of(2) {
             Layout::Contiguous
         } else {
             Layout::Strided

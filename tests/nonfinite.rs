@@ -2,6 +2,8 @@
 //! −∞, an all −∞ row, a −∞ logit at the label. Expectations are PyTorch's semantics (and the
 //! documented differences: 0·log 0 = 0, ignored rows get exactly zero gradient).
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use nnkern::*;

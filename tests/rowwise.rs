@@ -1,6 +1,8 @@
 //! Elementwise activations and row-wise softmax / log-softmax against the f64 reference over
 //! the shape sweep, strided and transposed inputs, NaN-filled outputs.
 
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
 mod common;
 
 use common::reference as r;
@@ -13,10 +15,14 @@ const OUT_LAYOUTS: [Layout; 2] = [Layout::Contiguous, Layout::Strided];
 
 type Fwd<T> = fn(MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
 type Bwd<T> = fn(MatRef<'_, T>, MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
+/// (name, kernel, reference, roundings)
+type FwdCase<T> = (&'static str, Fwd<T>, fn(f64) -> f64, f64);
+/// (name, kernel, reference, y range low, y range high)
+type BwdCase<T> = (&'static str, Bwd<T>, fn(f64, f64) -> f64, f64, f64);
 
 fn activations_sweep<T: Float>() {
     let mut rng = Rng::new(10);
-    let fwd: [(&str, Fwd<T>, fn(f64) -> f64, f64); 3] = [
+    let fwd: [FwdCase<T>; 3] = [
         (
             "sigmoid",
             nnkern::sigmoid_forward,
@@ -52,7 +58,7 @@ both_types!(activations_forward_match_reference, activations_sweep);
 
 fn activation_grads_sweep<T: Float>() {
     let mut rng = Rng::new(11);
-    let bwd: [(&str, Bwd<T>, fn(f64, f64) -> f64, f64, f64); 3] = [
+    let bwd: [BwdCase<T>; 3] = [
         (
             "sigmoid",
             nnkern::sigmoid_backward,

@@ -1,0 +1,30 @@
+//! Bench groups and shared helpers.
+
+pub mod linear;
+pub mod loss;
+pub mod rowwise;
+
+use criterion::Criterion;
+use std::time::Duration;
+
+/// Short, repeatable settings: these machines are shared, so ratios within a group matter,
+/// not absolute times.
+pub fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+/// Deterministic pseudo-random values in [lo, hi).
+pub fn values(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
