@@ -103,17 +103,16 @@ impl Activation {
     }
 }
 
-/// The logistic function, stable for every input: for x ≥ 0 it is 1/(1+e^(−x)) (e^(−x) ≤ 1),
-/// for x < 0 it is e^x/(1+e^x) (e^x < 1), so no exponential overflows.
+/// The logistic function, stable for every input: with e = e^(−|x|) ≤ 1 and r = 1/(1+e),
+/// σ(x) = r for x ≥ 0 and e·r = e^x/(1+e^x) for x < 0. No exponential overflows, results
+/// down in the subnormal range keep their precision, and the final choice is a select, not a
+/// branch (random signs would otherwise mispredict half the time). NaN takes the `e·r` side
+/// and stays NaN.
 #[inline(always)]
 fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        // NaN lands here too and stays NaN.
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
+    let e = (-x.abs()).exp();
+    let r = T::ONE / (T::ONE + e);
+    if x >= T::ZERO { r } else { e * r }
 }
 
 /// y = f(x) elementwise, for an [`Activation`] chosen at run time.

@@ -73,9 +73,8 @@ pub fn gemm_bound(k: usize, absdot: f64) -> (f64, f64) {
     ((k + 3) as f64, absdot)
 }
 
-/// Sigmoid: e^(−|x|) (≤ 1 ulp = 2u for a correctly rounded-to-1-ulp exp), 1 + e (u), the
-/// division (u): 4 roundings relative to |y|, plus the argument's rounding carried through a
-/// derivative ≤ ¼ (u).
+/// Sigmoid as e = e^(−|x|), r = 1/(1+e), y = r or e·r: exp (≤ 1 ulp = 2u), 1 + e (u), the
+/// division (u), the product for x < 0 (u): 5 roundings relative to |y|.
 pub const SIGMOID_ROUNDINGS: f64 = 5.0;
 
 /// Tanh from the platform's libm: documented ≤ 2 ulp = 4u relative to |y|.
