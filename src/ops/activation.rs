@@ -180,20 +180,33 @@ pub fn activation_backward<T: Float>(
     backward_named("activation_backward", act, y, dy, dx)
 }
 
-fn forward_named<T: Float>(
-    op: &'static str,
-    act: Activation,
-    x: MatRef<'_, T>,
-    y: MatMut<'_, T>,
-) -> Result<()> {
+fn forward_named<T: Float>(op: &'static str, act: Activation, x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     check_shape(op, "y", dims_mut(&y), dims(&x), "the shape of x")?;
     check_rows_contiguous(op, "y", &y)?;
+    // Dispatch once per call, so each loop body is one straight-line function of x.
+    match act {
+        Activation::Identity => unary(x, y, |v| v),
+        Activation::Sigmoid => unary(x, y, sigmoid),
+        Activation::Tanh => unary(x, y, T::tanh),
+        Activation::Relu => unary(x, y, |v| Activation::Relu.apply(v)),
+    }
+    Ok(())
+}
+
+fn unary<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>, f: impl Fn(T) -> T + Sync) {
     map_rows(x, y, &|xr: &[T], yr: &mut [T]| {
         for (o, &v) in yr.iter_mut().zip(xr) {
-            *o = act.apply(v);
+            *o = f(v);
         }
     });
-    Ok(())
+}
+
+fn binary<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>, f: impl Fn(T, T) -> T + Sync) {
+    map_rows2(y, dy, dx, &|yr: &[T], dyr: &[T], dxr: &mut [T]| {
+        for ((o, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
+            *o = f(yv, g);
+        }
+    });
 }
 
 fn backward_named<T: Float>(
@@ -206,11 +219,12 @@ fn backward_named<T: Float>(
     check_shape(op, "dy", dims(&dy), dims(&y), "the shape of y")?;
     check_shape(op, "dx", dims_mut(&dx), dims(&y), "the shape of y")?;
     check_rows_contiguous(op, "dx", &dx)?;
-    map_rows2(y, dy, dx, &|yr: &[T], dyr: &[T], dxr: &mut [T]| {
-        for ((o, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = act.grad_from_output(yv, g);
-        }
-    });
+    match act {
+        Activation::Identity => binary(y, dy, dx, |_, g| g),
+        Activation::Sigmoid => binary(y, dy, dx, |yv, g| Activation::Sigmoid.grad_from_output(yv, g)),
+        Activation::Tanh => binary(y, dy, dx, |yv, g| Activation::Tanh.grad_from_output(yv, g)),
+        Activation::Relu => binary(y, dy, dx, |yv, g| Activation::Relu.grad_from_output(yv, g)),
+    }
     Ok(())
 }
 
