@@ -70,6 +70,11 @@
 //!   probability target or class weight is 0), nnkern counts 0, as 0·log 0 = 0.
 //! - Ignored rows (`ignore_index`) get exactly zero gradient, even if their logits are NaN.
 
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod error;
 mod float;
 mod gemm;
