@@ -180,7 +180,12 @@ pub fn activation_backward<T: Float>(
     backward_named("activation_backward", act, y, dy, dx)
 }
 
-fn forward_named<T: Float>(op: &'static str, act: Activation, x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+fn forward_named<T: Float>(
+    op: &'static str,
+    act: Activation,
+    x: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
     check_shape(op, "y", dims_mut(&y), dims(&x), "the shape of x")?;
     check_rows_contiguous(op, "y", &y)?;
     // Dispatch once per call, so each loop body is one straight-line function of x.
