@@ -7,7 +7,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 pub(crate) mod sealed {
     /// Per-type hooks that only the crate may implement and call. Being unnameable outside the
     /// crate, it seals [`Float`](super::Float) to `f32` and `f64`.
-    pub trait Sealed: Copy {
+    pub trait Sealed: Copy + crate::simd::SimdFloat {
         /// C ← α·A·B + β·C on the type's GEMM kernel (`sgemm` or `dgemm`).
         ///
         /// # Safety
@@ -110,6 +110,8 @@ pub trait Float:
     fn ln(self) -> Self;
     /// ln(1 + x), accurate near 0.
     fn ln_1p(self) -> Self;
+    /// eˣ − 1, accurate near 0.
+    fn exp_m1(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
     /// |x|.
@@ -163,6 +165,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn ln_1p(self) -> Self {
                 $t::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                $t::exp_m1(self)
             }
             #[inline(always)]
             fn tanh(self) -> Self {

@@ -81,14 +81,15 @@ mod gemm;
 mod mat;
 mod ops;
 mod par;
+mod simd;
 
 pub use error::{Error, ErrorKind, Result};
 pub use float::Float;
 pub use gemm::gemm;
 pub use mat::{MatMut, MatRef};
 pub use ops::activation::{
-    Activation, activation_backward, activation_forward, relu_backward, relu_forward, sigmoid_backward,
-    sigmoid_forward, tanh_backward, tanh_forward,
+    Activation, activation_backward, activation_forward, exp_forward, relu_backward, relu_forward,
+    sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
 };
 pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
 pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
@@ -101,3 +102,4 @@ pub use ops::softmax_cross_entropy::{
     CrossEntropyOptions, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
 };
 pub use ops::{Accum, Reduction, Workspace};
+pub use simd::{SimdPath, simd_path, with_simd_path};

@@ -333,6 +333,12 @@ impl<'a, T: Copy> MatRef<'a, T> {
         }
     }
 
+    /// The elements as one row-major slice, when rows follow each other without gaps.
+    pub(crate) fn as_flat(&self) -> Option<&'a [T]> {
+        let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
+        dense.then(|| &self.data[..self.rows * self.cols])
+    }
+
     /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).
     pub(crate) fn as_ptr(&self) -> *const T {
         self.data.as_ptr()
@@ -615,6 +621,24 @@ impl<'a, T: Copy> MatMut<'a, T> {
                 cs,
             },
         )
+    }
+
+    /// The elements as one row-major slice, when rows follow each other without gaps.
+    pub(crate) fn as_flat_mut(&mut self) -> Option<&mut [T]> {
+        let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
+        let len = self.rows * self.cols;
+        if dense { Some(&mut self.data[..len]) } else { None }
+    }
+
+    /// Consumes the view into its row-major slice, when rows follow each other without gaps.
+    pub(crate) fn into_flat(self) -> Result<&'a mut [T], Self> {
+        let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
+        let len = self.rows * self.cols;
+        if dense {
+            Ok(&mut self.data[..len])
+        } else {
+            Err(self)
+        }
     }
 
     /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).

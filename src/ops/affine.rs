@@ -62,18 +62,7 @@ pub fn affine_forward<T: Float>(
         }
     }
     gemm_checked(T::ONE, x, w, T::ONE, y.rb_mut());
-    if act != Activation::Identity {
-        for i in 0..y.rows() {
-            if unit {
-                act.apply_slice(y.row_mut(i));
-            } else {
-                for j in 0..y.cols() {
-                    let v = y.at_mut(i, j);
-                    *v = act.apply(*v);
-                }
-            }
-        }
-    }
+    act.apply_inplace(y);
     Ok(())
 }
 

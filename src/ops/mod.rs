@@ -13,6 +13,7 @@ pub mod softmax_cross_entropy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::simd::{Kernel, Math, Unary, dispatch, simd_path};
 
 /// How a gradient kernel stores into its output: overwrite it, or add to it.
 ///
@@ -260,4 +261,114 @@ where
             k(ar, br, blk.row_mut(i));
         }
     });
+}
+
+// ----- SIMD elementwise drivers --------------------------------------------------------------
+
+/// y = op(x) over one dense run of elements.
+struct FlatUnary<'a, T> {
+    op: Unary,
+    x: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: Float> Kernel for FlatUnary<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        M::map(self.op, self.x, self.y);
+    }
+}
+
+/// y = op(x) over a block of rows starting at row `r0` of x.
+struct RowsUnary<'a, T> {
+    op: Unary,
+    x: MatRef<'a, T>,
+    r0: usize,
+    y: MatMut<'a, T>,
+}
+
+impl<T: Float> Kernel for RowsUnary<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(mut self) {
+        let mut buf = Vec::new();
+        for i in 0..self.y.rows() {
+            let xr = row_of(&self.x, self.r0 + i, &mut buf);
+            M::map(self.op, xr, self.y.row_mut(i));
+        }
+    }
+}
+
+/// y ← op(y) over a dense run.
+struct InplaceUnary<'a, T> {
+    op: Unary,
+    y: &'a mut [T],
+}
+
+impl<T: Float> Kernel for InplaceUnary<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        M::map_inplace(self.op, self.y);
+    }
+}
+
+/// y = op(x) elementwise on the current SIMD path; dense operands are split into fixed-size
+/// runs of elements, others by row blocks. Shapes are the caller's to check; y has unit
+/// column stride.
+pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>) {
+    let path = simd_path();
+    let rows = |y: MatMut<'_, T>| {
+        crate::par::for_each_row_block(y, &|r0, blk| dispatch(path, RowsUnary { op, x, r0, y: blk }));
+    };
+    let Some(xf) = x.as_flat() else { return rows(y) };
+    match y.into_flat() {
+        Ok(yf) => {
+            crate::par::map_blocks(
+                yf.len(),
+                1,
+                yf,
+                &|r0, r1, yb: &mut [T]| {
+                    dispatch(
+                        path,
+                        FlatUnary {
+                            op,
+                            x: &xf[r0..r1],
+                            y: yb,
+                        },
+                    )
+                },
+                &|(), ()| (),
+            );
+        }
+        Err(y) => rows(y),
+    }
+}
+
+/// y ← op(y) elementwise on the current SIMD path (unit column stride).
+pub(crate) fn map_unary_inplace<T: Float>(op: Unary, y: MatMut<'_, T>) {
+    let path = simd_path();
+    match y.into_flat() {
+        Ok(yf) => {
+            crate::par::map_blocks(
+                yf.len(),
+                1,
+                yf,
+                &|_, _, yb: &mut [T]| dispatch(path, InplaceUnary { op, y: yb }),
+                &|(), ()| (),
+            );
+        }
+        Err(y) => crate::par::for_each_row_block(y, &|_, mut blk: MatMut<'_, T>| {
+            for i in 0..blk.rows() {
+                dispatch(
+                    path,
+                    InplaceUnary {
+                        op,
+                        y: blk.row_mut(i),
+                    },
+                );
+            }
+        }),
+    }
 }

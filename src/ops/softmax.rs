@@ -1,9 +1,10 @@
 //! Softmax and log-softmax over each row, forward and backward.
 
-use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, map_rows, map_rows2};
+use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, row_of};
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::simd::{self, Kernel, Math, Unary, dispatch, simd_path};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -34,35 +35,152 @@ pub struct SoftmaxOptions {
 /// The row maximum, ignoring NaN (NaN still propagates through the sum that follows).
 #[inline]
 pub(crate) fn row_max<T: Float>(x: &[T]) -> T {
-    x.iter().fold(T::NEG_INFINITY, |m, &v| m.max(v))
+    simd::max(x)
 }
 
-/// One row: y = e^(x−m) / Σ e^(x−m) with m = max x.
-fn softmax_row<T: Float>(x: &[T], y: &mut [T], masked: MaskedRows) {
-    let m = row_max(x);
-    if m == T::NEG_INFINITY && masked == MaskedRows::Zero && !x.iter().any(|v| v.is_nan()) {
-        y.fill(T::ZERO);
-        return;
+/// Rows narrower than this are processed as one flat run per block (several rows per vector);
+/// wider rows one at a time, so each stays in L1 across the passes.
+const FLAT_COLS: usize = 256;
+
+/// Elements per chunk of the log-softmax's exponentials (a stack buffer).
+const CHUNK: usize = 256;
+
+#[derive(Clone, Copy)]
+enum RowOp {
+    Softmax(MaskedRows),
+    LogSoftmax,
+    SoftmaxBackward,
+    LogSoftmaxBackward,
+}
+
+/// One block of rows of a row kernel: `a` (x, or y for backward) and `b` (dy for backward)
+/// from row `r0`, into `out`.
+struct RowBlock<'a, T> {
+    op: RowOp,
+    a: MatRef<'a, T>,
+    b: MatRef<'a, T>,
+    r0: usize,
+    out: MatMut<'a, T>,
+}
+
+impl<T: Float> RowBlock<'_, T> {
+    /// Softmax pass A for row i: y = x − m (or −∞ for a masked row under `MaskedRows::Zero`).
+    #[inline(always)]
+    fn shift_row(&mut self, i: usize, masked: MaskedRows, buf: &mut Vec<T>) {
+        let xr = row_of(&self.a, self.r0 + i, buf);
+        let m = simd::max(xr);
+        let yr = self.out.row_mut(i);
+        if m == T::NEG_INFINITY && masked == MaskedRows::Zero && !xr.iter().any(|v| v.is_nan()) {
+            yr.fill(T::NEG_INFINITY);
+        } else {
+            for (o, &v) in yr.iter_mut().zip(xr) {
+                *o = v - m;
+            }
+        }
     }
-    let mut s = T::ZERO;
-    for (o, &v) in y.iter_mut().zip(x) {
-        let e = (v - m).exp();
-        *o = e;
-        s += e;
-    }
-    for o in y.iter_mut() {
-        *o /= s;
+
+    /// Softmax pass C for row i: y ← y / Σy (zeros for a masked row, whose sum is 0).
+    #[inline(always)]
+    fn normalize_row(&mut self, i: usize) {
+        let yr = self.out.row_mut(i);
+        let s = simd::sum(yr);
+        if s == T::ZERO {
+            yr.fill(T::ZERO);
+        } else {
+            for o in yr.iter_mut() {
+                *o /= s;
+            }
+        }
     }
 }
 
-/// One row: y = (x−m) − ln Σ e^(x−m).
-fn log_softmax_row<T: Float>(x: &[T], y: &mut [T]) {
-    let m = row_max(x);
-    let s: T = x.iter().map(|&v| (v - m).exp()).sum();
-    let ls = s.ln();
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = (v - m) - ls;
+impl<T: Float> Kernel for RowBlock<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(mut self) {
+        let (mut abuf, mut bbuf) = (Vec::new(), Vec::new());
+        let rows = self.out.rows();
+        match self.op {
+            RowOp::Softmax(masked) => {
+                if self.out.cols() < FLAT_COLS && self.out.as_flat_mut().is_some() {
+                    for i in 0..rows {
+                        self.shift_row(i, masked, &mut abuf);
+                    }
+                    if let Some(flat) = self.out.as_flat_mut() {
+                        M::map_inplace(Unary::Exp, flat);
+                    }
+                    for i in 0..rows {
+                        self.normalize_row(i);
+                    }
+                } else {
+                    for i in 0..rows {
+                        self.shift_row(i, masked, &mut abuf);
+                        M::map_inplace(Unary::Exp, self.out.row_mut(i));
+                        self.normalize_row(i);
+                    }
+                }
+            }
+            RowOp::LogSoftmax => {
+                let mut e = [T::ZERO; CHUNK];
+                for i in 0..rows {
+                    let xr = row_of(&self.a, self.r0 + i, &mut abuf);
+                    let m = simd::max(xr);
+                    let yr = self.out.row_mut(i);
+                    for (o, &v) in yr.iter_mut().zip(xr) {
+                        *o = v - m;
+                    }
+                    let mut s = T::ZERO;
+                    for c in yr.chunks(CHUNK) {
+                        M::map(Unary::Exp, c, &mut e[..c.len()]);
+                        s += simd::sum(&e[..c.len()]);
+                    }
+                    let ls = s.ln();
+                    for o in yr.iter_mut() {
+                        *o -= ls;
+                    }
+                }
+            }
+            RowOp::SoftmaxBackward => {
+                for i in 0..rows {
+                    let yr = row_of(&self.a, self.r0 + i, &mut abuf);
+                    let dyr = row_of(&self.b, self.r0 + i, &mut bbuf);
+                    let dot = simd::dot(yr, dyr);
+                    for ((o, &yv), &g) in self.out.row_mut(i).iter_mut().zip(yr).zip(dyr) {
+                        *o = yv * (g - dot);
+                    }
+                }
+            }
+            RowOp::LogSoftmaxBackward => {
+                for i in 0..rows {
+                    let yr = row_of(&self.a, self.r0 + i, &mut abuf);
+                    let dyr = row_of(&self.b, self.r0 + i, &mut bbuf);
+                    let s = simd::sum(dyr);
+                    let dxr = self.out.row_mut(i);
+                    M::map(Unary::Exp, yr, dxr);
+                    for (o, &g) in dxr.iter_mut().zip(dyr) {
+                        *o = g - *o * s;
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Runs a row op over all rows, in parallel blocks, on the current SIMD path.
+fn run_rows<T: Float>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
+    let path = simd_path();
+    crate::par::for_each_row_block(out, &|r0, blk| {
+        dispatch(
+            path,
+            RowBlock {
+                op,
+                a,
+                b,
+                r0,
+                out: blk,
+            },
+        )
+    });
 }
 
 fn check_row_op<T: Float>(op: &'static str, x: &MatRef<'_, T>, y: &MatMut<'_, T>) -> Result<()> {
@@ -146,9 +264,7 @@ fn softmax_named<T: Float>(
     opts: SoftmaxOptions,
 ) -> Result<()> {
     check_row_op(op, &x, &y)?;
-    map_rows(x, y, &|xr: &[T], yr: &mut [T]| {
-        softmax_row(xr, yr, opts.masked_rows)
-    });
+    run_rows(RowOp::Softmax(opts.masked_rows), x, x, y);
     Ok(())
 }
 
@@ -180,12 +296,7 @@ fn softmax_named<T: Float>(
 /// ```
 pub fn softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
     check_row_backward("softmax_backward", &y, &dy, &dx)?;
-    map_rows2(y, dy, dx, &|yr: &[T], dyr: &[T], dxr: &mut [T]| {
-        let dot: T = yr.iter().zip(dyr).map(|(&a, &b)| a * b).sum();
-        for ((o, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = yv * (g - dot);
-        }
-    });
+    run_rows(RowOp::SoftmaxBackward, y, dy, dx);
     Ok(())
 }
 
@@ -211,7 +322,7 @@ pub fn softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMu
 /// ```
 pub fn log_softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     check_row_op("log_softmax_forward", &x, &y)?;
-    map_rows(x, y, &|xr: &[T], yr: &mut [T]| log_softmax_row(xr, yr));
+    run_rows(RowOp::LogSoftmax, x, x, y);
     Ok(())
 }
 
@@ -241,11 +352,6 @@ pub fn log_softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Resu
 /// ```
 pub fn log_softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
     check_row_backward("log_softmax_backward", &y, &dy, &dx)?;
-    map_rows2(y, dy, dx, &|yr: &[T], dyr: &[T], dxr: &mut [T]| {
-        let s: T = dyr.iter().copied().sum();
-        for ((o, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = g - yv.exp() * s;
-        }
-    });
+    run_rows(RowOp::LogSoftmaxBackward, y, dy, dx);
     Ok(())
 }

@@ -168,18 +168,28 @@ pub const SWEEP: [usize; 10] = [0, 1, 2, 3, 15, 16, 17, 127, 128, 129];
 /// The sweep without 0 (row kernels need at least one column).
 pub const SWEEP_NONZERO: [usize; 9] = [1, 2, 3, 15, 16, 17, 127, 128, 129];
 
-/// Runs a generic test body for f32 and f64.
+/// Runs `f` once on every SIMD path this CPU supports (a thread-local choice, so tests
+/// running in parallel do not disturb each other).
+pub fn each_path(f: impl Fn()) {
+    for path in nnkern::SimdPath::ALL {
+        if path.is_supported() {
+            nnkern::with_simd_path(path, &f).unwrap();
+        }
+    }
+}
+
+/// Runs a generic test body for f32 and f64, each on every supported SIMD path.
 #[macro_export]
 macro_rules! both_types {
     ($name:ident, $body:ident) => {
         mod $name {
             #[test]
             fn f32() {
-                super::$body::<f32>();
+                super::common::each_path(super::$body::<f32>);
             }
             #[test]
             fn f64() {
-                super::$body::<f64>();
+                super::common::each_path(super::$body::<f64>);
             }
         }
     };

@@ -57,9 +57,10 @@ pub fn assert_within<T: Float>(got: f64, want: f64, n: f64, scale: f64, what: &d
     let err = (got - want).abs();
     assert!(
         err <= bound,
-        "{}: got {got:e}, want {want:e}, error {err:e} > bound {bound:e} ({n} roundings × scale {scale:e}, {})",
+        "{}: got {got:e}, want {want:e}, error {err:e} > bound {bound:e} ({n} roundings × scale {scale:e}, {}, {} path)",
         what(),
-        T::NAME
+        T::NAME,
+        nnkern::simd_path()
     );
 }
 

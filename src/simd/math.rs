@@ -1,0 +1,197 @@
+//! The math bodies, written once over [`Lane`]: exp, expm1 (for tanh), sigmoid, tanh.
+//!
+//! exp(x) = 2ⁿ·e^r with n = round(x/ln 2) and r = x − n·ln 2 (Cody–Waite, two constants so
+//! that n·LN2_HI is exact even without FMA), |r| ≤ ln2/2; e^r is its Taylor polynomial (degree
+//! 7 for f32, 13 for f64: truncation below 0.05 ulp), evaluated by Horner as 1 + (r + r²·q(r)). 2ⁿ is applied as two
+//! factors 2^⌈n/2⌉·2^⌊n/2⌋ so results down to the smallest subnormal come out right.
+
+use super::lane::Lane;
+
+/// Per-type constants of the bodies.
+pub trait Consts: Copy + 'static {
+    const LOG2E: Self;
+    /// −(ln 2)’s high part: n·NEG_LN2_HI is exact.
+    const NEG_LN2_HI: Self;
+    /// −(ln 2 − LN2_HI).
+    const NEG_LN2_LO: Self;
+    /// 1.5·2^(mantissa bits): adding it rounds to an integer held in the low bits.
+    const MAGIC: Self;
+    /// Above this, eˣ overflows to +∞.
+    const EXP_HI: Self;
+    /// Below this, eˣ underflows to 0 (less than half the smallest subnormal).
+    const EXP_LO: Self;
+    /// |x| from which tanh x rounds to ±1.
+    const TANH_SAT: Self;
+    /// 1/(k+2)!, k = 0.. (expm1(r) = r + r²·q(r)).
+    const EXPM1_POLY: &'static [Self];
+    const K0: Self;
+    const K1: Self;
+    const K2: Self;
+    const KHALF: Self;
+    const KINF: Self;
+}
+
+macro_rules! inv_fact {
+    ($t:ty; $($k:expr),*) => { &[$((1.0_f64 / inv_fact_helper($k)) as $t),*] };
+}
+
+/// k! as f64 (exact up to 22!).
+const fn inv_fact_helper(k: u32) -> f64 {
+    let mut f = 1.0;
+    let mut i = 2;
+    while i <= k {
+        f *= i as f64;
+        i += 1;
+    }
+    f
+}
+
+impl Consts for f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const NEG_LN2_HI: f32 = -0.693_359_4; // −0x1.63p-1: 9 significant bits, n·NEG_LN2_HI exact
+    const NEG_LN2_LO: f32 = 2.121_944_4e-4; // −(ln 2 + NEG_LN2_HI)
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2²³
+    const EXP_HI: f32 = 88.722_84;
+    const EXP_LO: f32 = -103.972_08;
+    const TANH_SAT: f32 = 9.5;
+    const EXPM1_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8);
+    const K0: f32 = 0.0;
+    const K1: f32 = 1.0;
+    const K2: f32 = 2.0;
+    const KHALF: f32 = 0.5;
+    const KINF: f32 = f32::INFINITY;
+}
+
+impl Consts for f64 {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const NEG_LN2_HI: f64 = -6.931_471_803_691_238_2e-1; // −0x1.62e42feep-1: 21 significant bits
+    const NEG_LN2_LO: f64 = -1.908_214_929_270_587_7e-10; // −(ln 2 + NEG_LN2_HI)
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2⁵²
+    const EXP_HI: f64 = 709.782_712_893_384;
+    const EXP_LO: f64 = -745.133_219_101_941_2;
+    const TANH_SAT: f64 = 19.5;
+    const EXPM1_POLY: &'static [f64] = inv_fact!(f64; 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const K0: f64 = 0.0;
+    const K1: f64 = 1.0;
+    const K2: f64 = 2.0;
+    const KHALF: f64 = 0.5;
+    const KINF: f64 = f64::INFINITY;
+}
+
+/// Horner evaluation of Σ c_k·r^k.
+#[inline(always)]
+fn horner<L: Lane>(r: L, c: &[L::E]) -> L {
+    let mut p = L::splat(c[c.len() - 1]);
+    for &ck in c[..c.len() - 1].iter().rev() {
+        p = p.fma(r, L::splat(ck));
+    }
+    p
+}
+
+/// Splits x into n = round(x/ln 2) (as `n + MAGIC`, and as a float) and r = x − n·ln 2.
+#[inline(always)]
+fn reduce<L: Lane>(x: L) -> (L, L, L)
+where
+    L::E: Consts,
+{
+    let magic = L::splat(L::E::MAGIC);
+    let nm = x.fma(L::splat(L::E::LOG2E), magic);
+    let n = nm - magic;
+    let r = n.fma(L::splat(L::E::NEG_LN2_HI), x);
+    let r = n.fma(L::splat(L::E::NEG_LN2_LO), r);
+    (nm, n, r)
+}
+
+/// eˣ: ≤ 1 ulp on the whole range, subnormal results included; e^(+∞) = +∞, e^(−∞) = 0,
+/// NaN → NaN.
+#[inline(always)]
+pub(crate) fn exp<L: Lane>(x: L) -> L
+where
+    L::E: Consts,
+{
+    let xc = x.vmax(L::splat(L::E::EXP_LO)).vmin(L::splat(L::E::EXP_HI));
+    let (_, n, r) = reduce(xc);
+    // e^r = 1 + (r + r²·q(r)): the small part is formed first, so only the final addition
+    // rounds at the result's scale (≤ 1 ulp also without FMA).
+    let q = horner(r, L::E::EXPM1_POLY);
+    let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    // 2ⁿ = 2^n1 · 2^(n − n1) with n1 = round(n/2): each factor stays a normal number.
+    let magic = L::splat(L::E::MAGIC);
+    let n1m = n.fma(L::splat(L::E::KHALF), magic);
+    let n1 = n1m - magic;
+    let n2m = (n - n1) + magic;
+    let y = p * L::pow2i(n1m, magic) * L::pow2i(n2m, magic);
+    let y = L::sel_gt(x, L::splat(L::E::EXP_HI), L::splat(L::E::KINF), y);
+    let y = L::sel_lt(x, L::splat(L::E::EXP_LO), L::splat(L::E::K0), y);
+    L::keep_nan(x, y)
+}
+
+/// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0:
+/// expm1(y) = (2ⁿ − 1) + 2ⁿ·expm1(r), expm1(r) = r + r²·q(r).
+#[inline(always)]
+fn expm1_nonneg<L: Lane>(y: L) -> L
+where
+    L::E: Consts,
+{
+    let (nm, _, r) = reduce(y);
+    let q = horner(r, L::E::EXPM1_POLY);
+    let pm = (r * r).fma(q, r);
+    let s = L::pow2i(nm, L::splat(L::E::MAGIC));
+    s.fma(pm, s - L::splat(L::E::K1))
+}
+
+/// σ(x) = num/(1 + e) with e = e^(−|x|), num = 1 for x ≥ 0 and e for x < 0: no overflow for
+/// any x, one division. The rounding of d = 1 + e is compensated: with d_lo = e − (d − 1)
+/// (exact, as 1 ≥ e) and q = num/d, σ = q − q·d_lo/d, where 1/d is q (x ≥ 0) or 1 − q (x < 0).
+/// Error ≤ exp's + the division's, under 2 ulp.
+#[inline(always)]
+pub(crate) fn sigmoid<L: Lane>(x: L) -> L
+where
+    L::E: Consts,
+{
+    sigmoid_from_exp(x, exp(-x.vabs()))
+}
+
+/// [`sigmoid`] given e = e^(−|x|) from any exp.
+#[inline(always)]
+pub(crate) fn sigmoid_from_exp<L: Lane>(x: L, e: L) -> L
+where
+    L::E: Consts,
+{
+    let one = L::splat(L::E::K1);
+    let zero = L::splat(L::E::K0);
+    let d = one + e;
+    let d_lo = e - (d - one);
+    let num = L::sel_ge(x, zero, one, e);
+    let q = num / d;
+    let inv_d = L::sel_ge(x, zero, q, one - q);
+    // The correction is ~2⁻²⁴·q: its own rounding is negligible, so no FMA is needed.
+    q - q * inv_d * d_lo
+}
+
+/// tanh x = sign(x)·m/(m + 2), m = expm1(2|x|), |x| clamped where tanh rounds to ±1. The
+/// rounding of d = m + 2 is compensated as in [`sigmoid`] (d_lo by Fast2Sum, larger operand
+/// first; 1/d = (1 − q)/2 with q = m/d).
+#[inline(always)]
+pub(crate) fn tanh<L: Lane>(x: L) -> L
+where
+    L::E: Consts,
+{
+    let a = x.vabs().vmin(L::splat(L::E::TANH_SAT));
+    tanh_from_expm1(x, expm1_nonneg(a + a))
+}
+
+/// [`tanh`] given m = expm1(2·min(|x|, TANH_SAT)) from any expm1.
+#[inline(always)]
+pub(crate) fn tanh_from_expm1<L: Lane>(x: L, m: L) -> L
+where
+    L::E: Consts,
+{
+    let two = L::splat(L::E::K2);
+    let d = m + two;
+    let d_lo = L::sel_gt(m, two, two - (d - m), m - (d - two));
+    let q = m / d;
+    let inv_d = (L::splat(L::E::K1) - q) * L::splat(L::E::KHALF);
+    let t = q - q * inv_d * d_lo;
+    L::keep_nan(x, L::copysign(t, x))
+}

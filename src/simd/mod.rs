@@ -1,0 +1,407 @@
+//! The only place with SIMD and CPU-specific code: vector exp, sigmoid, tanh, row reductions,
+//! and the run-time choice of instruction set.
+//!
+//! Paths, best first: [`SimdPath::Avx512`] and [`SimdPath::Avx2`] compile the same
+//! branch-free bodies (`math.rs`, over one element) inside `#[target_feature]` functions, where
+//! LLVM vectorizes them to 16 (or 8) f32 lanes with FMA; [`SimdPath::Portable`] runs the same
+//! bodies on `wide`'s vectors (SSE2, NEON, wasm, or whatever the build enables);
+//! [`SimdPath::Scalar`] is the plain `std` loop, kept as the baseline of the benches. The path
+//! is chosen once per process from the CPU (or the `NNKERN_SIMD` environment variable), can be
+//! overridden per thread with [`with_simd_path`], is read once per kernel call on the calling
+//! thread and handed to every work block, and is dispatched once per block, never per vector.
+
+mod lane;
+mod math;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::float::Float;
+use lane::Lane;
+use math::Consts;
+use std::cell::Cell;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// An instruction-set path of the elementwise and row kernels.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{SimdPath, simd_path, with_simd_path};
+///
+/// // The portable path runs everywhere; the kernels called inside use it.
+/// let p = with_simd_path(SimdPath::Portable, || simd_path())?;
+/// assert_eq!(p, SimdPath::Portable);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SimdPath {
+    /// AVX-512 (F, BW, DQ, VL) with FMA: 16 f32 lanes.
+    Avx512,
+    /// AVX2 with FMA: 8 f32 lanes.
+    Avx2,
+    /// `wide`'s portable vectors (8 f32 / 4 f64 lanes on SSE2, NEON, wasm128).
+    Portable,
+    /// Scalar loops over `std`'s `exp` and `exp_m1` (no vector instructions).
+    Scalar,
+}
+
+impl SimdPath {
+    /// Every path, best first.
+    pub const ALL: [SimdPath; 4] = [
+        SimdPath::Avx512,
+        SimdPath::Avx2,
+        SimdPath::Portable,
+        SimdPath::Scalar,
+    ];
+
+    /// The name accepted by `NNKERN_SIMD`: `avx512`, `avx2`, `portable` or `scalar`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdPath::Avx512 => "avx512",
+            SimdPath::Avx2 => "avx2",
+            SimdPath::Portable => "portable",
+            SimdPath::Scalar => "scalar",
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            SimdPath::Avx512 | SimdPath::Avx2 => false,
+            SimdPath::Portable | SimdPath::Scalar => true,
+        }
+    }
+}
+
+impl fmt::Display for SimdPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+static PROCESS_PATH: OnceLock<SimdPath> = OnceLock::new();
+
+thread_local! {
+    static THREAD_PATH: Cell<Option<SimdPath>> = const { Cell::new(None) };
+}
+
+/// The process default: `NNKERN_SIMD` if it names a supported path, else the best supported.
+fn process_path() -> SimdPath {
+    *PROCESS_PATH.get_or_init(|| {
+        let best = SimdPath::ALL
+            .into_iter()
+            .find(|p| p.is_supported())
+            .unwrap_or(SimdPath::Portable);
+        match std::env::var("NNKERN_SIMD") {
+            Ok(v) => SimdPath::ALL
+                .into_iter()
+                .find(|p| p.name() == v.trim().to_ascii_lowercase() && p.is_supported())
+                .unwrap_or(best),
+            Err(_) => best,
+        }
+    })
+}
+
+/// The path the kernels called on this thread use now.
+///
+/// It is the innermost [`with_simd_path`] on this thread, else the process default: the
+/// `NNKERN_SIMD` environment variable (`avx512`, `avx2`, `portable`, `scalar`) when it names a
+/// path this CPU supports, else the best path the CPU supports.
+///
+/// # Example
+///
+/// ```
+/// assert!(nnkern::simd_path().is_supported());
+/// ```
+pub fn simd_path() -> SimdPath {
+    THREAD_PATH.with(|c| c.get()).unwrap_or_else(process_path)
+}
+
+/// Runs `f` with the kernels called on this thread (and the work they hand to rayon) using
+/// `path`; the previous choice is restored afterwards, also if `f` panics.
+///
+/// This is how tests and benches cover every path on one machine. Kernels read the path once
+/// per call, so a call's result never mixes paths.
+///
+/// # Errors
+///
+/// [`ErrorKind::Value`] naming `path` if this CPU cannot run it.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{MatMut, MatRef, SimdPath, sigmoid_forward, with_simd_path};
+///
+/// let x = [0.0_f32; 4];
+/// let mut y = [0.0_f32; 4];
+/// with_simd_path(SimdPath::Scalar, || {
+///     sigmoid_forward(MatRef::from_row_major(&x, 1, 4)?, MatMut::from_row_major(&mut y, 1, 4)?)
+/// })??;
+/// assert_eq!(y, [0.5; 4]);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn with_simd_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R> {
+    if !path.is_supported() {
+        return Err(Error::new(
+            "with_simd_path",
+            "path",
+            ErrorKind::Value,
+            format!("is {path} but this CPU does not support it"),
+        ));
+    }
+    struct Restore(Option<SimdPath>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_PATH.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_PATH.with(|c| c.replace(Some(path))));
+    Ok(f())
+}
+
+/// An element type with SIMD bodies: `f32` (with `wide::f32x8`) and `f64` (with `f64x4`).
+pub trait SimdFloat: Lane<E = Self> + Consts + Send + Sync {
+    /// The portable vector type.
+    type Wide: Lane<E = Self>;
+}
+
+impl SimdFloat for f32 {
+    type Wide = wide::f32x8;
+}
+
+impl SimdFloat for f64 {
+    type Wide = wide::f64x4;
+}
+
+/// An elementwise function with a SIMD body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unary {
+    /// eˣ.
+    Exp,
+    /// 1/(1+e^(−x)).
+    Sigmoid,
+    /// tanh x.
+    Tanh,
+}
+
+/// The slice-level math of one path.
+pub(crate) trait Math {
+    /// y = op(x) elementwise (`x.len() == y.len()`).
+    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]);
+    /// y ← op(y) in place.
+    fn map_inplace<T: Float>(op: Unary, y: &mut [T]);
+}
+
+/// The one-element bodies, vectorized by LLVM inside `#[target_feature]` dispatch functions.
+pub(crate) struct Vector;
+/// The bodies on `wide` vectors.
+pub(crate) struct Portable;
+/// `std`'s scalar `exp`/`exp_m1` under the same compensated sigmoid and tanh.
+pub(crate) struct Scalar;
+
+impl Math for Vector {
+    #[inline(always)]
+    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+        match op {
+            Unary::Exp => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::exp(v)),
+            Unary::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::sigmoid(v)),
+            Unary::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::tanh(v)),
+        }
+    }
+    #[inline(always)]
+    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+        match op {
+            Unary::Exp => y.iter_mut().for_each(|o| *o = math::exp(*o)),
+            Unary::Sigmoid => y.iter_mut().for_each(|o| *o = math::sigmoid(*o)),
+            Unary::Tanh => y.iter_mut().for_each(|o| *o = math::tanh(*o)),
+        }
+    }
+}
+
+/// Applies `f` to the full `W::N`-element chunks of `y` in place, and to the tail through a
+/// padded lane (padding 0, its results discarded).
+#[inline(always)]
+fn wide_inplace<T: Float, W: Lane<E = T>>(y: &mut [T], f: impl Fn(W) -> W) {
+    let n = W::N;
+    let full = y.len() / n * n;
+    for c in y[..full].chunks_exact_mut(n) {
+        f(W::load(c)).store(c);
+    }
+    if full < y.len() {
+        let mut buf = [T::ZERO; 8];
+        let tail = y.len() - full;
+        buf[..tail].copy_from_slice(&y[full..]);
+        f(W::load(&buf)).store(&mut buf);
+        y[full..].copy_from_slice(&buf[..tail]);
+    }
+}
+
+impl Math for Portable {
+    #[inline(always)]
+    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+        y.copy_from_slice(x);
+        Self::map_inplace(op, y);
+    }
+    #[inline(always)]
+    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+        match op {
+            Unary::Exp => wide_inplace::<T, T::Wide>(y, math::exp),
+            Unary::Sigmoid => wide_inplace::<T, T::Wide>(y, math::sigmoid),
+            Unary::Tanh => wide_inplace::<T, T::Wide>(y, math::tanh),
+        }
+    }
+}
+
+impl Scalar {
+    #[inline(always)]
+    fn one<T: Float>(op: Unary, v: T) -> T {
+        match op {
+            Unary::Exp => v.exp(),
+            // the same compensated forms as the vector paths, over std's exp and expm1
+            Unary::Sigmoid => math::sigmoid_from_exp(v, (-v.abs()).exp()),
+            Unary::Tanh => {
+                let a = v.abs().min(<T as Consts>::TANH_SAT);
+                math::tanh_from_expm1(v, (a + a).exp_m1())
+            }
+        }
+    }
+}
+
+impl Math for Scalar {
+    #[inline(always)]
+    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+        y.iter_mut().zip(x).for_each(|(o, &v)| *o = Self::one(op, v));
+    }
+    #[inline(always)]
+    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+        y.iter_mut().for_each(|o| *o = Self::one(op, *o));
+    }
+}
+
+/// A block of work generic over the path's math; `run` must be `#[inline(always)]` so that it
+/// is compiled inside the dispatch function's `#[target_feature]` context.
+pub(crate) trait Kernel {
+    type Out;
+    fn run<M: Math>(self) -> Self::Out;
+}
+
+/// Runs `k` on `path` (a value from [`simd_path`], so supported by this CPU).
+#[inline]
+pub(crate) fn dispatch<K: Kernel>(path: SimdPath, k: K) -> K::Out {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        SimdPath::Avx512 => {
+            // SAFETY: `path` comes from `simd_path`, which only yields supported paths, and
+            // `Avx512` is supported only when avx512f/bw/dq/vl, avx2 and fma were detected.
+            unsafe { run_avx512(k) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        SimdPath::Avx2 => {
+            // SAFETY: as above; `Avx2` is supported only when avx2 and fma were detected.
+            unsafe { run_avx2(k) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        SimdPath::Avx512 | SimdPath::Avx2 => k.run::<Portable>(),
+        SimdPath::Portable => k.run::<Portable>(),
+        SimdPath::Scalar => k.run::<Scalar>(),
+    }
+}
+
+/// # Safety
+///
+/// The CPU supports avx512f, avx512bw, avx512dq, avx512vl, avx2 and fma.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
+    k.run::<Vector>()
+}
+
+/// # Safety
+///
+/// The CPU supports avx2 and fma.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
+    k.run::<Vector>()
+}
+
+// ----- row reductions: 16 independent accumulators, a fixed order per path ------------------
+
+/// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
+const ACC: usize = 16;
+
+/// max over `x` (NaN ignored, −∞ for an empty slice): the row maximum of softmax.
+#[inline(always)]
+pub(crate) fn max<T: Float>(x: &[T]) -> T {
+    let mut acc = [T::NEG_INFINITY; ACC];
+    let full = x.len() / ACC * ACC;
+    for c in x[..full].chunks_exact(ACC) {
+        for i in 0..ACC {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let mut m = T::NEG_INFINITY;
+    for &v in acc.iter().chain(&x[full..]) {
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
+/// Σ x, in 16 interleaved partial sums combined pairwise.
+#[inline(always)]
+pub(crate) fn sum<T: Float>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; ACC];
+    let full = x.len() / ACC * ACC;
+    for c in x[..full].chunks_exact(ACC) {
+        for i in 0..ACC {
+            acc[i] += c[i];
+        }
+    }
+    for (i, &v) in x[full..].iter().enumerate() {
+        acc[i] += v;
+    }
+    combine(acc)
+}
+
+/// Σ a·b, in 16 interleaved partial sums.
+#[inline(always)]
+pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; ACC];
+    let n = a.len().min(b.len());
+    let full = n / ACC * ACC;
+    for (ca, cb) in a[..full].chunks_exact(ACC).zip(b[..full].chunks_exact(ACC)) {
+        for i in 0..ACC {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    for i in full..n {
+        acc[i - full] += a[i] * b[i];
+    }
+    combine(acc)
+}
+
+#[inline(always)]
+fn combine<T: Float>(mut acc: [T; ACC]) -> T {
+    let mut w = ACC;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0]
+}

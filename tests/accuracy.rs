@@ -1,0 +1,202 @@
+//! Accuracy of the SIMD exp, sigmoid and tanh, in ULPs against an f64 reference:
+//! every one of the 2³² f32 bit patterns on every SIMD path (exp ≤ 1 ULP, sigmoid ≤ 2,
+//! tanh ≤ 2, subnormal results included, special values exact), and 10⁸ seeded f64 inputs per
+//! function and path (≤ 2 ULP against the platform's f64 libm).
+//!
+//! Release mode only, and `#[ignore]`d by default (minutes of CPU):
+//! `cargo test --release --test accuracy -- --ignored --nocapture` (`.ci/run` runs it).
+
+mod common;
+
+use nnkern::{MatMut, MatRef, SimdPath, exp_forward, sigmoid_forward, tanh_forward, with_simd_path};
+use rayon::prelude::*;
+
+type Kernel<T> = fn(MatRef<'_, T>, MatMut<'_, T>) -> nnkern::Result<()>;
+
+struct Func {
+    name: &'static str,
+    bound: f64,
+    f32k: Kernel<f32>,
+    f64k: Kernel<f64>,
+    reference: fn(f64) -> f64,
+}
+
+fn funcs() -> [Func; 3] {
+    [
+        Func { name: "exp", bound: 1.0, f32k: exp_forward, f64k: exp_forward, reference: f64::exp },
+        Func {
+            name: "sigmoid",
+            bound: 2.0,
+            f32k: sigmoid_forward,
+            f64k: sigmoid_forward,
+            reference: |x| {
+                if x >= 0.0 {
+                    1.0 / (1.0 + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (1.0 + e)
+                }
+            },
+        },
+        Func { name: "tanh", bound: 2.0, f32k: tanh_forward, f64k: tanh_forward, reference: f64::tanh },
+    ]
+}
+
+/// The error of `got` in units of the f32 spacing at the reference value (subnormal spacing
+/// 2⁻¹⁴⁹ below the normal range). `None` when a special value is wrong.
+fn ulps_f32(got: f32, want: f64) -> Option<f64> {
+    if want.is_nan() {
+        return got.is_nan().then_some(0.0);
+    }
+    let rounded = want as f32;
+    if rounded.is_infinite() || got.is_infinite() {
+        return (got == rounded).then_some(0.0);
+    }
+    if got.is_nan() {
+        return None;
+    }
+    let a = want.abs();
+    let spacing = if a < f32::MIN_POSITIVE as f64 {
+        2f64.powi(-149)
+    } else {
+        let e = ((a.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+        2f64.powi(e - 23)
+    };
+    Some((got as f64 - want).abs() / spacing)
+}
+
+/// Same for f64 results against an f64 reference (spacing 2⁻¹⁰⁷⁴ below the normal range).
+fn ulps_f64(got: f64, want: f64) -> Option<f64> {
+    if want.is_nan() {
+        return got.is_nan().then_some(0.0);
+    }
+    if want.is_infinite() || got.is_infinite() {
+        return (got == want).then_some(0.0);
+    }
+    if got.is_nan() {
+        return None;
+    }
+    let a = want.abs();
+    let spacing = if a < f64::MIN_POSITIVE {
+        2f64.powi(-1074)
+    } else {
+        let e = ((a.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+        2f64.powi(e - 52)
+    };
+    Some((got - want).abs() / spacing)
+}
+
+/// (max ULP error, an input where it occurs); a wrong special value counts as ∞.
+fn worst(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    if b.0 > a.0 { b } else { a }
+}
+
+#[test]
+#[ignore = "exhaustive: run with --release -- --ignored"]
+fn every_f32_input_on_every_path() {
+    let mut table = Vec::new();
+    let mut failures = Vec::new();
+    for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
+        for f in funcs() {
+            let (err, at) = (0u32..1 << 16)
+                .into_par_iter()
+                .map(|hi| {
+                    let x: Vec<f32> = (0..1u32 << 16).map(|lo| f32::from_bits(hi << 16 | lo)).collect();
+                    let mut y = vec![0.0_f32; x.len()];
+                    with_simd_path(path, || {
+                        (f.f32k)(
+                            MatRef::from_row_major(&x, 1, x.len()).unwrap(),
+                            MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
+                        )
+                        .unwrap()
+                    })
+                    .unwrap();
+                    x.iter().zip(&y).fold((0.0_f64, 0.0_f64), |acc, (&xi, &yi)| {
+                        let e = ulps_f32(yi, (f.reference)(xi as f64)).unwrap_or(f64::INFINITY);
+                        worst(acc, (e, xi as f64))
+                    })
+                })
+                .reduce(|| (0.0, 0.0), worst);
+            println!("f32 {:<8} {:<9} max {err:.3} ULP (at x = {at:e})", f.name, path.name());
+            table.push((f.name, path, err));
+            if err > f.bound {
+                failures.push(format!("{} on {path}: {err} ULP at {at:e} > {}", f.name, f.bound));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+#[ignore = "10⁸ inputs per function and path: run with --release -- --ignored"]
+fn f64_seeded_inputs_on_every_path() {
+    const N: usize = 100_000_000;
+    const CHUNK: usize = 1 << 16;
+    let specials = [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 709.78, 709.79, -708.4, -745.1, -745.2, 1e-300, 5e-324, 19.0, 20.0, 0.55];
+    let mut failures = Vec::new();
+    for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
+        for f in funcs() {
+            let (err, at) = (0..N.div_ceil(CHUNK))
+                .into_par_iter()
+                .map(|c| {
+                    let mut rng = common::Rng::new(c as u64);
+                    let mut x: Vec<f64> = (0..CHUNK)
+                        .map(|i| match i % 4 {
+                            // the whole finite range, by random bit patterns
+                            0 => f64::from_bits(rng.next_u64()),
+                            // where the functions are not saturated
+                            1 => rng.range(-40.0, 40.0),
+                            2 => rng.range(-750.0, 710.0),
+                            _ => rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
+                        })
+                        .collect();
+                    if c == 0 {
+                        x[..specials.len()].copy_from_slice(&specials);
+                    }
+                    let mut y = vec![0.0_f64; x.len()];
+                    with_simd_path(path, || {
+                        (f.f64k)(
+                            MatRef::from_row_major(&x, 1, x.len()).unwrap(),
+                            MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
+                        )
+                        .unwrap()
+                    })
+                    .unwrap();
+                    x.iter().zip(&y).fold((0.0_f64, 0.0_f64), |acc, (&xi, &yi)| {
+                        worst(acc, (ulps_f64(yi, (f.reference)(xi)).unwrap_or(f64::INFINITY), xi))
+                    })
+                })
+                .reduce(|| (0.0, 0.0), worst);
+            println!("f64 {:<8} {:<9} max {err:.3} ULP vs libm (at x = {at:e})", f.name, path.name());
+            if err > 2.0 {
+                failures.push(format!("f64 {} on {path}: {err} ULP at {at:e}", f.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn special_values_exact_on_every_path() {
+    common::each_path(|| {
+        let x = [0.0_f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-45, -1e-45];
+        let run = |k: Kernel<f32>| {
+            let mut y = [7.0_f32; 7];
+            k(MatRef::from_row_major(&x, 1, 7).unwrap(), MatMut::from_row_major(&mut y, 1, 7).unwrap()).unwrap();
+            y
+        };
+        let e = run(exp_forward);
+        assert_eq!(&e[..4], &[1.0, 1.0, f32::INFINITY, 0.0]);
+        assert!(e[4].is_nan());
+        assert_eq!((e[5], e[6]), (1.0, 1.0));
+        let s = run(sigmoid_forward);
+        assert_eq!(&s[..4], &[0.5, 0.5, 1.0, 0.0]);
+        assert!(s[4].is_nan());
+        let t = run(tanh_forward);
+        assert_eq!(t[0].to_bits(), 0.0_f32.to_bits());
+        assert_eq!(t[1].to_bits(), (-0.0_f32).to_bits());
+        assert_eq!((t[2], t[3]), (1.0, -1.0));
+        assert!(t[4].is_nan());
+        assert_eq!((t[5], t[6]), (1e-45, -1e-45), "tanh of a subnormal is itself");
+    });
+}
