@@ -1,7 +1,7 @@
 //! Accuracy of the SIMD exp, sigmoid and tanh, in ULPs against an f64 reference:
 //! every one of the 2³² f32 bit patterns on every SIMD path (exp ≤ 1 ULP, sigmoid ≤ 2,
 //! tanh ≤ 2, subnormal results included, special values exact), and 10⁸ seeded f64 inputs per
-//! function and path (≤ 2 ULP against the platform's f64 libm).
+//! function and path (≤ 2 ULP against a double-double reference).
 //!
 //! Release mode only, and `#[ignore]`d by default (minutes of CPU):
 //! `cargo test --release --test accuracy -- --ignored --nocapture` (`.ci/run` runs it).
@@ -17,18 +17,21 @@ struct Func {
     name: &'static str,
     bound: f64,
     f32k: Kernel<f32>,
-    f64k: Kernel<f64>,
     reference: fn(f64) -> f64,
 }
 
 fn funcs() -> [Func; 3] {
     [
-        Func { name: "exp", bound: 1.0, f32k: exp_forward, f64k: exp_forward, reference: f64::exp },
+        Func {
+            name: "exp",
+            bound: 1.0,
+            f32k: exp_forward,
+            reference: f64::exp,
+        },
         Func {
             name: "sigmoid",
             bound: 2.0,
             f32k: sigmoid_forward,
-            f64k: sigmoid_forward,
             reference: |x| {
                 if x >= 0.0 {
                     1.0 / (1.0 + (-x).exp())
@@ -38,7 +41,12 @@ fn funcs() -> [Func; 3] {
                 }
             },
         },
-        Func { name: "tanh", bound: 2.0, f32k: tanh_forward, f64k: tanh_forward, reference: f64::tanh },
+        Func {
+            name: "tanh",
+            bound: 2.0,
+            f32k: tanh_forward,
+            reference: f64::tanh,
+        },
     ]
 }
 
@@ -65,25 +73,16 @@ fn ulps_f32(got: f32, want: f64) -> Option<f64> {
     Some((got as f64 - want).abs() / spacing)
 }
 
-/// Same for f64 results against an f64 reference (spacing 2⁻¹⁰⁷⁴ below the normal range).
-fn ulps_f64(got: f64, want: f64) -> Option<f64> {
-    if want.is_nan() {
-        return got.is_nan().then_some(0.0);
-    }
-    if want.is_infinite() || got.is_infinite() {
-        return (got == want).then_some(0.0);
-    }
-    if got.is_nan() {
-        return None;
-    }
-    let a = want.abs();
-    let spacing = if a < f64::MIN_POSITIVE {
-        2f64.powi(-1074)
+/// The f64 spacing at `v`: 2^(e−52) for a normal v with exponent e, 2⁻¹⁰⁷⁴ below, built from
+/// bits (`powi` underflows to 0 for such exponents).
+fn spacing_f64(v: f64) -> f64 {
+    let e = ((v.abs().to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let s = e - 52;
+    if s >= -1022 {
+        f64::from_bits(((s + 1023) as u64) << 52)
     } else {
-        let e = ((a.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-        2f64.powi(e - 52)
-    };
-    Some((got - want).abs() / spacing)
+        f64::from_bits(1u64 << (s + 1074).max(0))
+    }
 }
 
 /// (max ULP error, an input where it occurs); a wrong special value counts as ∞.
@@ -117,7 +116,11 @@ fn every_f32_input_on_every_path() {
                     })
                 })
                 .reduce(|| (0.0, 0.0), worst);
-            println!("f32 {:<8} {:<9} max {err:.3} ULP (at x = {at:e})", f.name, path.name());
+            println!(
+                "f32 {:<8} {:<9} max {err:.3} ULP (at x = {at:e})",
+                f.name,
+                path.name()
+            );
             table.push((f.name, path, err));
             if err > f.bound {
                 failures.push(format!("{} on {path}: {err} ULP at {at:e} > {}", f.name, f.bound));
@@ -132,44 +135,86 @@ fn every_f32_input_on_every_path() {
 fn f64_seeded_inputs_on_every_path() {
     const N: usize = 100_000_000;
     const CHUNK: usize = 1 << 16;
-    let specials = [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 709.78, 709.79, -708.4, -745.1, -745.2, 1e-300, 5e-324, 19.0, 20.0, 0.55];
+    let specials = [
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        709.78,
+        709.79,
+        -708.4,
+        -745.1,
+        -745.2,
+        1e-300,
+        5e-324,
+        19.0,
+        20.0,
+        0.55,
+    ];
+    let paths: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
+    // double-double references (about 100 bits), computed once per input
+    type Case = (&'static str, Kernel<f64>, fn(f64) -> common::dd::DD);
+    let refs: [Case; 3] = [
+        ("exp", exp_forward, common::dd::exp),
+        ("sigmoid", sigmoid_forward, common::dd::sigmoid),
+        ("tanh", tanh_forward, common::dd::tanh),
+    ];
     let mut failures = Vec::new();
-    for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
-        for f in funcs() {
-            let (err, at) = (0..N.div_ceil(CHUNK))
-                .into_par_iter()
-                .map(|c| {
-                    let mut rng = common::Rng::new(c as u64);
-                    let mut x: Vec<f64> = (0..CHUNK)
-                        .map(|i| match i % 4 {
-                            // the whole finite range, by random bit patterns
-                            0 => f64::from_bits(rng.next_u64()),
-                            // where the functions are not saturated
-                            1 => rng.range(-40.0, 40.0),
-                            2 => rng.range(-750.0, 710.0),
-                            _ => rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
+    for (name, kernel, reference) in refs {
+        let per_path = (0..N.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut rng = common::Rng::new(c as u64);
+                let mut x: Vec<f64> = (0..CHUNK)
+                    .map(|i| match i % 4 {
+                        // the whole range, by random bit patterns
+                        0 => f64::from_bits(rng.next_u64()),
+                        // where the functions are not saturated
+                        1 => rng.range(-40.0, 40.0),
+                        2 => rng.range(-750.0, 710.0),
+                        _ => rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
+                    })
+                    .collect();
+                if c == 0 {
+                    x[..specials.len()].copy_from_slice(&specials);
+                }
+                let want: Vec<common::dd::DD> = x.iter().map(|&v| reference(v)).collect();
+                paths
+                    .iter()
+                    .map(|&path| {
+                        let mut y = vec![0.0_f64; x.len()];
+                        with_simd_path(path, || {
+                            kernel(
+                                MatRef::from_row_major(&x, 1, x.len()).unwrap(),
+                                MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
+                            )
+                            .unwrap()
                         })
-                        .collect();
-                    if c == 0 {
-                        x[..specials.len()].copy_from_slice(&specials);
-                    }
-                    let mut y = vec![0.0_f64; x.len()];
-                    with_simd_path(path, || {
-                        (f.f64k)(
-                            MatRef::from_row_major(&x, 1, x.len()).unwrap(),
-                            MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
-                        )
-                        .unwrap()
+                        .unwrap();
+                        y.iter()
+                            .zip(&want)
+                            .zip(&x)
+                            .fold((0.0_f64, 0.0_f64), |acc, ((&yi, &wi), &xi)| {
+                                worst(
+                                    acc,
+                                    (common::dd::ulps(yi, wi, spacing_f64).unwrap_or(f64::INFINITY), xi),
+                                )
+                            })
                     })
-                    .unwrap();
-                    x.iter().zip(&y).fold((0.0_f64, 0.0_f64), |acc, (&xi, &yi)| {
-                        worst(acc, (ulps_f64(yi, (f.reference)(xi)).unwrap_or(f64::INFINITY), xi))
-                    })
-                })
-                .reduce(|| (0.0, 0.0), worst);
-            println!("f64 {:<8} {:<9} max {err:.3} ULP vs libm (at x = {at:e})", f.name, path.name());
+                    .collect::<Vec<_>>()
+            })
+            .reduce(
+                || vec![(0.0, 0.0); paths.len()],
+                |a, b| a.into_iter().zip(b).map(|(p, q)| worst(p, q)).collect(),
+            );
+        for (path, (err, at)) in paths.iter().zip(per_path) {
+            println!(
+                "f64 {name:<8} {:<9} max {err:.3} ULP (at x = {at:e})",
+                path.name()
+            );
             if err > 2.0 {
-                failures.push(format!("f64 {} on {path}: {err} ULP at {at:e}", f.name));
+                failures.push(format!("f64 {name} on {path}: {err} ULP at {at:e}"));
             }
         }
     }
@@ -179,10 +224,22 @@ fn f64_seeded_inputs_on_every_path() {
 #[test]
 fn special_values_exact_on_every_path() {
     common::each_path(|| {
-        let x = [0.0_f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-45, -1e-45];
+        let x = [
+            0.0_f32,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-45,
+            -1e-45,
+        ];
         let run = |k: Kernel<f32>| {
             let mut y = [7.0_f32; 7];
-            k(MatRef::from_row_major(&x, 1, 7).unwrap(), MatMut::from_row_major(&mut y, 1, 7).unwrap()).unwrap();
+            k(
+                MatRef::from_row_major(&x, 1, 7).unwrap(),
+                MatMut::from_row_major(&mut y, 1, 7).unwrap(),
+            )
+            .unwrap();
             y
         };
         let e = run(exp_forward);

@@ -1,31 +1,70 @@
-//! Sigmoid and softmax against their scalar loops and a memory copy, element throughput.
+//! Elementwise and row kernels on the dispatched SIMD path against the same kernels forced onto
+//! the scalar path (and, for the bandwidth-bound sizes, a plain memory copy), element
+//! throughput, single call (rayon uses the pool's threads; run with RAYON_NUM_THREADS=1 for
+//! single-thread figures).
 
 use super::{config, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use nnkern::{MatMut, MatRef, sigmoid_forward, softmax_backward, softmax_forward};
+use nnkern::{MatMut, MatRef, Result, SimdPath, with_simd_path};
 use std::hint::black_box;
 
-fn sigmoid(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sigmoid_elem");
-    for len in [4096, 262_144] {
-        let x = values(len, 1, -10.0, 10.0);
-        let mut y = vec![0.0_f32; len];
+type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
+type Bwd = fn(MatRef<'_, f32>, MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
+
+/// Runs `f` on the scalar path or on the dispatched one.
+fn on(path: Option<SimdPath>, f: impl FnOnce()) {
+    match path {
+        Some(p) => with_simd_path(p, f).unwrap(),
+        None => f(),
+    }
+}
+
+const PATHS: [(&str, Option<SimdPath>); 2] = [("scalar", Some(SimdPath::Scalar)), ("nnkern", None)];
+
+fn elementwise(c: &mut Criterion) {
+    let fwd: [(&str, Fwd); 3] = [
+        ("exp", nnkern::exp_forward),
+        ("sigmoid", nnkern::sigmoid_forward),
+        ("tanh", nnkern::tanh_forward),
+    ];
+    for (name, f) in fwd {
+        let mut g = c.benchmark_group(format!("{name}_elem"));
+        for len in [4096, 262_144, 16_777_216] {
+            let x = values(len, 1, -10.0, 10.0);
+            let mut y = vec![0.0_f32; len];
+            g.throughput(Throughput::Elements(len as u64));
+            if len == 16_777_216 {
+                g.bench_function(BenchmarkId::new("copy", len), |b| {
+                    b.iter(|| y.copy_from_slice(black_box(&x)))
+                });
+            }
+            for (label, path) in PATHS {
+                g.bench_function(BenchmarkId::new(label, len), |b| {
+                    b.iter(|| {
+                        on(path, || {
+                            f(
+                                MatRef::from_row_major(&x, 1, len).unwrap(),
+                                MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                            )
+                            .unwrap()
+                        })
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+    let mut g = c.benchmark_group("sigmoid_backward_elem");
+    for len in [4096, 262_144, 16_777_216] {
+        let (yv, dy) = (values(len, 2, 0.0, 1.0), values(len, 3, -1.0, 1.0));
+        let mut dx = vec![0.0_f32; len];
         g.throughput(Throughput::Elements(len as u64));
-        g.bench_function(BenchmarkId::new("copy", len), |b| {
-            b.iter(|| y.copy_from_slice(black_box(&x)))
-        });
-        g.bench_function(BenchmarkId::new("scalar", len), |b| {
-            b.iter(|| {
-                for (o, &v) in y.iter_mut().zip(black_box(&x)) {
-                    *o = 1.0 / (1.0 + (-v).exp());
-                }
-            })
-        });
         g.bench_function(BenchmarkId::new("nnkern", len), |b| {
             b.iter(|| {
-                sigmoid_forward(
-                    MatRef::from_row_major(&x, 1, len).unwrap(),
-                    MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                nnkern::sigmoid_backward(
+                    MatRef::from_row_major(&yv, 1, len).unwrap(),
+                    MatRef::from_row_major(&dy, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut dx, 1, len).unwrap(),
                 )
                 .unwrap()
             })
@@ -34,54 +73,52 @@ fn sigmoid(c: &mut Criterion) {
     g.finish();
 }
 
-/// The textbook loop: max, exp and sum, divide.
-fn softmax_scalar(x: &[f32], y: &mut [f32], c: usize) {
-    for (xr, yr) in x.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
-        let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let mut s = 0.0;
-        for (o, &v) in yr.iter_mut().zip(xr) {
-            *o = (v - m).exp();
-            s += *o;
+fn rows(c: &mut Criterion) {
+    let fwd: [(&str, Fwd, Bwd); 2] = [
+        ("softmax", nnkern::softmax_forward, nnkern::softmax_backward),
+        (
+            "log_softmax",
+            nnkern::log_softmax_forward,
+            nnkern::log_softmax_backward,
+        ),
+    ];
+    for (name, f, bk) in fwd {
+        let mut g = c.benchmark_group(format!("{name}_elem"));
+        for (n, k) in [(1024, 1000), (4096, 10), (100, 3)] {
+            let x = values(n * k, 4, -5.0, 5.0);
+            let dy = values(n * k, 5, -1.0, 1.0);
+            let mut y = vec![0.0_f32; n * k];
+            let mut dx = vec![0.0_f32; n * k];
+            let id = format!("{n}x{k}");
+            g.throughput(Throughput::Elements((n * k) as u64));
+            for (label, path) in PATHS {
+                g.bench_function(BenchmarkId::new(format!("fwd_{label}"), &id), |b| {
+                    b.iter(|| {
+                        on(path, || {
+                            f(
+                                MatRef::from_row_major(&x, n, k).unwrap(),
+                                MatMut::from_row_major(&mut y, n, k).unwrap(),
+                            )
+                            .unwrap()
+                        })
+                    })
+                });
+                g.bench_function(BenchmarkId::new(format!("bwd_{label}"), &id), |b| {
+                    b.iter(|| {
+                        on(path, || {
+                            bk(
+                                MatRef::from_row_major(&y, n, k).unwrap(),
+                                MatRef::from_row_major(&dy, n, k).unwrap(),
+                                MatMut::from_row_major(&mut dx, n, k).unwrap(),
+                            )
+                            .unwrap()
+                        })
+                    })
+                });
+            }
         }
-        for o in yr.iter_mut() {
-            *o /= s;
-        }
+        g.finish();
     }
 }
 
-fn softmax(c: &mut Criterion) {
-    let mut g = c.benchmark_group("softmax_elem");
-    for (n, k) in [(1024, 1000), (4096, 10), (100, 3)] {
-        let x = values(n * k, 2, -5.0, 5.0);
-        let dy = values(n * k, 3, -1.0, 1.0);
-        let mut y = vec![0.0_f32; n * k];
-        let mut dx = vec![0.0_f32; n * k];
-        let id = format!("{n}x{k}");
-        g.throughput(Throughput::Elements((n * k) as u64));
-        g.bench_function(BenchmarkId::new("fwd_scalar", &id), |b| {
-            b.iter(|| softmax_scalar(black_box(&x), &mut y, k))
-        });
-        g.bench_function(BenchmarkId::new("fwd_nnkern", &id), |b| {
-            b.iter(|| {
-                softmax_forward(
-                    MatRef::from_row_major(&x, n, k).unwrap(),
-                    MatMut::from_row_major(&mut y, n, k).unwrap(),
-                )
-                .unwrap()
-            })
-        });
-        g.bench_function(BenchmarkId::new("bwd_nnkern", &id), |b| {
-            b.iter(|| {
-                softmax_backward(
-                    MatRef::from_row_major(&y, n, k).unwrap(),
-                    MatRef::from_row_major(&dy, n, k).unwrap(),
-                    MatMut::from_row_major(&mut dx, n, k).unwrap(),
-                )
-                .unwrap()
-            })
-        });
-    }
-    g.finish();
-}
-
-criterion_group! { name = benches; config = config(); targets = sigmoid, softmax }
+criterion_group! { name = benches; config = config(); targets = elementwise, rows }

@@ -22,8 +22,10 @@ pub trait Consts: Copy + 'static {
     const EXP_LO: Self;
     /// |x| from which tanh x rounds to ±1.
     const TANH_SAT: Self;
-    /// 1/(k+2)!, k = 0.. (expm1(r) = r + r²·q(r)).
+    /// 1/(k+2)!, k = 0.. (expm1(r) = r + r²·q(r), |r| ≤ ln2/2).
     const EXPM1_POLY: &'static [Self];
+    /// 1/(k+2)!, k = 0.., enough terms for 0 ≤ r < ln 2.
+    const EXPM1_POS_POLY: &'static [Self];
     const K0: Self;
     const K1: Self;
     const K2: Self;
@@ -55,6 +57,7 @@ impl Consts for f32 {
     const EXP_LO: f32 = -103.972_08;
     const TANH_SAT: f32 = 9.5;
     const EXPM1_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8);
+    const EXPM1_POS_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8, 9, 10);
     const K0: f32 = 0.0;
     const K1: f32 = 1.0;
     const K2: f32 = 2.0;
@@ -64,13 +67,15 @@ impl Consts for f32 {
 
 impl Consts for f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const NEG_LN2_HI: f64 = -6.931_471_803_691_238_2e-1; // −0x1.62e42feep-1: 21 significant bits
+    const NEG_LN2_HI: f64 = f64::from_bits(0xbfe6_2e42_fee0_0000); // 21 significant bits
     const NEG_LN2_LO: f64 = -1.908_214_929_270_587_7e-10; // −(ln 2 + NEG_LN2_HI)
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2⁵²
     const EXP_HI: f64 = 709.782_712_893_384;
     const EXP_LO: f64 = -745.133_219_101_941_2;
     const TANH_SAT: f64 = 19.5;
     const EXPM1_POLY: &'static [f64] = inv_fact!(f64; 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const EXPM1_POS_POLY: &'static [f64] =
+        inv_fact!(f64; 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18);
     const K0: f64 = 0.0;
     const K1: f64 = 1.0;
     const K2: f64 = 2.0;
@@ -126,17 +131,22 @@ where
     L::keep_nan(x, y)
 }
 
-/// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0:
-/// expm1(y) = (2ⁿ − 1) + 2ⁿ·expm1(r), expm1(r) = r + r²·q(r).
+/// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0. With
+/// n = ⌊y/ln 2⌋ and 0 ≤ r < ln 2, expm1(y) = (2ⁿ − 1) + 2ⁿ·expm1(r), expm1(r) = r + r²·q(r):
+/// every term is non-negative, so nothing cancels and one FMA rounds the sum.
 #[inline(always)]
 fn expm1_nonneg<L: Lane>(y: L) -> L
 where
     L::E: Consts,
 {
-    let (nm, _, r) = reduce(y);
-    let q = horner(r, L::E::EXPM1_POLY);
+    let magic = L::splat(L::E::MAGIC);
+    let nm = y.fma(L::splat(L::E::LOG2E), -L::splat(L::E::KHALF)) + magic;
+    let n = nm - magic;
+    let r = n.fma(L::splat(L::E::NEG_LN2_HI), y);
+    let r = n.fma(L::splat(L::E::NEG_LN2_LO), r);
+    let q = horner(r, L::E::EXPM1_POS_POLY);
     let pm = (r * r).fma(q, r);
-    let s = L::pow2i(nm, L::splat(L::E::MAGIC));
+    let s = L::pow2i(nm, magic);
     s.fma(pm, s - L::splat(L::E::K1))
 }
 

@@ -340,6 +340,8 @@ unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 }
 
 // ----- row reductions: 16 independent accumulators, a fixed order per path ------------------
+// Rows shorter than 16 take a plain sequential loop: the accumulators would cost more than
+// they save.
 
 /// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
 const ACC: usize = 16;
@@ -347,6 +349,9 @@ const ACC: usize = 16;
 /// max over `x` (NaN ignored, −∞ for an empty slice): the row maximum of softmax.
 #[inline(always)]
 pub(crate) fn max<T: Float>(x: &[T]) -> T {
+    if x.len() < ACC {
+        return x.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    }
     let mut acc = [T::NEG_INFINITY; ACC];
     let full = x.len() / ACC * ACC;
     for c in x[..full].chunks_exact(ACC) {
@@ -364,6 +369,9 @@ pub(crate) fn max<T: Float>(x: &[T]) -> T {
 /// Σ x, in 16 interleaved partial sums combined pairwise.
 #[inline(always)]
 pub(crate) fn sum<T: Float>(x: &[T]) -> T {
+    if x.len() < ACC {
+        return x.iter().fold(T::ZERO, |s, &v| s + v);
+    }
     let mut acc = [T::ZERO; ACC];
     let full = x.len() / ACC * ACC;
     for c in x[..full].chunks_exact(ACC) {
@@ -380,8 +388,11 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
 /// Σ a·b, in 16 interleaved partial sums.
 #[inline(always)]
 pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::ZERO; ACC];
     let n = a.len().min(b.len());
+    if n < ACC {
+        return a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y);
+    }
+    let mut acc = [T::ZERO; ACC];
     let full = n / ACC * ACC;
     for (ca, cb) in a[..full].chunks_exact(ACC).zip(b[..full].chunks_exact(ACC)) {
         for i in 0..ACC {
