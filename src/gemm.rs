@@ -114,6 +114,10 @@ pub(crate) fn gemm_checked<T: Float>(
         scale(beta, &mut c);
         return;
     }
+    if m * n * k <= SMALL_GEMM {
+        small_gemm(alpha, a, b, beta, c);
+        return;
+    }
     let cp = c.as_mut_ptr();
     // SAFETY: `MatRef`/`MatMut` constructors proved every element (i, j) with i < rows, j < cols
     // lies inside its slice, and the assert above ties m, k, n to those dims, so every access
@@ -137,6 +141,64 @@ pub(crate) fn gemm_checked<T: Float>(
             c.row_stride() as isize,
             c.col_stride() as isize,
         );
+    }
+}
+
+/// Products up to this many multiply-adds skip the engine: its packing (and the allocation of
+/// its packing buffers) costs more than the product itself at the book's layer sizes
+/// (30×2·2×10 is 600 multiply-adds).
+const SMALL_GEMM: usize = 1 << 14;
+
+/// C ← α·A·B + β·C by direct loops, allocation-free. When rows of C and B are contiguous,
+/// each row of C is β·c (or 0: C unread) plus Σ_l (α·a_il)·b_l, vectorized along the row; when
+/// columns of B are contiguous (B a transpose, as in backward passes), each element is a dot
+/// product of two contiguous runs; other layouts take the element-by-element loop.
+fn small_gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, mut c: MatMut<'_, T>) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if c.unit_col_stride() && b.unit_col_stride() {
+        for i in 0..m {
+            let crow = c.row_mut(i);
+            if beta == T::ZERO {
+                crow.fill(T::ZERO);
+            } else if beta != T::ONE {
+                crow.iter_mut().for_each(|v| *v = beta * *v);
+            }
+            for l in 0..k {
+                let s = alpha * a.at(i, l);
+                for (cv, &bv) in crow.iter_mut().zip(b.row(l)) {
+                    *cv += s * bv;
+                }
+            }
+        }
+    } else if b.t().unit_col_stride() && a.unit_col_stride() && n > 0 {
+        let bt = b.t();
+        for i in 0..m {
+            let arow = a.row(i);
+            for j in 0..n {
+                let acc = arow.iter().zip(bt.row(j)).fold(T::ZERO, |s, (&x, &y)| s + x * y);
+                let cv = c.at_mut(i, j);
+                *cv = if beta == T::ZERO {
+                    alpha * acc
+                } else {
+                    alpha * acc + beta * *cv
+                };
+            }
+        }
+    } else {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::ZERO;
+                for l in 0..k {
+                    acc += a.at(i, l) * b.at(l, j);
+                }
+                let cv = c.at_mut(i, j);
+                *cv = if beta == T::ZERO {
+                    alpha * acc
+                } else {
+                    alpha * acc + beta * *cv
+                };
+            }
+        }
     }
 }
 

@@ -75,9 +75,11 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod data;
 mod error;
 mod float;
 mod gemm;
+pub mod layers;
 mod mat;
 mod ops;
 mod par;
@@ -94,6 +96,7 @@ pub use ops::activation::{
 pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
 pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
 pub use ops::matmul::{matmul_backward, matmul_forward};
+pub use ops::optim::{AdamParams, adam_update, sgd_update};
 pub use ops::softmax::{
     MaskedRows, SoftmaxOptions, log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward,
     softmax_forward_with,

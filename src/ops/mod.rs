@@ -7,6 +7,7 @@ pub mod activation;
 pub mod affine;
 pub mod cross_entropy;
 pub mod matmul;
+pub mod optim;
 pub mod softmax;
 pub mod softmax_cross_entropy;
 

@@ -1,0 +1,342 @@
+//! Trains the book's two-layer net on the spiral data set and draws what it learned.
+//!
+//! Run: `cargo run --release --example spiral` (add `-- --help` for the flags).
+//!
+//! Affine 2→10 + Sigmoid, Affine 10→3, Softmax-with-Loss; weights 0.01·N(0, 1), biases 0;
+//! SGD with learning rate 1.0, batches of 30, 300 epochs, the data shuffled every epoch.
+//! Writes `spiral.png`: the decision regions with the training points, and the loss curve.
+
+mod plot;
+
+use nnkern::data::{Rng, spiral};
+use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
+use nnkern::{Float, MatRef};
+use plot::{Canvas, Rgb};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const USAGE: &str =
+    "usage: spiral [--epochs N] [--hidden N] [--lr X] [--batch N] [--seed N] [--out PATH] [--dtype f32|f64]
+
+Trains the two-layer net of Deep Learning from Scratch 2, chapter 1, on the spiral data set.
+
+  --epochs N      passes over the data (default 300)
+  --hidden N      hidden units (default 10)
+  --lr X          SGD learning rate (default 1.0)
+  --batch N       minibatch size (default 30)
+  --seed N        seed of the data, the weights and the shuffling (default 1984)
+  --out PATH      picture to write (default spiral.png)
+  --dtype T       f32 or f64 (default f32)";
+
+#[derive(Debug)]
+struct Config {
+    epochs: usize,
+    hidden: usize,
+    lr: f64,
+    batch: usize,
+    seed: u64,
+    out: PathBuf,
+    f64: bool,
+}
+
+fn parse(args: &[String]) -> Result<Config, String> {
+    let mut c = Config {
+        epochs: 300,
+        hidden: 10,
+        lr: 1.0,
+        batch: 30,
+        seed: 1984,
+        out: PathBuf::from("spiral.png"),
+        f64: false,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |what: &str| format!("{flag} takes {what}, got {value:?}");
+        match flag.as_str() {
+            "--epochs" => {
+                c.epochs = value
+                    .parse()
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| bad("a positive integer"))?
+            }
+            "--hidden" => {
+                c.hidden = value
+                    .parse()
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| bad("a positive integer"))?
+            }
+            "--batch" => {
+                c.batch = value
+                    .parse()
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| bad("a positive integer"))?
+            }
+            "--lr" => {
+                c.lr = value
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| bad("a positive number"))?
+            }
+            "--seed" => c.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
+            "--out" => c.out = PathBuf::from(value),
+            "--dtype" => {
+                c.f64 = match value.as_str() {
+                    "f32" => false,
+                    "f64" => true,
+                    _ => return Err(bad("f32 or f64")),
+                }
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(c)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match parse(&args) {
+        Ok(c) => c,
+        Err(msg) if msg.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("spiral: {msg}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if cfg.f64 {
+        run::<f64>(&cfg)
+    } else {
+        run::<f32>(&cfg)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spiral: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let (per_class, classes) = (100, 3);
+    let (x, t) = spiral::<T>(per_class, classes, cfg.seed);
+    let n = t.len();
+    let mut rng = Rng::new(cfg.seed.wrapping_add(1));
+    let mut net = TwoLayerNet::<T>::new(2, cfg.hidden, classes, &mut rng);
+    let sgd = Sgd {
+        lr: T::from_f64(cfg.lr),
+    };
+    let iters = n.div_ceil(cfg.batch);
+    println!(
+        "spiral: {n} points, {classes} classes; net 2→{}→{classes} ({}); SGD lr {}, batch {}, {} epochs × {iters} steps",
+        cfg.hidden,
+        T::NAME,
+        cfg.lr,
+        cfg.batch,
+        cfg.epochs
+    );
+
+    let mut trainer = Trainer::new(cfg.batch, sgd, rng);
+    let mut curve = Vec::with_capacity(cfg.epochs);
+    let mut busy = Duration::ZERO;
+    let report_every = (cfg.epochs / 15).max(1);
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        let avg = trainer.epoch(&mut net, &x, &t)?.to_f64();
+        busy += start.elapsed();
+        curve.push(avg);
+        progress(epoch, cfg.epochs, avg);
+        if epoch % report_every == 0 || epoch == 1 {
+            eprint!("\r\x1b[K");
+            println!("| epoch {epoch:4} | loss {avg:.4}");
+        }
+    }
+    eprint!("\r\x1b[K");
+    let steps = cfg.epochs * iters;
+    println!(
+        "trained in {:.2} ms ({} steps, {:.2} µs per step)",
+        busy.as_secs_f64() * 1e3,
+        steps,
+        busy.as_secs_f64() * 1e6 / steps as f64
+    );
+
+    // accuracy on the training set, and the picture
+    let scores = net.predict(MatRef::from_row_major(&x, n, 2)?)?;
+    let correct = (0..n).filter(|&i| argmax(scores, i) == t[i]).count();
+    let accuracy = correct as f64 / n as f64;
+    let final_loss = *curve.last().unwrap_or(&f64::NAN);
+    draw(cfg, &mut net, &x, &t, &curve, final_loss, accuracy)?;
+    println!("wrote {}", cfg.out.display());
+    println!("final loss {final_loss:.4}, training accuracy {accuracy:.4}");
+    Ok(())
+}
+
+fn argmax<T: Float>(s: MatRef<'_, T>, i: usize) -> usize {
+    (0..s.cols())
+        .fold((0, T::NEG_INFINITY), |(bi, bv), j| {
+            let v = s.get(i, j).unwrap_or(T::NEG_INFINITY);
+            if v > bv { (j, v) } else { (bi, bv) }
+        })
+        .0
+}
+
+fn progress(epoch: usize, epochs: usize, loss: f64) {
+    let width = 30;
+    let done = epoch * width / epochs;
+    let bar: String = (0..width).map(|i| if i < done { '#' } else { '.' }).collect();
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r[{bar}] epoch {epoch}/{epochs} loss {loss:.4}");
+    let _ = err.flush();
+}
+
+const LIGHT: [Rgb; 3] = [[253, 218, 200], [204, 230, 204], [205, 218, 245]];
+const DARK: [Rgb; 3] = [[214, 72, 36], [40, 140, 60], [50, 90, 200]];
+const INK: Rgb = [30, 30, 30];
+const GRID: Rgb = [225, 225, 225];
+
+fn draw<T: Float>(
+    cfg: &Config,
+    net: &mut TwoLayerNet<T>,
+    x: &[T],
+    t: &[usize],
+    curve: &[f64],
+    final_loss: f64,
+    accuracy: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (w, h) = (960, 580);
+    let mut c = Canvas::new(w, h, [255, 255, 255]);
+    let title = "SPIRAL DATA: TWO-LAYER NET TRAINED WITH NNKERN";
+    c.text((w as i64 - Canvas::text_width(title, 3)) / 2, 14, title, 3, INK);
+
+    // left: decision regions over [-1.2, 1.2]², one prediction per pixel
+    let (px, py, side) = (50_i64, 80_i64, 400_usize);
+    let lim = 1.2;
+    let to_world = |p: usize| -lim + 2.0 * lim * (p as f64 + 0.5) / side as f64;
+    let grid: Vec<T> = (0..side * side)
+        .flat_map(|k| [T::from_f64(to_world(k % side)), T::from_f64(-to_world(k / side))])
+        .collect();
+    let scores = net.predict(MatRef::from_row_major(&grid, side * side, 2)?)?;
+    for k in 0..side * side {
+        c.set(
+            px + (k % side) as i64,
+            py + (k / side) as i64,
+            LIGHT[argmax(scores, k) % 3],
+        );
+    }
+    for (i, &ti) in t.iter().enumerate() {
+        let to_px = |v: f64| (v + lim) / (2.0 * lim) * side as f64;
+        let (sx, sy) = (
+            px as f64 + to_px(x[2 * i].to_f64()),
+            py as f64 + to_px(-x[2 * i + 1].to_f64()),
+        );
+        c.disc(sx, sy, 4.5, INK);
+        c.disc(sx, sy, 3.5, DARK[ti % 3]);
+    }
+    frame(&mut c, px, py, side as i64);
+    c.text(px, py - 22, "DECISION REGIONS AND DATA", 2, INK);
+    for (v, label) in [(-1.0, "-1"), (0.0, "0"), (1.0, "1")] {
+        let at = ((v + lim) / (2.0 * lim) * side as f64) as i64;
+        c.text(
+            px + at - Canvas::text_width(label, 2) / 2,
+            py + side as i64 + 8,
+            label,
+            2,
+            INK,
+        );
+        c.text(
+            px - 10 - Canvas::text_width(label, 2),
+            py + side as i64 - at - 7,
+            label,
+            2,
+            INK,
+        );
+    }
+
+    // right: the loss curve
+    let (qx, qy, qw, qh) = (560_i64, 80_i64, 360_i64, 400_i64);
+    let top = curve.iter().cloned().fold(0.0_f64, f64::max).max(1e-9) * 1.05;
+    for k in 1..5 {
+        let y = qy + qh * k / 5;
+        c.rect(qx, y, qw, 1, GRID);
+    }
+    let n = curve.len().max(2);
+    let at = |i: usize, v: f64| {
+        (
+            qx as f64 + qw as f64 * i as f64 / (n - 1) as f64,
+            qy as f64 + qh as f64 * (1.0 - v / top),
+        )
+    };
+    for i in 1..curve.len() {
+        c.line(at(i - 1, curve[i - 1]), at(i, curve[i]), 2.5, DARK[2]);
+    }
+    c.rect(qx, qy, 2, qh, INK);
+    c.rect(qx, qy + qh, qw, 2, INK);
+    c.text(qx, qy - 22, "TRAINING LOSS (MEAN PER EPOCH)", 2, INK);
+    for k in 0..=5 {
+        let v = top * k as f64 / 5.0;
+        let label = format!("{v:.2}");
+        c.text(
+            qx - 8 - Canvas::text_width(&label, 2),
+            qy + qh - qh * k / 5 - 7,
+            &label,
+            2,
+            INK,
+        );
+    }
+    for k in 0..=3 {
+        let e = (curve.len() * k / 3).max(if k == 0 { 0 } else { 1 });
+        let label = e.to_string();
+        let xk = qx + qw * k as i64 / 3;
+        c.text(
+            xk - Canvas::text_width(&label, 2) / 2,
+            qy + qh + 8,
+            &label,
+            2,
+            INK,
+        );
+    }
+    c.text(
+        qx + qw / 2 - Canvas::text_width("EPOCH", 2) / 2,
+        qy + qh + 28,
+        "EPOCH",
+        2,
+        INK,
+    );
+    let summary = format!(
+        "FINAL LOSS {final_loss:.3}   ACCURACY {:.1}%   {} EPOCHS, BATCH {}, LR {}, {}",
+        accuracy * 100.0,
+        cfg.epochs,
+        cfg.batch,
+        cfg.lr,
+        T::NAME
+    );
+    c.text(
+        (w as i64 - Canvas::text_width(&summary, 2)) / 2,
+        h as i64 - 30,
+        &summary,
+        2,
+        INK,
+    );
+    c.write_png(&cfg.out)?;
+    Ok(())
+}
+
+/// The left and bottom axes of a panel (and its other two edges, lighter).
+fn frame(c: &mut Canvas, x: i64, y: i64, side: i64) {
+    c.rect(x, y, 2, side, INK);
+    c.rect(x, y + side, side, 2, INK);
+    c.rect(x + side, y, 1, side, GRID);
+    c.rect(x, y, side, 1, GRID);
+}

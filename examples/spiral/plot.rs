@@ -1,0 +1,178 @@
+//! A small RGB canvas with lines, discs, 5×7-pixel text and a PNG writer, for the example's
+//! picture (no plotting or font dependency: the glyphs are below).
+
+pub type Rgb = [u8; 3];
+
+pub struct Canvas {
+    pub w: usize,
+    pub h: usize,
+    px: Vec<Rgb>,
+}
+
+impl Canvas {
+    pub fn new(w: usize, h: usize, bg: Rgb) -> Self {
+        Canvas {
+            w,
+            h,
+            px: vec![bg; w * h],
+        }
+    }
+
+    pub fn set(&mut self, x: i64, y: i64, c: Rgb) {
+        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
+            self.px[y as usize * self.w + x as usize] = c;
+        }
+    }
+
+    pub fn rect(&mut self, x0: i64, y0: i64, w: i64, h: i64, c: Rgb) {
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                self.set(x, y, c);
+            }
+        }
+    }
+
+    /// A line `thick` pixels wide (a disc stamped along it).
+    pub fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), thick: f64, c: Rgb) {
+        let steps = ((x1 - x0).abs().max((y1 - y0).abs()) * 2.0).ceil().max(1.0) as usize;
+        for s in 0..=steps {
+            let t = s as f64 / steps as f64;
+            self.disc(x0 + t * (x1 - x0), y0 + t * (y1 - y0), thick / 2.0, c);
+        }
+    }
+
+    pub fn disc(&mut self, cx: f64, cy: f64, r: f64, c: Rgb) {
+        let (x0, x1) = ((cx - r).floor() as i64, (cx + r).ceil() as i64);
+        let (y0, y1) = ((cy - r).floor() as i64, (cy + r).ceil() as i64);
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
+                if dx * dx + dy * dy <= r * r {
+                    self.set(x, y, c);
+                }
+            }
+        }
+    }
+
+    /// Text in the 5×7 font, each font pixel `scale`×`scale`; returns the width drawn.
+    pub fn text(&mut self, x: i64, y: i64, s: &str, scale: i64, c: Rgb) -> i64 {
+        let mut cx = x;
+        for ch in s.chars() {
+            let g = glyph(ch.to_ascii_uppercase());
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..5 {
+                    if bits & (0x10 >> col) != 0 {
+                        self.rect(cx + col * scale, y + row as i64 * scale, scale, scale, c);
+                    }
+                }
+            }
+            cx += 6 * scale;
+        }
+        cx - x
+    }
+
+    pub fn text_width(s: &str, scale: i64) -> i64 {
+        s.chars().count() as i64 * 6 * scale
+    }
+
+    /// Writes the canvas as an 8-bit RGB PNG.
+    pub fn write_png(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut raw = Vec::with_capacity(self.h * (1 + 3 * self.w));
+        for row in self.px.chunks_exact(self.w) {
+            raw.push(0); // filter: none
+            for p in row {
+                raw.extend_from_slice(p);
+            }
+        }
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&(self.w as u32).to_be_bytes());
+        ihdr.extend_from_slice(&(self.h as u32).to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, no filter, no interlace
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(
+            &mut out,
+            b"IDAT",
+            &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 9),
+        );
+        chunk(&mut out, b"IEND", &[]);
+        std::fs::write(path, out)
+    }
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// CRC-32 (IEEE 802.3), bit by bit: the picture is written once.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// 5×7 glyphs, one byte per row (bit 4 = leftmost column).
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
+        _ => [0; 7],
+    }
+}

@@ -1,0 +1,659 @@
+//! The book's layer objects over the kernels: they own their parameters, gradients, caches and
+//! scratch, and allocate nothing after the first call at a given batch size (smaller batches
+//! reuse the memory of larger ones).
+//!
+//! Like the book's layers, `forward` keeps what `backward` needs (the input for MatMul and
+//! Affine, the output for activations), and gradients overwrite (`Accum::Replace`).
+
+use crate::data::Rng;
+use crate::error::Result;
+use crate::float::Float;
+use crate::mat::{MatMut, MatRef};
+use crate::ops::activation::{Activation, activation_backward, activation_forward};
+use crate::ops::affine::{AffineGrads, affine_backward, affine_forward};
+use crate::ops::cross_entropy::Targets;
+use crate::ops::matmul::{matmul_backward, matmul_forward};
+use crate::ops::optim::{AdamParams, adam_update, sgd_update};
+use crate::ops::softmax::{softmax_backward, softmax_forward};
+use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy};
+use crate::ops::{Accum, Workspace};
+
+/// A growable row-major matrix buffer: resizing never gives memory back.
+#[derive(Debug, Default)]
+struct Buf<T> {
+    data: Vec<T>,
+    rows: usize,
+    cols: usize,
+}
+
+impl<T: Float> Buf<T> {
+    fn shape(&mut self, rows: usize, cols: usize) {
+        let n = rows * cols;
+        if self.data.len() < n {
+            self.data.resize(n, T::ZERO);
+        }
+        self.rows = rows;
+        self.cols = cols;
+    }
+    fn view(&self) -> MatRef<'_, T> {
+        MatRef::from_row_major(&self.data[..self.rows * self.cols], self.rows, self.cols)
+            .expect("a buffer holds rows·cols elements")
+    }
+    fn view_mut(&mut self) -> MatMut<'_, T> {
+        let n = self.rows * self.cols;
+        MatMut::from_row_major(&mut self.data[..n], self.rows, self.cols)
+            .expect("a buffer holds rows·cols elements")
+    }
+    /// Copies `x` (any view) into the buffer, row-major.
+    fn copy_from(&mut self, x: MatRef<'_, T>) {
+        self.shape(x.rows(), x.cols());
+        let c = x.cols();
+        for i in 0..x.rows() {
+            for j in 0..c {
+                self.data[i * c + j] = x.at(i, j);
+            }
+        }
+    }
+}
+
+/// A layer with a forward and a backward pass, as in the book.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::MatRef;
+/// use nnkern::layers::{Layer, Sigmoid};
+///
+/// let mut s = Sigmoid::<f32>::new();
+/// let x = [0.0_f32, 0.0];
+/// let y = s.forward(MatRef::from_row_major(&x, 1, 2)?)?;
+/// assert_eq!(y.get(0, 1), Some(0.5));
+/// let dx = s.backward(MatRef::from_row_major(&[1.0, 1.0], 1, 2)?)?;
+/// assert_eq!(dx.get(0, 0), Some(0.25));
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub trait Layer<T: Float> {
+    /// y = f(x); the result is the layer's own buffer, valid until the next call.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error for an input of the wrong shape.
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>>;
+
+    /// dx from dy = ∂L/∂y, using what the last `forward` kept; parameter gradients are
+    /// overwritten.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error if dy does not have the shape of the last output.
+    fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>>;
+
+    /// Calls `f(param, grad)` for each parameter tensor (the book's `params` and `grads`).
+    fn visit_params(&mut self, _f: &mut dyn FnMut(&mut [T], &[T])) {}
+
+    /// The parameters, in the order of [`visit_params`](Self::visit_params).
+    fn params(&self) -> Vec<&[T]> {
+        Vec::new()
+    }
+
+    /// The gradients of the last `backward`, in the same order.
+    fn grads(&self) -> Vec<&[T]> {
+        Vec::new()
+    }
+}
+
+/// MatMul: y = x·W (W: D×H), dx = dy·Wᵀ, dW = xᵀ·dy.
+#[derive(Debug)]
+pub struct MatMul<T> {
+    w: Vec<T>,
+    dw: Vec<T>,
+    d: usize,
+    h: usize,
+    x: Buf<T>,
+    y: Buf<T>,
+    dx: Buf<T>,
+}
+
+impl<T: Float> MatMul<T> {
+    /// A layer with the D×H row-major weights `w`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h`.
+    pub fn new(w: Vec<T>, d: usize, h: usize) -> Result<Self> {
+        MatRef::from_row_major(&w, d, h)?;
+        Ok(MatMul {
+            dw: vec![T::ZERO; w.len()],
+            w,
+            d,
+            h,
+            x: Buf::default(),
+            y: Buf::default(),
+            dx: Buf::default(),
+        })
+    }
+}
+
+impl<T: Float> Layer<T> for MatMul<T> {
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.y.shape(x.rows(), self.h);
+        matmul_forward(
+            x,
+            MatRef::from_row_major(&self.w, self.d, self.h)?,
+            self.y.view_mut(),
+        )?;
+        self.x.copy_from(x);
+        Ok(self.y.view())
+    }
+    fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.dx.shape(self.x.rows, self.d);
+        matmul_backward(
+            self.x.view(),
+            MatRef::from_row_major(&self.w, self.d, self.h)?,
+            dy,
+            Some(self.dx.view_mut()),
+            MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
+            Accum::Replace,
+        )?;
+        Ok(self.dx.view())
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut [T], &[T])) {
+        f(&mut self.w, &self.dw);
+    }
+    fn params(&self) -> Vec<&[T]> {
+        vec![&self.w]
+    }
+    fn grads(&self) -> Vec<&[T]> {
+        vec![&self.dw]
+    }
+}
+
+/// Affine with a fused activation: y = act(x·W + b), backward through both.
+#[derive(Debug)]
+pub struct Affine<T> {
+    w: Vec<T>,
+    b: Vec<T>,
+    dw: Vec<T>,
+    db: Vec<T>,
+    d: usize,
+    h: usize,
+    act: Activation,
+    x: Buf<T>,
+    y: Buf<T>,
+    dx: Buf<T>,
+    ws: Workspace<T>,
+}
+
+impl<T: Float> Affine<T> {
+    /// A layer with D×H row-major weights `w`, bias `b` (length H) and activation `act`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h` or `b.len() != h`.
+    pub fn new(w: Vec<T>, b: Vec<T>, d: usize, h: usize, act: Activation) -> Result<Self> {
+        MatRef::from_row_major(&w, d, h)?;
+        crate::ops::check_len("Affine::new", "b", b.len(), h, "h")?;
+        Ok(Affine {
+            dw: vec![T::ZERO; w.len()],
+            db: vec![T::ZERO; h],
+            w,
+            b,
+            d,
+            h,
+            act,
+            x: Buf::default(),
+            y: Buf::default(),
+            dx: Buf::default(),
+            ws: Workspace::new(),
+        })
+    }
+
+    /// A D→H layer initialised as the book does: W = scale·N(0, 1), b = 0.
+    pub fn random(d: usize, h: usize, act: Activation, scale: f64, rng: &mut Rng) -> Self {
+        let w = (0..d * h).map(|_| T::from_f64(scale * rng.normal())).collect();
+        Self::new(w, vec![T::ZERO; h], d, h, act).expect("lengths match by construction")
+    }
+}
+
+impl<T: Float> Layer<T> for Affine<T> {
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.y.shape(x.rows(), self.h);
+        affine_forward(
+            x,
+            MatRef::from_row_major(&self.w, self.d, self.h)?,
+            &self.b,
+            self.act,
+            self.y.view_mut(),
+        )?;
+        self.x.copy_from(x);
+        Ok(self.y.view())
+    }
+    fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.dx.shape(self.x.rows, self.d);
+        affine_backward(
+            self.x.view(),
+            MatRef::from_row_major(&self.w, self.d, self.h)?,
+            self.y.view(),
+            dy,
+            self.act,
+            AffineGrads {
+                dx: Some(self.dx.view_mut()),
+                dw: MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
+                db: &mut self.db,
+            },
+            Accum::Replace,
+            &mut self.ws,
+        )?;
+        Ok(self.dx.view())
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut [T], &[T])) {
+        f(&mut self.w, &self.dw);
+        f(&mut self.b, &self.db);
+    }
+    fn params(&self) -> Vec<&[T]> {
+        vec![&self.w, &self.b]
+    }
+    fn grads(&self) -> Vec<&[T]> {
+        vec![&self.dw, &self.db]
+    }
+}
+
+/// An elementwise activation layer over an [`Activation`]: keeps its output for backward.
+#[derive(Debug)]
+pub struct Act<T> {
+    act: Activation,
+    y: Buf<T>,
+    dx: Buf<T>,
+}
+
+impl<T: Float> Act<T> {
+    /// The layer for `act`.
+    pub fn new(act: Activation) -> Self {
+        Act {
+            act,
+            y: Buf::default(),
+            dx: Buf::default(),
+        }
+    }
+}
+
+impl<T: Float> Layer<T> for Act<T> {
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.y.shape(x.rows(), x.cols());
+        activation_forward(self.act, x, self.y.view_mut())?;
+        Ok(self.y.view())
+    }
+    fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.dx.shape(self.y.rows, self.y.cols);
+        activation_backward(self.act, self.y.view(), dy, self.dx.view_mut())?;
+        Ok(self.dx.view())
+    }
+}
+
+macro_rules! act_layer {
+    ($name:ident, $act:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $name<T>(Act<T>);
+
+        impl<T: Float> $name<T> {
+            /// A new layer (buffers are allocated on the first forward).
+            pub fn new() -> Self {
+                $name(Act::new(Activation::$act))
+            }
+        }
+
+        impl<T: Float> Default for $name<T> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl<T: Float> Layer<T> for $name<T> {
+            fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+                self.0.forward(x)
+            }
+            fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+                self.0.backward(dy)
+            }
+        }
+    };
+}
+
+act_layer!(
+    Sigmoid,
+    Sigmoid,
+    "The Sigmoid layer: y = 1/(1+e^(−x)), dx = dy⊙y⊙(1−y)."
+);
+act_layer!(Tanh, Tanh, "The Tanh layer: y = tanh x, dx = dy⊙(1−y²).");
+act_layer!(
+    Relu,
+    Relu,
+    "The ReLU layer: y = max(x, 0), dx = dy where y > 0, else 0."
+);
+
+/// The Softmax layer (row-wise): y = softmax(x), dx = y⊙(dy − Σ dy⊙y).
+#[derive(Debug, Default)]
+pub struct Softmax<T> {
+    y: Buf<T>,
+    dx: Buf<T>,
+}
+
+impl<T: Float> Softmax<T> {
+    /// A Softmax layer.
+    pub fn new() -> Self {
+        Softmax {
+            y: Buf::default(),
+            dx: Buf::default(),
+        }
+    }
+}
+
+impl<T: Float> Layer<T> for Softmax<T> {
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.y.shape(x.rows(), x.cols());
+        softmax_forward(x, self.y.view_mut())?;
+        Ok(self.y.view())
+    }
+    fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        self.dx.shape(self.y.rows, self.y.cols);
+        softmax_backward(self.y.view(), dy, self.dx.view_mut())?;
+        Ok(self.dx.view())
+    }
+}
+
+/// Softmax-with-Loss: the mean cross-entropy of softmax(scores) against class labels, fused
+/// (`softmax_cross_entropy`): forward computes the loss and the gradient in one pass;
+/// backward scales it by the upstream dout.
+#[derive(Debug, Default)]
+pub struct SoftmaxWithLoss<T> {
+    ds: Buf<T>,
+    dx: Buf<T>,
+}
+
+impl<T: Float> SoftmaxWithLoss<T> {
+    /// The loss layer.
+    pub fn new() -> Self {
+        SoftmaxWithLoss {
+            ds: Buf::default(),
+            dx: Buf::default(),
+        }
+    }
+
+    /// L = (1/N)·Σ_n (logsumexp(s_n) − s_n,t_n).
+    ///
+    /// # Errors
+    ///
+    /// As [`softmax_cross_entropy`]: labels out of range, a label count other than N.
+    pub fn forward(&mut self, scores: MatRef<'_, T>, labels: &[usize]) -> Result<T> {
+        self.ds.shape(scores.rows(), scores.cols());
+        let mut loss = [T::ZERO];
+        softmax_cross_entropy(
+            scores,
+            Targets::Classes(labels),
+            &CrossEntropyOptions::default(),
+            &[T::ONE],
+            &mut loss,
+            self.ds.view_mut(),
+        )?;
+        Ok(loss[0])
+    }
+
+    /// d scores = dout·(softmax(s) − onehot(t))/N.
+    ///
+    /// # Errors
+    ///
+    /// None in practice (kept for symmetry with [`Layer::backward`]).
+    pub fn backward(&mut self, dout: T) -> Result<MatRef<'_, T>> {
+        if dout == T::ONE {
+            return Ok(self.ds.view());
+        }
+        self.dx.shape(self.ds.rows, self.ds.cols);
+        let n = self.ds.rows * self.ds.cols;
+        for (o, &g) in self.dx.data[..n].iter_mut().zip(&self.ds.data[..n]) {
+            *o = dout * g;
+        }
+        Ok(self.dx.view())
+    }
+}
+
+/// Plain SGD over a layer's parameters: p ← p − lr·g.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::layers::{Layer, MatMul, Sgd};
+///
+/// let mut layer = MatMul::new(vec![1.0_f32], 1, 1)?;
+/// let x = [2.0_f32];
+/// layer.forward(nnkern::MatRef::from_row_major(&x, 1, 1)?)?;
+/// layer.backward(nnkern::MatRef::from_row_major(&[1.0], 1, 1)?)?; // dW = 2
+/// Sgd { lr: 0.5 }.step(&mut layer);
+/// assert_eq!(layer.params()[0], &[0.0]);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Sgd<T> {
+    /// The learning rate.
+    pub lr: T,
+}
+
+impl<T: Float> Sgd<T> {
+    /// One update of every parameter of `layer`.
+    pub fn step(&self, layer: &mut dyn Layer<T>) {
+        layer.visit_params(&mut |p, g| {
+            sgd_update(p, g, self.lr).expect("a layer's parameter and gradient have one length")
+        });
+    }
+}
+
+/// Adam over the parameters of one or more layers (its moments are kept per parameter, in
+/// visiting order; allocated on the first step).
+///
+/// # Example
+///
+/// ```
+/// use nnkern::AdamParams;
+/// use nnkern::layers::{Adam, Layer, MatMul};
+///
+/// let mut layer = MatMul::new(vec![1.0_f64], 1, 1)?;
+/// layer.forward(nnkern::MatRef::from_row_major(&[2.0], 1, 1)?)?;
+/// layer.backward(nnkern::MatRef::from_row_major(&[1.0], 1, 1)?)?;
+/// let mut adam = Adam::new(AdamParams { lr: 0.1, ..Default::default() });
+/// adam.step(&mut [&mut layer]);
+/// assert!((layer.params()[0][0] - 0.9).abs() < 1e-6);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Adam<T> {
+    hp: AdamParams<T>,
+    step: u32,
+    moments: Vec<(Vec<T>, Vec<T>)>,
+}
+
+impl<T: Float> Adam<T> {
+    /// An optimizer with hyper-parameters `hp`.
+    pub fn new(hp: AdamParams<T>) -> Self {
+        Adam {
+            hp,
+            step: 0,
+            moments: Vec::new(),
+        }
+    }
+
+    /// One update of every parameter of `layers`; pass the same layers in the same order at
+    /// every step.
+    pub fn step(&mut self, layers: &mut [&mut dyn Layer<T>]) {
+        self.step += 1;
+        let mut k = 0;
+        let (hp, step, moments) = (self.hp, self.step, &mut self.moments);
+        for layer in layers.iter_mut() {
+            layer.visit_params(&mut |p, g| {
+                if moments.len() <= k {
+                    moments.push((vec![T::ZERO; p.len()], vec![T::ZERO; p.len()]));
+                }
+                let (m, v) = &mut moments[k];
+                adam_update(p, g, m, v, step, &hp).expect("moments are sized from the parameter");
+                k += 1;
+            });
+        }
+    }
+}
+
+/// The book's TwoLayerNet: Affine(D→H) + Sigmoid (fused), Affine(H→C), Softmax-with-Loss.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::MatRef;
+/// use nnkern::data::Rng;
+/// use nnkern::layers::{Sgd, TwoLayerNet};
+///
+/// let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(0));
+/// let x = [0.1_f32, 0.2, -0.3, 0.4];
+/// let loss = net.forward(MatRef::from_row_major(&x, 2, 2)?, &[0, 2])?;
+/// assert!((loss - 3f32.ln()).abs() < 1e-3); // untrained: uniform over 3 classes
+/// net.backward()?;
+/// net.step(&Sgd { lr: 1.0 });
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TwoLayerNet<T> {
+    /// Affine D→H with the sigmoid fused.
+    pub hidden: Affine<T>,
+    /// Affine H→C (scores).
+    pub out: Affine<T>,
+    /// The loss layer.
+    pub loss: SoftmaxWithLoss<T>,
+}
+
+impl<T: Float> TwoLayerNet<T> {
+    /// Weights 0.01·N(0, 1), biases 0, as in the book.
+    pub fn new(input: usize, hidden: usize, classes: usize, rng: &mut Rng) -> Self {
+        TwoLayerNet {
+            hidden: Affine::random(input, hidden, Activation::Sigmoid, 0.01, rng),
+            out: Affine::random(hidden, classes, Activation::Identity, 0.01, rng),
+            loss: SoftmaxWithLoss::new(),
+        }
+    }
+
+    /// The class scores (N×C) of a batch.
+    ///
+    /// # Errors
+    ///
+    /// A shape error if x is not N×D.
+    pub fn predict(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
+        let h = self.hidden.forward(x)?;
+        self.out.forward(h)
+    }
+
+    /// The mean loss of a batch with labels `t`; keeps what backward needs.
+    ///
+    /// # Errors
+    ///
+    /// A shape or label error.
+    pub fn forward(&mut self, x: MatRef<'_, T>, t: &[usize]) -> Result<T> {
+        let h = self.hidden.forward(x)?;
+        let s = self.out.forward(h)?;
+        self.loss.forward(s, t)
+    }
+
+    /// Gradients of every parameter for the last `forward`.
+    ///
+    /// # Errors
+    ///
+    /// None unless `forward` failed before.
+    pub fn backward(&mut self) -> Result<()> {
+        let ds = self.loss.backward(T::ONE)?;
+        let dh = self.out.backward(ds)?;
+        self.hidden.backward(dh)?;
+        Ok(())
+    }
+
+    /// One SGD update of all parameters.
+    pub fn step(&mut self, sgd: &Sgd<T>) {
+        sgd.step(&mut self.hidden);
+        sgd.step(&mut self.out);
+    }
+}
+
+/// Minibatch SGD over a data set, as in the book's `Trainer`: each epoch shuffles the rows,
+/// then runs forward, backward and an update on every batch. Its buffers are reused, so
+/// epochs after the first allocate nothing.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::data::{Rng, spiral};
+/// use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
+///
+/// let (x, t) = spiral::<f32>(100, 3, 1);
+/// let mut rng = Rng::new(2);
+/// let mut net = TwoLayerNet::new(2, 10, 3, &mut rng);
+/// let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng);
+/// let first = trainer.epoch(&mut net, &x, &t)?;
+/// for _ in 0..20 {
+///     trainer.epoch(&mut net, &x, &t)?;
+/// }
+/// assert!(trainer.epoch(&mut net, &x, &t)? < first);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Trainer<T> {
+    /// Rows per minibatch.
+    pub batch: usize,
+    /// The optimizer.
+    pub sgd: Sgd<T>,
+    rng: Rng,
+    order: Vec<usize>,
+    xb: Vec<T>,
+    tb: Vec<usize>,
+}
+
+impl<T: Float> Trainer<T> {
+    /// A trainer with minibatches of `batch` rows (at least 1), shuffling with `rng`.
+    pub fn new(batch: usize, sgd: Sgd<T>, rng: Rng) -> Self {
+        Trainer {
+            batch: batch.max(1),
+            sgd,
+            rng,
+            order: Vec::new(),
+            xb: Vec::new(),
+            tb: Vec::new(),
+        }
+    }
+
+    /// One epoch over the N×D rows `x` (row-major) with labels `t`; returns the mean of the
+    /// batch losses.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Length`](crate::ErrorKind::Length) naming `x` if `x.len()` is not a
+    /// multiple of the net's input width times `t.len()`; the kernels' errors otherwise.
+    pub fn epoch(&mut self, net: &mut TwoLayerNet<T>, x: &[T], t: &[usize]) -> Result<T> {
+        let n = t.len();
+        let d = net.hidden.d;
+        crate::ops::check_len("Trainer::epoch", "x", x.len(), n * d, "t.len × input width")?;
+        if self.order.len() != n {
+            self.order = (0..n).collect();
+        }
+        self.rng.shuffle(&mut self.order);
+        self.xb.resize(self.batch * d, T::ZERO);
+        self.tb.resize(self.batch, 0);
+        let mut total = 0.0;
+        let steps = n.div_ceil(self.batch);
+        for s in 0..steps {
+            let idx = &self.order[s * self.batch..((s + 1) * self.batch).min(n)];
+            for (k, &i) in idx.iter().enumerate() {
+                self.xb[k * d..(k + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
+                self.tb[k] = t[i];
+            }
+            let b = idx.len();
+            let loss = net.forward(MatRef::from_row_major(&self.xb[..b * d], b, d)?, &self.tb[..b])?;
+            net.backward()?;
+            net.step(&self.sgd);
+            total += loss.to_f64();
+        }
+        Ok(T::from_f64(total / steps.max(1) as f64))
+    }
+}
