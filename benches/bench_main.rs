@@ -8,5 +8,6 @@ mod benchmarks;
 criterion::criterion_main!(
     benchmarks::linear::benches,
     benchmarks::rowwise::benches,
-    benchmarks::loss::benches
+    benchmarks::loss::benches,
+    benchmarks::training::benches
 );

@@ -3,6 +3,7 @@
 pub mod linear;
 pub mod loss;
 pub mod rowwise;
+pub mod training;
 
 use criterion::Criterion;
 use std::time::Duration;
