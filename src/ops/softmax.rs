@@ -42,8 +42,8 @@ pub(crate) fn row_max<T: Float>(x: &[T]) -> T {
 /// wider rows one at a time, so each stays in L1 across the passes.
 const FLAT_COLS: usize = 256;
 
-/// Elements per chunk of the log-softmax's exponentials (a stack buffer).
-const CHUNK: usize = 256;
+/// Elements of the stack buffer holding the exponentials of a group of short log-softmax rows.
+const SCRATCH: usize = 2048;
 
 #[derive(Clone, Copy)]
 enum RowOp {
@@ -79,7 +79,7 @@ impl<T: Float> RowBlock<'_, T> {
         }
     }
 
-    /// Softmax pass C for row i: y ← y / Σy (zeros for a masked row, whose sum is 0).
+    /// Softmax pass C for row i: y ← y·(1/Σy) (zeros for a masked row, whose sum is 0).
     #[inline(always)]
     fn normalize_row(&mut self, i: usize) {
         let yr = self.out.row_mut(i);
@@ -87,9 +87,8 @@ impl<T: Float> RowBlock<'_, T> {
         if s == T::ZERO {
             yr.fill(T::ZERO);
         } else {
-            for o in yr.iter_mut() {
-                *o /= s;
-            }
+            let inv = T::ONE / s;
+            yr.iter_mut().for_each(|o| *o *= inv);
         }
     }
 }
@@ -113,30 +112,58 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                         self.normalize_row(i);
                     }
                 } else {
+                    // long rows: max, then e^(x − m) and its sum in one pass, then one scaling
                     for i in 0..rows {
-                        self.shift_row(i, masked, &mut abuf);
-                        M::map_inplace(Unary::Exp, self.out.row_mut(i));
-                        self.normalize_row(i);
+                        let xr = row_of(&self.a, self.r0 + i, &mut abuf);
+                        let m = simd::max(xr);
+                        let yr = self.out.row_mut(i);
+                        if m == T::NEG_INFINITY
+                            && masked == MaskedRows::Zero
+                            && !xr.iter().any(|v| v.is_nan())
+                        {
+                            yr.fill(T::ZERO);
+                            continue;
+                        }
+                        let inv = T::ONE / M::exp_shift_sum(xr, m, yr);
+                        yr.iter_mut().for_each(|o| *o *= inv);
                     }
                 }
             }
             RowOp::LogSoftmax => {
-                let mut e = [T::ZERO; CHUNK];
-                for i in 0..rows {
-                    let xr = row_of(&self.a, self.r0 + i, &mut abuf);
-                    let m = simd::max(xr);
-                    let yr = self.out.row_mut(i);
-                    for (o, &v) in yr.iter_mut().zip(xr) {
-                        *o = v - m;
+                let cols = self.out.cols();
+                if cols < FLAT_COLS && self.out.as_flat_mut().is_some() {
+                    // short rows: y = x − m row by row, then the exponentials of a group of
+                    // rows as one flat run into a stack buffer, then y −= ln Σ per row
+                    let mut e = [T::ZERO; SCRATCH];
+                    let group = (SCRATCH / cols).max(1);
+                    for g0 in (0..rows).step_by(group) {
+                        let g1 = (g0 + group).min(rows);
+                        for i in g0..g1 {
+                            let xr = row_of(&self.a, self.r0 + i, &mut abuf);
+                            let m = simd::max(xr);
+                            for (o, &v) in self.out.row_mut(i).iter_mut().zip(xr) {
+                                *o = v - m;
+                            }
+                        }
+                        let flat = self.out.as_flat_mut().expect("checked dense above");
+                        let run = &flat[g0 * cols..g1 * cols];
+                        M::map(Unary::Exp, run, &mut e[..run.len()]);
+                        for i in g0..g1 {
+                            let k = (i - g0) * cols;
+                            let ls = simd::sum(&e[k..k + cols]).ln();
+                            self.out.row_mut(i).iter_mut().for_each(|o| *o -= ls);
+                        }
                     }
-                    let mut s = T::ZERO;
-                    for c in yr.chunks(CHUNK) {
-                        M::map(Unary::Exp, c, &mut e[..c.len()]);
-                        s += simd::sum(&e[..c.len()]);
-                    }
-                    let ls = s.ln();
-                    for o in yr.iter_mut() {
-                        *o -= ls;
+                } else {
+                    for i in 0..rows {
+                        let xr = row_of(&self.a, self.r0 + i, &mut abuf);
+                        let m = simd::max(xr);
+                        let yr = self.out.row_mut(i);
+                        // Σ e^(x − m), using y as scratch, then y = (x − m) − ln Σ
+                        let ls = M::exp_shift_sum(xr, m, yr).ln();
+                        for (o, &v) in yr.iter_mut().zip(xr) {
+                            *o = (v - m) - ls;
+                        }
                     }
                 }
             }

@@ -204,6 +204,16 @@ pub(crate) trait Math {
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]);
     /// y ← op(y) in place.
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]);
+    /// y = e^(x − m) elementwise; returns Σ y (softmax's numerators and denominator in one
+    /// pass). The sum runs in 16 interleaved partial sums, like [`sum`].
+    #[inline(always)]
+    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = v - m;
+        }
+        Self::map_inplace(Unary::Exp, y);
+        sum(y)
+    }
 }
 
 /// The one-element bodies, vectorized by LLVM inside `#[target_feature]` dispatch functions.
@@ -221,6 +231,24 @@ impl Math for Vector {
             Unary::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::sigmoid(v)),
             Unary::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::tanh(v)),
         }
+    }
+    #[inline(always)]
+    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+        let mut acc = [T::ZERO; ACC];
+        let full = x.len() / ACC * ACC;
+        for (xc, yc) in x[..full].chunks_exact(ACC).zip(y[..full].chunks_exact_mut(ACC)) {
+            for i in 0..ACC {
+                let e = math::exp(xc[i] - m);
+                yc[i] = e;
+                acc[i] += e;
+            }
+        }
+        for (i, (o, &v)) in y[full..].iter_mut().zip(&x[full..]).enumerate() {
+            let e = math::exp(v - m);
+            *o = e;
+            acc[i] += e;
+        }
+        combine(acc)
     }
     #[inline(always)]
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
