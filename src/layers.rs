@@ -512,7 +512,8 @@ impl<T: Float> Adam<T> {
 /// let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(0));
 /// let x = [0.1_f32, 0.2, -0.3, 0.4];
 /// let loss = net.forward(MatRef::from_row_major(&x, 2, 2)?, &[0, 2])?;
-/// assert!((loss - 3f32.ln()).abs() < 1e-3); // untrained: uniform over 3 classes
+/// // untrained (weights 0.01·N(0, 1)): scores differ by ~0.01, so the loss is near ln 3
+/// assert!((loss - 3f32.ln()).abs() < 0.05);
 /// net.backward()?;
 /// net.step(&Sgd { lr: 1.0 });
 /// # Ok::<(), nnkern::Error>(())

@@ -153,20 +153,19 @@ pub fn affine_backward<T: Float>(
     let dz = if act == Activation::Identity {
         dy
     } else {
-        for i in 0..n {
-            let row = &mut dz_buf[i * h..(i + 1) * h];
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = act.grad_from_output(y.at(i, j), dy.at(i, j));
-            }
-        }
-        MatRef::from_row_major(&*dz_buf, n, h).expect("dz buffer is exactly n·h")
+        let dzm = MatMut::from_row_major(&mut dz_buf[..n * h], n, h).expect("dz buffer is exactly n·h");
+        // dz = dy ⊙ act′(y): the activation's backward kernel, into the scratch
+        super::activation::activation_backward(act, y, dy, dzm)?;
+        MatRef::from_row_major(&dz_buf[..n * h], n, h).expect("dz buffer is exactly n·h")
     };
 
     // db: column sums of dz in row order (deterministic), then stored per `accum`.
     colsum.fill(T::ZERO);
+    let mut buf = Vec::new();
     for i in 0..n {
-        for (j, s) in colsum.iter_mut().enumerate() {
-            *s += dz.at(i, j);
+        let row = super::row_of(&dz, i, &mut buf);
+        for (s, &v) in colsum.iter_mut().zip(row) {
+            *s += v;
         }
     }
     for (o, &s) in db.iter_mut().zip(colsum.iter()) {

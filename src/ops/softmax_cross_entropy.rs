@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::par::map_blocks;
+use crate::simd::{self, Kernel, Math, Unary, dispatch, simd_path};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -177,6 +178,51 @@ impl<T: Float> Lse<T> {
                 rest += e;
             }
         }
+        Lse {
+            m,
+            l1: rest.ln_1p(),
+            inv: T::ONE / (T::ONE + rest),
+        }
+    }
+
+    /// As [`Lse::of`] with the exponentials written into `e` on the SIMD path `M`: one pass
+    /// computes e^(s − m), then `rest` sums every term but the maximum's (in two runs, so a
+    /// confident row's tiny `rest` keeps its precision).
+    #[inline(always)]
+    fn of_simd<M: Math>(s: &[T], e: &mut [T]) -> Lse<T> {
+        let m = simd::max(s);
+        if !m.is_finite() {
+            e.fill(T::NAN);
+            return Lse {
+                m: T::NAN,
+                l1: T::NAN,
+                inv: T::NAN,
+            };
+        }
+        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        M::exp_shift_sum(s, m, e);
+        let rest = simd::sum(&e[..a]) + simd::sum(&e[a + 1..]);
+        Lse {
+            m,
+            l1: rest.ln_1p(),
+            inv: T::ONE / (T::ONE + rest),
+        }
+    }
+
+    /// As [`Lse::of_simd`] when `e` already holds e^(s − max s).
+    #[inline(always)]
+    fn from_exps(s: &[T], e: &mut [T]) -> Lse<T> {
+        let m = simd::max(s);
+        if !m.is_finite() {
+            e.fill(T::NAN);
+            return Lse {
+                m: T::NAN,
+                l1: T::NAN,
+                inv: T::NAN,
+            };
+        }
+        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        let rest = simd::sum(&e[..a]) + simd::sum(&e[a + 1..]);
         Lse {
             m,
             l1: rest.ln_1p(),
@@ -461,35 +507,88 @@ pub fn softmax_cross_entropy<T: Float>(
     } else {
         &mut []
     };
+    let path = simd_path();
     let sum: f64 = map_blocks(
         n,
         c,
         (dlogits, per_row),
-        &|r0, r1, (mut blk, ls): (MatMut<'_, T>, &mut [T])| {
-            let mut buf = Vec::new();
-            let mut acc = 0.0_f64;
-            for (r, i) in (r0..r1).enumerate() {
-                let s = super::row_of(&logits, i, &mut buf);
-                let d = blk.row_mut(r);
-                let l = if is_ignored(&p, &targets, i) {
-                    d.fill(T::ZERO);
-                    T::ZERO
-                } else {
-                    let st = Lse::of(s, Some(&mut *d));
-                    let g = row_scale(p.red, dloss, p.denom, i);
-                    let l = row_loss(&p, s, &st, &targets, i);
-                    row_grad(&p, s, &st, &targets, i, g, d, true);
-                    l
-                };
-                if let Some(o) = ls.get_mut(r) {
-                    *o = l;
-                }
-                acc += l.to_f64();
-            }
-            acc
+        &|r0, _, (blk, ls): (MatMut<'_, T>, &mut [T])| {
+            dispatch(
+                path,
+                FusedBlock {
+                    p: &p,
+                    logits,
+                    targets,
+                    dloss,
+                    r0,
+                    blk,
+                    ls,
+                },
+            )
         },
         &|a, b| a + b,
     );
     store_reduced(p.red, sum, p.denom.to_f64(), loss);
     Ok(())
+}
+
+/// One block of rows of the fused forward+backward; returns the block's loss sum (f64).
+struct FusedBlock<'a, 'p, T> {
+    p: &'p Plan<'p, T>,
+    logits: MatRef<'a, T>,
+    targets: Targets<'a, T>,
+    dloss: &'a [T],
+    r0: usize,
+    blk: MatMut<'a, T>,
+    ls: &'a mut [T],
+}
+
+impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run<M: Math>(mut self) -> f64 {
+        let p = self.p;
+        let mut buf = Vec::new();
+        let rows = self.blk.rows();
+        let cols = self.blk.cols();
+        // Short rows: the exponentials of the whole block in one flat vector pass first.
+        let flat = cols < 64 && self.blk.as_flat_mut().is_some();
+        if flat {
+            for r in 0..rows {
+                let s = super::row_of(&self.logits, self.r0 + r, &mut buf);
+                let m = simd::max(s);
+                for (o, &v) in self.blk.row_mut(r).iter_mut().zip(s) {
+                    *o = v - m;
+                }
+            }
+            if let Some(f) = self.blk.as_flat_mut() {
+                M::map_inplace(Unary::Exp, f);
+            }
+        }
+        let mut acc = 0.0_f64;
+        for r in 0..rows {
+            let i = self.r0 + r;
+            let s = super::row_of(&self.logits, i, &mut buf);
+            let d = self.blk.row_mut(r);
+            let l = if is_ignored(p, &self.targets, i) {
+                d.fill(T::ZERO);
+                T::ZERO
+            } else {
+                let st = if flat {
+                    Lse::from_exps(s, d)
+                } else {
+                    Lse::of_simd::<M>(s, d)
+                };
+                let g = row_scale(p.red, self.dloss, p.denom, i);
+                let l = row_loss(p, s, &st, &self.targets, i);
+                row_grad(p, s, &st, &self.targets, i, g, d, true);
+                l
+            };
+            if let Some(o) = self.ls.get_mut(r) {
+                *o = l;
+            }
+            acc += l.to_f64();
+        }
+        acc
+    }
 }
