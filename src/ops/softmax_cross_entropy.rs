@@ -185,34 +185,27 @@ impl<T: Float> Lse<T> {
         }
     }
 
-    /// As [`Lse::of`] with the exponentials written into `e` on the SIMD path `M`: one pass
-    /// computes e^(s − m), then `rest` sums every term but the maximum's (in two runs, so a
-    /// confident row's tiny `rest` keeps its precision).
+    /// As [`Lse::of`] with the exponentials written into `e` on the SIMD path `M`.
     #[inline(always)]
     fn of_simd<M: Math>(s: &[T], e: &mut [T]) -> Lse<T> {
         let m = simd::max(s);
-        if !m.is_finite() {
-            e.fill(T::NAN);
-            return Lse {
-                m: T::NAN,
-                l1: T::NAN,
-                inv: T::NAN,
-            };
+        if m.is_finite() {
+            M::exp_shift_sum(s, m, e);
         }
-        let a = s.iter().position(|&v| v == m).unwrap_or(0);
-        M::exp_shift_sum(s, m, e);
-        let rest = simd::sum(&e[..a]) + simd::sum(&e[a + 1..]);
-        Lse {
-            m,
-            l1: rest.ln_1p(),
-            inv: T::ONE / (T::ONE + rest),
-        }
+        Self::from_exps_max(s, m, e)
     }
 
     /// As [`Lse::of_simd`] when `e` already holds e^(s − max s).
     #[inline(always)]
     fn from_exps(s: &[T], e: &mut [T]) -> Lse<T> {
-        let m = simd::max(s);
+        Self::from_exps_max(s, simd::max(s), e)
+    }
+
+    /// The statistics from the row maximum `m` and the exponentials `e`: `rest` sums every
+    /// term but the maximum's (in two runs, so a confident row's tiny `rest` keeps its
+    /// precision). Non-finite `m` gives NaN statistics and a NaN `e`.
+    #[inline(always)]
+    fn from_exps_max(s: &[T], m: T, e: &mut [T]) -> Lse<T> {
         if !m.is_finite() {
             e.fill(T::NAN);
             return Lse {
