@@ -14,6 +14,11 @@
 //! | [`cross_entropy_forward`] | L = −(1/N) Σ t·ln p | dp = −t/(N·p) |
 //! | [`softmax_cross_entropy`] | L = (1/N) Σ (logsumexp(s) − Σ t·s) | ds = (softmax(s) − t)/N |
 //!
+//! Beside the kernels: [`layers`] has the book's layer objects (with `TwoLayerNet`, `Sgd`,
+//! `Adam` and a minibatch `Trainer`), [`data`] the spiral data set. Elementwise and row kernels
+//! pick AVX-512, AVX2+FMA, portable (`wide`) or scalar code at run time ([`SimdPath`],
+//! [`with_simd_path`], the `NNKERN_SIMD` environment variable).
+//!
 //! # Example
 //!
 //! ```
@@ -58,8 +63,10 @@
 //!
 //! # Numerics
 //!
-//! - Sigmoid is evaluated as 1/(1+e^(−x)) for x ≥ 0 and e^x/(1+e^x) for x < 0, so no
-//!   exponential overflows; softmax, log-softmax and every loss subtract the row maximum.
+//! - Sigmoid is evaluated as num/(1 + e) with e = e^(−|x|) (num = 1 or e), so no exponential
+//!   overflows; softmax, log-softmax and every loss subtract the row maximum.
+//! - exp ≤ 1 ulp, sigmoid and tanh ≤ 2 ulp in f32 over every input, on every SIMD path
+//!   (`tests/accuracy.rs`); ≤ 2 ulp in f64.
 //! - The softmax-cross-entropy computes −log p_c as (m − s_c) + ln(1 + Σ_{k≠argmax} e^(s_k−m)),
 //!   a sum of non-negative terms, so even a tiny loss keeps full relative precision.
 //! - Loss sums accumulate in f64; a loss beyond the type's range is +∞, never NaN.
