@@ -154,35 +154,39 @@ struct Lse<T> {
 }
 
 impl<T: Float> Lse<T> {
-    /// NaN statistics for rows that hold NaN or +∞, or are all −∞ (their log-softmax is NaN).
-    fn of(s: &[T], mut exp_out: Option<&mut [T]>) -> Lse<T> {
-        let m = row_max(s);
-        if !m.is_finite() {
-            if let Some(e) = exp_out {
-                e.fill(T::NAN);
-            }
-            return Lse {
-                m: T::NAN,
-                l1: T::NAN,
-                inv: T::NAN,
-            };
+    /// The statistics of a row whose log-softmax is NaN (it holds NaN or +∞, or is all −∞).
+    fn nan() -> Lse<T> {
+        Lse {
+            m: T::NAN,
+            l1: T::NAN,
+            inv: T::NAN,
         }
-        let a = s.iter().position(|&v| v == m).unwrap_or(0);
-        let mut rest = T::ZERO;
-        for (c, &v) in s.iter().enumerate() {
-            let e = (v - m).exp();
-            if let Some(out) = exp_out.as_deref_mut() {
-                out[c] = e;
-            }
-            if c != a {
-                rest += e;
-            }
-        }
+    }
+
+    /// The statistics from the maximum `m` and the sum `rest` of the other exponentials.
+    #[inline(always)]
+    fn from_rest(m: T, rest: T) -> Lse<T> {
         Lse {
             m,
             l1: rest.ln_1p(),
             inv: T::ONE / (T::ONE + rest),
         }
+    }
+
+    /// The statistics of row `s` with scalar exponentials (the forward-only path).
+    fn of(s: &[T]) -> Lse<T> {
+        let m = row_max(s);
+        if !m.is_finite() {
+            return Self::nan();
+        }
+        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        let rest = s
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != a)
+            .map(|(_, &v)| (v - m).exp())
+            .sum();
+        Self::from_rest(m, rest)
     }
 
     /// As [`Lse::of`] with the exponentials written into `e` on the SIMD path `M`.
@@ -208,19 +212,10 @@ impl<T: Float> Lse<T> {
     fn from_exps_max(s: &[T], m: T, e: &mut [T]) -> Lse<T> {
         if !m.is_finite() {
             e.fill(T::NAN);
-            return Lse {
-                m: T::NAN,
-                l1: T::NAN,
-                inv: T::NAN,
-            };
+            return Self::nan();
         }
         let a = s.iter().position(|&v| v == m).unwrap_or(0);
-        let rest = simd::sum(&e[..a]) + simd::sum(&e[a + 1..]);
-        Lse {
-            m,
-            l1: rest.ln_1p(),
-            inv: T::ONE / (T::ONE + rest),
-        }
+        Self::from_rest(m, simd::sum(&e[..a]) + simd::sum(&e[a + 1..]))
     }
 
     /// From a saved log-sum-exp (the backward of a split forward/backward).
@@ -369,7 +364,7 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     };
     reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
         let s = super::row_of(&logits, i, buf);
-        let st = Lse::of(s, None);
+        let st = Lse::of(s);
         let l = if is_ignored(&p, &targets, i) {
             T::ZERO
         } else {
