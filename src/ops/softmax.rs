@@ -178,12 +178,24 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                 }
             }
             RowOp::LogSoftmaxBackward => {
+                // short dense rows: e^y for the whole block in one flat vector pass first
+                let ya = self.a.subrows(self.r0, self.r0 + rows).and_then(|v| v.as_flat());
+                let short = self.out.cols() < FLAT_COLS;
+                let flat = match (ya, self.out.as_flat_mut()) {
+                    (Some(yf), Some(df)) if short => {
+                        M::map(Unary::Exp, yf, df);
+                        true
+                    }
+                    _ => false,
+                };
                 for i in 0..rows {
-                    let yr = row_of(&self.a, self.r0 + i, &mut abuf);
                     let dyr = row_of(&self.b, self.r0 + i, &mut bbuf);
                     let s = simd::sum(dyr);
+                    if !flat {
+                        let yr = row_of(&self.a, self.r0 + i, &mut abuf);
+                        M::map(Unary::Exp, yr, self.out.row_mut(i));
+                    }
                     let dxr = self.out.row_mut(i);
-                    M::map(Unary::Exp, yr, dxr);
                     for (o, &g) in dxr.iter_mut().zip(dyr) {
                         *o = g - *o * s;
                     }
