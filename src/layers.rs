@@ -48,6 +48,10 @@ impl<T: Float> Buf<T> {
     fn copy_from(&mut self, x: MatRef<'_, T>) {
         self.shape(x.rows(), x.cols());
         let c = x.cols();
+        if let Some(flat) = x.as_flat() {
+            self.data[..flat.len()].copy_from_slice(flat);
+            return;
+        }
         for i in 0..x.rows() {
             for j in 0..c {
                 self.data[i * c + j] = x.at(i, j);

@@ -32,12 +32,6 @@ pub struct SoftmaxOptions {
     pub masked_rows: MaskedRows,
 }
 
-/// The row maximum, ignoring NaN (NaN still propagates through the sum that follows).
-#[inline]
-pub(crate) fn row_max<T: Float>(x: &[T]) -> T {
-    simd::max(x)
-}
-
 /// Rows narrower than this are processed as one flat run per block (several rows per vector);
 /// wider rows one at a time, so each stays in L1 across the passes.
 const FLAT_COLS: usize = 256;

@@ -3,7 +3,6 @@
 
 use super::cross_entropy::Targets;
 use super::cross_entropy::{check_loss_len, check_targets, reduce_rows, row_scale, store_reduced};
-use super::softmax::row_max;
 use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
@@ -175,7 +174,7 @@ impl<T: Float> Lse<T> {
 
     /// The statistics of row `s` with scalar exponentials (the forward-only path).
     fn of(s: &[T]) -> Lse<T> {
-        let m = row_max(s);
+        let m = simd::max(s);
         if !m.is_finite() {
             return Self::nan();
         }
