@@ -8,7 +8,7 @@ pub(crate) mod sealed {
     /// Per-type hooks that only the crate may implement and call. Being unnameable outside the
     /// crate, it seals [`Float`](super::Float) to `f32` and `f64`.
     pub trait Sealed: Copy + crate::simd::SimdFloat {
-        /// C ← α·A·B + β·C on the type's GEMM kernel (`sgemm` or `dgemm`).
+        /// C ← α·A·B + β·C on `engine`'s kernel for the type, on the calling thread only.
         ///
         /// # Safety
         ///
@@ -19,6 +19,7 @@ pub(crate) mod sealed {
         /// - no other thread accesses C during the call.
         #[allow(clippy::too_many_arguments)]
         unsafe fn gemm_raw(
+            engine: crate::gemm::GemmEngine,
             m: usize,
             k: usize,
             n: usize,

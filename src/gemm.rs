@@ -1,14 +1,107 @@
-//! The safe GEMM wrapper: the only caller of the GEMM engine (`matrixmultiply`).
+//! The safe GEMM wrapper: the only caller of the GEMM engines, and where large products are
+//! split into parts for rayon.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::{Float, sealed::Sealed};
 use crate::mat::{MatMut, MatRef};
+use crate::simd::{Kernel, Math, dispatch, simd_path};
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+
+/// A GEMM engine: the library that runs the products above the small-product threshold.
+///
+/// [`GemmEngine::MatrixMultiply`] (the `matrixmultiply` crate) is always there and is the
+/// default. With the cargo feature `gemm`, [`GemmEngine::Gemm`] (the `gemm` crate with its
+/// AVX-512 `x86-v4` kernels) is there too and becomes the default. Both are called
+/// single-threaded on the parts nnkern cuts, so results never depend on the thread count
+/// (see [`gemm`]); the two engines may round differently from each other.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{GemmEngine, gemm_engine, with_gemm_engine};
+///
+/// let inside = with_gemm_engine(GemmEngine::MatrixMultiply, gemm_engine);
+/// assert_eq!(inside, GemmEngine::MatrixMultiply);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmEngine {
+    /// The `matrixmultiply` crate (runtime-dispatched AVX-512 / AVX2+FMA / SSE2 kernels).
+    MatrixMultiply,
+    /// The `gemm` crate with its `x86-v4` (AVX-512) kernels; only with the `gemm` feature.
+    #[cfg(feature = "gemm")]
+    Gemm,
+}
+
+impl GemmEngine {
+    /// The engines compiled into this build, the default first.
+    pub const ALL: &'static [GemmEngine] = &[
+        #[cfg(feature = "gemm")]
+        GemmEngine::Gemm,
+        GemmEngine::MatrixMultiply,
+    ];
+
+    /// The engine's crate name: `matrixmultiply` or `gemm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmEngine::MatrixMultiply => "matrixmultiply",
+            #[cfg(feature = "gemm")]
+            GemmEngine::Gemm => "gemm",
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_ENGINE: Cell<Option<GemmEngine>> = const { Cell::new(None) };
+}
+
+/// The engine the GEMM-based kernels called on this thread use: the innermost
+/// [`with_gemm_engine`], else the first of [`GemmEngine::ALL`].
+///
+/// # Example
+///
+/// ```
+/// assert!(nnkern::GemmEngine::ALL.contains(&nnkern::gemm_engine()));
+/// ```
+pub fn gemm_engine() -> GemmEngine {
+    THREAD_ENGINE.with(|c| c.get()).unwrap_or(GemmEngine::ALL[0])
+}
+
+/// Runs `f` with the GEMM-based kernels called on this thread (and the parts they hand to
+/// rayon) using `engine`; the previous choice is restored afterwards, also if `f` panics.
+/// Tests and benches use it to run both engines in one process.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{GemmEngine, MatMut, MatRef, gemm, with_gemm_engine};
+///
+/// let a = [1.0_f64; 4];
+/// let mut c = [0.0_f64; 4];
+/// with_gemm_engine(GemmEngine::MatrixMultiply, || {
+///     let a = MatRef::from_row_major(&a, 2, 2)?;
+///     gemm(1.0, a, a, 0.0, MatMut::from_row_major(&mut c, 2, 2)?)
+/// })?;
+/// assert_eq!(c, [2.0; 4]);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn with_gemm_engine<R>(engine: GemmEngine, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<GemmEngine>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_ENGINE.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_ENGINE.with(|c| c.replace(Some(engine))));
+    f()
+}
 
 macro_rules! impl_gemm_raw {
-    ($t:ty, $kernel:path) => {
+    ($t:ty, $mm:path) => {
         impl Sealed for $t {
             #[inline]
             unsafe fn gemm_raw(
+                engine: GemmEngine,
                 m: usize,
                 k: usize,
                 n: usize,
@@ -24,9 +117,41 @@ macro_rules! impl_gemm_raw {
                 rsc: isize,
                 csc: isize,
             ) {
-                // SAFETY: the caller upholds `gemm_raw`'s contract, which is the engine's:
-                // every indexed element in bounds, C non-aliasing and exclusively ours.
-                unsafe { $kernel(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+                match engine {
+                    // SAFETY: the caller upholds `gemm_raw`'s contract, which is the engine's:
+                    // every indexed element in bounds, C non-aliasing and exclusively ours.
+                    GemmEngine::MatrixMultiply => unsafe {
+                        $mm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+                    },
+                    // The `gemm` crate computes dst ← α′·dst + β′·lhs·rhs, reading dst only
+                    // when asked: so α′ = our β, β′ = our α, and dst is unread when β = 0.
+                    // SAFETY: as above; `gemm` has the same contract, and with
+                    // `Parallelism::None` it runs on this thread only.
+                    #[cfg(feature = "gemm")]
+                    GemmEngine::Gemm => unsafe {
+                        ::gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            c,
+                            csc,
+                            rsc,
+                            beta != 0.0,
+                            a,
+                            csa,
+                            rsa,
+                            b,
+                            csb,
+                            rsb,
+                            beta,
+                            alpha,
+                            false,
+                            false,
+                            false,
+                            ::gemm::Parallelism::None,
+                        )
+                    },
+                }
             }
         }
     };
@@ -91,6 +216,11 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     Ok(())
 }
 
+/// A per-row epilogue run on each part of C right after the part's product, while the part is
+/// still in cache: `f(row, first_col, segment)` gets the row's columns `first_col..` of the
+/// part, contiguous.
+pub(crate) type Epilogue<'e, T> = &'e (dyn Fn(usize, usize, &mut [T]) + Sync);
+
 /// The body of [`gemm`] once the shapes agree; crate kernels call it after their own checks
 /// (which name their own arguments).
 pub(crate) fn gemm_checked<T: Float>(
@@ -98,50 +228,70 @@ pub(crate) fn gemm_checked<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
+    c: MatMut<'_, T>,
+) {
+    gemm_then(alpha, a, b, beta, c, None);
+}
+
+/// [`gemm_checked`], then `epilogue` on every row of C, part by part. C must have unit column
+/// stride when an epilogue is given.
+///
+/// Large products are cut along the rows or the columns of C into parts whose number and
+/// size depend only on (m, k, n) — never on the thread count — and each part runs the engine
+/// single-threaded on the caller's rayon pool. Each element of C is computed by one engine
+/// call over the whole of k, so the result is bit-for-bit the same on any number of threads.
+pub(crate) fn gemm_then<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
     mut c: MatMut<'_, T>,
+    epilogue: Option<Epilogue<'_, T>>,
 ) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    // Shapes agreeing is what makes the raw call in bounds: re-check in every build, so a
+    // Shapes agreeing is what makes the raw calls in bounds: re-check in every build, so a
     // crate-internal caller that forgot cannot turn into an out-of-bounds access.
     assert!(
-        b.rows() == k && c.rows() == m && c.cols() == n,
-        "gemm_checked: shape mismatch"
+        b.rows() == k && c.rows() == m && c.cols() == n && (epilogue.is_none() || c.unit_col_stride()),
+        "gemm_then: shape mismatch"
     );
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 || alpha == T::ZERO {
-        scale(beta, &mut c);
+    if k == 0 || alpha == T::ZERO || is_small_product(m, k, n) {
+        if k == 0 || alpha == T::ZERO {
+            scale(beta, &mut c);
+        } else {
+            small_gemm(alpha, a, b, beta, c.rb_mut());
+        }
+        if let Some(f) = epilogue {
+            for i in 0..m {
+                f(i, 0, c.row_mut(i));
+            }
+        }
         return;
     }
-    if m * n * k <= SMALL_GEMM {
-        small_gemm(alpha, a, b, beta, c);
-        return;
-    }
-    let cp = c.as_mut_ptr();
-    // SAFETY: `MatRef`/`MatMut` constructors proved every element (i, j) with i < rows, j < cols
-    // lies inside its slice, and the assert above ties m, k, n to those dims, so every access
-    // the engine makes is in bounds. `MatMut` strides never alias (checked at construction), and
-    // `c` borrows its slice mutably, so it overlaps neither `a` nor `b` and no other thread can
-    // touch it. Strides fit in isize (checked at construction).
-    unsafe {
-        T::gemm_raw(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            a.row_stride() as isize,
-            a.col_stride() as isize,
-            b.as_ptr(),
-            b.row_stride() as isize,
-            b.col_stride() as isize,
-            beta,
-            cp,
-            c.row_stride() as isize,
-            c.col_stride() as isize,
-        );
-    }
+    let split = Split::plan(m, k, n);
+    let job = Job {
+        engine: gemm_engine(),
+        split,
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        a: a.as_ptr(),
+        rsa: a.row_stride(),
+        csa: a.col_stride(),
+        b: b.as_ptr(),
+        rsb: b.row_stride(),
+        csb: b.col_stride(),
+        c: c.as_mut_ptr(),
+        rsc: c.row_stride(),
+        csc: c.col_stride(),
+        epilogue,
+    };
+    job.run(0, split.parts);
 }
 
 /// Products up to this many multiply-adds skip the engine: its packing (and the allocation of
@@ -149,55 +299,241 @@ pub(crate) fn gemm_checked<T: Float>(
 /// (30×2·2×10 is 600 multiply-adds).
 const SMALL_GEMM: usize = 1 << 14;
 
-/// C ← α·A·B + β·C by direct loops, allocation-free. When rows of C and B are contiguous,
-/// each row of C is β·c (or 0: C unread) plus Σ_l (α·a_il)·b_l, vectorized along the row; when
-/// columns of B are contiguous (B a transpose, as in backward passes), each element is a dot
-/// product of two contiguous runs; other layouts take the element-by-element loop.
-fn small_gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, mut c: MatMut<'_, T>) {
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    if c.unit_col_stride() && b.unit_col_stride() {
-        for i in 0..m {
-            let crow = c.row_mut(i);
-            if beta == T::ZERO {
-                crow.fill(T::ZERO);
-            } else if beta != T::ONE {
-                crow.iter_mut().for_each(|v| *v = beta * *v);
-            }
-            for l in 0..k {
-                let s = alpha * a.at(i, l);
-                for (cv, &bv) in crow.iter_mut().zip(b.row(l)) {
-                    *cv += s * bv;
-                }
+/// Whether an m×k·k×n product takes the direct loops rather than the engine.
+pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(n).saturating_mul(k) <= SMALL_GEMM
+}
+
+/// Products below this many multiply-adds run as one part: ~40 µs on one core, where a
+/// rayon hand-off (~1–5 µs) would cost more than the second core saves.
+const PAR_MIN_WORK: usize = 1 << 22;
+/// The least multiply-adds in a part.
+const PART_WORK: usize = 1 << 21;
+/// The least rows (or columns) in a part: below it the engine's packing of the operand that
+/// every part shares (B for row parts, A for column parts) stops being small against the part's
+/// arithmetic.
+const MIN_PART: usize = 512;
+/// The most parts: enough to keep 8 threads busy.
+const MAX_PARTS: usize = 4;
+/// Part boundaries are multiples of this (the engines' tile heights and widths divide it).
+const PART_ALIGN: usize = 64;
+
+/// How C is cut: along its rows or its columns, in `parts` parts of `size` (the last shorter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Split {
+    by_rows: bool,
+    size: usize,
+    parts: usize,
+}
+
+impl Split {
+    /// The cut for an m×k·k×n product: along the longer side of C, so the operand each part
+    /// re-packs is the smaller one (A, m×k, when cutting columns; B, k×n, when cutting rows).
+    /// A function of the shape alone.
+    fn plan(m: usize, k: usize, n: usize) -> Split {
+        let by_rows = m > n;
+        let dim = if by_rows { m } else { n };
+        let work = m.saturating_mul(n).saturating_mul(k);
+        let parts = if work < PAR_MIN_WORK {
+            1
+        } else {
+            (dim / MIN_PART).min(work / PART_WORK).clamp(1, MAX_PARTS)
+        };
+        let size = dim.div_ceil(parts).next_multiple_of(PART_ALIGN).min(dim);
+        Split {
+            by_rows,
+            size,
+            parts: dim.div_ceil(size),
+        }
+    }
+}
+
+/// One product cut into parts: raw pointers and strides of views the caller checked.
+struct Job<'e, T> {
+    engine: GemmEngine,
+    split: Split,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    beta: T,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+    epilogue: Option<Epilogue<'e, T>>,
+}
+
+// SAFETY: a `Job` lives inside one `gemm_then` call, which holds the shared borrows of A and B
+// and the exclusive borrow of C for its whole duration. Its parts read A and B (shared reads
+// are fine from any thread) and write pairwise disjoint sets of C's elements (distinct rows or
+// distinct columns of a view whose elements are pairwise distinct), so sharing it between the
+// rayon tasks of that call races on nothing. T is `Float`, hence `Send + Sync`.
+unsafe impl<T: Float> Sync for Job<'_, T> {}
+
+impl<T: Float> Job<'_, T> {
+    /// Runs parts `p0..p1`, halving the range across `rayon::join` (inline when it is one part).
+    fn run(&self, p0: usize, p1: usize) {
+        if p1 - p0 == 1 {
+            self.part(p0);
+        } else {
+            let mid = p0 + (p1 - p0) / 2;
+            rayon::join(|| self.run(p0, mid), || self.run(mid, p1));
+        }
+    }
+
+    /// Part `p`: the engine on its rows (or columns) of C, then the epilogue on them.
+    fn part(&self, p: usize) {
+        let Split { by_rows, size, .. } = self.split;
+        let dim = if by_rows { self.m } else { self.n };
+        let (s, e) = (p * size, ((p + 1) * size).min(dim));
+        let (r0, rows, c0, cols) = if by_rows {
+            (s, e - s, 0, self.n)
+        } else {
+            (0, self.m, s, e - s)
+        };
+        // SAFETY: r0 < m and c0 < n (s < dim since p < parts), so the offset pointers address
+        // elements of A (row r0), B (column c0) and C ((r0, c0)) that the checked views
+        // contain; the part's rows×k·k×cols product then stays inside those views. Parts
+        // write disjoint elements of C (see `Job`'s Sync), and this part's are touched by no
+        // other thread during the call.
+        unsafe {
+            T::gemm_raw(
+                self.engine,
+                rows,
+                self.k,
+                cols,
+                self.alpha,
+                self.a.add(r0 * self.rsa),
+                self.rsa as isize,
+                self.csa as isize,
+                self.b.add(c0 * self.csb),
+                self.rsb as isize,
+                self.csb as isize,
+                self.beta,
+                self.c.add(r0 * self.rsc + c0 * self.csc),
+                self.rsc as isize,
+                self.csc as isize,
+            );
+        }
+        if let Some(f) = self.epilogue {
+            for i in r0..r0 + rows {
+                // SAFETY: C has unit column stride when there is an epilogue (asserted in
+                // `gemm_then`), so row i's columns c0..c0+cols are `cols` consecutive
+                // elements of C, inside the view; they belong to this part alone and no other
+                // reference to them exists while the slice lives.
+                let seg = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.rsc + c0), cols) };
+                f(i, c0, seg);
             }
         }
-    } else if b.t().unit_col_stride() && a.unit_col_stride() && n > 0 {
-        let bt = b.t();
-        for i in 0..m {
-            let arow = a.row(i);
-            for j in 0..n {
-                let acc = arow.iter().zip(bt.row(j)).fold(T::ZERO, |s, (&x, &y)| s + x * y);
-                let cv = c.at_mut(i, j);
-                *cv = if beta == T::ZERO {
-                    alpha * acc
-                } else {
-                    alpha * acc + beta * *cv
-                };
-            }
-        }
+    }
+}
+
+/// C ← α·A·B + β·C by direct loops, allocation-free.
+///
+/// When B fits [`PACK`] once its rows are padded to a multiple of [`LANES`], B is copied into
+/// a zero-padded stack buffer and each row of C is built [`LANES`] columns at a time in a
+/// fixed-size accumulator (a vector register on the SIMD paths), summing over k in order:
+/// no read-modify-write of C per term. Otherwise each element is a dot product.
+fn small_gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
+    let (k, n) = (a.cols(), b.cols());
+    let nb = n.next_multiple_of(LANES);
+    if k * nb <= PACK {
+        dispatch(simd_path(), SmallPacked { alpha, a, b, beta, c });
     } else {
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = T::ZERO;
-                for l in 0..k {
-                    acc += a.at(i, l) * b.at(l, j);
-                }
-                let cv = c.at_mut(i, j);
-                *cv = if beta == T::ZERO {
-                    alpha * acc
-                } else {
-                    alpha * acc + beta * *cv
-                };
+        small_dots(alpha, a, b, beta, c);
+    }
+}
+
+/// Accumulator width of the packed small product: one AVX-512 register of f32.
+const LANES: usize = 16;
+/// Elements of the stack buffer B is packed into (16 KiB of f32).
+const PACK: usize = 4096;
+
+struct SmallPacked<'a, T> {
+    alpha: T,
+    a: MatRef<'a, T>,
+    b: MatRef<'a, T>,
+    beta: T,
+    c: MatMut<'a, T>,
+}
+
+impl<T: Float> Kernel for SmallPacked<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let SmallPacked {
+            alpha,
+            a,
+            b,
+            beta,
+            mut c,
+        } = self;
+        let (m, k, n) = (a.rows(), a.cols(), b.cols());
+        let nb = n.next_multiple_of(LANES);
+        // Uninitialized storage (zeroing 16 KiB would cost more than a book-sized product);
+        // every element read below is written first.
+        let mut buf = [MaybeUninit::<T>::uninit(); PACK];
+        for l in 0..k {
+            for j in 0..nb {
+                buf[l * nb + j].write(if j < n { b.at(l, j) } else { T::ZERO });
             }
+        }
+        // SAFETY: k·nb ≤ PACK (checked by `small_gemm`), and the loop above wrote each of the
+        // first k·nb elements; MaybeUninit<T> has T's layout.
+        let packed: &[T] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), k * nb) };
+        for i in 0..m {
+            for j0 in (0..n).step_by(LANES) {
+                let mut acc = [T::ZERO; LANES];
+                for l in 0..k {
+                    let s = a.at(i, l);
+                    let bl: &[T; LANES] = packed[l * nb + j0..][..LANES].try_into().expect("LANES elements");
+                    for t in 0..LANES {
+                        acc[t] += s * bl[t];
+                    }
+                }
+                let store = |cv: &mut T, v: T| {
+                    *cv = if beta == T::ZERO {
+                        alpha * v
+                    } else {
+                        alpha * v + beta * *cv
+                    };
+                };
+                if c.unit_col_stride() {
+                    c.row_mut(i)[j0..]
+                        .iter_mut()
+                        .zip(acc)
+                        .for_each(|(cv, v)| store(cv, v));
+                } else {
+                    for (t, &v) in acc.iter().enumerate().take(n - j0) {
+                        store(c.at_mut(i, j0 + t), v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// C ← α·A·B + β·C one dot product per element (B too large to pack).
+fn small_dots<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, mut c: MatMut<'_, T>) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = T::ZERO;
+            for l in 0..k {
+                acc += a.at(i, l) * b.at(l, j);
+            }
+            let cv = c.at_mut(i, j);
+            *cv = if beta == T::ZERO {
+                alpha * acc
+            } else {
+                alpha * acc + beta * *cv
+            };
         }
     }
 }

@@ -94,7 +94,7 @@ mod simd;
 
 pub use error::{Error, ErrorKind, Result};
 pub use float::Float;
-pub use gemm::gemm;
+pub use gemm::{GemmEngine, gemm, gemm_engine, with_gemm_engine};
 pub use mat::{MatMut, MatRef};
 pub use ops::activation::{
     Activation, activation_backward, activation_forward, exp_forward, relu_backward, relu_forward,

@@ -96,3 +96,35 @@ where
     let (rows, cols) = (out.rows(), out.cols());
     map_blocks(rows, cols, out, &|r0, _, blk| f(r0, blk), &|(), ()| ());
 }
+
+/// A buffer with one `width`-element slot per work block of [`map_blocks`] (blocks of `per`
+/// rows, `per` from [`rows_per_block`]): it splits at block boundaries, so each block gets
+/// its own slot, e.g. for per-block partial sums combined afterwards in block order.
+pub(crate) struct PerBlock<'a, U> {
+    /// `blocks · width` elements.
+    pub data: &'a mut [U],
+    /// Elements per slot.
+    pub width: usize,
+    /// Rows per block.
+    pub per: usize,
+}
+
+impl<U: Send> RowSplit for PerBlock<'_, U> {
+    fn split_at_row(self, k: usize) -> (Self, Self) {
+        // `map_blocks` only splits at block boundaries: k is a multiple of `per`.
+        let (top, bottom) = self.data.split_at_mut(k / self.per * self.width);
+        let (width, per) = (self.width, self.per);
+        (
+            PerBlock {
+                data: top,
+                width,
+                per,
+            },
+            PerBlock {
+                data: bottom,
+                width,
+                per,
+            },
+        )
+    }
+}

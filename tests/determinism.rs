@@ -94,6 +94,22 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
     out
 }
 
+/// Runs `f` on a 1-thread pool, then three times on pools of 2, 3 and 8 threads, and asserts
+/// every run returns the first run's bits.
+fn same_on_every_pool(what: &str, f: &(dyn Fn() -> Vec<Vec<u32>> + Sync)) {
+    let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+    let reference = pool(1).install(f);
+    for threads in [2, 3, 8] {
+        let p = pool(threads);
+        for _ in 0..3 {
+            assert!(
+                p.install(f) == reference,
+                "{what}: results differ on {threads} threads"
+            );
+        }
+    }
+}
+
 #[test]
 fn identical_on_1_2_3_and_8_threads() {
     let (n, d, h) = (2053, 97, 33); // ~6 work blocks of 97-wide rows, odd sizes
@@ -103,19 +119,70 @@ fn identical_on_1_2_3_and_8_threads() {
     let w = f(rng.values::<f32>(d * h, -1.0, 1.0));
     let b = f(rng.values::<f32>(h, -1.0, 1.0));
     let labels: Vec<usize> = (0..n).map(|_| rng.below(d)).collect();
-    let reference = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(|| run_all(&x, &w, &b, &labels, n, d, h));
-    for threads in [2, 3, 8] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        for _ in 0..3 {
-            let got = pool.install(|| run_all(&x, &w, &b, &labels, n, d, h));
-            assert!(got == reference, "results differ on {threads} threads");
+    same_on_every_pool("row kernels", &|| run_all(&x, &w, &b, &labels, n, d, h));
+}
+
+/// The GEMM-based kernels on products large enough to be cut into parts (by rows, by
+/// columns, and the backward's dW and dx), every activation, every engine compiled in.
+#[test]
+fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
+    for &(n, d, h) in &[(1100, 300, 530), (200, 260, 1500)] {
+        let mut rng = Rng::new(41);
+        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let x = f(rng.values::<f32>(n * d, -2.0, 2.0));
+        let w = f(rng.values::<f32>(d * h, -1.0, 1.0));
+        let b = f(rng.values::<f32>(h, -1.0, 1.0));
+        let dy = f(rng.values::<f32>(n * h, -1.0, 1.0));
+        for &engine in GemmEngine::ALL {
+            let run = || {
+                with_gemm_engine(engine, || {
+                    let xv = MatRef::from_row_major(&x, n, d).unwrap();
+                    let wv = MatRef::from_row_major(&w, d, h).unwrap();
+                    let dyv = MatRef::from_row_major(&dy, n, h).unwrap();
+                    let mut out = Vec::new();
+                    let mut c = vec![0.0_f32; d * d];
+                    gemm(
+                        1.0,
+                        xv.t(),
+                        xv,
+                        0.0,
+                        MatMut::from_row_major(&mut c, d, d).unwrap(),
+                    )
+                    .unwrap();
+                    out.push(bits(&c));
+                    let mut ws = Workspace::new();
+                    for act in [
+                        Activation::Identity,
+                        Activation::Sigmoid,
+                        Activation::Tanh,
+                        Activation::Relu,
+                    ] {
+                        let mut y = vec![0.0_f32; n * h];
+                        affine_forward(xv, wv, &b, act, MatMut::from_row_major(&mut y, n, h).unwrap())
+                            .unwrap();
+                        let (mut dx, mut dw, mut db) =
+                            (vec![0.0_f32; n * d], vec![0.0_f32; d * h], vec![0.0_f32; h]);
+                        affine_backward(
+                            xv,
+                            wv,
+                            MatRef::from_row_major(&y, n, h).unwrap(),
+                            dyv,
+                            act,
+                            AffineGrads {
+                                dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
+                                dw: MatMut::from_row_major(&mut dw, d, h).unwrap(),
+                                db: &mut db,
+                            },
+                            Accum::Replace,
+                            &mut ws,
+                        )
+                        .unwrap();
+                        out.extend([bits(&y), bits(&dx), bits(&dw), bits(&db)]);
+                    }
+                    out
+                })
+            };
+            same_on_every_pool(&format!("{n}×{d}×{h} on {}", engine.name()), &run);
         }
     }
 }

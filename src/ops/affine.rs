@@ -2,11 +2,13 @@
 
 use super::activation::Activation;
 use super::matmul::{backward_products, check_backward, check_xw};
-use super::{Accum, Workspace, check_len, check_shape, dims_mut};
+use super::{Accum, Workspace, check_len, check_shape, dims_mut, row_of};
 use crate::error::Result;
 use crate::float::Float;
-use crate::gemm::gemm_checked;
+use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
+use crate::par::{PerBlock, map_blocks, rows_per_block};
+use crate::simd::{Kernel, Math, Unary, dispatch, simd_path};
 
 /// y = act(x·W + b), the dense layer.
 ///
@@ -50,7 +52,26 @@ pub fn affine_forward<T: Float>(
     check_xw(OP, &x, &w)?;
     check_len(OP, "b", b.len(), w.cols(), "w.cols")?;
     check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
-    // y ← b (broadcast), then y ← x·W + y, then y ← act(y).
+    let (n, d, h) = (x.rows(), x.cols(), w.cols());
+    if y.unit_col_stride() && !is_small_product(n, d, h) {
+        // y ← x·W (β = 0: y unread), then, part by part while it is in cache,
+        // y ← act(y + b) in one pass per row.
+        let path = simd_path();
+        let epilogue = |_: usize, c0: usize, seg: &mut [T]| {
+            dispatch(
+                path,
+                BiasAct {
+                    act,
+                    b: &b[c0..c0 + seg.len()],
+                    y: seg,
+                },
+            )
+        };
+        gemm_then(T::ONE, x, w, T::ZERO, y, Some(&epilogue));
+        return Ok(());
+    }
+    // Small products (and outputs with a column stride): y ← b broadcast, y ← x·W + y, then
+    // y ← act(y) in one flat pass.
     let unit = y.unit_col_stride();
     for i in 0..y.rows() {
         if unit {
@@ -64,6 +85,29 @@ pub fn affine_forward<T: Float>(
     gemm_checked(T::ONE, x, w, T::ONE, y.rb_mut());
     act.apply_inplace(y);
     Ok(())
+}
+
+/// y ← act(y + b) over one contiguous run of a row (b: the bias of those columns).
+struct BiasAct<'a, T> {
+    act: Activation,
+    b: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: Float> Kernel for BiasAct<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        for (v, &bj) in self.y.iter_mut().zip(self.b) {
+            *v += bj;
+        }
+        match self.act {
+            Activation::Identity => {}
+            Activation::Sigmoid => M::map_inplace(Unary::Sigmoid, self.y),
+            Activation::Tanh => M::map_inplace(Unary::Tanh, self.y),
+            Activation::Relu => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
+        }
+    }
 }
 
 /// The gradient outputs of [`affine_backward`].
@@ -148,29 +192,125 @@ pub fn affine_backward<T: Float>(
     check_len(OP, "db", db.len(), w.cols(), "w.cols")?;
     let (n, h) = (x.rows(), w.cols());
 
-    let scratch = ws.take(if act == Activation::Identity { h } else { n * h + h });
-    let (colsum, dz_buf) = scratch.split_at_mut(h);
-    let dz = if act == Activation::Identity {
-        dy
-    } else {
-        let dzm = MatMut::from_row_major(&mut dz_buf[..n * h], n, h).expect("dz buffer is exactly n·h");
-        // dz = dy ⊙ act′(y): the activation's backward kernel, into the scratch
-        super::activation::activation_backward(act, y, dy, dzm)?;
-        MatRef::from_row_major(&dz_buf[..n * h], n, h).expect("dz buffer is exactly n·h")
+    // One pass over dy (and y): dz = dy ⊙ act′(y) into the scratch, block by block, each block
+    // also summing its dz rows into its own slot of partial column sums; the slots are then
+    // added in block order, so db does not depend on the thread count.
+    let per = rows_per_block(h);
+    let blocks = n.div_ceil(per);
+    let identity = act == Activation::Identity;
+    let scratch = ws.take(blocks * h + if identity { 0 } else { n * h });
+    let (partials, dz_buf) = scratch.split_at_mut(blocks * h);
+    let path = simd_path();
+    let slots = PerBlock {
+        data: &mut *partials,
+        width: h,
+        per,
     };
-
-    // db: column sums of dz in row order (deterministic), then stored per `accum`.
-    colsum.fill(T::ZERO);
-    let mut buf = Vec::new();
-    for i in 0..n {
-        let row = super::row_of(&dz, i, &mut buf);
-        for (s, &v) in colsum.iter_mut().zip(row) {
-            *s += v;
-        }
+    if identity {
+        map_blocks(
+            n,
+            h,
+            slots,
+            &|r0, r1, s: PerBlock<'_, T>| {
+                dispatch(
+                    path,
+                    DzBlock {
+                        act,
+                        y,
+                        dy,
+                        r0,
+                        r1,
+                        dz: None,
+                        sums: s.data,
+                    },
+                )
+            },
+            &|(), ()| (),
+        );
+    } else {
+        let dzm = MatMut::from_row_major(&mut *dz_buf, n, h).expect("dz buffer is exactly n·h");
+        map_blocks(
+            n,
+            h,
+            (dzm, slots),
+            &|r0, r1, (dzb, s): (MatMut<'_, T>, PerBlock<'_, T>)| {
+                dispatch(
+                    path,
+                    DzBlock {
+                        act,
+                        y,
+                        dy,
+                        r0,
+                        r1,
+                        dz: Some(dzb),
+                        sums: s.data,
+                    },
+                )
+            },
+            &|(), ()| (),
+        );
     }
-    for (o, &s) in db.iter_mut().zip(colsum.iter()) {
+    for (j, o) in db.iter_mut().enumerate() {
+        let mut s = T::ZERO;
+        for blk in 0..blocks {
+            s += partials[blk * h + j];
+        }
         accum.store(o, s);
     }
+    let dz = if identity {
+        dy
+    } else {
+        MatRef::from_row_major(&*dz_buf, n, h).expect("dz buffer is exactly n·h")
+    };
     backward_products(x, w, dz, dx, dw, accum);
     Ok(())
+}
+
+/// Rows r0..r1: dz = dy ⊙ act′(y) (stored unless the activation is the identity, where dz is
+/// dy itself) and `sums` ← Σ of those dz rows.
+struct DzBlock<'a, T> {
+    act: Activation,
+    y: MatRef<'a, T>,
+    dy: MatRef<'a, T>,
+    r0: usize,
+    r1: usize,
+    dz: Option<MatMut<'a, T>>,
+    sums: &'a mut [T],
+}
+
+impl<T: Float> Kernel for DzBlock<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let DzBlock {
+            act,
+            y,
+            dy,
+            r0,
+            r1,
+            mut dz,
+            sums,
+        } = self;
+        sums.fill(T::ZERO);
+        let (mut ybuf, mut dybuf) = (Vec::new(), Vec::new());
+        for i in r0..r1 {
+            let g = row_of(&dy, i, &mut dybuf);
+            match dz.as_mut() {
+                None => {
+                    for (s, &v) in sums.iter_mut().zip(g) {
+                        *s += v;
+                    }
+                }
+                Some(dz) => {
+                    let yr = row_of(&y, i, &mut ybuf);
+                    let out = dz.row_mut(i - r0);
+                    for (((o, s), &yv), &gv) in out.iter_mut().zip(sums.iter_mut()).zip(yr).zip(g) {
+                        let v = act.grad_from_output(yv, gv);
+                        *o = v;
+                        *s += v;
+                    }
+                }
+            }
+        }
+    }
 }
