@@ -126,7 +126,7 @@ fn identical_on_1_2_3_and_8_threads() {
 /// columns, and the backward's dW and dx), every activation, every engine compiled in.
 #[test]
 fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
-    for &(n, d, h) in &[(1100, 300, 530), (200, 260, 1500)] {
+    for &(n, d, h) in &[(2100, 300, 530), (200, 260, 1500)] {
         let mut rng = Rng::new(41);
         let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let x = f(rng.values::<f32>(n * d, -2.0, 2.0));
