@@ -101,6 +101,7 @@ pub use ops::activation::{
     sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
 };
 pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
+pub use ops::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
 pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
 pub use ops::matmul::{matmul_backward, matmul_forward};
 pub use ops::optim::{AdamParams, adam_update, sgd_update};

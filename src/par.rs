@@ -128,3 +128,15 @@ impl<U: Send> RowSplit for PerBlock<'_, U> {
         )
     }
 }
+
+impl<P: RowSplit> RowSplit for Option<P> {
+    fn split_at_row(self, k: usize) -> (Self, Self) {
+        match self {
+            Some(p) => {
+                let (a, b) = p.split_at_row(k);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        }
+    }
+}

@@ -581,3 +581,78 @@ fn loss_options_out_of_domain() {
         "class-index targets only",
     );
 }
+
+#[test]
+fn binary_cross_entropy_arguments_of_the_wrong_size() {
+    let x = [0.0_f32; 6];
+    let t5 = [0.0_f32; 6];
+    let opts = BceOptions::default();
+    let mut loss = [f32::NAN];
+    expect(
+        bce_with_logits_forward(m(&x, 2, 3), m(&t5, 3, 2), &opts, &mut loss),
+        "bce_with_logits_forward",
+        "targets",
+        ErrorKind::Shape,
+        "is 3×2 but must be 2×3",
+    );
+    let w = [1.0_f32; 3];
+    let bad_w = BceOptions {
+        weight: Some(m(&w, 1, 3)),
+        ..Default::default()
+    };
+    expect(
+        bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &bad_w, &mut loss),
+        "bce_with_logits_forward",
+        "weight",
+        ErrorKind::Shape,
+        "is 1×3 but must be 2×3",
+    );
+    let bad_p = BceOptions {
+        pos_weight: Some(&[1.0, 2.0]),
+        ..Default::default()
+    };
+    expect(
+        bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &bad_p, &mut loss),
+        "bce_with_logits_forward",
+        "pos_weight",
+        ErrorKind::Length,
+        "has length 2 but must have 3",
+    );
+    let none = BceOptions {
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    expect(
+        bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &none, &mut loss),
+        "bce_with_logits_forward",
+        "loss",
+        ErrorKind::Length,
+        "has length 1 but must have 6",
+    );
+    let mut g = [f32::NAN; 6];
+    expect(
+        bce_with_logits_backward(m(&x, 2, 3), m(&t5, 2, 3), &opts, &[1.0, 1.0], mm(&mut g, 2, 3)),
+        "bce_with_logits_backward",
+        "dloss",
+        ErrorKind::Length,
+        "has length 2 but must have 1",
+    );
+    expect(
+        bce_with_logits(
+            m(&x, 2, 3),
+            m(&t5, 2, 3),
+            &opts,
+            &[1.0],
+            &mut loss,
+            MatMut::from_col_major(&mut g, 2, 3).unwrap(),
+        ),
+        "bce_with_logits",
+        "dlogits",
+        ErrorKind::Stride,
+        "needs column stride 1",
+    );
+    assert!(
+        loss[0].is_nan() && g.iter().all(|v| v.is_nan()),
+        "no output written"
+    );
+}

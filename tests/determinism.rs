@@ -91,6 +91,29 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
         .unwrap();
         out.push(bits(&loss));
     }
+    // binary cross-entropy: every element weighted, pos_weight, each reduction
+    let pw: Vec<f32> = (0..d).map(|k| 0.5 + k as f32 / 8.0).collect();
+    let t: Vec<f32> = (0..n * d).map(|e| ((e * 7) % 3) as f32 / 2.0).collect();
+    for red in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+        let opts = BceOptions {
+            reduction: red,
+            weight: Some(MatRef::from_strided(&pw, n, d, 0, 1).unwrap()),
+            pos_weight: Some(&pw),
+        };
+        let len = if red == Reduction::None { n * d } else { 1 };
+        let (mut loss, mut g) = (vec![0.0_f32; len], vec![0.0_f32; n * d]);
+        let t = MatRef::from_row_major(&t, n, d).unwrap();
+        bce_with_logits(
+            xv,
+            t,
+            &opts,
+            &vec![0.5; len],
+            &mut loss,
+            MatMut::from_row_major(&mut g, n, d).unwrap(),
+        )
+        .unwrap();
+        out.extend([bits(&loss), bits(&g)]);
+    }
     out
 }
 

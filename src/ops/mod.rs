@@ -5,6 +5,7 @@
 
 pub mod activation;
 pub mod affine;
+pub mod bce;
 pub mod cross_entropy;
 pub mod matmul;
 pub mod optim;

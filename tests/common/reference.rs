@@ -151,3 +151,24 @@ pub fn softmax_cross_entropy(
     }
     (loss, grad, scales)
 }
+
+/// Binary cross-entropy on a logit, as PyTorch computes it, in f64:
+/// ℓ = (1−t)·x − lw·ln σ(x), lw = 1 + (p−1)·t, and ∂ℓ/∂x = lw·σ(x) − p·t. Returns
+/// (ℓ, ∂ℓ/∂x, the magnitudes of ℓ's terms, the magnitudes of the gradient's terms).
+pub fn bce(x: f64, t: f64, p: f64) -> (f64, f64, f64, f64) {
+    let lw = 1.0 + (p - 1.0) * t;
+    // ln σ(x) = min(x, 0) − ln(1 + e^(−|x|))
+    let log_sig = x.min(0.0) - (-x.abs()).exp().ln_1p();
+    let loss = (1.0 - t) * x - lw * log_sig;
+    let sig = if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        x.exp() / (1.0 + x.exp())
+    };
+    let grad = lw * sig - p * t;
+    let sp = |v: f64| v.max(0.0) + (-v.abs()).exp().ln_1p();
+    let scale =
+        ((1.0 - t) * x).abs() + (lw * log_sig).abs() + (p * t * sp(-x)).abs() + ((1.0 - t) * sp(x)).abs();
+    let gscale = (lw * sig).abs() + (p * t).abs() + ((1.0 - t) * sig).abs() + (p * t * (1.0 - sig)).abs();
+    (loss, grad, scale, gscale)
+}

@@ -1,0 +1,324 @@
+//! Binary cross-entropy on logits, with the sigmoid fused: forward, backward, and both in one
+//! pass.
+
+use super::{Reduction, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
+use crate::error::Result;
+use crate::float::Float;
+use crate::mat::{MatMut, MatRef};
+use crate::par::map_blocks;
+
+/// Options of the binary cross-entropy on logits: those of PyTorch's
+/// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{BceOptions, MatRef, Reduction};
+///
+/// // a weight per class is a view of C values with row stride 0 (broadcast over the rows)
+/// let per_class = [1.0_f32, 2.0, 0.5];
+/// let opts = BceOptions {
+///     reduction: Reduction::Sum,
+///     weight: Some(MatRef::from_strided(&per_class, 4, 3, 0, 1)?),
+///     pos_weight: Some(&[3.0, 1.0, 1.0]),
+/// };
+/// # let _ = opts;
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct BceOptions<'a, T> {
+    /// `None`: one loss per element (N×C, row-major); `Mean`: the sum over the N·C elements
+    /// divided by N·C (weights do not change the divisor, as in PyTorch); `Sum`.
+    pub reduction: Reduction,
+    /// w: a weight per element, N×C; any view, so a weight per class (row stride 0) or per row
+    /// (column stride 0) needs no copy.
+    pub weight: Option<MatRef<'a, T>>,
+    /// p: the weight of the positive term, one per class (length C), broadcast over the rows.
+    pub pos_weight: Option<&'a [T]>,
+}
+
+impl<T> Default for BceOptions<'_, T> {
+    fn default() -> Self {
+        BceOptions {
+            reduction: Reduction::Mean,
+            weight: None,
+            pos_weight: None,
+        }
+    }
+}
+
+/// The loss of one element and its derivative in x, both per unit weight:
+/// ℓ = p·t·softplus(−x) + (1−t)·softplus(x), ∂ℓ/∂x = (1−t)·σ(x) − p·t·σ(−x).
+///
+/// With e = e^(−|x|) ≤ 1: softplus(±x) = max(±x, 0) + ln(1+e) and σ(±x) ∈ {1/(1+e), e/(1+e)}
+/// — no exponential overflows, no 1 − σ cancels. A zero coefficient times an infinite
+/// softplus is 0 (the limit), so x = +∞ with t = 1 gives ℓ = 0, not NaN.
+#[inline(always)]
+fn element<T: Float>(x: T, t: T, p: T) -> (T, T) {
+    let e = (-x.abs()).exp();
+    let l1p = e.ln_1p();
+    let (sp_pos, sp_neg) = (x.max(T::ZERO) + l1p, (-x).max(T::ZERO) + l1p);
+    let (a, b) = (T::ONE / (T::ONE + e), e / (T::ONE + e));
+    let (sig_pos, sig_neg) = if x >= T::ZERO { (a, b) } else { (b, a) };
+    let (cp, cn) = (p * t, T::ONE - t);
+    let times = |c: T, s: T| if c == T::ZERO { T::ZERO } else { c * s };
+    let loss = times(cp, sp_neg) + times(cn, sp_pos);
+    // NaN x keeps NaN (x.max(0) would drop it)
+    let loss = if x.is_nan() { x } else { loss };
+    (loss, cn * sig_pos - cp * sig_neg)
+}
+
+/// What one call computes: the loss, the gradient, or both.
+struct Bce<'a, T> {
+    logits: MatRef<'a, T>,
+    targets: MatRef<'a, T>,
+    opts: BceOptions<'a, T>,
+    dloss: Option<&'a [T]>,
+}
+
+impl<T: Float> Bce<'_, T> {
+    /// Checks every argument; `loss` and `dlogits` are the outputs this call writes.
+    fn check(&self, op: &'static str, loss: Option<&[T]>, dlogits: Option<&MatMut<'_, T>>) -> Result<()> {
+        let (n, c) = dims(&self.logits);
+        check_shape(op, "targets", dims(&self.targets), (n, c), "the shape of logits")?;
+        if let Some(w) = &self.opts.weight {
+            check_shape(op, "weight", dims(w), (n, c), "the shape of logits")?;
+        }
+        if let Some(p) = self.opts.pos_weight {
+            check_len(op, "pos_weight", p.len(), c, "one per class (logits.cols)")?;
+        }
+        let (len, like) = match self.opts.reduction {
+            Reduction::None => (n * c, "N·C for Reduction::None"),
+            _ => (1, "1 for Reduction::Mean or Sum"),
+        };
+        if let Some(l) = loss {
+            check_len(op, "loss", l.len(), len, like)?;
+        }
+        if let Some(d) = self.dloss {
+            check_len(op, "dloss", d.len(), len, like)?;
+        }
+        if let Some(g) = dlogits {
+            check_shape(op, "dlogits", dims_mut(g), (n, c), "the shape of logits")?;
+            check_rows_contiguous(op, "dlogits", g)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the loss (when `loss` is given) and the gradient (when `dlogits` is), in one
+    /// pass over row blocks; the reduced sum runs in f64 in a fixed order.
+    fn run(&self, loss: Option<&mut [T]>, dlogits: Option<MatMut<'_, T>>) {
+        let (n, c) = dims(&self.logits);
+        let red = self.opts.reduction;
+        let count = n * c;
+        let per_elem = loss.is_some() && red == Reduction::None;
+        let (loss_mat, loss_out) = match loss {
+            Some(l) if per_elem => (
+                Some(MatMut::from_row_major(l, n, c).expect("checked length")),
+                None,
+            ),
+            other => (None, other),
+        };
+        // upstream scale for Mean / Sum
+        let g0 = self.dloss.map(|d| match red {
+            Reduction::None => T::ONE,
+            Reduction::Mean => d[0] / T::from_usize(count),
+            Reduction::Sum => d[0],
+        });
+        let sum = map_blocks(
+            n,
+            c,
+            (loss_mat, dlogits),
+            &|r0, r1, (mut lm, mut gm): (Option<MatMut<'_, T>>, Option<MatMut<'_, T>>)| {
+                let mut acc = 0.0_f64;
+                for i in r0..r1 {
+                    for k in 0..c {
+                        let x = self.logits.at(i, k);
+                        let t = self.targets.at(i, k);
+                        let p = self.opts.pos_weight.map_or(T::ONE, |p| p[k]);
+                        let w = self.opts.weight.map_or(T::ONE, |w| w.at(i, k));
+                        let (l, d) = element(x, t, p);
+                        let l = w * l;
+                        acc += l.to_f64();
+                        if let Some(lm) = lm.as_mut() {
+                            *lm.at_mut(i - r0, k) = l;
+                        }
+                        if let (Some(gm), Some(g0)) = (gm.as_mut(), g0) {
+                            let up = match red {
+                                Reduction::None => self.dloss.expect("given with dlogits")[i * c + k],
+                                _ => g0,
+                            };
+                            *gm.at_mut(i - r0, k) = up * (w * d);
+                        }
+                    }
+                }
+                acc
+            },
+            &|a, b| a + b,
+        );
+        if let Some(out) = loss_out {
+            out[0] = match red {
+                Reduction::Mean => T::from_f64(sum / count as f64),
+                _ => T::from_f64(sum),
+            };
+        }
+    }
+}
+
+/// Binary cross-entropy on logits: ℓ_nk = w_nk·[p_k·t_nk·softplus(−x_nk) + (1−t_nk)·softplus(x_nk)],
+/// reduced — that is −w·[p·t·ln σ(x) + (1−t)·ln(1−σ(x))] without forming σ(x).
+///
+/// softplus(x) = ln(1+eˣ) is evaluated as max(x, 0) + ln(1 + e^(−|x|)): no overflow for any
+/// finite logit (±3e38 included) and no cancellation, so each element is accurate to a few
+/// ULPs. Shapes: logits and targets N×C (any views; targets are probabilities, usually 0 or
+/// 1, used as given, as PyTorch does); [`BceOptions`] `weight` N×C and `pos_weight` C; loss
+/// N·C values (row-major) for `Reduction::None`, else 1. `Mean` divides by N·C (NaN when it
+/// is 0, as PyTorch). Sums run in f64 in a fixed order: the result does not depend on the
+/// thread count.
+///
+/// Non-finite values: NaN anywhere in an element gives NaN for it. An infinite logit gives
+/// the limit: x = +∞ costs (1−t)·∞ and x = −∞ costs p·t·∞, with 0·∞ = 0, so a confident
+/// correct prediction (x = +∞, t = 1) costs 0. PyTorch gives NaN there (it computes
+/// (1−t)·x − …, and 0·∞ is NaN); this is the one documented difference. A loss beyond the
+/// type's range is +∞, never NaN.
+///
+/// # Errors
+///
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `targets` or `weight` if not N×C;
+/// [`ErrorKind::Length`](crate::ErrorKind::Length) naming `pos_weight` (≠ C) or `loss`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{BceOptions, MatRef, Reduction, bce_with_logits_forward};
+///
+/// let x = [0.0_f64, 2.0];
+/// let t = [1.0_f64, 0.0];
+/// let mut loss = [0.0; 2];
+/// let opts = BceOptions { reduction: Reduction::None, ..Default::default() };
+/// bce_with_logits_forward(
+///     MatRef::from_row_major(&x, 1, 2)?,
+///     MatRef::from_row_major(&t, 1, 2)?,
+///     &opts,
+///     &mut loss,
+/// )?;
+/// assert!((loss[0] - 2.0_f64.ln()).abs() < 1e-15); // −ln σ(0)
+/// assert!((loss[1] - (1.0 + 2.0_f64.exp()).ln()).abs() < 1e-15); // softplus(2)
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn bce_with_logits_forward<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    loss: &mut [T],
+) -> Result<()> {
+    let k = Bce {
+        logits,
+        targets,
+        opts: *opts,
+        dloss: None,
+    };
+    k.check("bce_with_logits_forward", Some(loss), None)?;
+    k.run(Some(loss), None);
+    Ok(())
+}
+
+/// The gradient of [`bce_with_logits_forward`]:
+/// dx_nk = g_nk·w_nk·[(1−t_nk)·σ(x_nk) − p_k·t_nk·σ(−x_nk)] (= g·w·(σ(x) − t) without
+/// `pos_weight`).
+///
+/// g_nk is `dloss[n·C + k]` (`None`), `dloss[0]` (`Sum`) or `dloss[0]/(N·C)` (`Mean`). Both
+/// σ(x) and σ(−x) come from e^(−|x|), so the gradient is accurate for every logit and finite
+/// for infinite ones. Shapes as the forward; dlogits N×C with unit column stride,
+/// overwritten; dloss as the forward's loss.
+///
+/// # Errors
+///
+/// As [`bce_with_logits_forward`], naming `dloss` for its length, plus
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape)/[`ErrorKind::Stride`](crate::ErrorKind::Stride)
+/// naming `dlogits`.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{BceOptions, MatMut, MatRef, bce_with_logits_backward};
+///
+/// let x = [0.0_f32, 0.0];
+/// let t = [1.0_f32, 0.0];
+/// let mut dx = [f32::NAN; 2];
+/// bce_with_logits_backward(
+///     MatRef::from_row_major(&x, 1, 2)?,
+///     MatRef::from_row_major(&t, 1, 2)?,
+///     &BceOptions::default(), // Mean over 2 elements
+///     &[1.0],
+///     MatMut::from_row_major(&mut dx, 1, 2)?,
+/// )?;
+/// assert_eq!(dx, [-0.25, 0.25]); // (σ(0) − t) / 2
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn bce_with_logits_backward<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    dloss: &[T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    let k = Bce {
+        logits,
+        targets,
+        opts: *opts,
+        dloss: Some(dloss),
+    };
+    k.check("bce_with_logits_backward", None, Some(&dlogits))?;
+    k.run(None, Some(dlogits));
+    Ok(())
+}
+
+/// Forward and backward of [`bce_with_logits_forward`] in one pass: each logit is read once,
+/// e^(−|x|) computed once for the loss and the gradient.
+///
+/// Writes the loss as the forward does and the gradient as [`bce_with_logits_backward`]
+/// does with upstream gradient `dloss` (pass `&[1.0]` for a loss that is the objective).
+///
+/// # Errors
+///
+/// As [`bce_with_logits_forward`] and [`bce_with_logits_backward`].
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{BceOptions, MatMut, MatRef, Reduction, bce_with_logits};
+///
+/// let x = [3.0e38_f32, -3.0e38]; // far beyond e^x's range
+/// let t = [0.0_f32, 0.0];
+/// let (mut loss, mut dx) = ([0.0_f32], [0.0_f32; 2]);
+/// let opts = BceOptions { reduction: Reduction::Sum, ..Default::default() };
+/// bce_with_logits(
+///     MatRef::from_row_major(&x, 1, 2)?,
+///     MatRef::from_row_major(&t, 1, 2)?,
+///     &opts,
+///     &[1.0],
+///     &mut loss,
+///     MatMut::from_row_major(&mut dx, 1, 2)?,
+/// )?;
+/// assert_eq!(loss, [3.0e38]); // softplus(3e38) + softplus(−3e38)
+/// assert_eq!(dx, [1.0, 0.0]); // σ(x) − t
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn bce_with_logits<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    dloss: &[T],
+    loss: &mut [T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    let k = Bce {
+        logits,
+        targets,
+        opts: *opts,
+        dloss: Some(dloss),
+    };
+    k.check("bce_with_logits", Some(loss), Some(&dlogits))?;
+    k.run(Some(loss), Some(dlogits));
+    Ok(())
+}
