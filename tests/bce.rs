@@ -7,13 +7,9 @@
 
 mod common;
 
-use common::reference as r;
-use common::tol::{self, assert_within};
-use common::{LAYOUTS, Rng, SWEEP, Stored};
-use nnkern::{
-    BceOptions, Float, MatMut, MatRef, Reduction, bce_with_logits, bce_with_logits_backward,
-    bce_with_logits_forward,
-};
+use common::checks;
+use common::{Rng, SWEEP};
+use nnkern::{BceOptions, Float, MatMut, MatRef, Reduction, bce_with_logits, bce_with_logits_forward};
 
 const REDS: [Reduction; 3] = [Reduction::Mean, Reduction::Sum, Reduction::None];
 
@@ -24,128 +20,7 @@ fn sweep<T: Float>() {
         for &c in &SWEEP {
             for red in REDS {
                 case += 1;
-                // weight: 0 none, 1 dense, 2 per class (row stride 0); pos_weight on odd cases
-                let weight_kind = case % 3;
-                let with_pos = case % 2 == 1;
-                let soft = case % 5 < 2;
-                let spread = if case % 4 == 0 { 60.0 } else { 6.0 };
-                let x = rng.values::<T>(n * c, -spread, spread);
-                let t: Vec<f64> = (0..n * c)
-                    .map(|_| {
-                        if soft {
-                            T::from_f64(rng.uniform()).to_f64()
-                        } else {
-                            rng.below(2) as f64
-                        }
-                    })
-                    .collect();
-                let wv = rng.values::<T>(n * c, 0.0, 2.0);
-                let wc = rng.values::<T>(c, 0.0, 2.0);
-                let pw = rng.values::<T>(c, 0.0, 4.0);
-                let (lx, lt) = (LAYOUTS[case % 3], LAYOUTS[(case / 3) % 3]);
-                let sx = Stored::<T>::new(&x, n, c, lx);
-                let st = Stored::<T>::new(&t, n, c, lt);
-                let sw = Stored::<T>::new(&wv, n, c, LAYOUTS[(case / 9) % 3]);
-                let wct: Vec<T> = wc.iter().map(|&v| T::from_f64(v)).collect();
-                let pwt: Vec<T> = pw.iter().map(|&v| T::from_f64(v)).collect();
-                let weight = match weight_kind {
-                    1 => Some(sw.view()),
-                    2 => Some(MatRef::from_strided(&wct, n, c, 0, 1).unwrap()),
-                    _ => None,
-                };
-                let w_at = |i: usize, k: usize| match weight_kind {
-                    1 => wv[i * c + k],
-                    2 => wc[k],
-                    _ => 1.0,
-                };
-                let p_at = |k: usize| if with_pos { pw[k] } else { 1.0 };
-                let opts = BceOptions {
-                    reduction: red,
-                    weight,
-                    pos_weight: with_pos.then_some(&pwt[..]),
-                };
-                let what = |s: &str| format!("{s} {n}×{c} {red:?} w{weight_kind} pos{with_pos} soft{soft}");
-
-                // reference, per element
-                let count = n * c;
-                let mut want = vec![0.0; count];
-                let mut grad = vec![0.0; count];
-                let mut scale = vec![0.0; count];
-                let mut gscale = vec![0.0; count];
-                for i in 0..n {
-                    for k in 0..c {
-                        let e = i * c + k;
-                        let (l, g, s, gs) = r::bce(x[e], t[e], p_at(k));
-                        let w = w_at(i, k);
-                        (want[e], grad[e], scale[e], gscale[e]) = (w * l, w * g, w * s, w * gs);
-                    }
-                }
-                let out_len = if red == Reduction::None { count } else { 1 };
-                let up: Vec<f64> = (0..out_len)
-                    .map(|_| T::from_f64(rng.range(-2.0, 2.0)).to_f64())
-                    .collect();
-                let upt: Vec<T> = up.iter().map(|&v| T::from_f64(v)).collect();
-
-                let check_loss = |got: &[T]| match red {
-                    Reduction::None => {
-                        for e in 0..count {
-                            assert_within::<T>(
-                                got[e].to_f64(),
-                                want[e],
-                                tol::BCE_ROUNDINGS,
-                                scale[e],
-                                &|| what("loss") + &format!(" at {e}"),
-                            );
-                        }
-                    }
-                    _ => {
-                        let div = if red == Reduction::Mean { count as f64 } else { 1.0 };
-                        let sum: f64 = want.iter().sum();
-                        let s: f64 = scale.iter().sum();
-                        assert_within::<T>(
-                            got[0].to_f64(),
-                            sum / div,
-                            tol::BCE_ROUNDINGS + count as f64 + 2.0,
-                            s / div,
-                            &|| what("reduced loss"),
-                        );
-                    }
-                };
-                let check_grad = |got: &Stored<T>| {
-                    let g = got.values();
-                    for e in 0..count {
-                        let (u, div) = match red {
-                            Reduction::None => (up[e], 1.0),
-                            Reduction::Mean => (up[0], count as f64),
-                            Reduction::Sum => (up[0], 1.0),
-                        };
-                        assert_within::<T>(
-                            g[e],
-                            u * grad[e] / div,
-                            tol::BCE_GRAD_ROUNDINGS,
-                            (u * gscale[e] / div).abs(),
-                            &|| what("grad") + &format!(" at {e}"),
-                        );
-                    }
-                    assert!(got.padding_untouched());
-                };
-
-                let mut loss = vec![T::NAN; out_len];
-                bce_with_logits_forward(sx.view(), st.view(), &opts, &mut loss).unwrap();
-                check_loss(&loss);
-
-                let lg = LAYOUTS[(case / 2) % 2]; // contiguous or padded (rows contiguous)
-                let mut dx = Stored::<T>::nan(n, c, lg);
-                bce_with_logits_backward(sx.view(), st.view(), &opts, &upt, dx.view_mut()).unwrap();
-                check_grad(&dx);
-
-                let mut loss2 = vec![T::NAN; out_len];
-                let mut dx2 = Stored::<T>::nan(n, c, lg);
-                bce_with_logits(sx.view(), st.view(), &opts, &upt, &mut loss2, dx2.view_mut()).unwrap();
-                // the fused kernel computes the same values as the split ones
-                let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&loss2), bits(&loss), "{}", what("fused loss"));
-                assert_eq!(bits(&dx2.data), bits(&dx.data), "{}", what("fused grad"));
+                checks::bce::<T>(&mut rng, n, c, red, case);
             }
         }
     }

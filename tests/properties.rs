@@ -1,13 +1,16 @@
-//! Property tests: arbitrary view geometry never panics (constructors answer Ok or Err), and
-//! GEMM through arbitrary valid strided views matches the naive reference.
+//! Property tests: arbitrary view geometry never panics (constructors answer Ok or Err), GEMM
+//! through arbitrary valid strided views matches the naive reference, and every kernel
+//! matches the f64 reference on random shapes, layouts, options, types and SIMD paths.
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
 mod common;
 
+use common::checks::{self, Case, Kind};
 use common::reference as r;
 use common::tol::assert_within;
-use nnkern::{MatMut, MatRef, gemm};
+use common::{LAYOUTS, Layout, Rng};
+use nnkern::{Accum, MatMut, MatRef, Reduction, SimdPath, Workspace, gemm, with_simd_path};
 use proptest::prelude::*;
 
 proptest! {
@@ -73,5 +76,103 @@ proptest! {
         for i in 0..m { for j in 0..n {
             assert_within::<f64>(dc[i * rc + j * cc], want[i * n + j], (k + 3) as f64, s[i * n + j], &|| format!("{m}×{k}×{n}"));
         } }
+    }
+}
+
+/// Runs `f` for f32 or f64 on SIMD path `path` (skipped where the CPU lacks it).
+fn on(path: usize, f: impl Fn()) {
+    let p = SimdPath::ALL[path % 4];
+    if p.is_supported() {
+        with_simd_path(p, f).unwrap();
+    }
+}
+
+fn lay(i: usize) -> Layout {
+    LAYOUTS[i % 3]
+}
+
+fn out_lay(i: usize) -> Layout {
+    checks::OUT_LAYOUTS[i % 2]
+}
+
+/// Every kernel on random shapes and random strided / transposed views, for f32 and f64 on a
+/// random SIMD path, against the f64 reference with the bounds of `common::tol` — the same
+/// checks the sweeps run on their fixed grids.
+mod every_kernel {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn gemm_and_affine(m in 0usize..40, k in 0usize..40, n in 0usize..40, l in 0usize..729,
+                           act in 0usize..4, add: bool, f64_: bool, path in 0usize..4, seed: u64) {
+            let mut rng = Rng::new(seed);
+            let accum = if add { Accum::Add } else { Accum::Replace };
+            let run = |rng: &mut Rng| {
+                if f64_ {
+                    checks::gemm::<f64>(rng, m, k, n, [lay(l), lay(l / 3), lay(l / 9)]);
+                    checks::affine_forward::<f64>(rng, m, k, n, checks::ACTS[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
+                    checks::affine_backward::<f64>(rng, &mut Workspace::new(), m, k, n, checks::ACTS[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
+                } else {
+                    checks::gemm::<f32>(rng, m, k, n, [lay(l), lay(l / 3), lay(l / 9)]);
+                    checks::affine_forward::<f32>(rng, m, k, n, checks::ACTS[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
+                    checks::affine_backward::<f32>(rng, &mut Workspace::new(), m, k, n, checks::ACTS[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
+                }
+            };
+            on(path, || run(&mut Rng::new(seed ^ 1)));
+            run(&mut rng);
+        }
+
+        #[test]
+        fn activations_and_softmax(n in 0usize..40, c in 1usize..300, l in 0usize..243, which in 0usize..3,
+                                   f64_: bool, path in 0usize..4, seed: u64) {
+            on(path, || {
+                let mut rng = Rng::new(seed);
+                if f64_ {
+                    checks::activation_forward::<f64>(&mut rng, n, c, which, [lay(l), out_lay(l)]);
+                    checks::activation_backward::<f64>(&mut rng, n, c, which, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::softmax_forward::<f64>(&mut rng, n, c, [lay(l / 3), out_lay(l), out_lay(l / 2)]);
+                    checks::softmax_backward::<f64>(&mut rng, n, c, [lay(l), lay(l / 3), lay(l / 9), out_lay(l / 27), out_lay(l / 81)]);
+                } else {
+                    checks::activation_forward::<f32>(&mut rng, n, c, which, [lay(l), out_lay(l)]);
+                    checks::activation_backward::<f32>(&mut rng, n, c, which, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::softmax_forward::<f32>(&mut rng, n, c, [lay(l / 3), out_lay(l), out_lay(l / 2)]);
+                    checks::softmax_backward::<f32>(&mut rng, n, c, [lay(l), lay(l / 3), lay(l / 9), out_lay(l / 27), out_lay(l / 81)]);
+                }
+            });
+        }
+
+        #[test]
+        fn losses(n in 0usize..40, c in 1usize..80, kind in 0usize..3, red in 0usize..3, weighted: bool,
+                  ignore in 0usize..3, eps in prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0], l in 0usize..27,
+                  bce_case in 0usize..120, f64_: bool, path in 0usize..4, seed: u64) {
+            let kind = [Kind::Classes, Kind::Soft, Kind::OneHot][kind];
+            let ignore = if matches!(kind, Kind::Classes) { ignore } else { 0 };
+            let case = Case { n, c, kind, red, weighted, ignore, eps, layout: lay(l) };
+            let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][red];
+            on(path, || {
+                let mut rng = Rng::new(seed);
+                if f64_ {
+                    checks::sce::<f64>(&mut rng, &case);
+                    checks::ce_probs::<f64>(&mut rng, n, c, kind_soft(kind), red, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::bce::<f64>(&mut rng, n, c, reduction, bce_case);
+                } else {
+                    checks::sce::<f32>(&mut rng, &case);
+                    checks::ce_probs::<f32>(&mut rng, n, c, kind_soft(kind), red, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::bce::<f32>(&mut rng, n, c, reduction, bce_case);
+                }
+            });
+        }
+
+        #[test]
+        fn optimizers(len in 0usize..100, lr in -2.0f64..2.0, step in 1u32..50, f64_: bool, seed: u64) {
+            let mut rng = Rng::new(seed);
+            if f64_ { checks::optimizers::<f64>(&mut rng, len, lr, step) } else { checks::optimizers::<f32>(&mut rng, len, lr, step) }
+        }
+    }
+
+    fn kind_soft(k: Kind) -> bool {
+        matches!(k, Kind::Soft)
     }
 }

@@ -2,6 +2,7 @@
 //! one place where tolerances are defined (`tol`).
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod dd;
 pub mod reference;
 pub mod tol;

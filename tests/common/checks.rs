@@ -1,0 +1,852 @@
+//! Reference checks of one case each (a shape, layouts, options), shared by the sweeps of the
+//! test files and by the property tests, so both hold every kernel to the same bounds.
+
+#![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
+
+use super::LAYOUTS;
+use super::reference::{self as r, RefOpts, RefReduction, RefTargets};
+use super::tol::exp_cap;
+use super::tol::{self, assert_within};
+use super::{Layout, Rng, Stored};
+use nnkern::{
+    Accum, Activation, AffineGrads, BceOptions, CrossEntropyOptions, Float, MatMut, MatRef, Reduction,
+    Result, Targets, Workspace,
+};
+
+pub const ACTS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Relu,
+];
+
+/// (Lipschitz constant, relative roundings) of each activation.
+pub fn act_error(act: Activation) -> (f64, f64) {
+    match act {
+        Activation::Identity => (1.0, 0.0),
+        Activation::Relu => (1.0, 0.0),
+        Activation::Sigmoid => (0.25, tol::SIGMOID_ROUNDINGS),
+        Activation::Tanh => (1.0, tol::TANH_ROUNDINGS),
+    }
+}
+
+pub fn act_ref(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Identity => z,
+        Activation::Sigmoid => r::sigmoid(z),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => r::relu(z),
+    }
+}
+
+pub fn act_grad_ref(act: Activation, y: f64, dy: f64) -> f64 {
+    match act {
+        Activation::Identity => dy,
+        Activation::Sigmoid => dy * y * (1.0 - y),
+        Activation::Tanh => dy * (1.0 - y * y),
+        Activation::Relu => {
+            if y > 0.0 {
+                dy
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// gemm on one shape and layout of (A, B, C): β = 0 on a NaN output, then α = 2, β = ½ on a
+/// filled one.
+pub fn gemm<T: Float>(rng: &mut Rng, m: usize, k: usize, n: usize, [la, lb, lc]: [Layout; 3]) {
+    let a = rng.values::<T>(m * k, -1.0, 1.0);
+    let b = rng.values::<T>(k * n, -1.0, 1.0);
+    let c0 = rng.values::<T>(m * n, -1.0, 1.0);
+    let sa = Stored::<T>::new(&a, m, k, la);
+    let sb = Stored::<T>::new(&b, k, n, lb);
+    let mut out = Stored::<T>::nan(m, n, lc);
+    nnkern::gemm(T::ONE, sa.view(), sb.view(), T::ZERO, out.view_mut()).unwrap();
+    let (y, s) = r::matmul(&a, m, k, &b, n);
+    let got = out.values();
+    assert!(out.padding_untouched());
+    for e in 0..m * n {
+        assert_within::<T>(got[e], y[e], (k + 3) as f64, s[e], &|| {
+            format!("gemm β=0 {m}×{k}×{n} {la:?}/{lb:?}/{lc:?} at {e}")
+        });
+    }
+    let mut out = Stored::<T>::filled(&c0, m, n, lc);
+    let (two, half) = (T::from_f64(2.0), T::from_f64(0.5));
+    nnkern::gemm(two, sa.view(), sb.view(), half, out.view_mut()).unwrap();
+    let got = out.values();
+    for e in 0..m * n {
+        let want = 2.0 * y[e] + 0.5 * c0[e];
+        assert_within::<T>(
+            got[e],
+            want,
+            (k + 4) as f64,
+            2.0 * s[e] + 0.5 * c0[e].abs(),
+            &|| format!("gemm α=2 β=½ {m}×{k}×{n} at {e}"),
+        );
+    }
+}
+/// affine_forward on one shape, activation and layout of (x, W, y), y NaN-filled.
+pub fn affine_forward<T: Float>(
+    rng: &mut Rng,
+    nr: usize,
+    d: usize,
+    h: usize,
+    act: Activation,
+    [lx, lw, ly]: [Layout; 3],
+) {
+    let x = rng.values::<T>(nr * d, -2.0, 2.0);
+    let w = rng.values::<T>(d * h, -1.0, 1.0);
+    let b = rng.values::<T>(h, -1.0, 1.0);
+    let sx = Stored::<T>::new(&x, nr, d, lx);
+    let sw = Stored::<T>::new(&w, d, h, lw);
+    let bt: Vec<T> = b.iter().map(|&v| T::from_f64(v)).collect();
+    let mut y = Stored::<T>::nan(nr, h, ly);
+    nnkern::affine_forward(sx.view(), sw.view(), &bt, act, y.view_mut()).unwrap();
+    assert!(y.padding_untouched());
+    let (z, s) = r::matmul(&x, nr, d, &w, h);
+    let got = y.values();
+    let (lip, rr) = act_error(act);
+    for i in 0..nr {
+        for j in 0..h {
+            let e = i * h + j;
+            let want = act_ref(act, z[e] + b[j]);
+            let scale = (d + 3) as f64 * lip * (s[e] + b[j].abs()) + rr * want.abs();
+            assert_within::<T>(got[e], want, 1.0, scale, &|| {
+                format!("affine_forward {act:?} {nr}×{d}·{d}×{h} {lx:?}/{lw:?}/{ly:?} at ({i},{j})")
+            });
+        }
+    }
+}
+/// affine_backward on one shape, activation and accumulate mode; `lay(i)` is the layout of
+/// the i-th of (x, W, y, dy, dx, dW).
+#[allow(clippy::too_many_arguments)]
+pub fn affine_backward<T: Float>(
+    rng: &mut Rng,
+    ws: &mut Workspace<T>,
+    nr: usize,
+    d: usize,
+    h: usize,
+    act: Activation,
+    accum: Accum,
+    lay: &dyn Fn(usize) -> Layout,
+) {
+    let x = rng.values::<T>(nr * d, -2.0, 2.0);
+    let w = rng.values::<T>(d * h, -1.0, 1.0);
+    let (ylo, yhi) = match act {
+        Activation::Sigmoid => (0.0, 1.0),
+        Activation::Tanh => (-1.0, 1.0),
+        _ => (-1.0, 1.0),
+    };
+    let y = rng.values::<T>(nr * h, ylo, yhi);
+    let dy = rng.values::<T>(nr * h, -1.0, 1.0);
+    let dw0 = rng.values::<T>(d * h, -1.0, 1.0);
+    let db0 = rng.values::<T>(h, -1.0, 1.0);
+    let sx = Stored::<T>::new(&x, nr, d, lay(0));
+    let sw = Stored::<T>::new(&w, d, h, lay(1));
+    let sy = Stored::<T>::new(&y, nr, h, lay(2));
+    let sdy = Stored::<T>::new(&dy, nr, h, lay(3));
+    let mut dx = Stored::<T>::nan(nr, d, lay(4));
+    let mut dw = match accum {
+        Accum::Replace => Stored::<T>::nan(d, h, lay(5)),
+        Accum::Add => Stored::<T>::filled(&dw0, d, h, lay(5)),
+    };
+    let mut db: Vec<T> = match accum {
+        Accum::Replace => vec![T::NAN; h],
+        Accum::Add => db0.iter().map(|&v| T::from_f64(v)).collect(),
+    };
+    let grads = AffineGrads {
+        dx: Some(dx.view_mut()),
+        dw: dw.view_mut(),
+        db: &mut db,
+    };
+    nnkern::affine_backward(sx.view(), sw.view(), sy.view(), sdy.view(), act, grads, accum, ws).unwrap();
+    assert!(dx.padding_untouched() && dw.padding_untouched());
+
+    let dz: Vec<f64> = (0..nr * h).map(|e| act_grad_ref(act, y[e], dy[e])).collect();
+    // |dz| scale including the roundings of forming dz itself
+    let dzs: Vec<f64> = (0..nr * h)
+        .map(|e| dy[e].abs() * (1.0 + y[e].abs()).powi(2))
+        .collect();
+    let (dx_ref, dx_s) = r::matmul(&dz, nr, h, &r::transpose(&w, d, h), d);
+    let (dxs_scale, _) = r::matmul(
+        &dzs,
+        nr,
+        h,
+        &r::transpose(&w, d, h).iter().map(|v| v.abs()).collect::<Vec<_>>(),
+        d,
+    );
+    let gdx = dx.values();
+    for e in 0..nr * d {
+        let scale = (h + 3) as f64 * dx_s[e] + tol::ACT_GRAD_ROUNDINGS * dxs_scale[e];
+        assert_within::<T>(gdx[e], dx_ref[e], 1.0, scale, &|| {
+            format!("dx {act:?} {nr}×{d}×{h} at {e}")
+        });
+    }
+    let xt = r::transpose(&x, nr, d);
+    let (dw_ref, dw_s) = r::matmul(&xt, d, nr, &dz, h);
+    let (dws_scale, _) = r::matmul(&xt.iter().map(|v| v.abs()).collect::<Vec<_>>(), d, nr, &dzs, h);
+    let gdw = dw.values();
+    for e in 0..d * h {
+        let base = if accum == Accum::Add { dw0[e] } else { 0.0 };
+        let scale = (nr + 4) as f64 * (dw_s[e] + base.abs()) + tol::ACT_GRAD_ROUNDINGS * dws_scale[e];
+        assert_within::<T>(gdw[e], dw_ref[e] + base, 1.0, scale, &|| {
+            format!("dW {act:?} {accum:?} {nr}×{d}×{h} at {e}")
+        });
+    }
+    for j in 0..h {
+        let base = if accum == Accum::Add { db0[j] } else { 0.0 };
+        let want: f64 = (0..nr).map(|i| dz[i * h + j]).sum::<f64>() + base;
+        let scale: f64 = (0..nr).map(|i| dz[i * h + j].abs()).sum::<f64>() * (nr + 4) as f64
+            + base.abs() * 2.0
+            + tol::ACT_GRAD_ROUNDINGS * (0..nr).map(|i| dzs[i * h + j]).sum::<f64>();
+        assert_within::<T>(db[j].to_f64(), want, 1.0, scale, &|| {
+            format!("db {act:?} {nr}×{d}×{h} at {j}")
+        });
+    }
+}
+
+/// Output layouts of row kernels: unit column stride only.
+pub const OUT_LAYOUTS: [Layout; 2] = [Layout::Contiguous, Layout::Strided];
+
+type Fwd<T> = fn(MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
+type Bwd<T> = fn(MatRef<'_, T>, MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
+/// (name, kernel, reference, roundings)
+type FwdCase<T> = (&'static str, Fwd<T>, fn(f64) -> f64, f64);
+/// (name, kernel, reference, y range low, y range high)
+type BwdCase<T> = (&'static str, Bwd<T>, fn(f64, f64) -> f64, f64, f64);
+
+/// Activation `which` (0 sigmoid, 1 tanh, 2 ReLU) forward on an n×c input in layouts
+/// [x, y].
+pub fn activation_forward<T: Float>(rng: &mut Rng, n: usize, c: usize, which: usize, [lx, ly]: [Layout; 2]) {
+    let fwd: [FwdCase<T>; 3] = [
+        (
+            "sigmoid",
+            nnkern::sigmoid_forward,
+            r::sigmoid,
+            tol::SIGMOID_ROUNDINGS,
+        ),
+        ("tanh", nnkern::tanh_forward, f64::tanh, tol::TANH_ROUNDINGS),
+        ("relu", nnkern::relu_forward, r::relu, 0.0),
+    ];
+    let (name, f, reff, rr) = fwd[which];
+    let x = rng.values::<T>(n * c, -30.0, 30.0);
+    let sx = Stored::<T>::new(&x, n, c, lx);
+    let mut y = Stored::<T>::nan(n, c, ly);
+    f(sx.view(), y.view_mut()).unwrap();
+    assert!(y.padding_untouched());
+    for (e, &g) in y.values().iter().enumerate() {
+        let want = reff(x[e]);
+        // the function's own roundings, plus the input's rounding carried through a
+        // derivative bounded by 1
+        assert_within::<T>(g, want, 1.0, rr * want.abs(), &|| {
+            format!("{name} {n}×{c} x={}", x[e])
+        });
+    }
+}
+
+/// Activation `which` (0 sigmoid, 1 tanh, 2 ReLU) backward on n×c, layouts [y, dy, dx].
+pub fn activation_backward<T: Float>(
+    rng: &mut Rng,
+    n: usize,
+    c: usize,
+    which: usize,
+    [ly, ldy, ldx]: [Layout; 3],
+) {
+    let bwd: [BwdCase<T>; 3] = [
+        (
+            "sigmoid",
+            nnkern::sigmoid_backward,
+            |y, g| g * y * (1.0 - y),
+            0.0,
+            1.0,
+        ),
+        ("tanh", nnkern::tanh_backward, |y, g| g * (1.0 - y * y), -1.0, 1.0),
+        (
+            "relu",
+            nnkern::relu_backward,
+            |y, g| if y > 0.0 { g } else { 0.0 },
+            -2.0,
+            2.0,
+        ),
+    ];
+    let (name, f, reff, lo, hi) = bwd[which];
+    let y = rng.values::<T>(n * c, lo, hi);
+    let dy = rng.values::<T>(n * c, -3.0, 3.0);
+    let sy = Stored::<T>::new(&y, n, c, ly);
+    let sdy = Stored::<T>::new(&dy, n, c, ldy);
+    let mut dx = Stored::<T>::nan(n, c, ldx);
+    f(sy.view(), sdy.view(), dx.view_mut()).unwrap();
+    assert!(dx.padding_untouched());
+    for (e, &g) in dx.values().iter().enumerate() {
+        let scale = dy[e].abs() * (1.0 + y[e].abs()) * (1.0 + y[e].abs());
+        assert_within::<T>(g, reff(y[e], dy[e]), tol::ACT_GRAD_ROUNDINGS, scale, &|| {
+            format!("{name}_backward {n}×{c}")
+        });
+    }
+}
+
+/// Logits spread wide enough that some exponentials underflow.
+pub fn logits<T: Float>(rng: &mut Rng, len: usize) -> Vec<f64> {
+    let spread = if rng.uniform() < 0.5 { 5.0 } else { 60.0 };
+    rng.values::<T>(len, -spread, spread)
+}
+
+/// Softmax and log-softmax forward on n×c logits, layouts [x, y, log y].
+pub fn softmax_forward<T: Float>(rng: &mut Rng, n: usize, c: usize, [lx, ly, lly]: [Layout; 3]) {
+    let x = logits::<T>(rng, n * c);
+    let sx = Stored::<T>::new(&x, n, c, lx);
+    let mut y = Stored::<T>::nan(n, c, ly);
+    let mut ly = Stored::<T>::nan(n, c, lly);
+    nnkern::softmax_forward(sx.view(), y.view_mut()).unwrap();
+    nnkern::log_softmax_forward(sx.view(), ly.view_mut()).unwrap();
+    assert!(y.padding_untouched() && ly.padding_untouched());
+    let (gy, gly) = (y.values(), ly.values());
+    for i in 0..n {
+        let row = &x[i * c..(i + 1) * c];
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let p = r::softmax(row);
+        let lp = r::log_softmax(row);
+        let lns = (r::logsumexp(row) - m).abs();
+        for k in 0..c {
+            let dm = (row[k] - m).abs().min(exp_cap::<T>());
+            // e^(x−m): the argument's rounding (u·|x−m|) and exp (2u); the sum of C
+            // positive terms (C·u); the division (u).
+            assert_within::<T>(gy[i * c + k], p[k], dm + c as f64 + 4.0, p[k], &|| {
+                format!("softmax {n}×{c} ({i},{k})")
+            });
+            // (x−m) − ln S: rounding of x−m, of ln S (its argument carries C·u), the
+            // subtraction.
+            let scale = (row[k] - m).abs() + lns + (c + 2) as f64 + lp[k].abs();
+            assert_within::<T>(gly[i * c + k], lp[k], 2.0, scale, &|| {
+                format!("log_softmax {n}×{c} ({i},{k})")
+            });
+        }
+    }
+}
+
+/// Softmax and log-softmax backward on n×c, layouts [y, log y, dy, dx, d log].
+pub fn softmax_backward<T: Float>(
+    rng: &mut Rng,
+    n: usize,
+    c: usize,
+    [lay_y, lay_ly, lay_dy, lay_dx, lay_ldx]: [Layout; 5],
+) {
+    let x = logits::<T>(rng, n * c);
+    let mut y = Vec::with_capacity(n * c);
+    let mut ly = Vec::with_capacity(n * c);
+    for i in 0..n {
+        let row = &x[i * c..(i + 1) * c];
+        y.extend(r::softmax(row).into_iter().map(|v| T::from_f64(v).to_f64()));
+        ly.extend(r::log_softmax(row).into_iter().map(|v| T::from_f64(v).to_f64()));
+    }
+    let dy = rng.values::<T>(n * c, -1.0, 1.0);
+    let sy = Stored::<T>::new(&y, n, c, lay_y);
+    let sly = Stored::<T>::new(&ly, n, c, lay_ly);
+    let sdy = Stored::<T>::new(&dy, n, c, lay_dy);
+    let mut dx = Stored::<T>::nan(n, c, lay_dx);
+    let mut ldx = Stored::<T>::nan(n, c, lay_ldx);
+    nnkern::softmax_backward(sy.view(), sdy.view(), dx.view_mut()).unwrap();
+    nnkern::log_softmax_backward(sly.view(), sdy.view(), ldx.view_mut()).unwrap();
+    let (gdx, gldx) = (dx.values(), ldx.values());
+    for i in 0..n {
+        let yr = &y[i * c..(i + 1) * c];
+        let lyr = &ly[i * c..(i + 1) * c];
+        let dyr = &dy[i * c..(i + 1) * c];
+        let dot: f64 = yr.iter().zip(dyr).map(|(a, b)| a * b).sum();
+        let adot: f64 = yr.iter().zip(dyr).map(|(a, b)| (a * b).abs()).sum();
+        let sdy: f64 = dyr.iter().sum();
+        let asdy: f64 = dyr.iter().map(|v| v.abs()).sum();
+        for k in 0..c {
+            let want = yr[k] * (dyr[k] - dot);
+            // dot of C terms (C·u·Σ|y·dy|), the difference and the product (2u).
+            let scale = yr[k] * (dyr[k].abs() + dot.abs() + c as f64 * adot);
+            assert_within::<T>(gdx[i * c + k], want, 3.0, scale, &|| {
+                format!("softmax_backward {n}×{c}")
+            });
+            let e = lyr[k].exp();
+            let want = dyr[k] - e * sdy;
+            // sum of C terms (C·u·Σ|dy|), exp (2u), product and difference (2u).
+            let scale = dyr[k].abs() + e * (sdy.abs() + c as f64 * asdy);
+            assert_within::<T>(gldx[i * c + k], want, 5.0, scale, &|| {
+                format!("log_softmax_backward {n}×{c}")
+            });
+        }
+    }
+}
+
+pub fn red_pair(i: usize) -> (Reduction, RefReduction) {
+    [
+        (Reduction::Mean, RefReduction::Mean),
+        (Reduction::Sum, RefReduction::Sum),
+        (Reduction::None, RefReduction::None),
+    ][i % 3]
+}
+
+/// Target kinds: class indices, soft probabilities, one-hot probabilities.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Classes,
+    Soft,
+    OneHot,
+}
+
+pub struct Case {
+    pub n: usize,
+    pub c: usize,
+    pub kind: Kind,
+    pub red: usize,
+    pub weighted: bool,
+    /// 0: none, 1: a valid class (rows with it are ignored), 2: a label outside 0..C.
+    pub ignore: usize,
+    pub eps: f64,
+    pub layout: Layout,
+}
+
+pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
+    let (n, c) = (k.n, k.c);
+    let spread = if rng.uniform() < 0.5 { 4.0 } else { 40.0 };
+    let x = rng.values::<T>(n * c, -spread, spread);
+    let labels: Vec<usize> = (0..n).map(|_| rng.below(c)).collect();
+    let ignore = match k.ignore {
+        1 => Some(labels.first().copied().unwrap_or(0)),
+        2 => Some(c + 5),
+        _ => None,
+    };
+    let (targets_ref, tstore): (RefTargets, Option<Stored<T>>) = match k.kind {
+        Kind::Classes => (RefTargets::Classes(labels.clone()), None),
+        Kind::Soft | Kind::OneHot => {
+            let mut q = vec![0.0; n * c];
+            for i in 0..n {
+                if let Kind::OneHot = k.kind {
+                    q[i * c + labels[i]] = 1.0;
+                } else {
+                    let raw: Vec<f64> = (0..c).map(|_| rng.uniform()).collect();
+                    let s: f64 = raw.iter().sum();
+                    for j in 0..c {
+                        q[i * c + j] = T::from_f64(raw[j] / s).to_f64();
+                    }
+                }
+            }
+            let st = Stored::<T>::new(&q, n, c, LAYOUTS[(k.red + 1) % 3]);
+            (RefTargets::Probs(q), Some(st))
+        }
+    };
+    let weight: Option<Vec<f64>> = k.weighted.then(|| {
+        let mut w = rng.values::<T>(c, 0.0, 2.0);
+        w[rng.below(c)] = 0.0;
+        w
+    });
+    let wt: Option<Vec<T>> = weight
+        .as_ref()
+        .map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
+    let (red, rred) = red_pair(k.red);
+    let eps_t = T::from_f64(k.eps);
+    let ropts = RefOpts {
+        reduction: rred,
+        weight: weight.clone(),
+        ignore: if matches!(k.kind, Kind::Classes) {
+            ignore
+        } else {
+            None
+        },
+        eps: eps_t.to_f64(),
+    };
+    let opts = CrossEntropyOptions {
+        reduction: red,
+        weight: wt.as_deref(),
+        ignore_index: ropts.ignore,
+        label_smoothing: eps_t,
+    };
+    let out_len = if red == Reduction::None { n } else { 1 };
+    let dloss = rng.values::<T>(out_len, 0.5, 2.0);
+    let dloss_t: Vec<T> = dloss.iter().map(|&v| T::from_f64(v)).collect();
+    let (want_loss, want_grad, scales) = r::softmax_cross_entropy(&x, n, c, &targets_ref, &ropts, &dloss);
+    let sx = Stored::<T>::new(&x, n, c, k.layout);
+    let targets: Targets<'_, T> = match &tstore {
+        None => Targets::Classes(&labels),
+        Some(st) => Targets::Probs(st.view()),
+    };
+    let what = |s: &str| {
+        format!(
+            "{s} {n}×{c} {:?} {red:?} w={} ii={ignore:?} eps={}",
+            k.kind, k.weighted, k.eps
+        )
+    };
+
+    // per-row error budget: see tol.rs; C-term sums twice, the rounding of (s − m) in exp.
+    let coefs = r::coefficients(&targets_ref, &ropts, n, c);
+    let row_dm: Vec<f64> = (0..n)
+        .map(|i| {
+            let row = &x[i * c..(i + 1) * c];
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            row.iter()
+                .map(|v| (v - m).abs())
+                .fold(0.0, f64::max)
+                .min(exp_cap::<T>())
+        })
+        .collect();
+    let roundings = |i: usize| (2 * c + 8) as f64 + row_dm[i];
+    let denom: f64 = match (&targets_ref, rred) {
+        (_, RefReduction::Mean) => {
+            if let RefTargets::Classes(l) = &targets_ref {
+                (0..n)
+                    .filter(|&i| Some(l[i]) != ropts.ignore)
+                    .map(|i| weight.as_ref().map_or(1.0, |w| w[l[i]]))
+                    .sum()
+            } else {
+                n as f64
+            }
+        }
+        _ => 1.0,
+    };
+    let check_loss = |got: &[T], label: &str| match rred {
+        RefReduction::None => {
+            for i in 0..n {
+                assert_within::<T>(got[i].to_f64(), want_loss[i], roundings(i), scales[i], &|| {
+                    what(label)
+                });
+            }
+        }
+        _ => {
+            let scale: f64 = (0..n).map(|i| roundings(i) * scales[i]).sum::<f64>() / denom;
+            assert_within::<T>(got[0].to_f64(), want_loss[0], 1.0, scale, &|| what(label));
+        }
+    };
+    // `extra(i)`: roundings beyond the fused kernel's; the backward from a saved lse pays for
+    // lse's own rounding (u·|lse|) and that of s − lse, both carried into e^(s − lse).
+    let check_grad = |got: &[f64], label: &str, extra: &dyn Fn(usize) -> f64| {
+        for i in 0..n {
+            let g = match rred {
+                RefReduction::None => dloss[i],
+                RefReduction::Sum => dloss[0],
+                RefReduction::Mean => dloss[0] / denom,
+            };
+            let p = r::softmax(&x[i * c..(i + 1) * c]);
+            for j in 0..c {
+                let e = i * c + j;
+                let scale = match &coefs[i] {
+                    None => 0.0,
+                    Some(a) => g.abs() * (p[j] * a.iter().map(|v| v.abs()).sum::<f64>() + a[j].abs()),
+                };
+                assert_within::<T>(
+                    got[e],
+                    want_grad[e],
+                    (c + 8) as f64 + 2.0 * row_dm[i] + extra(i),
+                    scale,
+                    &|| format!("{} at ({i},{j})", what(label)),
+                );
+            }
+        }
+    };
+
+    // forward, saving lse
+    let mut loss = vec![T::NAN; out_len];
+    let mut lse = vec![T::NAN; n];
+    nnkern::softmax_cross_entropy_forward(sx.view(), targets, &opts, &mut loss, Some(&mut lse)).unwrap();
+    check_loss(&loss, "forward loss");
+    for i in 0..n {
+        let want = r::logsumexp(&x[i * c..(i + 1) * c]);
+        assert_within::<T>(
+            lse[i].to_f64(),
+            want,
+            (c + 6) as f64 + row_dm[i],
+            want.abs() + 1.0,
+            &|| what("lse"),
+        );
+    }
+    // forward without lse gives the same loss, bit for bit
+    let mut loss2 = vec![T::NAN; out_len];
+    nnkern::softmax_cross_entropy_forward(sx.view(), targets, &opts, &mut loss2, None).unwrap();
+    assert_eq!(
+        loss.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>(),
+        loss2.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()
+    );
+    // backward from lse
+    let mut d = Stored::<T>::nan(
+        n,
+        c,
+        if k.red.is_multiple_of(2) {
+            Layout::Contiguous
+        } else {
+            Layout::Strided
+        },
+    );
+    nnkern::softmax_cross_entropy_backward(sx.view(), &lse, targets, &opts, &dloss_t, d.view_mut()).unwrap();
+    assert!(d.padding_untouched());
+    let lse_ref: Vec<f64> = (0..n).map(|i| r::logsumexp(&x[i * c..(i + 1) * c])).collect();
+    check_grad(&d.values(), "backward", &|i| {
+        2.0 * lse_ref[i].abs() + row_dm[i] + 2.0
+    });
+    // fused
+    let mut loss3 = vec![T::NAN; out_len];
+    let mut d3 = Stored::<T>::nan(n, c, Layout::Contiguous);
+    nnkern::softmax_cross_entropy(sx.view(), targets, &opts, &dloss_t, &mut loss3, d3.view_mut()).unwrap();
+    check_loss(&loss3, "fused loss");
+    check_grad(&d3.values(), "fused grad", &|_| 0.0);
+}
+
+/// Cross-entropy on probabilities, forward and backward, one case: soft (sparse) or one-hot
+/// targets, reduction `red_idx % 3`, layouts [p, q, dp].
+pub fn ce_probs<T: Float>(
+    rng: &mut Rng,
+    n: usize,
+    c: usize,
+    soft: bool,
+    red_idx: usize,
+    [lp, lq, ld]: [Layout; 3],
+) {
+    let p = rng.values::<T>(n * c, 0.01, 1.0);
+    let labels: Vec<usize> = (0..n).map(|_| rng.below(c)).collect();
+    let q: Vec<f64> = if soft {
+        // sparse soft targets: about half are exactly 0
+        (0..n * c)
+            .map(|_| {
+                if rng.uniform() < 0.5 {
+                    0.0
+                } else {
+                    T::from_f64(rng.uniform()).to_f64()
+                }
+            })
+            .collect()
+    } else {
+        (0..n * c)
+            .map(|e| if labels[e / c] == e % c { 1.0 } else { 0.0 })
+            .collect()
+    };
+    let (red, rred) = red_pair(red_idx);
+    let sp = Stored::<T>::new(&p, n, c, lp);
+    let sq = Stored::<T>::new(&q, n, c, lq);
+    let targets = if soft {
+        Targets::Probs(sq.view())
+    } else {
+        Targets::Classes(&labels)
+    };
+    let rows: Vec<f64> = (0..n)
+        .map(|i| {
+            (0..c)
+                .filter(|&k| q[i * c + k] != 0.0)
+                .map(|k| -q[i * c + k] * p[i * c + k].ln())
+                .sum()
+        })
+        .collect();
+    let out_len = if red == Reduction::None { n } else { 1 };
+    let mut loss = vec![T::NAN; out_len];
+    nnkern::cross_entropy_forward(sp.view(), targets, red, &mut loss).unwrap();
+    // ln (2u) and a product (u) per term, C-term sum (C·u), the reduction (in f64).
+    let scale_row = |i: usize| -> f64 { rows[i].abs() * (c + 4) as f64 };
+    match rred {
+        RefReduction::None => {
+            for i in 0..n {
+                assert_within::<T>(loss[i].to_f64(), rows[i], 1.0, scale_row(i), &|| {
+                    format!("ce rows {n}×{c}")
+                });
+            }
+        }
+        _ => {
+            let sum: f64 = rows.iter().sum();
+            let sscale: f64 = (0..n).map(scale_row).sum();
+            let (want, scale) = if rred == RefReduction::Mean {
+                (sum / n as f64, sscale / n as f64)
+            } else {
+                (sum, sscale)
+            };
+            assert_within::<T>(loss[0].to_f64(), want, 1.0, scale + want.abs(), &|| {
+                format!("ce {red:?} {n}×{c}")
+            });
+        }
+    }
+    let dloss = rng.values::<T>(out_len, 0.5, 2.0);
+    let dloss_t: Vec<T> = dloss.iter().map(|&v| T::from_f64(v)).collect();
+    let mut d = Stored::<T>::nan(n, c, ld);
+    nnkern::cross_entropy_backward(sp.view(), targets, red, &dloss_t, d.view_mut()).unwrap();
+    for (e, &g) in d.values().iter().enumerate() {
+        let gi = match rred {
+            RefReduction::None => dloss[e / c],
+            RefReduction::Sum => dloss[0],
+            RefReduction::Mean => dloss[0] / n as f64,
+        };
+        let want = if q[e] == 0.0 { 0.0 } else { -gi * q[e] / p[e] };
+        assert_within::<T>(g, want, 4.0, want.abs(), &|| {
+            format!("ce backward {red:?} {n}×{c} at {e}")
+        });
+    }
+}
+
+/// Binary cross-entropy on logits — forward, backward and fused — on one n×c case; `case`
+/// picks the options: weight none / dense / per class (a stride-0 view), pos_weight or not,
+/// hard or soft targets, logit spread, layouts.
+pub fn bce<T: Float>(rng: &mut Rng, n: usize, c: usize, red: Reduction, case: usize) {
+    // weight: 0 none, 1 dense, 2 per class (row stride 0); pos_weight on odd cases
+    let weight_kind = case % 3;
+    let with_pos = case % 2 == 1;
+    let soft = case % 5 < 2;
+    let spread = if case.is_multiple_of(4) { 60.0 } else { 6.0 };
+    let x = rng.values::<T>(n * c, -spread, spread);
+    let t: Vec<f64> = (0..n * c)
+        .map(|_| {
+            if soft {
+                T::from_f64(rng.uniform()).to_f64()
+            } else {
+                rng.below(2) as f64
+            }
+        })
+        .collect();
+    let wv = rng.values::<T>(n * c, 0.0, 2.0);
+    let wc = rng.values::<T>(c, 0.0, 2.0);
+    let pw = rng.values::<T>(c, 0.0, 4.0);
+    let (lx, lt) = (LAYOUTS[case % 3], LAYOUTS[(case / 3) % 3]);
+    let sx = Stored::<T>::new(&x, n, c, lx);
+    let st = Stored::<T>::new(&t, n, c, lt);
+    let sw = Stored::<T>::new(&wv, n, c, LAYOUTS[(case / 9) % 3]);
+    let wct: Vec<T> = wc.iter().map(|&v| T::from_f64(v)).collect();
+    let pwt: Vec<T> = pw.iter().map(|&v| T::from_f64(v)).collect();
+    let weight = match weight_kind {
+        1 => Some(sw.view()),
+        2 => Some(MatRef::from_strided(&wct, n, c, 0, 1).unwrap()),
+        _ => None,
+    };
+    let w_at = |i: usize, k: usize| match weight_kind {
+        1 => wv[i * c + k],
+        2 => wc[k],
+        _ => 1.0,
+    };
+    let p_at = |k: usize| if with_pos { pw[k] } else { 1.0 };
+    let opts = BceOptions {
+        reduction: red,
+        weight,
+        pos_weight: with_pos.then_some(&pwt[..]),
+    };
+    let what = |s: &str| format!("{s} {n}×{c} {red:?} w{weight_kind} pos{with_pos} soft{soft}");
+
+    // reference, per element
+    let count = n * c;
+    let mut want = vec![0.0; count];
+    let mut grad = vec![0.0; count];
+    let mut scale = vec![0.0; count];
+    let mut gscale = vec![0.0; count];
+    for i in 0..n {
+        for k in 0..c {
+            let e = i * c + k;
+            let (l, g, s, gs) = r::bce(x[e], t[e], p_at(k));
+            let w = w_at(i, k);
+            (want[e], grad[e], scale[e], gscale[e]) = (w * l, w * g, w * s, w * gs);
+        }
+    }
+    let out_len = if red == Reduction::None { count } else { 1 };
+    let up: Vec<f64> = (0..out_len)
+        .map(|_| T::from_f64(rng.range(-2.0, 2.0)).to_f64())
+        .collect();
+    let upt: Vec<T> = up.iter().map(|&v| T::from_f64(v)).collect();
+
+    let check_loss = |got: &[T]| match red {
+        Reduction::None => {
+            for e in 0..count {
+                assert_within::<T>(got[e].to_f64(), want[e], tol::BCE_ROUNDINGS, scale[e], &|| {
+                    what("loss") + &format!(" at {e}")
+                });
+            }
+        }
+        _ => {
+            let div = if red == Reduction::Mean { count as f64 } else { 1.0 };
+            let sum: f64 = want.iter().sum();
+            let s: f64 = scale.iter().sum();
+            assert_within::<T>(
+                got[0].to_f64(),
+                sum / div,
+                tol::BCE_ROUNDINGS + count as f64 + 2.0,
+                s / div,
+                &|| what("reduced loss"),
+            );
+        }
+    };
+    let check_grad = |got: &Stored<T>| {
+        let g = got.values();
+        for e in 0..count {
+            let (u, div) = match red {
+                Reduction::None => (up[e], 1.0),
+                Reduction::Mean => (up[0], count as f64),
+                Reduction::Sum => (up[0], 1.0),
+            };
+            assert_within::<T>(
+                g[e],
+                u * grad[e] / div,
+                tol::BCE_GRAD_ROUNDINGS,
+                (u * gscale[e] / div).abs(),
+                &|| what("grad") + &format!(" at {e}"),
+            );
+        }
+        assert!(got.padding_untouched());
+    };
+
+    let mut loss = vec![T::NAN; out_len];
+    nnkern::bce_with_logits_forward(sx.view(), st.view(), &opts, &mut loss).unwrap();
+    check_loss(&loss);
+
+    let lg = LAYOUTS[(case / 2) % 2]; // contiguous or padded (rows contiguous)
+    let mut dx = Stored::<T>::nan(n, c, lg);
+    nnkern::bce_with_logits_backward(sx.view(), st.view(), &opts, &upt, dx.view_mut()).unwrap();
+    check_grad(&dx);
+
+    let mut loss2 = vec![T::NAN; out_len];
+    let mut dx2 = Stored::<T>::nan(n, c, lg);
+    nnkern::bce_with_logits(sx.view(), st.view(), &opts, &upt, &mut loss2, dx2.view_mut()).unwrap();
+    // the fused kernel computes the same values as the split ones
+    let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&loss2), bits(&loss), "{}", what("fused loss"));
+    assert_eq!(bits(&dx2.data), bits(&dx.data), "{}", what("fused grad"));
+}
+
+/// SGD and one Adam step (from a random state at step `step`) on `len` parameters.
+///
+/// SGD: p − lr·g, 2 roundings of |p| + |lr·g|. Adam: the moment updates (3 and 4 roundings),
+/// the bias corrections c = 1 − βᵗ, whose β^t is rounded to T (relative error u·βᵗ/c ≤ u/c
+/// once the difference is taken), the square root and the quotient: 10 + 1/c₁ + 1/c₂
+/// roundings of the step's magnitude, plus 1 of |p| for the subtraction.
+pub fn optimizers<T: Float>(rng: &mut Rng, len: usize, lr: f64, step: u32) {
+    let p0 = rng.values::<T>(len, -2.0, 2.0);
+    let g = rng.values::<T>(len, -3.0, 3.0);
+    let t = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
+    let lr_t = T::from_f64(lr);
+    let lr = lr_t.to_f64();
+    let mut p = t(&p0);
+    nnkern::sgd_update(&mut p, &t(&g), lr_t).unwrap();
+    for i in 0..len {
+        let want = p0[i] - lr * g[i];
+        assert_within::<T>(p[i].to_f64(), want, 2.0, p0[i].abs() + (lr * g[i]).abs(), &|| {
+            format!("sgd_update [{i}]")
+        });
+    }
+    let m0 = rng.values::<T>(len, -1.0, 1.0);
+    let v0 = rng.values::<T>(len, 0.0, 1.0);
+    let hp = nnkern::AdamParams::<T> {
+        lr: lr_t,
+        ..Default::default()
+    };
+    let (b1, b2, eps) = (hp.beta1.to_f64(), hp.beta2.to_f64(), hp.eps.to_f64());
+    let (mut p, mut m, mut v) = (t(&p0), t(&m0), t(&v0));
+    nnkern::adam_update(&mut p, &t(&g), &mut m, &mut v, step, &hp).unwrap();
+    let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+    for i in 0..len {
+        let mi = b1 * m0[i] + (1.0 - b1) * g[i];
+        let vi = b2 * v0[i] + (1.0 - b2) * g[i] * g[i];
+        let upd = lr * (mi / c1) / ((vi / c2).sqrt() + eps);
+        let rounds = 10.0 + 1.0 / c1 + 1.0 / c2;
+        assert_within::<T>(
+            p[i].to_f64(),
+            p0[i] - upd,
+            1.0,
+            rounds * upd.abs() + p0[i].abs(),
+            &|| format!("adam_update [{i}] step {step}"),
+        );
+        assert_within::<T>(
+            m[i].to_f64(),
+            mi,
+            3.0,
+            (b1 * m0[i]).abs() + ((1.0 - b1) * g[i]).abs(),
+            &|| format!("adam m [{i}]"),
+        );
+        assert_within::<T>(v[i].to_f64(), vi, 4.0, vi.abs(), &|| format!("adam v [{i}]"));
+    }
+}
