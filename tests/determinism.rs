@@ -1,5 +1,7 @@
 //! Results are bit-for-bit identical on 1, 2, 3 and 8 rayon threads: every kernel, on shapes
-//! that span many work blocks, run inside custom pools.
+//! that span many work blocks, run inside custom pools. And concurrency: kernels called at
+//! once from many std threads (with per-thread SIMD-path overrides) or from nested rayon jobs
+//! give what one call alone gives.
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
@@ -207,5 +209,87 @@ fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
             };
             same_on_every_pool(&format!("{n}×{d}×{h} on {}", engine.name()), &run);
         }
+    }
+}
+
+/// The inputs of `run_all` at a size that spans several work blocks and GEMM parts.
+struct Workload {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    b: Vec<f32>,
+    labels: Vec<usize>,
+    n: usize,
+    d: usize,
+    h: usize,
+}
+
+impl Workload {
+    fn new() -> Self {
+        let (n, d, h) = (1100, 97, 600);
+        let mut rng = Rng::new(42);
+        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        Workload {
+            x: f(rng.values::<f32>(n * d, -8.0, 8.0)),
+            w: f(rng.values::<f32>(d * h, -1.0, 1.0)),
+            b: f(rng.values::<f32>(h, -1.0, 1.0)),
+            labels: (0..n).map(|_| rng.below(d)).collect(),
+            n,
+            d,
+            h,
+        }
+    }
+
+    fn run(&self) -> Vec<Vec<u32>> {
+        run_all(&self.x, &self.w, &self.b, &self.labels, self.n, self.d, self.h)
+    }
+}
+
+/// Many std threads calling every kernel at once — some inside a per-thread SIMD-path
+/// override, which must not leak to the others — each get what one call alone gets.
+#[test]
+fn concurrent_calls_from_std_threads_match_a_lone_call() {
+    let work = Workload::new();
+    let alone = work.run();
+    let scalar_alone = with_simd_path(SimdPath::Scalar, || work.run()).unwrap();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let work = &work;
+                s.spawn(move || {
+                    (0..3)
+                        .map(|_| {
+                            if t % 2 == 1 {
+                                (true, with_simd_path(SimdPath::Scalar, || work.run()).unwrap())
+                            } else {
+                                (false, work.run())
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for (t, h) in handles.into_iter().enumerate() {
+            for (scalar, got) in h.join().expect("no panic") {
+                let want = if scalar { &scalar_alone } else { &alone };
+                assert!(
+                    &got == want,
+                    "thread {t} (scalar path: {scalar}) differs from a lone call"
+                );
+            }
+        }
+    });
+}
+
+/// Kernels called from inside rayon jobs (nested parallelism on the same pool) match a lone
+/// call.
+#[test]
+fn calls_nested_in_rayon_jobs_match_a_lone_call() {
+    use rayon::prelude::*;
+    let work = Workload::new();
+    let alone = work.run();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let results: Vec<Vec<Vec<u32>>> = pool.install(|| (0..6).into_par_iter().map(|_| work.run()).collect());
+    for (i, got) in results.iter().enumerate() {
+        assert!(got == &alone, "nested job {i} differs from a lone call");
     }
 }
