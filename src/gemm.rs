@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 /// A GEMM engine: the library that runs the products above the small-product threshold.
 ///
 /// [`GemmEngine::MatrixMultiply`] (the `matrixmultiply` crate) is always there and is the
-/// default. With the cargo feature `gemm`, [`GemmEngine::Gemm`] (the `gemm` crate with its
+/// default. With the cargo feature `gemm`, `GemmEngine::Gemm` (the `gemm` crate with its
 /// AVX-512 `x86-v4` kernels) is there too and becomes the default. Both are called
 /// single-threaded on the parts nnkern cuts, so results never depend on the thread count
 /// (see [`gemm`]); the two engines may round differently from each other.

@@ -13,6 +13,7 @@
 //! | [`softmax_forward`] | y = e^(s−m)/Σe^(s−m) | dx = y⊙(dy − Σ dy⊙y) |
 //! | [`cross_entropy_forward`] | L = −(1/N) Σ t·ln p | dp = −t/(N·p) |
 //! | [`softmax_cross_entropy`] | L = (1/N) Σ (logsumexp(s) − Σ t·s) | ds = (softmax(s) − t)/N |
+//! | [`bce_with_logits`] | L = mean(p·t·softplus(−x) + (1−t)·softplus(x)) | dx = (σ(x)·(1+(p−1)t) − p·t)/(N·C) |
 //!
 //! Beside the kernels: [`layers`] has the book's layer objects (with `TwoLayerNet`, `Sgd`,
 //! `Adam` and a minibatch `Trainer`), [`data`] the spiral data set. Elementwise and row kernels
@@ -57,9 +58,14 @@
 //!   `affine_forward: w has 785 rows but x has 784 columns`; it never panics on bad input.
 //!   A zero-row batch is a valid no-op; a row kernel with zero columns is an error.
 //! - **Threads.** Row and loss kernels split large batches across the current rayon pool in
-//!   blocks whose size depends only on the shape, and reduce in a fixed order: results are
-//!   bit-for-bit identical whatever the number of threads. Use `pool.install(..)` to choose
-//!   the pool.
+//!   blocks whose size depends only on the shape, and reduce in a fixed order; large GEMMs are
+//!   cut into up to 4 parts along the rows or columns of C, also by shape alone, each part a
+//!   single-threaded engine call. Results are bit-for-bit identical whatever the number of
+//!   threads. Use `pool.install(..)` to choose the pool. The only process-wide state is the
+//!   cached CPU-feature choice; [`with_simd_path`] and [`with_gemm_engine`] overrides are
+//!   per thread.
+//! - **GEMM engines.** `matrixmultiply` by default; with the cargo feature `gemm`, the `gemm`
+//!   crate's AVX-512 kernels ([`GemmEngine`]).
 //!
 //! # Numerics
 //!
@@ -76,6 +82,16 @@
 //!   gives loss +∞ with a finite gradient. Where PyTorch forms 0·∞ = NaN (a −∞ logit whose
 //!   probability target or class weight is 0), nnkern counts 0, as 0·log 0 = 0.
 //! - Ignored rows (`ignore_index`) get exactly zero gradient, even if their logits are NaN.
+//! - The binary cross-entropy on logits evaluates softplus(±x) = max(±x, 0) + ln(1 + e^(−|x|)),
+//!   so no finite logit overflows; an infinite logit gives the limit (x = +∞ with t = 1 costs
+//!   0, where PyTorch gives NaN).
+//!
+//! # Bad inputs
+//!
+//! Each kind of bad input, the [`ErrorKind`] it gets and an example of its message; every row
+//! is a test in `tests/bad_inputs.rs`, which also checks that nothing was written.
+//!
+#![doc = include_str!("../docs/bad_inputs.md")]
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

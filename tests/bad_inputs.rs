@@ -656,3 +656,24 @@ fn binary_cross_entropy_arguments_of_the_wrong_size() {
         "no output written"
     );
 }
+
+#[test]
+fn optimizer_arguments() {
+    let mut p = [1.0_f32; 4];
+    expect(
+        sgd_update(&mut p, &[0.5; 3], 0.1),
+        "sgd_update",
+        "grads",
+        ErrorKind::Length,
+        "has length 3 but must have 4 (params.len)",
+    );
+    let (mut m, mut v) = ([0.0_f32; 4], [0.0_f32; 4]);
+    expect(
+        adam_update(&mut p, &[0.5; 4], &mut m, &mut v, 0, &AdamParams::default()),
+        "adam_update",
+        "step",
+        ErrorKind::Value,
+        "is 0 but steps count from 1",
+    );
+    assert_eq!(p, [1.0; 4], "nothing written");
+}

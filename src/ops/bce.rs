@@ -85,7 +85,7 @@ impl<T: Float> Bce<'_, T> {
             check_shape(op, "weight", dims(w), (n, c), "the shape of logits")?;
         }
         if let Some(p) = self.opts.pos_weight {
-            check_len(op, "pos_weight", p.len(), c, "one per class (logits.cols)")?;
+            check_len(op, "pos_weight", p.len(), c, "one per column of logits")?;
         }
         let (len, like) = match self.opts.reduction {
             Reduction::None => (n * c, "N·C for Reduction::None"),

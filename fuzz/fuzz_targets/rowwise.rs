@@ -1,0 +1,196 @@
+//! Elementwise and row kernels — activations forward and backward, softmax (both masked-row
+//! modes), log-softmax, their backwards, SGD and Adam — on arbitrary shapes, layouts and
+//! values, on every SIMD path: never a panic; `Ok` results match an f64 reference.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nnkern::*;
+use nnkern_fuzz::{Input, Stored, close};
+
+const ACTS: [Activation; 4] = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+
+fuzz_target!(|bytes: &[u8]| {
+    let mut inp = Input::new(bytes);
+    let path = SimdPath::ALL[inp.byte() as usize % 4];
+    let case = inp.byte() % 4;
+    let _ = with_simd_path(path, || match case {
+        0 => activations(&mut inp),
+        1 => softmaxes(&mut inp),
+        2 => softmax_grads(&mut inp),
+        _ => optimizers(&mut inp),
+    });
+});
+
+fn shape(inp: &mut Input<'_>) -> (usize, usize) {
+    if inp.byte() % 8 == 0 {
+        (inp.dim(255) * 8, inp.dim(255) * 2)
+    } else {
+        (inp.dim(12), inp.dim(40))
+    }
+}
+
+fn act_ref(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Identity => z,
+        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => {
+            if z > 0.0 || z.is_nan() {
+                z
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+fn activations(inp: &mut Input<'_>) {
+    let (n, d) = shape(inp);
+    let act = ACTS[inp.byte() as usize % 4];
+    let x = Stored::new(inp, n, d, false);
+    let dn = if inp.byte() % 16 == 0 { inp.dim(5) } else { n };
+    let mut y = Stored::out(inp, dn, d);
+    let r = activation_forward(act, x.view(), y.view_mut());
+    if dn != n {
+        assert!(r.is_err());
+        return;
+    }
+    r.unwrap();
+    for i in 0..n {
+        for j in 0..d {
+            let want = act_ref(act, x.at(i, j) as f64);
+            close(y.at(i, j), want, want.abs(), 3e-7, "activation_forward");
+        }
+    }
+    let dy = Stored::new(inp, n, d, true);
+    let mut dx = Stored::out(inp, n, d);
+    activation_backward(act, y.view(), dy.view(), dx.view_mut()).unwrap();
+    for i in 0..n {
+        for j in 0..d {
+            let (yv, g) = (y.at(i, j) as f64, dy.at(i, j) as f64);
+            let want = match act {
+                Activation::Identity => g,
+                Activation::Sigmoid => g * (yv * (1.0 - yv)),
+                Activation::Tanh => g * (1.0 - yv * yv),
+                Activation::Relu => {
+                    if yv <= 0.0 {
+                        0.0
+                    } else {
+                        g
+                    }
+                }
+            };
+            let scale = g.abs() * (1.0 + yv.abs()) * (1.0 + yv.abs());
+            close(dx.at(i, j), want, scale, 4e-7, "activation_backward");
+        }
+    }
+}
+
+/// Reference softmax of one row (NaN for rows with NaN or +∞, or all −∞).
+fn softmax_ref(row: &[f64]) -> Vec<f64> {
+    let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if row.iter().any(|v| v.is_nan()) || !m.is_finite() {
+        return vec![f64::NAN; row.len()];
+    }
+    let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+fn softmaxes(inp: &mut Input<'_>) {
+    let (n, c) = shape(inp);
+    let x = Stored::new(inp, n, c, false);
+    let zero_masked = inp.flag();
+    let mut y = Stored::out(inp, n, c);
+    let opts = SoftmaxOptions {
+        masked_rows: if zero_masked { MaskedRows::Zero } else { MaskedRows::Nan },
+    };
+    let r = softmax_forward_with(x.view(), y.view_mut(), opts);
+    if c == 0 {
+        assert!(r.is_err());
+        return;
+    }
+    r.unwrap();
+    let mut ly = Stored::out(inp, n, c);
+    log_softmax_forward(x.view(), ly.view_mut()).unwrap();
+    for i in 0..n {
+        let row: Vec<f64> = (0..c).map(|j| x.at(i, j) as f64).collect();
+        let all_neg_inf = row.iter().all(|&v| v == f64::NEG_INFINITY);
+        let p = softmax_ref(&row);
+        for j in 0..c {
+            let want = if all_neg_inf && zero_masked { 0.0 } else { p[j] };
+            close(y.at(i, j), want, want.abs() + 1e-38, 64.0 * 6e-8 + c as f64 * 6e-8, "softmax");
+            // log-softmax: ln p, compared where p is a normal f32 (else only its sign and NaN-ness)
+            let l = ly.at(i, j);
+            if p[j].is_nan() {
+                assert!(l.is_nan(), "log_softmax NaN row");
+            } else if p[j] > 1e-30 {
+                close(l, p[j].ln(), p[j].ln().abs() + 1.0, 64.0 * 6e-8 + c as f64 * 6e-8, "log_softmax");
+            } else {
+                assert!(l <= 0.0 || l.is_nan(), "log_softmax {l} > 0");
+            }
+        }
+    }
+}
+
+fn softmax_grads(inp: &mut Input<'_>) {
+    let (n, c) = shape(inp);
+    let x = Stored::new(inp, n, c, true);
+    let dy = Stored::new(inp, n, c, true);
+    let mut y = Stored::out(inp, n, c);
+    if softmax_forward(x.view(), y.view_mut()).is_err() {
+        assert_eq!(c, 0);
+        return;
+    }
+    let mut dx = Stored::out(inp, n, c);
+    softmax_backward(y.view(), dy.view(), dx.view_mut()).unwrap();
+    for i in 0..n {
+        let dot: f64 = (0..c).map(|j| y.at(i, j) as f64 * dy.at(i, j) as f64).sum();
+        let dabs: f64 = (0..c).map(|j| (y.at(i, j) as f64 * dy.at(i, j) as f64).abs()).sum();
+        for j in 0..c {
+            let yv = y.at(i, j) as f64;
+            let want = yv * (dy.at(i, j) as f64 - dot);
+            let scale = yv * (dy.at(i, j).abs() as f64 + dabs);
+            close(dx.at(i, j), want, scale, (c + 4) as f64 * 6e-8, "softmax_backward");
+        }
+    }
+    let mut ly = Stored::out(inp, n, c);
+    log_softmax_forward(x.view(), ly.view_mut()).unwrap();
+    let mut ldx = Stored::out(inp, n, c);
+    log_softmax_backward(ly.view(), dy.view(), ldx.view_mut()).unwrap();
+    for i in 0..n {
+        let sum: f64 = (0..c).map(|j| dy.at(i, j) as f64).sum();
+        let sabs: f64 = (0..c).map(|j| dy.at(i, j).abs() as f64).sum();
+        for j in 0..c {
+            let p = (ly.at(i, j) as f64).exp();
+            let want = dy.at(i, j) as f64 - p * sum;
+            let scale = dy.at(i, j).abs() as f64 + p * sabs * 2.0;
+            close(ldx.at(i, j), want, scale, (c + 8) as f64 * 6e-8, "log_softmax_backward");
+        }
+    }
+}
+
+fn optimizers(inp: &mut Input<'_>) {
+    let n = inp.dim(64);
+    let gl = if inp.byte() % 16 == 0 { inp.dim(64) } else { n };
+    let p0: Vec<f32> = (0..n).map(|_| inp.value()).collect();
+    let g: Vec<f32> = (0..gl).map(|_| inp.value()).collect();
+    let lr = inp.moderate();
+    let mut p = p0.clone();
+    let r = sgd_update(&mut p, &g, lr);
+    if gl != n {
+        assert!(r.is_err());
+        assert!(p.iter().zip(&p0).all(|(a, b)| a.to_bits() == b.to_bits()));
+        return;
+    }
+    r.unwrap();
+    for k in 0..n {
+        let want = p0[k] as f64 - lr as f64 * g[k] as f64;
+        let scale = p0[k].abs() as f64 + (lr as f64 * g[k] as f64).abs();
+        close(p[k], want, scale, 2.5e-7, "sgd_update");
+    }
+    let (mut m, mut v) = (vec![0.0_f32; n], vec![0.0_f32; n]);
+    let step = inp.byte() as u32 % 4;
+    let r = adam_update(&mut p, &g, &mut m, &mut v, step, &AdamParams::default());
+    assert_eq!(r.is_err(), step == 0);
+}

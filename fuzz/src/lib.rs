@@ -1,0 +1,126 @@
+//! Shared input decoding for the fuzz targets: a byte reader that yields small dimensions,
+//! strided views over NaN-padded storage, and values drawn from a palette of edge cases.
+
+use nnkern::{MatMut, MatRef};
+
+/// Reads decisions from the fuzzer's bytes; past the end it yields zeros.
+pub struct Input<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Input { bytes }
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        match self.bytes.split_first() {
+            Some((&b, rest)) => {
+                self.bytes = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// A dimension in 0..=max.
+    pub fn dim(&mut self, max: usize) -> usize {
+        self.byte() as usize % (max + 1)
+    }
+
+    pub fn flag(&mut self) -> bool {
+        self.byte() & 1 == 1
+    }
+
+    /// A value: mostly moderate, sometimes an edge case (±0, subnormal, huge, ±∞, NaN).
+    pub fn value(&mut self) -> f32 {
+        let b = self.byte();
+        match b {
+            0..=199 => (b as f32 - 100.0) / 16.0,
+            200..=209 => 0.0,
+            210..=214 => -0.0,
+            215..=219 => 1.0e-40,
+            220..=224 => 3.0e38,
+            225..=229 => -3.0e38,
+            230..=234 => f32::INFINITY,
+            235..=239 => f32::NEG_INFINITY,
+            240..=244 => f32::NAN,
+            245..=249 => 88.7,
+            _ => -104.0,
+        }
+    }
+
+    /// A bounded, finite value (for oracles that need moderate inputs).
+    pub fn moderate(&mut self) -> f32 {
+        (self.byte() as f32 - 128.0) / 32.0
+    }
+}
+
+/// A rows×cols matrix in one of four layouts: row-major, padded rows, column-major, or
+/// padded columns (padding is NaN, so a kernel reading it shows in the result).
+pub struct Stored {
+    pub data: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Stored {
+    pub fn new(inp: &mut Input<'_>, rows: usize, cols: usize, moderate: bool) -> Self {
+        let layout = inp.byte() % 4;
+        let (rs, cs, len) = match layout {
+            0 => (cols, 1, rows * cols),
+            1 => (cols + 2, 1, rows * (cols + 2)),
+            2 => (1, rows, rows * cols),
+            _ => (1, rows + 1, cols * (rows + 1)),
+        };
+        let mut data = vec![f32::NAN; len];
+        for i in 0..rows {
+            for j in 0..cols {
+                data[i * rs + j * cs] = if moderate { inp.moderate() } else { inp.value() };
+            }
+        }
+        Stored { data, rows, cols, rs, cs }
+    }
+
+    /// A NaN-filled output with unit column stride (padded rows or not).
+    pub fn out(inp: &mut Input<'_>, rows: usize, cols: usize) -> Self {
+        let pad = inp.byte() as usize % 3;
+        let rs = cols + pad;
+        Stored {
+            data: vec![f32::NAN; rows * rs],
+            rows,
+            cols,
+            rs,
+            cs: 1,
+        }
+    }
+
+    pub fn view(&self) -> MatRef<'_, f32> {
+        MatRef::from_strided(&self.data, self.rows, self.cols, self.rs, self.cs).expect("valid layout")
+    }
+
+    pub fn view_mut(&mut self) -> MatMut<'_, f32> {
+        MatMut::from_strided(&mut self.data, self.rows, self.cols, self.rs, self.cs).expect("valid layout")
+    }
+
+    pub fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// Asserts |got − want| ≤ tol·scale + 1e-30, NaN only where the reference is NaN.
+#[track_caller]
+pub fn close(got: f32, want: f64, scale: f64, tol: f64, what: &str) {
+    if want.is_nan() {
+        assert!(got.is_nan(), "{what}: got {got}, want NaN");
+        return;
+    }
+    if want.is_infinite() || (want.abs() > f32::MAX as f64) {
+        assert!(got.is_infinite() && (got > 0.0) == (want > 0.0), "{what}: got {got}, want {want}");
+        return;
+    }
+    let err = (got as f64 - want).abs();
+    assert!(err <= tol * scale + 1e-30, "{what}: got {got}, want {want}, scale {scale}");
+}
