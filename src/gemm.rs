@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 /// default. With the cargo feature `gemm`, `GemmEngine::Gemm` (the `gemm` crate with its
 /// AVX-512 `x86-v4` kernels) is there too and becomes the default. Both are called
 /// single-threaded on the parts nnkern cuts, so results never depend on the thread count
-/// (see [`gemm`]); the two engines may round differently from each other.
+/// (see [`gemm()`]); the two engines may round differently from each other.
 ///
 /// # Example
 ///

@@ -677,3 +677,11 @@ fn optimizer_arguments() {
     );
     assert_eq!(p, [1.0; 4], "nothing written");
 }
+
+/// The README shows the crate docs' table of bad inputs (`docs/bad_inputs.md`) word for word.
+#[test]
+fn readme_has_the_table_of_bad_inputs() {
+    let table = include_str!("../docs/bad_inputs.md");
+    let readme = include_str!("../README.md");
+    assert!(readme.contains(table), "README.md's table differs from docs/bad_inputs.md");
+}
