@@ -306,17 +306,18 @@ pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
 
 /// Products below this many multiply-adds run as one part: ~40 µs on one core, where a
 /// rayon hand-off (~1–5 µs) would cost more than the second core saves.
-const PAR_MIN_WORK: usize = 1 << 22;
+const PAR_MIN_WORK: usize = if cfg!(miri) { 1 << 12 } else { 1 << 22 };
 /// The least multiply-adds in a part.
-const PART_WORK: usize = 1 << 21;
-/// The least rows (or columns) in a part: below it the engine's packing of the operand that
-/// every part shares (B for row parts, A for column parts) stops being small against the part's
-/// arithmetic.
-const MIN_PART: usize = 512;
-/// The most parts: enough to keep 8 threads busy.
+const PART_WORK: usize = if cfg!(miri) { 1 << 11 } else { 1 << 21 };
+/// The least rows (or columns) in a part: with fewer, the engine's repacking of the operand
+/// every part shares (B for row parts, A for column parts) costs more than a few percent (at
+/// 256, 256×784·784×1024 lost 12% on one thread; at 512, 1–3%).
+const MIN_PART: usize = if cfg!(miri) { 16 } else { 512 };
+/// The most parts: 2 threads get 2 or 4, and one thread pays little for the cut.
 const MAX_PARTS: usize = 4;
 /// Part boundaries are multiples of this (the engines' tile heights and widths divide it).
-const PART_ALIGN: usize = 64;
+const PART_ALIGN: usize = if cfg!(miri) { 16 } else { 64 };
+// (Under Miri the thresholds shrink, so its small test shapes still take every path.)
 
 /// Parts of C narrower than this (and at least 4× taller) run as their transpose on
 /// matrixmultiply.

@@ -683,5 +683,8 @@ fn optimizer_arguments() {
 fn readme_has_the_table_of_bad_inputs() {
     let table = include_str!("../docs/bad_inputs.md");
     let readme = include_str!("../README.md");
-    assert!(readme.contains(table), "README.md's table differs from docs/bad_inputs.md");
+    assert!(
+        readme.contains(table),
+        "README.md's table differs from docs/bad_inputs.md"
+    );
 }

@@ -109,3 +109,34 @@ fn mean_divides_by_batch_size_not_classes() {
     .unwrap();
     assert!((loss[0] - 3.0_f64.ln()).abs() < 1e-15, "{}", loss[0]);
 }
+
+/// Fuzzing regression (`fuzz/` target `losses`): a long row of equal logits but one, in a
+/// padded column-major view, on every path. Its log-sum-exp m + ln(1 + rest) cancels (m < 0 <
+/// ln S), so its error is bounded by the C-term sum's C·u relative to |m| + ln S, not to the
+/// result; the fuzz oracle had used the result.
+fn long_equal_rows<T: Float>() {
+    let (n, c) = (3, 452);
+    let mut x = vec![-4.0; n * c];
+    x[0] = -3.8125;
+    let sx = common::Stored::<T>::new(&x, n, c, Layout::Transposed);
+    let mut loss = [T::NAN];
+    let mut lse = vec![T::NAN; n];
+    let labels = [0, 1, 2];
+    nnkern::softmax_cross_entropy_forward(
+        sx.view(),
+        Targets::Classes(&labels),
+        &Default::default(),
+        &mut loss,
+        Some(&mut lse),
+    )
+    .unwrap();
+    for i in 0..n {
+        let row = &x[i * c..(i + 1) * c];
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let ln_s = row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        common::tol::assert_within::<T>(lse[i].to_f64(), m + ln_s, (c + 4) as f64, m.abs() + ln_s, &|| {
+            format!("lse of row {i}")
+        });
+    }
+}
+both_types!(lse_of_long_rows_that_cancel, long_equal_rows);

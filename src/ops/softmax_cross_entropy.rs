@@ -74,6 +74,19 @@ impl<T: Float> Plan<'_, T> {
     }
 }
 
+/// The first index of `m` in `s` (0 if absent): 16 elements at a time, each block tested with
+/// a branch-free reduction (vectorized) before it is searched.
+#[inline(always)]
+fn first_index_of<T: Float>(s: &[T], m: T) -> usize {
+    const BLOCK: usize = 16;
+    for (b, chunk) in s.chunks(BLOCK).enumerate() {
+        if chunk.iter().fold(false, |f, &v| f | (v == m)) {
+            return b * BLOCK + chunk.iter().position(|&v| v == m).unwrap_or(0);
+        }
+    }
+    0
+}
+
 /// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
 #[inline(always)]
 fn mulz<T: Float>(a: T, v: T) -> T {
@@ -167,7 +180,7 @@ impl<T: Float> Lse<T> {
     fn from_rest(m: T, rest: T) -> Lse<T> {
         Lse {
             m,
-            l1: rest.ln_1p(),
+            l1: rest.ln_1p_lse(),
             inv: T::ONE / (T::ONE + rest),
         }
     }
@@ -178,7 +191,7 @@ impl<T: Float> Lse<T> {
         if !m.is_finite() {
             return Self::nan();
         }
-        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        let a = first_index_of(s, m);
         let rest = s
             .iter()
             .enumerate()
@@ -198,12 +211,6 @@ impl<T: Float> Lse<T> {
         Self::from_exps_max(s, m, e)
     }
 
-    /// As [`Lse::of_simd`] when `e` already holds e^(s − max s).
-    #[inline(always)]
-    fn from_exps(s: &[T], e: &mut [T]) -> Lse<T> {
-        Self::from_exps_max(s, simd::max(s), e)
-    }
-
     /// The statistics from the row maximum `m` and the exponentials `e`: `rest` sums every
     /// term but the maximum's (in two runs, so a confident row's tiny `rest` keeps its
     /// precision). Non-finite `m` gives NaN statistics and a NaN `e`.
@@ -213,7 +220,7 @@ impl<T: Float> Lse<T> {
             e.fill(T::NAN);
             return Self::nan();
         }
-        let a = s.iter().position(|&v| v == m).unwrap_or(0);
+        let a = first_index_of(s, m);
         Self::from_rest(m, simd::sum(&e[..a]) + simd::sum(&e[a + 1..]))
     }
 
@@ -261,6 +268,7 @@ fn row_loss<T: Float>(p: &Plan<'_, T>, s: &[T], st: &Lse<T>, targets: &Targets<'
 /// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry when
 /// `have_exp` (else it is computed from `s`).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn row_grad<T: Float>(
     p: &Plan<'_, T>,
     s: &[T],
@@ -279,16 +287,21 @@ fn row_grad<T: Float>(
     match *targets {
         Targets::Classes(t) => {
             let t = t[i];
-            // ∂l/∂s_c = p_c·A − (1−ε)·w_t·[c = t] − (ε/C)·w_c,  A = (1−ε)·w_t + (ε/C)·Σw
+            // ∂l/∂s_c = p_c·A − (1−ε)·w_t·[c = t] − (ε/C)·w_c,  A = (1−ε)·w_t + (ε/C)·Σw:
+            // one branch-free pass over the row (vectorized on the SIMD paths), then the
+            // label's element with its extra term, by the same operations in the same order.
             let kw = p.keep * p.w(t);
             let a = (kw + p.spread * p.w_all) * st.inv;
-            for (c, o) in d.iter_mut().enumerate() {
-                let mut v = *o * a - p.spread * p.w(c);
-                if c == t {
-                    v -= kw;
-                }
-                *o = g * v;
+            let e_t = d[t];
+            match (p.weight, p.spread == T::ZERO) {
+                (None, true) => d.iter_mut().for_each(|o| *o = g * (*o * a - T::ZERO)),
+                (None, false) => d.iter_mut().for_each(|o| *o = g * (*o * a - p.spread)),
+                (Some(w), _) => d
+                    .iter_mut()
+                    .zip(w)
+                    .for_each(|(o, &wc)| *o = g * (*o * a - p.spread * wc)),
             }
+            d[t] = g * ((e_t * a - p.spread * p.w(t)) - kw);
         }
         Targets::Probs(q) => {
             // ∂l/∂s_c = p_c·B − w_c·q′_c,  B = Σ_c w_c·q′_c
@@ -520,6 +533,9 @@ pub fn softmax_cross_entropy<T: Float>(
 }
 
 /// One block of rows of the fused forward+backward; returns the block's loss sum (f64).
+/// Rows of fewer than 64 columns are processed this many at a time.
+const GROUP: usize = 64;
+
 struct FusedBlock<'a, 'p, T> {
     p: &'p Plan<'p, T>,
     logits: MatRef<'a, T>,
@@ -536,45 +552,55 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
     fn run<M: Math>(mut self) -> f64 {
         let p = self.p;
         let mut buf = Vec::new();
-        let rows = self.blk.rows();
-        let cols = self.blk.cols();
-        // Short rows: the exponentials of the whole block in one flat vector pass first.
-        let flat = cols < 64 && self.blk.as_flat_mut().is_some();
-        if flat {
-            for r in 0..rows {
-                let s = super::row_of(&self.logits, self.r0 + r, &mut buf);
-                let m = simd::max(s);
-                for (o, &v) in self.blk.row_mut(r).iter_mut().zip(s) {
-                    *o = v - m;
+        let (rows, cols) = (self.blk.rows(), self.blk.cols());
+        // Short rows go in groups: each row's maximum kept, the shifted logits of the whole
+        // group exponentiated in one flat vector pass, then each row finished. Long rows
+        // one at a time, each staying in L1 across its passes.
+        let group = if cols < 64 && self.blk.as_flat_mut().is_some() {
+            GROUP
+        } else {
+            1
+        };
+        let mut acc = 0.0_f64;
+        let mut maxes = [T::ZERO; GROUP];
+        for g0 in (0..rows).step_by(group) {
+            let g1 = (g0 + group).min(rows);
+            if group > 1 {
+                for r in g0..g1 {
+                    let s = super::row_of(&self.logits, self.r0 + r, &mut buf);
+                    let m = simd::max(s);
+                    maxes[r - g0] = m;
+                    for (o, &v) in self.blk.row_mut(r).iter_mut().zip(s) {
+                        *o = v - m;
+                    }
+                }
+                if let Some(f) = self.blk.as_flat_mut() {
+                    M::map_inplace(Unary::Exp, &mut f[g0 * cols..g1 * cols]);
                 }
             }
-            if let Some(f) = self.blk.as_flat_mut() {
-                M::map_inplace(Unary::Exp, f);
-            }
-        }
-        let mut acc = 0.0_f64;
-        for r in 0..rows {
-            let i = self.r0 + r;
-            let s = super::row_of(&self.logits, i, &mut buf);
-            let d = self.blk.row_mut(r);
-            let l = if is_ignored(p, &self.targets, i) {
-                d.fill(T::ZERO);
-                T::ZERO
-            } else {
-                let st = if flat {
-                    Lse::from_exps(s, d)
+            for r in g0..g1 {
+                let i = self.r0 + r;
+                let s = super::row_of(&self.logits, i, &mut buf);
+                let d = self.blk.row_mut(r);
+                let l = if is_ignored(p, &self.targets, i) {
+                    d.fill(T::ZERO);
+                    T::ZERO
                 } else {
-                    Lse::of_simd::<M>(s, d)
+                    let st = if group > 1 {
+                        Lse::from_exps_max(s, maxes[r - g0], d)
+                    } else {
+                        Lse::of_simd::<M>(s, d)
+                    };
+                    let g = row_scale(p.red, self.dloss, p.denom, i);
+                    let l = row_loss(p, s, &st, &self.targets, i);
+                    row_grad(p, s, &st, &self.targets, i, g, d, true);
+                    l
                 };
-                let g = row_scale(p.red, self.dloss, p.denom, i);
-                let l = row_loss(p, s, &st, &self.targets, i);
-                row_grad(p, s, &st, &self.targets, i, g, d, true);
-                l
-            };
-            if let Some(o) = self.ls.get_mut(r) {
-                *o = l;
+                if let Some(o) = self.ls.get_mut(r) {
+                    *o = l;
+                }
+                acc += l.to_f64();
             }
-            acc += l.to_f64();
         }
         acc
     }

@@ -1,0 +1,63 @@
+//! Small cases that reach every `unsafe` block of the crate — the GEMM engine call on whole
+//! products and on parts, the per-part epilogue's raw row slices, the packed small product's
+//! uninitialized buffer, and the SIMD dispatch on the paths this CPU (or Miri) has — checked
+//! against the reference. Sized for `cargo +nightly miri test --test unsafe_paths`, where the
+//! crate shrinks its parallel thresholds so these shapes are cut into parts too.
+
+mod common;
+
+use common::checks;
+use common::{Layout, Rng, each_path};
+use nnkern::{Accum, Activation, Float, Workspace};
+
+const L: [Layout; 3] = [Layout::Contiguous, Layout::Strided, Layout::Transposed];
+
+fn linear<T: Float>() {
+    let mut rng = Rng::new(90);
+    let mut ws = Workspace::new();
+    // (m, k, n): packed small product; the engine on one part; parts by rows; parts by columns
+    for (i, &(m, k, n)) in [(5, 3, 7), (30, 25, 30), (70, 20, 40), (20, 20, 90)]
+        .iter()
+        .enumerate()
+    {
+        checks::gemm::<T>(&mut rng, m, k, n, [L[i % 3], L[(i + 1) % 3], L[(i + 2) % 3]]);
+        let act = checks::ACTS[i];
+        // unit-stride y takes the fused epilogue on raw row slices
+        checks::affine_forward::<T>(&mut rng, m, k, n, act, [L[i % 3], L[(i + 2) % 3], L[i % 2]]);
+        let accum = if i % 2 == 0 { Accum::Replace } else { Accum::Add };
+        checks::affine_backward::<T>(&mut rng, &mut ws, m, k, n, act, accum, &|o| L[(o + i) % 3]);
+    }
+}
+
+#[test]
+fn gemm_and_affine_f32() {
+    linear::<f32>();
+}
+
+#[test]
+fn gemm_and_affine_f64() {
+    linear::<f64>();
+}
+
+fn rowwise<T: Float>() {
+    let mut rng = Rng::new(91);
+    for (n, c) in [(3, 5), (4, 33)] {
+        for which in 0..3 {
+            checks::activation_forward::<T>(&mut rng, n, c, which, [Layout::Strided, Layout::Contiguous]);
+        }
+        checks::softmax_forward::<T>(
+            &mut rng,
+            n,
+            c,
+            [Layout::Transposed, Layout::Contiguous, Layout::Strided],
+        );
+        checks::bce::<T>(&mut rng, n, c, nnkern::Reduction::Sum, n + c);
+    }
+    let _ = Activation::Identity;
+}
+
+#[test]
+fn simd_dispatch_every_path() {
+    each_path(rowwise::<f32>);
+    each_path(rowwise::<f64>);
+}
