@@ -140,3 +140,36 @@ fn long_equal_rows<T: Float>() {
     }
 }
 both_types!(lse_of_long_rows_that_cancel, long_equal_rows);
+
+/// Fuzzing regression (`fuzz/` target `losses`): the forward alone sums scalar exponentials,
+/// the fused kernel its SIMD ones, so their losses may differ in the last bits — never by more
+/// than a few ulps of the loss (a sum of non-negative terms). The row the fuzzer found, then
+/// seeded random rows, on every path.
+fn fused_matches_forward<T: Float>() {
+    let mut rng = Rng::new(23);
+    let found: Vec<f64> = [3.65625; 4].into_iter().chain([-1.9375]).chain([-4.0; 15]).collect();
+    let mut rows = vec![(found, 1, 20)];
+    for c in [3, 20, 100, 1000] {
+        rows.push((checks::logits::<T>(&mut rng, 7 * c), 7, c));
+    }
+    for (x, n, c) in rows {
+        let xt: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+        let xv = MatRef::from_row_major(&xt, n, c).unwrap();
+        let labels: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
+        let opts = nnkern::CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let (mut a, mut b) = (vec![T::NAN; n], vec![T::NAN; n]);
+        nnkern::softmax_cross_entropy_forward(xv, Targets::Classes(&labels), &opts, &mut a, None).unwrap();
+        let mut g = vec![T::ZERO; n * c];
+        let gm = nnkern::MatMut::from_row_major(&mut g, n, c).unwrap();
+        nnkern::softmax_cross_entropy(xv, Targets::Classes(&labels), &opts, &vec![T::ONE; n], &mut b, gm).unwrap();
+        for i in 0..n {
+            common::tol::assert_within::<T>(a[i].to_f64(), b[i].to_f64(), 8.0, b[i].to_f64().abs(), &|| {
+                format!("row {i} of {n}×{c}")
+            });
+        }
+    }
+}
+both_types!(fused_and_forward_losses_agree_to_a_few_ulps, fused_matches_forward);

@@ -72,7 +72,12 @@ fn sce(inp: &mut Input<'_>) {
     g2.rs = g.rs;
     g2.data = vec![f32::NAN; g.data.len()];
     softmax_cross_entropy(x.view(), targets, &opts, &dl, &mut loss2, g2.view_mut()).unwrap();
-    assert_eq!(bits(&loss), bits(&loss2), "fused loss ≠ forward loss");
+    // The forward alone sums scalar exponentials, the fused kernel its SIMD ones (each within
+    // 1 ulp): every row's loss is a sum of non-negative terms, so the two agree to a few ulps
+    // of the loss itself.
+    for (&a, &b) in loss.iter().zip(&loss2) {
+        close(a, b as f64, b.abs() as f64, 8.0 * 6e-8, "fused loss vs forward loss");
+    }
     // the fused gradient uses the exponentials it just computed, the split one recomputes
     // them from the saved log-sum-exp: equal within a few roundings
     for i in 0..n {

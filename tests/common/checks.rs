@@ -774,7 +774,7 @@ pub fn bce<T: Float>(rng: &mut Rng, n: usize, c: usize, red: Reduction, case: us
                 u * grad[e] / div,
                 tol::BCE_GRAD_ROUNDINGS,
                 (u * gscale[e] / div).abs(),
-                &|| what("grad") + &format!(" at {e}"),
+                &|| what("grad") + &format!(" at {e} x={} t={}", x[e], t[e]),
             );
         }
         assert!(got.padding_untouched());

@@ -167,8 +167,11 @@ pub fn bce(x: f64, t: f64, p: f64) -> (f64, f64, f64, f64) {
     };
     let grad = lw * sig - p * t;
     let sp = |v: f64| v.max(0.0) + (-v.abs()).exp().ln_1p();
+    // lw = 1 + (p−1)·t itself cancels when t ≈ 1 and p ≪ 1: its rounding is relative to
+    // 1 + |(p−1)·t|, not to lw, so the scales carry that magnitude.
+    let lw_mag = 1.0 + ((p - 1.0) * t).abs();
     let scale =
-        ((1.0 - t) * x).abs() + (lw * log_sig).abs() + (p * t * sp(-x)).abs() + ((1.0 - t) * sp(x)).abs();
-    let gscale = (lw * sig).abs() + (p * t).abs() + ((1.0 - t) * sig).abs() + (p * t * (1.0 - sig)).abs();
+        ((1.0 - t) * x).abs() + (lw_mag * log_sig).abs() + (p * t * sp(-x)).abs() + ((1.0 - t) * sp(x)).abs();
+    let gscale = (lw_mag * sig).abs() + (p * t).abs() + ((1.0 - t) * sig).abs() + (p * t * (1.0 - sig)).abs();
     (loss, grad, scale, gscale)
 }
