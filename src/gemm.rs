@@ -297,7 +297,7 @@ pub(crate) fn gemm_then<T: Float>(
 /// Products up to this many multiply-adds skip the engine: its packing (and the allocation of
 /// its packing buffers) costs more than the product itself at the book's layer sizes
 /// (30×2·2×10 is 600 multiply-adds).
-const SMALL_GEMM: usize = 1 << 14;
+const SMALL_GEMM: usize = if cfg!(miri) { 1 << 8 } else { 1 << 14 };
 
 /// Whether an m×k·k×n product takes the direct loops rather than the engine.
 pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
@@ -588,6 +588,80 @@ fn scale<T: Float>(beta: T, c: &mut MatMut<'_, T>) {
                 let v = c.at_mut(i, j);
                 *v = beta * *v;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cut depends on the shape alone, along C's longer side, in at most `MAX_PARTS`
+    /// aligned parts of at least `MIN_PART` (the last may be shorter), covering C exactly.
+    #[test]
+    #[cfg_attr(miri, ignore)] // the thresholds differ under Miri
+    fn split_plan() {
+        let one = |by_rows, dim| Split {
+            by_rows,
+            size: dim,
+            parts: 1,
+        };
+        assert_eq!(Split::plan(100, 100, 100), one(false, 100)); // 1M multiply-adds: one part
+        assert_eq!(
+            Split::plan(256, 784, 1024),
+            Split {
+                by_rows: false,
+                size: 512,
+                parts: 2
+            }
+        );
+        assert_eq!(
+            Split::plan(1024, 1024, 1024),
+            Split {
+                by_rows: false,
+                size: 512,
+                parts: 2
+            }
+        );
+        assert_eq!(
+            Split::plan(64, 4096, 4096),
+            Split {
+                by_rows: false,
+                size: 1024,
+                parts: 4
+            }
+        );
+        assert_eq!(
+            Split::plan(4096, 512, 10),
+            Split {
+                by_rows: true,
+                size: 1024,
+                parts: 4
+            }
+        );
+        assert_eq!(
+            Split::plan(2100, 300, 530),
+            Split {
+                by_rows: true,
+                size: 576,
+                parts: 4
+            }
+        );
+        for (m, k, n) in [
+            (5000, 7, 333),
+            (777, 999, 1500),
+            (513, 4096, 513),
+            (100_000, 1, 100),
+        ] {
+            let s = Split::plan(m, k, n);
+            let dim = if s.by_rows { m } else { n };
+            assert_eq!(s.by_rows, m > n);
+            assert!((1..=MAX_PARTS).contains(&s.parts));
+            assert!(s.parts == 1 || (s.size % PART_ALIGN == 0 && s.size >= MIN_PART));
+            assert!(
+                s.size * (s.parts - 1) < dim && s.size * s.parts >= dim,
+                "{s:?} for {m}×{k}×{n}"
+            );
         }
     }
 }

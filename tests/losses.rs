@@ -147,7 +147,11 @@ both_types!(lse_of_long_rows_that_cancel, long_equal_rows);
 /// seeded random rows, on every path.
 fn fused_matches_forward<T: Float>() {
     let mut rng = Rng::new(23);
-    let found: Vec<f64> = [3.65625; 4].into_iter().chain([-1.9375]).chain([-4.0; 15]).collect();
+    let found: Vec<f64> = [3.65625; 4]
+        .into_iter()
+        .chain([-1.9375])
+        .chain([-4.0; 15])
+        .collect();
     let mut rows = vec![(found, 1, 20)];
     for c in [3, 20, 100, 1000] {
         rows.push((checks::logits::<T>(&mut rng, 7 * c), 7, c));
@@ -164,7 +168,8 @@ fn fused_matches_forward<T: Float>() {
         nnkern::softmax_cross_entropy_forward(xv, Targets::Classes(&labels), &opts, &mut a, None).unwrap();
         let mut g = vec![T::ZERO; n * c];
         let gm = nnkern::MatMut::from_row_major(&mut g, n, c).unwrap();
-        nnkern::softmax_cross_entropy(xv, Targets::Classes(&labels), &opts, &vec![T::ONE; n], &mut b, gm).unwrap();
+        nnkern::softmax_cross_entropy(xv, Targets::Classes(&labels), &opts, &vec![T::ONE; n], &mut b, gm)
+            .unwrap();
         for i in 0..n {
             common::tol::assert_within::<T>(a[i].to_f64(), b[i].to_f64(), 8.0, b[i].to_f64().abs(), &|| {
                 format!("row {i} of {n}×{c}")
@@ -172,4 +177,7 @@ fn fused_matches_forward<T: Float>() {
         }
     }
 }
-both_types!(fused_and_forward_losses_agree_to_a_few_ulps, fused_matches_forward);
+both_types!(
+    fused_and_forward_losses_agree_to_a_few_ulps,
+    fused_matches_forward
+);
