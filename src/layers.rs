@@ -212,6 +212,50 @@ impl<T: Float> Affine<T> {
         })
     }
 
+    /// The parameter gradients dW and db of the last `forward` for upstream `dy`, without
+    /// dx: what a network's first layer needs (its input needs no gradient), saving the
+    /// dx = dz·Wᵀ product.
+    ///
+    /// # Errors
+    ///
+    /// As [`Layer::backward`]: a shape error if dy is not N×H.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nnkern::layers::{Affine, Layer};
+    /// use nnkern::{Activation, MatRef};
+    ///
+    /// let mut layer = Affine::new(vec![2.0_f64], vec![0.0], 1, 1, Activation::Identity)?;
+    /// layer.forward(MatRef::from_row_major(&[3.0], 1, 1)?)?;
+    /// layer.backward_params(MatRef::from_row_major(&[1.0], 1, 1)?)?;
+    /// assert_eq!(layer.grads(), vec![&[3.0][..], &[1.0][..]]); // dW = x·dy, db = dy
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn backward_params(&mut self, dy: MatRef<'_, T>) -> Result<()> {
+        self.grads(dy, false)
+    }
+
+    fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
+        if want_dx {
+            self.dx.shape(self.x.rows, self.d);
+        }
+        affine_backward(
+            self.x.view(),
+            MatRef::from_row_major(&self.w, self.d, self.h)?,
+            self.y.view(),
+            dy,
+            self.act,
+            AffineGrads {
+                dx: if want_dx { Some(self.dx.view_mut()) } else { None },
+                dw: MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
+                db: &mut self.db,
+            },
+            Accum::Replace,
+            &mut self.ws,
+        )
+    }
+
     /// A D→H layer initialised as the book does: W = scale·N(0, 1), b = 0.
     pub fn random(d: usize, h: usize, act: Activation, scale: f64, rng: &mut Rng) -> Self {
         let w = (0..d * h).map(|_| T::from_f64(scale * rng.normal())).collect();
@@ -233,21 +277,7 @@ impl<T: Float> Layer<T> for Affine<T> {
         Ok(self.y.view())
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.dx.shape(self.x.rows, self.d);
-        affine_backward(
-            self.x.view(),
-            MatRef::from_row_major(&self.w, self.d, self.h)?,
-            self.y.view(),
-            dy,
-            self.act,
-            AffineGrads {
-                dx: Some(self.dx.view_mut()),
-                dw: MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
-                db: &mut self.db,
-            },
-            Accum::Replace,
-            &mut self.ws,
-        )?;
+        self.grads(dy, true)?;
         Ok(self.dx.view())
     }
     fn visit_params(&mut self, f: &mut dyn FnMut(&mut [T], &[T])) {
@@ -571,8 +601,8 @@ impl<T: Float> TwoLayerNet<T> {
     pub fn backward(&mut self) -> Result<()> {
         let ds = self.loss.backward(T::ONE)?;
         let dh = self.out.backward(ds)?;
-        self.hidden.backward(dh)?;
-        Ok(())
+        // the input layer's dx would be the gradient of the data: skipped
+        self.hidden.backward_params(dh)
     }
 
     /// One SGD update of all parameters.
