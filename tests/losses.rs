@@ -181,3 +181,50 @@ both_types!(
     fused_and_forward_losses_agree_to_a_few_ulps,
     fused_matches_forward
 );
+
+/// Fuzzing regression (`fuzz/` target `losses`): probability "targets" far from a
+/// distribution (all −4, as PyTorch accepts) make B = Σ w·q′ large, and ∂l/∂s = p·B − w·q′
+/// scales p's rounding by |B|. The split backward's p = e^(s − lse) carries |lse|·u from the
+/// saved log-sum-exp and the forward's C-term sum, the fused one its own sum: both stay
+/// within (C + 16)·u·|g|·(Σ|q| + 1)·max(|lse|, 1) of the f64 truth.
+fn split_and_fused_grads_with_large_targets<T: Float>() {
+    let (n, c) = (4, 1020);
+    let mut x = vec![-4.0; n * c];
+    for (i, v) in x.iter_mut().enumerate().take(6) {
+        *v = if i < 5 { 3.96875 } else { -2.40625 };
+    }
+    let xt: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+    let q = vec![T::from_f64(-4.0); n * c];
+    let xv = MatRef::from_row_major(&xt, n, c).unwrap();
+    let targets = Targets::Probs(MatRef::from_row_major(&q, n, c).unwrap());
+    let opts = nnkern::CrossEntropyOptions::default();
+    let dl = [T::from_f64(-4.0)];
+    let (mut loss, mut lse) = ([T::NAN], vec![T::NAN; n]);
+    nnkern::softmax_cross_entropy_forward(xv, targets, &opts, &mut loss, Some(&mut lse)).unwrap();
+    let mut split = vec![T::NAN; n * c];
+    let sm = nnkern::MatMut::from_row_major(&mut split, n, c).unwrap();
+    nnkern::softmax_cross_entropy_backward(xv, &lse, targets, &opts, &dl, sm).unwrap();
+    let mut fused = vec![T::NAN; n * c];
+    let fm = nnkern::MatMut::from_row_major(&mut fused, n, c).unwrap();
+    nnkern::softmax_cross_entropy(xv, targets, &opts, &dl, &mut loss, fm).unwrap();
+    let g = -4.0 / n as f64;
+    for i in 0..n {
+        let row = &x[i * c..(i + 1) * c];
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        let b = -4.0 * c as f64;
+        let scale = g.abs() * (4.0 * c as f64 + 1.0) * (m + sum.ln()).abs().max(1.0);
+        for j in 0..c {
+            let want = g * ((row[j] - m).exp() / sum * b + 4.0);
+            for (name, got) in [("split", split[i * c + j]), ("fused", fused[i * c + j])] {
+                common::tol::assert_within::<T>(got.to_f64(), want, (c + 16) as f64, scale, &|| {
+                    format!("{name} ({i},{j})")
+                });
+            }
+        }
+    }
+}
+both_types!(
+    split_and_fused_gradients_with_large_targets,
+    split_and_fused_grads_with_large_targets
+);

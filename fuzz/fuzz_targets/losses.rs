@@ -78,15 +78,21 @@ fn sce(inp: &mut Input<'_>) {
     for (&a, &b) in loss.iter().zip(&loss2) {
         close(a, b as f64, b.abs() as f64, 8.0 * 6e-8, "fused loss vs forward loss");
     }
-    // the fused gradient uses the exponentials it just computed, the split one recomputes
-    // them from the saved log-sum-exp: equal within a few roundings
+    // The fused gradient uses the exponentials it just computed, the split one recomputes
+    // p = e^(s − lse) from the saved, rounded log-sum-exp; p·B − w·q′ then scales their
+    // difference (C·u of p, from the C-term sums and |lse|·u) by |B| ≤ Σ|w·q′|.
+    let gmax = dl.iter().fold(0.0_f64, |m, v| m.max(v.abs() as f64));
+    let wmax = if use_weight { weight.iter().fold(1.0_f64, |m, v| m.max(v.abs() as f64)) } else { 1.0 };
     for i in 0..n {
+        let qsum: f64 = if probs { (0..c).map(|j| q.at(i, j).abs() as f64).sum::<f64>() + 1.0 } else { 2.0 };
+        let lse_mag = (lse[i].abs() as f64).max(1.0);
         for j in 0..c {
             let (a, b) = (g.at(i, j), g2.at(i, j));
             if a.is_nan() || b.is_nan() {
                 assert!(a.is_nan() && b.is_nan(), "gradients differ in NaN-ness at ({i},{j})");
             } else {
-                close(a, b as f64, (b.abs() + dl.iter().fold(0.0_f32, |m, v| m.max(v.abs()))) as f64, 1e-5, "grad");
+                let scale = gmax * wmax * qsum * lse_mag;
+                close(a, b as f64, scale, (c + 16) as f64 * 6e-8, "grad");
             }
         }
     }
