@@ -657,7 +657,7 @@ mod tests {
             let dim = if s.by_rows { m } else { n };
             assert_eq!(s.by_rows, m > n);
             assert!((1..=MAX_PARTS).contains(&s.parts));
-            assert!(s.parts == 1 || (s.size % PART_ALIGN == 0 && s.size >= MIN_PART));
+            assert!(s.parts == 1 || (s.size.is_multiple_of(PART_ALIGN) && s.size >= MIN_PART));
             assert!(
                 s.size * (s.parts - 1) < dim && s.size * s.parts >= dim,
                 "{s:?} for {m}×{k}×{n}"
