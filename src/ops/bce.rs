@@ -191,12 +191,22 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
                     *o = -v.abs();
                 }
                 M::map_inplace(Unary::Exp, &mut e[..len]);
+                // weights of the chunk in fixed-size arrays, so the loop below has no bounds
+                // checks or branches and vectorizes
+                let (mut pb, mut wb) = ([T::ONE; CHUNK], [T::ONE; CHUNK]);
+                if let Some(p) = k.opts.pos_weight {
+                    pb[..len].copy_from_slice(&p[j0..j0 + len]);
+                }
+                if let Some(w) = w {
+                    wb[..len].copy_from_slice(&w[j0..j0 + len]);
+                }
+                let (mut xa, mut ta) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
+                xa[..len].copy_from_slice(xs);
+                ta[..len].copy_from_slice(ts);
                 for j in 0..len {
-                    let p = k.opts.pos_weight.map_or(T::ONE, |p| p[j0 + j]);
-                    let wj = w.map_or(T::ONE, |w| w[j0 + j]);
-                    let (l, d) = element(xs[j], ts[j], p, e[j]);
-                    lbuf[j] = wj * l;
-                    gbuf[j] = wj * d;
+                    let (l, d) = element(xa[j], ta[j], pb[j], e[j]);
+                    lbuf[j] = wb[j] * l;
+                    gbuf[j] = wb[j] * d;
                 }
                 for (j, &l) in lbuf[..len].iter().enumerate() {
                     acc[j % 8] += l.to_f64();

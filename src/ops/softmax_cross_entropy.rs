@@ -185,25 +185,8 @@ impl<T: Float> Lse<T> {
         }
     }
 
-    /// The statistics of row `s` with scalar exponentials (the forward-only path).
-    fn of(s: &[T]) -> Lse<T> {
-        let m = simd::max(s);
-        if !m.is_finite() {
-            return Self::nan();
-        }
-        let a = first_index_of(s, m);
-        // 8 interleaved partial sums: error ~(C/8)·u instead of C·u for one running sum
-        let mut acc = [T::ZERO; 8];
-        for (c, &v) in s.iter().enumerate() {
-            if c != a {
-                acc[c % 8] += (v - m).exp();
-            }
-        }
-        let rest = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        Self::from_rest(m, rest)
-    }
-
-    /// As [`Lse::of`] with the exponentials written into `e` on the SIMD path `M`.
+    /// The statistics of row `s` with its exponentials e^(s − max s) written into `e` on the
+    /// SIMD path `M`.
     #[inline(always)]
     fn of_simd<M: Math>(s: &[T], e: &mut [T]) -> Lse<T> {
         let m = simd::max(s);
@@ -267,25 +250,9 @@ fn row_loss<T: Float>(p: &Plan<'_, T>, s: &[T], st: &Lse<T>, targets: &Targets<'
     }
 }
 
-/// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry when
-/// `have_exp` (else it is computed from `s`).
-#[allow(clippy::too_many_arguments)]
+/// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry.
 #[inline(always)]
-fn row_grad<T: Float>(
-    p: &Plan<'_, T>,
-    s: &[T],
-    st: &Lse<T>,
-    targets: &Targets<'_, T>,
-    i: usize,
-    g: T,
-    d: &mut [T],
-    have_exp: bool,
-) {
-    if !have_exp {
-        for (o, &v) in d.iter_mut().zip(s) {
-            *o = (v - st.m).exp();
-        }
-    }
+fn row_grad<T: Float>(p: &Plan<'_, T>, st: &Lse<T>, targets: &Targets<'_, T>, i: usize, g: T, d: &mut [T]) {
     match *targets {
         Targets::Classes(t) => {
             let t = t[i];
@@ -376,9 +343,10 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         Some(l) => l,
         None => &mut [],
     };
+    let path = simd_path();
     reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
         let s = super::row_of(&logits, i, buf);
-        let st = Lse::of(s);
+        let st = dispatch(path, LseRow { s });
         let l = if is_ignored(&p, &targets, i) {
             T::ZERO
         } else {
@@ -438,21 +406,93 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
-    crate::par::for_each_row_block(dlogits, &|r0, mut blk: MatMut<'_, T>| {
+    let path = simd_path();
+    crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
+        dispatch(
+            path,
+            SplitBackward {
+                p: &p,
+                logits,
+                lse,
+                targets,
+                dloss,
+                r0,
+                blk,
+            },
+        )
+    });
+    Ok(())
+}
+
+/// One row's log-sum-exp statistics with the SIMD path's exponentials, 64 at a time in a
+/// stack buffer (the forward has no N×C output to hold them): the maximum's own term left
+/// out of `rest` exactly (it is e⁰ = 1), each chunk summed in interleaved partials.
+struct LseRow<'a, T> {
+    s: &'a [T],
+}
+
+impl<T: Float> Kernel for LseRow<'_, T> {
+    type Out = Lse<T>;
+    #[inline(always)]
+    fn run<M: Math>(self) -> Lse<T> {
+        const CHUNK: usize = 64;
+        let s = self.s;
+        let m = simd::max(s);
+        if !m.is_finite() {
+            return Lse::nan();
+        }
+        let a = first_index_of(s, m);
+        let mut buf = [T::ZERO; CHUNK];
+        let mut rest = T::ZERO;
+        for (ci, chunk) in s.chunks(CHUNK).enumerate() {
+            let e = &mut buf[..chunk.len()];
+            for (o, &v) in e.iter_mut().zip(chunk) {
+                *o = v - m;
+            }
+            M::map_inplace(Unary::Exp, e);
+            if a / CHUNK == ci {
+                e[a % CHUNK] = T::ZERO;
+            }
+            rest += simd::sum(e);
+        }
+        Lse::from_rest(m, rest)
+    }
+}
+
+/// Rows r0.. of the split backward: p = e^(s − lse) on the SIMD path, then the gradient.
+struct SplitBackward<'a, 'p, T> {
+    p: &'p Plan<'p, T>,
+    logits: MatRef<'a, T>,
+    lse: &'a [T],
+    targets: Targets<'a, T>,
+    dloss: &'a [T],
+    r0: usize,
+    blk: MatMut<'a, T>,
+}
+
+impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(mut self) {
+        let p = self.p;
         let mut buf = Vec::new();
-        for r in 0..blk.rows() {
-            let i = r0 + r;
-            let d = blk.row_mut(r);
-            if is_ignored(&p, &targets, i) {
+        for r in 0..self.blk.rows() {
+            let i = self.r0 + r;
+            let d = self.blk.row_mut(r);
+            if is_ignored(p, &self.targets, i) {
                 d.fill(T::ZERO);
                 continue;
             }
-            let s = super::row_of(&logits, i, &mut buf);
-            let g = row_scale(p.red, dloss, p.denom, i);
-            row_grad(&p, s, &Lse::from_saved(lse[i]), &targets, i, g, d, false);
+            let s = super::row_of(&self.logits, i, &mut buf);
+            let st = Lse::from_saved(self.lse[i]);
+            for (o, &v) in d.iter_mut().zip(s) {
+                *o = v - st.m;
+            }
+            M::map_inplace(Unary::Exp, d);
+            let g = row_scale(p.red, self.dloss, p.denom, i);
+            row_grad(p, &st, &self.targets, i, g, d);
         }
-    });
-    Ok(())
+    }
 }
 
 /// Forward and backward in one pass over the logits: the loss of
@@ -595,7 +635,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     };
                     let g = row_scale(p.red, self.dloss, p.denom, i);
                     let l = row_loss(p, s, &st, &self.targets, i);
-                    row_grad(p, s, &st, &self.targets, i, g, d, true);
+                    row_grad(p, &st, &self.targets, i, g, d);
                     l
                 };
                 if let Some(o) = self.ls.get_mut(r) {
