@@ -180,6 +180,9 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
         let mut e = [T::ZERO; CHUNK];
         let mut lbuf = [T::ZERO; CHUNK];
         let mut gbuf = [T::ZERO; CHUNK];
+        // without weights these stay all ones
+        let (mut pa, mut wa) = ([T::ONE; CHUNK], [T::ONE; CHUNK]);
+        let (mut xa, mut ta) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
         for i in self.r0..self.r1 {
             let x = row_of(&k.logits, i, &mut xb);
             let t = row_of(&k.targets, i, &mut tb);
@@ -191,22 +194,20 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
                     *o = -v.abs();
                 }
                 M::map_inplace(Unary::Exp, &mut e[..len]);
-                // weights of the chunk in fixed-size arrays, so the loop below has no bounds
-                // checks or branches and vectorizes
-                let (mut pb, mut wb) = ([T::ONE; CHUNK], [T::ONE; CHUNK]);
+                // the chunk's operands in fixed-size arrays (made once per block), so the loop
+                // below has no bounds checks or branches and vectorizes
                 if let Some(p) = k.opts.pos_weight {
-                    pb[..len].copy_from_slice(&p[j0..j0 + len]);
+                    pa[..len].copy_from_slice(&p[j0..j0 + len]);
                 }
                 if let Some(w) = w {
-                    wb[..len].copy_from_slice(&w[j0..j0 + len]);
+                    wa[..len].copy_from_slice(&w[j0..j0 + len]);
                 }
-                let (mut xa, mut ta) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
                 xa[..len].copy_from_slice(xs);
                 ta[..len].copy_from_slice(ts);
                 for j in 0..len {
-                    let (l, d) = element(xa[j], ta[j], pb[j], e[j]);
-                    lbuf[j] = wb[j] * l;
-                    gbuf[j] = wb[j] * d;
+                    let (l, d) = element(xa[j], ta[j], pa[j], e[j]);
+                    lbuf[j] = wa[j] * l;
+                    gbuf[j] = wa[j] * d;
                 }
                 for (j, &l) in lbuf[..len].iter().enumerate() {
                     acc[j % 8] += l.to_f64();
