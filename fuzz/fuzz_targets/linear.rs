@@ -5,9 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use nnkern::*;
-use nnkern_fuzz::{Input, Stored, close};
-
-const ACTS: [Activation; 4] = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut inp = Input::new(bytes);
@@ -109,21 +107,6 @@ fn gemm_case(inp: &mut Input<'_>) {
                 let scale = 2.0 * abs + old.abs();
                 let got = c.data[i * c.rs + j * c.cs];
                 close(got, want, scale, (k + 4) as f64 * 6e-8, "gemm");
-            }
-        }
-    }
-}
-
-fn act_ref(act: Activation, z: f64) -> f64 {
-    match act {
-        Activation::Identity => z,
-        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
-        Activation::Tanh => z.tanh(),
-        Activation::Relu => {
-            if z > 0.0 || z.is_nan() {
-                z
-            } else {
-                0.0
             }
         }
     }

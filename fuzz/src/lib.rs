@@ -1,7 +1,7 @@
 //! Shared input decoding for the fuzz targets: a byte reader that yields small dimensions,
 //! strided views over NaN-padded storage, and values drawn from a palette of edge cases.
 
-use nnkern::{MatMut, MatRef};
+use nnkern::{Activation, MatMut, MatRef};
 
 /// Reads decisions from the fuzzer's bytes; past the end it yields zeros.
 pub struct Input<'a> {
@@ -123,4 +123,23 @@ pub fn close(got: f32, want: f64, scale: f64, tol: f64, what: &str) {
     }
     let err = (got as f64 - want).abs();
     assert!(err <= tol * scale + 1e-30, "{what}: got {got}, want {want}, scale {scale}");
+}
+
+/// Every activation.
+pub const ACTS: [Activation; 4] = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+
+/// The activation in f64 (ReLU keeps NaN, as the kernels do).
+pub fn act_ref(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Identity => z,
+        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => {
+            if z > 0.0 || z.is_nan() {
+                z
+            } else {
+                0.0
+            }
+        }
+    }
 }

@@ -206,50 +206,29 @@ pub fn affine_backward<T: Float>(
         width: h,
         per,
     };
-    if identity {
-        map_blocks(
-            n,
-            h,
-            slots,
-            &|r0, r1, s: PerBlock<'_, T>| {
-                dispatch(
-                    path,
-                    DzBlock {
-                        act,
-                        y,
-                        dy,
-                        r0,
-                        r1,
-                        dz: None,
-                        sums: s.data,
-                    },
-                )
-            },
-            &|(), ()| (),
-        );
-    } else {
-        let dzm = MatMut::from_row_major(&mut *dz_buf, n, h).expect("dz buffer is exactly n·h");
-        map_blocks(
-            n,
-            h,
-            (dzm, slots),
-            &|r0, r1, (dzb, s): (MatMut<'_, T>, PerBlock<'_, T>)| {
-                dispatch(
-                    path,
-                    DzBlock {
-                        act,
-                        y,
-                        dy,
-                        r0,
-                        r1,
-                        dz: Some(dzb),
-                        sums: s.data,
-                    },
-                )
-            },
-            &|(), ()| (),
-        );
-    }
+    // the identity's dz is dy itself: nothing to store
+    let dzm =
+        (!identity).then(|| MatMut::from_row_major(&mut *dz_buf, n, h).expect("dz buffer is exactly n·h"));
+    map_blocks(
+        n,
+        h,
+        (dzm, slots),
+        &|r0, r1, (dz, s): (Option<MatMut<'_, T>>, PerBlock<'_, T>)| {
+            dispatch(
+                path,
+                DzBlock {
+                    act,
+                    y,
+                    dy,
+                    r0,
+                    r1,
+                    dz,
+                    sums: s.data,
+                },
+            )
+        },
+        &|(), ()| (),
+    );
     for (j, o) in db.iter_mut().enumerate() {
         let mut s = T::ZERO;
         for blk in 0..blocks {
