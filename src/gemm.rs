@@ -311,7 +311,7 @@ const PAR_MIN_WORK: usize = if cfg!(miri) { 1 << 12 } else { 1 << 22 };
 const PART_WORK: usize = if cfg!(miri) { 1 << 11 } else { 1 << 21 };
 /// The least rows (or columns) in a part: with fewer, the engine's repacking of the operand
 /// every part shares (B for row parts, A for column parts) costs more than a few percent (at
-/// 256, 256×784·784×1024 lost 12% on one thread; at 512, 1–3%). 384 still cuts a side of
+/// 256, 256×784·784×1024 lost 12% on one thread; at 512, up to 5%). 384 still cuts a side of
 /// 784 (the backward's dx of an MNIST layer) in two.
 const MIN_PART: usize = if cfg!(miri) { 16 } else { 384 };
 /// The most parts: 2 threads get 2 or 4, and one thread pays little for the cut.
