@@ -182,7 +182,7 @@ both_types!(
     fused_matches_forward
 );
 
-/// Fuzzing regression (`fuzz/` target `losses`): probability "targets" far from a
+/// Fuzzing regressions (`fuzz/` target `losses`): probability "targets" far from a
 /// distribution (all −4, as PyTorch accepts) make B = Σ w·q′ large, and ∂l/∂s = p·B − w·q′
 /// scales p's rounding by |B|. The split backward's p = e^(s − lse) carries |lse|·u from the
 /// saved log-sum-exp and the forward's C-term sum, the fused one its own sum: both stay
@@ -207,6 +207,21 @@ fn split_and_fused_grads_with_large_targets<T: Float>() {
     let mut fused = vec![T::NAN; n * c];
     let fm = nnkern::MatMut::from_row_major(&mut fused, n, c).unwrap();
     nnkern::softmax_cross_entropy(xv, targets, &opts, &dl, &mut loss, fm).unwrap();
+    // The fused loss against the forward's (fuzz finding 4): with these targets the row's
+    // terms q·(lse − s) cancel, so they agree to C·u of Σ|q|·(|s| + |lse|), not of the loss.
+    let (mut fwd, mut lse2) = ([T::NAN], vec![T::NAN; n]);
+    nnkern::softmax_cross_entropy_forward(xv, targets, &opts, &mut fwd, Some(&mut lse2)).unwrap();
+    let spread: f64 = (0..n)
+        .map(|i| {
+            (0..c)
+                .map(|j| 4.0 * (x[i * c + j].abs() + lse2[i].to_f64().abs()))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / n as f64;
+    common::tol::assert_within::<T>(fwd[0].to_f64(), loss[0].to_f64(), (c + 8) as f64, spread, &|| {
+        "fused loss vs forward loss".to_string()
+    });
     let g = -4.0 / n as f64;
     for i in 0..n {
         let row = &x[i * c..(i + 1) * c];
