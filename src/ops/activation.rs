@@ -95,13 +95,23 @@ impl Activation {
         }
     }
 
+    /// The SIMD body of the activation, where it has one (sigmoid, tanh).
+    pub(crate) fn unary(self) -> Option<Unary> {
+        match self {
+            Activation::Sigmoid => Some(Unary::Sigmoid),
+            Activation::Tanh => Some(Unary::Tanh),
+            Activation::Identity | Activation::Relu => None,
+        }
+    }
+
     /// y ← f(y) for a whole output, on the SIMD path where f has one.
     pub(crate) fn apply_inplace<T: Float>(self, mut y: MatMut<'_, T>) {
         let rows_contiguous = y.unit_col_stride();
         match self {
             Activation::Identity => {}
-            Activation::Sigmoid if rows_contiguous => map_unary_inplace(Unary::Sigmoid, y),
-            Activation::Tanh if rows_contiguous => map_unary_inplace(Unary::Tanh, y),
+            Activation::Sigmoid | Activation::Tanh if rows_contiguous => {
+                map_unary_inplace(self.unary().expect("sigmoid and tanh have SIMD bodies"), y)
+            }
             // ReLU, and outputs with a column stride (e.g. a transposed y): elementwise
             _ => {
                 for i in 0..y.rows() {

@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Kernel, Math, Unary, dispatch, simd_path};
+use crate::simd::{Kernel, Math, dispatch, simd_path};
 
 /// y = act(x·W + b), the dense layer.
 ///
@@ -101,11 +101,10 @@ impl<T: Float> Kernel for BiasAct<'_, T> {
         for (v, &bj) in self.y.iter_mut().zip(self.b) {
             *v += bj;
         }
-        match self.act {
-            Activation::Identity => {}
-            Activation::Sigmoid => M::map_inplace(Unary::Sigmoid, self.y),
-            Activation::Tanh => M::map_inplace(Unary::Tanh, self.y),
-            Activation::Relu => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
+        match (self.act, self.act.unary()) {
+            (_, Some(op)) => M::map_inplace(op, self.y),
+            (Activation::Relu, None) => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
+            _ => {}
         }
     }
 }
