@@ -16,9 +16,11 @@ pub trait Consts: Copy + 'static {
     const NEG_LN2_LO: Self;
     /// 1.5·2^(mantissa bits): adding it rounds to an integer held in the low bits.
     const MAGIC: Self;
-    /// Above this, eˣ overflows to +∞.
+    /// exp's input is clamped to [EXP_LO, EXP_HI]: eˣ at EXP_HI (n = 128 or 1024) overflows
+    /// to +∞ and at EXP_LO rounds to 0 (under half the smallest subnormal), while both
+    /// factors of 2ⁿ stay normal; so results beyond need no select.
     const EXP_HI: Self;
-    /// Below this, eˣ underflows to 0 (less than half the smallest subnormal).
+    /// See [`Consts::EXP_HI`].
     const EXP_LO: Self;
     /// |x| from which tanh x rounds to ±1.
     const TANH_SAT: Self;
@@ -30,7 +32,6 @@ pub trait Consts: Copy + 'static {
     const K1: Self;
     const K2: Self;
     const KHALF: Self;
-    const KINF: Self;
 }
 
 macro_rules! inv_fact {
@@ -53,8 +54,8 @@ impl Consts for f32 {
     const NEG_LN2_HI: f32 = -0.693_359_4; // −0x1.63p-1: 9 significant bits, n·NEG_LN2_HI exact
     const NEG_LN2_LO: f32 = 2.121_944_4e-4; // −(ln 2 + NEG_LN2_HI)
     const MAGIC: f32 = 12_582_912.0; // 1.5·2²³
-    const EXP_HI: f32 = 88.722_84;
-    const EXP_LO: f32 = -103.972_08;
+    const EXP_HI: f32 = 89.0; // e⁸⁹ ≈ 4.5e38 > f32::MAX; n = 128 = 64 + 64
+    const EXP_LO: f32 = -104.0; // e⁻¹⁰⁴ ≈ 6.8e-46 < 2⁻¹⁵⁰; n = −150 = −75 − 75
     const TANH_SAT: f32 = 9.5;
     const EXPM1_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8);
     const EXPM1_POS_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8, 9, 10);
@@ -62,7 +63,6 @@ impl Consts for f32 {
     const K1: f32 = 1.0;
     const K2: f32 = 2.0;
     const KHALF: f32 = 0.5;
-    const KINF: f32 = f32::INFINITY;
 }
 
 impl Consts for f64 {
@@ -70,8 +70,8 @@ impl Consts for f64 {
     const NEG_LN2_HI: f64 = f64::from_bits(0xbfe6_2e42_fee0_0000); // 21 significant bits
     const NEG_LN2_LO: f64 = -1.908_214_929_270_587_7e-10; // −(ln 2 + NEG_LN2_HI)
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2⁵²
-    const EXP_HI: f64 = 709.782_712_893_384;
-    const EXP_LO: f64 = -745.133_219_101_941_2;
+    const EXP_HI: f64 = 710.0; // e⁷¹⁰ ≈ 2.2e308 > f64::MAX; n = 1024 = 512 + 512
+    const EXP_LO: f64 = -746.0; // e⁻⁷⁴⁶ ≈ 1.0e-324 < 2⁻¹⁰⁷⁵; n = −1076 = −538 − 538
     const TANH_SAT: f64 = 19.5;
     const EXPM1_POLY: &'static [f64] = inv_fact!(f64; 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const EXPM1_POS_POLY: &'static [f64] =
@@ -80,7 +80,6 @@ impl Consts for f64 {
     const K1: f64 = 1.0;
     const K2: f64 = 2.0;
     const KHALF: f64 = 0.5;
-    const KINF: f64 = f64::INFINITY;
 }
 
 /// Horner evaluation of Σ c_k·r^k.
@@ -114,7 +113,12 @@ pub(crate) fn exp<L: Lane>(x: L) -> L
 where
     L::E: Consts,
 {
-    let xc = x.vmax(L::splat(L::E::EXP_LO)).vmin(L::splat(L::E::EXP_HI));
+    // Clamps that keep NaN (the comparison is false for it, so x passes through): NaN then
+    // flows through the arithmetic, and e^(±big) overflows or underflows by itself.
+    let lo = L::splat(L::E::EXP_LO);
+    let hi = L::splat(L::E::EXP_HI);
+    let xc = L::sel_gt(lo, x, lo, x);
+    let xc = L::sel_gt(xc, hi, hi, xc);
     let (_, n, r) = reduce(xc);
     // e^r = 1 + (r + r²·q(r)): the small part is formed first, so only the final addition
     // rounds at the result's scale (≤ 1 ulp also without FMA).
@@ -125,10 +129,7 @@ where
     let n1m = n.fma(L::splat(L::E::KHALF), magic);
     let n1 = n1m - magic;
     let n2m = (n - n1) + magic;
-    let y = p * L::pow2i(n1m, magic) * L::pow2i(n2m, magic);
-    let y = L::sel_gt(x, L::splat(L::E::EXP_HI), L::splat(L::E::KINF), y);
-    let y = L::sel_lt(x, L::splat(L::E::EXP_LO), L::splat(L::E::K0), y);
-    L::keep_nan(x, y)
+    p * L::pow2i(n1m, magic) * L::pow2i(n2m, magic)
 }
 
 /// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0. With
