@@ -424,7 +424,21 @@ impl<T: Float> Job<'_, T> {
             // matrixmultiply's kernels suit a wide C better than a tall skinny one (a 4096×10
             // product measured ~1.15–1.2× faster as its transpose); the gemm crate makes that
             // choice itself. The transpose is strides only.
-            if self.engine == GemmEngine::MatrixMultiply && cols < SKINNY && rows >= 4 * cols {
+            if self.engine == GemmEngine::MatrixMultiply
+                && cols <= LANES
+                && cols == self.n
+                && self.csa == 1
+                && self.csc == 1
+                && self.alpha == T::ONE
+                && self.beta == T::ZERO
+            {
+                // SAFETY: as above: rows `rows` of A from `a` (each k contiguous elements,
+                // csa = 1) and of C from `c` (each `cols` contiguous, csc = 1), all whole rows
+                // of this part; B is k×cols from `b`.
+                narrow(
+                    rows, self.k, cols, a, self.rsa, b, self.rsb, self.csb, c, self.rsc,
+                );
+            } else if self.engine == GemmEngine::MatrixMultiply && cols < SKINNY && rows >= 4 * cols {
                 T::gemm_raw(
                     self.engine,
                     cols,
@@ -520,14 +534,66 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
         // Uninitialized storage (zeroing 16 KiB would cost more than a book-sized product);
         // every element read below is written first.
         let mut buf = [MaybeUninit::<T>::uninit(); PACK];
-        for l in 0..k {
-            for j in 0..nb {
-                buf[l * nb + j].write(if j < n { b.at(l, j) } else { T::ZERO });
+        for (l, dst) in buf[..k * nb].chunks_exact_mut(nb).enumerate() {
+            let (head, pad) = dst.split_at_mut(n);
+            if b.unit_col_stride() {
+                for (d, &v) in head.iter_mut().zip(b.row(l)) {
+                    d.write(v);
+                }
+            } else {
+                for (j, d) in head.iter_mut().enumerate() {
+                    d.write(b.at(l, j));
+                }
             }
+            pad.iter_mut().for_each(|d| {
+                d.write(T::ZERO);
+            });
         }
         // SAFETY: k·nb ≤ PACK (checked by `small_gemm`), and the loop above wrote each of the
         // first k·nb elements; MaybeUninit<T> has T's layout.
         let packed: &[T] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), k * nb) };
+        if alpha == T::ONE
+            && beta == T::ZERO
+            && n <= LANES
+            && k > 0
+            && let Some(cf) = c.as_flat_mut()
+        {
+            // The layer-sized case (C dense, n ≤ 16, so nb = 16): one accumulator
+            // register per row of C, rows written in order as whole 16-lane vectors where
+            // C has room (the lanes past the row land on the next row, which is written
+            // after), the last row exactly. A's row is itself when its columns are
+            // contiguous, else gathered (k ≤ PACK/16).
+            // lazily: zeroing the 256-element buffer costs more than these products when
+            // A's rows are contiguous, where it is not needed
+            #[allow(clippy::unnecessary_lazy_evaluations)]
+            let mut abuf = (!a.unit_col_stride()).then(|| [T::ZERO; PACK / LANES]);
+            for i in 0..m {
+                let ar: &[T] = match abuf.as_mut() {
+                    None => a.row(i),
+                    Some(abuf) => {
+                        for (l, o) in abuf[..k].iter_mut().enumerate() {
+                            *o = a.at(i, l);
+                        }
+                        &abuf[..k]
+                    }
+                };
+                let mut acc = [T::ZERO; LANES];
+                for (&s, bl) in ar.iter().zip(packed.chunks_exact(LANES)) {
+                    let bl: &[T; LANES] = bl.try_into().expect("LANES elements");
+                    for t in 0..LANES {
+                        acc[t] += s * bl[t];
+                    }
+                }
+                let o = i * n;
+                if let Some(dst) = cf.get_mut(o..o + LANES) {
+                    let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
+                    *dst = acc;
+                } else {
+                    cf[o..o + n].iter_mut().zip(acc).for_each(|(d, v)| *d = v);
+                }
+            }
+            return;
+        }
         for i in 0..m {
             for j0 in (0..n).step_by(LANES) {
                 let mut acc = [T::ZERO; LANES];
@@ -557,6 +623,138 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
                 }
             }
         }
+    }
+}
+
+/// C ← A·B for a narrow C (n ≤ [`LANES`]) whose rows and A's rows are contiguous: B is packed
+/// once into k rows of 16 (zero-padded), then each row of C is eight interleaved accumulator
+/// chains over k (l mod 8, so that the additions' latency overlaps), added pairwise in a
+/// fixed order. The
+/// result of a row does not depend on which rows share its part.
+///
+/// # Safety
+///
+/// `a` addresses an m×k matrix with row stride `rsa` (rows may overlap: A is only read) and
+/// unit column stride, `b` a k×n
+/// matrix with strides (`rsb`, `csb`), `c` an m×n matrix with row stride `rsc` ≥ n and unit
+/// column stride whose rows from `c` to the end of its last row are exclusively the caller's;
+/// none of them overlap C.
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: usize,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    c: *mut T,
+    rsc: usize,
+) {
+    if m == 0 {
+        return;
+    }
+    let mut packed = vec![T::ZERO; k * LANES];
+    for (l, row) in packed.chunks_exact_mut(LANES).enumerate() {
+        for (j, o) in row[..n].iter_mut().enumerate() {
+            // SAFETY: l < k and j < n index B (caller's contract).
+            *o = unsafe { *b.add(l * rsb + j * csb) };
+        }
+    }
+    // SAFETY: A's rows 0..m span (m−1)·rsa + k elements from `a`, and C's (m−1)·rsc + n from
+    // `c`, exclusively ours (caller's contract); shared A and exclusive C do not overlap.
+    let (af, cf) = unsafe {
+        (
+            std::slice::from_raw_parts(a, (m - 1) * rsa + k),
+            std::slice::from_raw_parts_mut(c, (m - 1) * rsc + n),
+        )
+    };
+    dispatch(
+        simd_path(),
+        Narrow {
+            m,
+            af,
+            rsa,
+            k,
+            n,
+            packed: &packed,
+            cf,
+            rsc,
+        },
+    );
+}
+
+struct Narrow<'a, T> {
+    m: usize,
+    af: &'a [T],
+    rsa: usize,
+    k: usize,
+    n: usize,
+    packed: &'a [T],
+    cf: &'a mut [T],
+    rsc: usize,
+}
+
+impl<T: Float> Kernel for Narrow<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let Narrow {
+            m,
+            af,
+            rsa,
+            k,
+            n,
+            packed,
+            cf,
+            rsc,
+        } = self;
+        for i in 0..m {
+            let ar = &af[i * rsa..i * rsa + k];
+            let mut acc = [[T::ZERO; LANES]; CHAINS];
+            for (aq, bq) in ar.chunks_exact(CHAINS).zip(packed.chunks_exact(CHAINS * LANES)) {
+                let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut acc;
+                axpy16(c0, aq[0], &bq[..LANES]);
+                axpy16(c1, aq[1], &bq[LANES..2 * LANES]);
+                axpy16(c2, aq[2], &bq[2 * LANES..3 * LANES]);
+                axpy16(c3, aq[3], &bq[3 * LANES..4 * LANES]);
+                axpy16(c4, aq[4], &bq[4 * LANES..5 * LANES]);
+                axpy16(c5, aq[5], &bq[5 * LANES..6 * LANES]);
+                axpy16(c6, aq[6], &bq[6 * LANES..7 * LANES]);
+                axpy16(c7, aq[7], &bq[7 * LANES..]);
+            }
+            let done = k / CHAINS * CHAINS;
+            for (&s, bl) in ar[done..].iter().zip(packed[done * LANES..].chunks_exact(LANES)) {
+                axpy16(&mut acc[0], s, bl);
+            }
+            let mut sum = [T::ZERO; LANES];
+            for t in 0..LANES {
+                sum[t] = ((acc[0][t] + acc[1][t]) + (acc[2][t] + acc[3][t]))
+                    + ((acc[4][t] + acc[5][t]) + (acc[6][t] + acc[7][t]));
+            }
+            let o = i * rsc;
+            match cf.get_mut(o..o + LANES) {
+                // dense C: the lanes past the row land on the next row, written after
+                Some(dst) if rsc == n => {
+                    let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
+                    *dst = sum;
+                }
+                _ => cf[o..o + n].copy_from_slice(&sum[..n]),
+            }
+        }
+    }
+}
+
+/// Independent accumulator chains per row in [`narrow`].
+const CHAINS: usize = 8;
+
+/// acc ← acc + s·b over 16 lanes (one vector register on AVX-512 for f32).
+#[inline(always)]
+fn axpy16<T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
+    let b: &[T; LANES] = b.try_into().expect("LANES elements");
+    for t in 0..LANES {
+        acc[t] += s * b[t];
     }
 }
 
