@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Times PyTorch and numpy on the shapes of the peer comparison (compare/benches/peers.rs).
+
+Writes one JSON file of records {"op", "shape", "threads", "impl", "median_ns"} in the same
+terms as the criterion groups, for compare/report.py. Each thread count runs in its own child
+process, because OpenBLAS reads its thread count when numpy is imported.
+
+    python3 compare/torch_numpy.py --threads 1,2 --out compare/results/python.json
+
+numpy: OPENBLAS_CORETYPE is removed from the children's environment, so OpenBLAS picks its
+kernels for the CPU it finds (on Zen 4/5 its AVX-512 ones; a forced core type can hide them).
+PyTorch: the aten kernels that autograd runs are called directly (sigmoid_backward,
+_softmax_backward_data, nll_loss_backward, ...), with out= buffers where they exist, so the
+figures are PyTorch's kernels without graph bookkeeping: the strongest PyTorch peer.
+Either library may be missing; its rows are then left out.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+MATMUL = [(100, 2, 10), (30, 10, 3), (256, 784, 1024), (1024, 1024, 1024), (4096, 512, 10),
+          (64, 4096, 4096)]
+VECTORS = [4096, 262144, 16777216]
+ROWS = [(1024, 1000), (4096, 10), (100, 3)]
+
+
+def median_ns(f, budget_s):
+    """Median time of one call of f, over up to 15 timed batches within about budget_s."""
+    f()
+    t0 = time.perf_counter_ns()
+    f()
+    one = max(time.perf_counter_ns() - t0, 1)
+    batch = max(1, int(2e6 // one))  # batches of ~2 ms
+    samples = max(5, min(15, int(budget_s * 1e9 // (one * batch))))
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter_ns()
+        for _ in range(batch):
+            f()
+        times.append((time.perf_counter_ns() - t0) / batch)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def cases_numpy(np):
+    rng = np.random.default_rng(0)
+
+    def u(*shape, lo=-1.0, hi=1.0):
+        return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+    def sigmoid_into(z):
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        np.add(z, 1.0, out=z)
+        np.reciprocal(z, out=z)
+
+    for (n, d, h) in MATMUL:
+        sid = f"{n}x{d}x{h}"
+        x, w, b, dy = u(n, d), u(d, h), u(h), u(n, h)
+        y, dx, dw, db, dz = (np.empty((n, h), np.float32), np.empty((n, d), np.float32),
+                             np.empty((d, h), np.float32), np.empty(h, np.float32),
+                             np.empty((n, h), np.float32))
+        ys = u(n, h, lo=0.01, hi=0.99)
+        yield "matmul_fwd", sid, lambda: np.matmul(x, w, out=y)
+
+        def mm_bwd():
+            np.matmul(dy, w.T, out=dx)
+            np.matmul(x.T, dy, out=dw)
+        yield "matmul_bwd", sid, mm_bwd
+
+        def aff_fwd():
+            np.matmul(x, w, out=y)
+            np.add(y, b, out=y)
+            sigmoid_into(y)
+        yield "affine_sigmoid_fwd", sid, aff_fwd
+
+        def aff_bwd():
+            np.subtract(1.0, ys, out=dz)
+            np.multiply(dz, ys, out=dz)
+            np.multiply(dz, dy, out=dz)
+            np.matmul(dz, w.T, out=dx)
+            np.matmul(x.T, dz, out=dw)
+            np.sum(dz, axis=0, out=db)
+        yield "affine_sigmoid_bwd", sid, aff_bwd
+
+    for n in VECTORS:
+        x, y = u(n, lo=-10.0, hi=10.0), np.empty(n, np.float32)
+        ys, dy, dx = u(n, lo=0.0, hi=1.0), u(n), np.empty(n, np.float32)
+        yield "exp", str(n), lambda: np.exp(x, out=y)
+
+        def sig_fwd():
+            np.negative(x, out=y)
+            np.exp(y, out=y)
+            np.add(y, 1.0, out=y)
+            np.reciprocal(y, out=y)
+        yield "sigmoid_fwd", str(n), sig_fwd
+
+        def sig_bwd():
+            np.subtract(1.0, ys, out=dx)
+            np.multiply(dx, ys, out=dx)
+            np.multiply(dx, dy, out=dx)
+        yield "sigmoid_bwd", str(n), sig_bwd
+
+    for (n, c) in ROWS:
+        sid = f"{n}x{c}"
+        x, y = u(n, c, lo=-5.0, hi=5.0), np.empty((n, c), np.float32)
+        ys = u(n, c, lo=0.0, hi=1.0)
+        ys /= ys.sum(axis=1, keepdims=True)
+        dy, dx = u(n, c), np.empty((n, c), np.float32)
+        lab = (np.arange(n) * 7 + 3) % c
+        rows = np.arange(n)
+
+        def sm_fwd():
+            np.subtract(x, x.max(axis=1, keepdims=True), out=y)
+            np.exp(y, out=y)
+            np.divide(y, y.sum(axis=1, keepdims=True), out=y)
+        yield "softmax_fwd", sid, sm_fwd
+
+        def sm_bwd():
+            s = (dy * ys).sum(axis=1, keepdims=True)
+            np.subtract(dy, s, out=dx)
+            np.multiply(dx, ys, out=dx)
+        yield "softmax_bwd", sid, sm_bwd
+
+        def ce():
+            np.subtract(x, x.max(axis=1, keepdims=True), out=y)
+            lsm = y - np.log(np.exp(y).sum(axis=1, keepdims=True))
+            loss = -lsm[rows, lab].mean()
+            np.exp(lsm, out=dx)
+            dx[rows, lab] -= 1.0
+            np.divide(dx, n, out=dx)
+            return loss
+        yield "cross_entropy_fwd_bwd", sid, ce
+
+
+def cases_torch(torch):
+    g = torch.Generator().manual_seed(0)
+    aten = torch.ops.aten
+    f32 = torch.float32
+
+    def u(*shape, lo=-1.0, hi=1.0):
+        return torch.rand(*shape, generator=g, dtype=f32) * (hi - lo) + lo
+
+    for (n, d, h) in MATMUL:
+        sid = f"{n}x{d}x{h}"
+        x, w, b, dy = u(n, d), u(d, h), u(h), u(n, h)
+        y, dx, dw, db = (torch.empty(n, h), torch.empty(n, d), torch.empty(d, h),
+                         torch.empty(h))
+        ys = u(n, h, lo=0.01, hi=0.99)
+        yield "matmul_fwd", sid, lambda: torch.mm(x, w, out=y)
+
+        def mm_bwd():
+            torch.mm(dy, w.t(), out=dx)
+            torch.mm(x.t(), dy, out=dw)
+        yield "matmul_bwd", sid, mm_bwd
+
+        def aff_fwd():
+            torch.addmm(b, x, w, out=y)
+            y.sigmoid_()
+        yield "affine_sigmoid_fwd", sid, aff_fwd
+
+        def aff_bwd():
+            dz = aten.sigmoid_backward(dy, ys)
+            torch.mm(dz, w.t(), out=dx)
+            torch.mm(x.t(), dz, out=dw)
+            torch.sum(dz, 0, out=db)
+        yield "affine_sigmoid_bwd", sid, aff_bwd
+
+    for n in VECTORS:
+        x, y = u(n, lo=-10.0, hi=10.0), torch.empty(n)
+        ys, dy, dx = u(n, lo=0.0, hi=1.0), u(n), torch.empty(n)
+        yield "exp", str(n), lambda: torch.exp(x, out=y)
+        yield "sigmoid_fwd", str(n), lambda: torch.sigmoid(x, out=y)
+        yield "sigmoid_bwd", str(n), lambda: aten.sigmoid_backward.grad_input(dy, ys, grad_input=dx)
+
+    for (n, c) in ROWS:
+        sid = f"{n}x{c}"
+        x, y = u(n, c, lo=-5.0, hi=5.0), torch.empty(n, c)
+        ys = u(n, c, lo=0.0, hi=1.0)
+        ys /= ys.sum(dim=1, keepdim=True)
+        dy, dx = u(n, c), torch.empty(n, c)
+        lab = (torch.arange(n) * 7 + 3) % c
+        one = torch.ones(())
+        yield "softmax_fwd", sid, lambda: aten._softmax.out(x, 1, False, out=y)
+        yield "softmax_bwd", sid, lambda: aten._softmax_backward_data.out(dy, ys, 1, f32, grad_input=dx)
+
+        def ce():
+            lsm = aten._log_softmax(x, 1, False)
+            loss, tw = aten.nll_loss_forward(lsm, lab, None, 1, -100)
+            gl = aten.nll_loss_backward(one, lsm, lab, None, 1, -100, tw)
+            return loss, aten._log_softmax_backward_data(gl, lsm, 1, f32)
+        yield "cross_entropy_fwd_bwd", sid, ce
+
+
+def child(threads, budget_s, cases):
+    """Runs in a process whose OpenBLAS thread count is already set."""
+    out = []
+    keep = re.compile(cases)
+    try:
+        import numpy as np
+        np.seterr(over="ignore")  # exp(−x) of large x in the sigmoid: inf, then 0, as wanted
+        meta = {"numpy": np.__version__}
+        for op, sid, f in cases_numpy(np):
+            if not keep.search(f"{op}/{sid}"):
+                continue
+            out.append({"op": op, "shape": sid, "threads": threads, "impl": "numpy",
+                        "median_ns": median_ns(f, budget_s)})
+    except ImportError:
+        meta = {}
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        meta["torch"] = torch.__version__
+        with torch.inference_mode():
+            for op, sid, f in cases_torch(torch):
+                if not keep.search(f"{op}/{sid}"):
+                    continue
+                out.append({"op": op, "shape": sid, "threads": threads, "impl": "torch",
+                            "median_ns": median_ns(f, budget_s)})
+    except ImportError:
+        pass
+    json.dump({"meta": meta, "records": out}, sys.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--out", default="compare/results/python.json")
+    ap.add_argument("--budget", type=float, default=0.3, help="seconds per case, about")
+    ap.add_argument("--cases", default="", help="regex on 'op/shape': only matching cases")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.budget, a.cases)
+        return
+    records, meta = [], {}
+    for t in [int(s) for s in a.threads.split(",")]:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t),
+                   MKL_NUM_THREADS=str(t))
+        env.pop("OPENBLAS_CORETYPE", None)
+        print(f"python peers, {t} thread(s)...", file=sys.stderr)
+        res = json.loads(subprocess.run(
+            [sys.executable, __file__, "--child", str(t), "--budget", str(a.budget),
+             "--cases", a.cases],
+            env=env, check=True, stdout=subprocess.PIPE).stdout)
+        records += res["records"]
+        meta = res["meta"]
+    meta.update(python=platform.python_version(), machine=platform.machine(),
+                cpu=cpu_name(), cores=os.cpu_count())
+    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+    with open(a.out, "w") as fh:
+        json.dump({"meta": meta, "records": records}, fh, indent=1)
+    print(f"wrote {len(records)} figures to {a.out}", file=sys.stderr)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
