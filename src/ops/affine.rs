@@ -70,8 +70,19 @@ pub fn affine_forward<T: Float>(
         gemm_then(T::ONE, x, w, T::ZERO, y, Some(&epilogue));
         return Ok(());
     }
-    // Small products (and outputs with a column stride): y ← b broadcast, y ← x·W + y, then
-    // y ← act(y) in one flat pass.
+    if y.unit_col_stride() {
+        // Small products: y ← x·W (β = 0, the direct small-product loops), y ← y + b, then
+        // y ← act(y) in one flat pass (short rows would each leave a scalar tail).
+        gemm_checked(T::ONE, x, w, T::ZERO, y.rb_mut());
+        for i in 0..y.rows() {
+            for (v, &bj) in y.row_mut(i).iter_mut().zip(b) {
+                *v += bj;
+            }
+        }
+        act.apply_inplace(y);
+        return Ok(());
+    }
+    // Outputs with a column stride: y ← b broadcast, y ← x·W + y, then y ← act(y).
     let unit = y.unit_col_stride();
     for i in 0..y.rows() {
         if unit {
