@@ -582,10 +582,7 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
                 };
                 let mut acc = [T::ZERO; LANES];
                 for (&s, bl) in ar.iter().zip(packed.chunks_exact(LANES)) {
-                    let bl: &[T; LANES] = bl.try_into().expect("LANES elements");
-                    for t in 0..LANES {
-                        acc[t] += s * bl[t];
-                    }
+                    axpy16::<M, T>(&mut acc, s, bl);
                 }
                 let o = i * n;
                 if let Some(dst) = cf.get_mut(o..o + LANES) {
@@ -630,9 +627,9 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
 }
 
 /// C ← A·B for a narrow C (n ≤ [`LANES`]) whose rows and A's rows are contiguous: B is packed
-/// once into k rows of 16 (zero-padded), then each row of C is eight interleaved accumulator
-/// chains over k (l mod 8, so that the additions' latency overlaps), added pairwise in a
-/// fixed order. The
+/// once into k rows of 16 (zero-padded), then rows of C are computed [`NARROW_ROWS`] at a time
+/// (each load of B serving all of them), each row as two interleaved accumulator chains over k
+/// (l mod 2) added at the end. The
 /// result of a row does not depend on which rows share its part.
 ///
 /// # Safety
@@ -713,51 +710,77 @@ impl<T: Float> Kernel for Narrow<'_, T> {
             cf,
             rsc,
         } = self;
-        for i in 0..m {
-            let ar = &af[i * rsa..i * rsa + k];
-            let mut acc = [[T::ZERO; LANES]; CHAINS];
-            for (aq, bq) in ar.chunks_exact(CHAINS).zip(packed.chunks_exact(CHAINS * LANES)) {
-                let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut acc;
-                axpy16(c0, aq[0], &bq[..LANES]);
-                axpy16(c1, aq[1], &bq[LANES..2 * LANES]);
-                axpy16(c2, aq[2], &bq[2 * LANES..3 * LANES]);
-                axpy16(c3, aq[3], &bq[3 * LANES..4 * LANES]);
-                axpy16(c4, aq[4], &bq[4 * LANES..5 * LANES]);
-                axpy16(c5, aq[5], &bq[5 * LANES..6 * LANES]);
-                axpy16(c6, aq[6], &bq[6 * LANES..7 * LANES]);
-                axpy16(c7, aq[7], &bq[7 * LANES..]);
-            }
-            let done = k / CHAINS * CHAINS;
-            for (&s, bl) in ar[done..].iter().zip(packed[done * LANES..].chunks_exact(LANES)) {
-                axpy16(&mut acc[0], s, bl);
-            }
-            let mut sum = [T::ZERO; LANES];
-            for t in 0..LANES {
-                sum[t] = ((acc[0][t] + acc[1][t]) + (acc[2][t] + acc[3][t]))
-                    + ((acc[4][t] + acc[5][t]) + (acc[6][t] + acc[7][t]));
-            }
+        let mut store = |i: usize, sum: &[T; LANES]| {
             let o = i * rsc;
             match cf.get_mut(o..o + LANES) {
                 // dense C: the lanes past the row land on the next row, written after
                 Some(dst) if rsc == n => {
                     let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
-                    *dst = sum;
+                    *dst = *sum;
                 }
                 _ => cf[o..o + n].copy_from_slice(&sum[..n]),
             }
+        };
+        let row = |i: usize| &af[i * rsa..i * rsa + k];
+        // NARROW_ROWS rows at a time share each load of B; leftover rows go one at a time through
+        // the same arithmetic (two chains per row, l mod 2), so a row's result does not
+        // depend on its group.
+        let full = m / NARROW_ROWS * NARROW_ROWS;
+        for i in (0..full).step_by(NARROW_ROWS) {
+            let sums = narrow_rows::<M, T, NARROW_ROWS>(std::array::from_fn(|r| row(i + r)), packed, k);
+            for (r, sum) in sums.iter().enumerate() {
+                store(i + r, sum);
+            }
+        }
+        for i in full..m {
+            let [sum] = narrow_rows::<M, T, 1>([row(i)], packed, k);
+            store(i, &sum);
         }
     }
 }
 
-/// Independent accumulator chains per row in [`narrow`].
-const CHAINS: usize = 8;
+/// Rows of C computed together in [`narrow`] (each load of B serves all of them).
+const NARROW_ROWS: usize = 4;
+
+/// R rows of a narrow product: two accumulator chains per row (even and odd l), added at the
+/// end.
+#[inline(always)]
+fn narrow_rows<M: Math, T: Float, const R: usize>(ars: [&[T]; R], packed: &[T], k: usize) -> [[T; LANES]; R] {
+    let mut even = [[T::ZERO; LANES]; R];
+    let mut odd = [[T::ZERO; LANES]; R];
+    let pairs = k / 2;
+    for (p, bq) in packed.chunks_exact(2 * LANES).take(pairs).enumerate() {
+        let (b0, b1) = bq.split_at(LANES);
+        for r in 0..R {
+            axpy16::<M, T>(&mut even[r], ars[r][2 * p], b0);
+            axpy16::<M, T>(&mut odd[r], ars[r][2 * p + 1], b1);
+        }
+    }
+    if k % 2 == 1 {
+        let bl = &packed[(k - 1) * LANES..k * LANES];
+        for r in 0..R {
+            axpy16::<M, T>(&mut even[r], ars[r][k - 1], bl);
+        }
+    }
+    let mut sums = [[T::ZERO; LANES]; R];
+    for r in 0..R {
+        for t in 0..LANES {
+            sums[r][t] = even[r][t] + odd[r][t];
+        }
+    }
+    sums
+}
 
 /// acc ← acc + s·b over 16 lanes (one vector register on AVX-512 for f32).
 #[inline(always)]
-fn axpy16<T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
+fn axpy16<M: Math, T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
     let b: &[T; LANES] = b.try_into().expect("LANES elements");
     for t in 0..LANES {
-        acc[t] += s * b[t];
+        acc[t] = if M::FMA {
+            s.fused_mul_add(b[t], acc[t])
+        } else {
+            acc[t] + s * b[t]
+        };
     }
 }
 

@@ -109,7 +109,10 @@ impl Tree {
                 || self.run(bottom, mid, b1, f, combine),
             )
         } else {
-            (self.run(top, b0, mid, f, combine), self.run(bottom, mid, b1, f, combine))
+            (
+                self.run(top, b0, mid, f, combine),
+                self.run(bottom, mid, b1, f, combine),
+            )
         };
         combine(l, r)
     }

@@ -181,6 +181,9 @@ pub trait SimdFloat: Lane<E = Self> + Consts + Send + Sync {
     /// ln(1 + x) for x ≥ 0 (or NaN, +∞) within 1 ulp: the log-sum-exp's ln(1 + rest), on
     /// the fastest accurate scalar route for the type.
     fn ln_1p_lse(self) -> Self;
+    /// self·a + b rounded once: one instruction where the caller's context enables FMA (the
+    /// `Vector` path, see [`Math::FMA`]); a slow library call elsewhere.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl SimdFloat for f32 {
@@ -190,6 +193,11 @@ impl SimdFloat for f32 {
     fn ln_1p_lse(self) -> f32 {
         ln_1p_via_f64(self as f64) as f32
     }
+
+    #[inline(always)]
+    fn fused_mul_add(self, a: f32, b: f32) -> f32 {
+        self.mul_add(a, b)
+    }
 }
 
 impl SimdFloat for f64 {
@@ -198,6 +206,11 @@ impl SimdFloat for f64 {
     #[inline(always)]
     fn ln_1p_lse(self) -> f64 {
         self.ln_1p()
+    }
+
+    #[inline(always)]
+    fn fused_mul_add(self, a: f64, b: f64) -> f64 {
+        self.mul_add(a, b)
     }
 }
 
@@ -245,6 +258,9 @@ pub(crate) enum Unary {
 
 /// The slice-level math of one path.
 pub(crate) trait Math {
+    /// Whether this path's code is compiled with FMA enabled, so that
+    /// [`SimdFloat::fused_mul_add`] is one instruction.
+    const FMA: bool = false;
     /// y = op(x) elementwise (`x.len() == y.len()`).
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]);
     /// y ← op(y) in place.
@@ -269,6 +285,7 @@ pub(crate) struct Portable;
 pub(crate) struct Scalar;
 
 impl Math for Vector {
+    const FMA: bool = true;
     #[inline(always)]
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
         match op {
