@@ -108,6 +108,25 @@ def load(path):
         return json.load(fh)
 
 
+def load_runs(kind):
+    """compare/results/{kind}.json and {kind}-*.json (repeated runs) merged: the fastest
+    median of each case over the runs, the same rule for every implementation, so a burst of
+    load from elsewhere on a shared machine in one run does not decide a row."""
+    paths = sorted(glob.glob(os.path.join(RES, f"{kind}.json"))
+                   + glob.glob(os.path.join(RES, f"{kind}-*.json")))
+    best, meta = {}, {}
+    for path in paths:
+        d = load(path)
+        meta = d["meta"] or meta
+        for r in d["records"]:
+            key = (r["op"], r["shape"], r["threads"], r["impl"])
+            if key not in best or r["median_ns"] < best[key]["median_ns"]:
+                best[key] = r
+    if paths:
+        meta = dict(meta, runs=len(paths))
+    return {"meta": meta, "records": list(best.values())}
+
+
 def fmt_t(ns):
     if ns is None:
         return ""
@@ -176,7 +195,9 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
              + (f", numpy {pymeta['numpy']}" if "numpy" in pymeta else "")
              + (f", PyTorch {pymeta['torch']}" if "torch" in pymeta else "") + ".\n")
     L.append("Reproduce: `compare/run.sh` (criterion groups in `compare/benches/peers.rs` at "
-             "RAYON_NUM_THREADS=1 and 2, then `compare/torch_numpy.py`, then this report). "
+             "RAYON_NUM_THREADS=1 and 2, then `compare/torch_numpy.py`, then this report; "
+             f"{meta.get('runs', 1)} run(s), each case's fastest median kept, for every "
+             "implementation alike). "
              "Ratio = best peer's time ÷ nnkern's time: above 1.0× nnkern is faster; "
              "**bold** rows are the gaps. nnkern is the default build (matrixmultiply "
              "engine); where shown, *gemm engine* is the `gemm` feature's engine.\n")
@@ -222,7 +243,10 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
         ths = sorted({k[2] for k in tab_s})
         if len(ths) < 2:
             continue
-        L.append(f"### {label}: {m.get('cpu', '?')}, {m.get('cores', '?')} cores\n")
+        L.append(f"### {label}: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, nnkern "
+                 f"`{m.get('nnkern_rev', '?')}`"
+                 + (f", PyTorch {m['torch']}, numpy {m.get('numpy', '?')}" if "torch" in m else "")
+                 + "\n")
         impls = [i for i in (OURS, OURS_GEMM, "candle", "gemm", "torch", "numpy")
                  if any(i in r for r in tab_s.values())]
         head = ["op", "shape", "impl"] + [f"{t}t" for t in ths]
@@ -310,7 +334,7 @@ def main():
     if len(sys.argv) == 4 and sys.argv[1] == "extract":
         extract(sys.argv[2], sys.argv[3])
         return
-    rust, py = load(os.path.join(RES, "rust.json")), load(os.path.join(RES, "python.json"))
+    rust, py = load_runs("rust"), load_runs("python")
     recs = rust["records"] + py["records"]
     if not recs:
         sys.exit("no figures in compare/results: run compare/run.sh first")

@@ -1,6 +1,6 @@
 //! Small cases that reach every `unsafe` block of the crate — the GEMM engine call on whole
 //! products and on parts, the per-part epilogue's raw row slices, the packed small product's
-//! uninitialized buffer, and the SIMD dispatch on the paths this CPU (or Miri) has — checked
+//! uninitialized buffer, the narrow-product kernel's raw row slices, and the SIMD dispatch on the paths this CPU (or Miri) has — checked
 //! against the reference. Sized for `cargo +nightly miri test --test unsafe_paths`, where the
 //! crate shrinks its parallel thresholds so these shapes are cut into parts too.
 
@@ -30,6 +30,34 @@ fn linear<T: Float>() {
         let accum = if i % 2 == 0 { Accum::Replace } else { Accum::Add };
         checks::affine_backward::<T>(&mut rng, &mut ws, m, k, n, act, accum, &|o| L[(o + i) % 3]);
     }
+}
+
+/// Narrow products (n ≤ 16) past the small-product size take the narrow kernel (raw row
+/// slices of A and C, whole and in row parts) when A and C have unit column stride.
+fn narrow<T: Float>() {
+    let mut rng = Rng::new(92);
+    let shapes = if cfg!(miri) {
+        [(40, 10, 9), (600, 8, 10)]
+    } else {
+        [(300, 64, 10), (4096, 130, 16)]
+    };
+    for &(m, k, n) in &shapes {
+        checks::gemm::<T>(&mut rng, m, k, n, [Layout::Contiguous; 3]);
+        checks::gemm::<T>(
+            &mut rng,
+            m,
+            k,
+            n,
+            [Layout::Strided, Layout::Transposed, Layout::Strided],
+        );
+        checks::affine_forward::<T>(&mut rng, m, k, n, Activation::Sigmoid, [Layout::Contiguous; 3]);
+    }
+}
+
+#[test]
+fn narrow_products() {
+    narrow::<f32>();
+    narrow::<f64>();
 }
 
 #[test]
