@@ -37,7 +37,7 @@ fn linear<T: Float>() {
 fn narrow<T: Float>() {
     let mut rng = Rng::new(92);
     let shapes = if cfg!(miri) {
-        [(40, 10, 9), (600, 8, 10)]
+        [(40, 10, 9), (64, 8, 10)]
     } else {
         [(300, 64, 10), (4096, 130, 16)]
     };
