@@ -53,7 +53,9 @@ pub fn affine_forward<T: Float>(
     check_len(OP, "b", b.len(), w.cols(), "w.cols")?;
     check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
     let (n, d, h) = (x.rows(), x.cols(), w.cols());
-    if y.unit_col_stride() && !is_small_product(n, d, h) {
+    // Rows of at least 16 outputs take the fused epilogue per part; shorter rows would each
+    // leave a scalar tail in it, so they are activated in one flat pass after the product.
+    if y.unit_col_stride() && !is_small_product(n, d, h) && h >= EPILOGUE_MIN_COLS {
         // y ← x·W (β = 0: y unread), then, part by part while it is in cache,
         // y ← act(y + b) in one pass per row.
         let path = simd_path();
@@ -71,8 +73,8 @@ pub fn affine_forward<T: Float>(
         return Ok(());
     }
     if y.unit_col_stride() {
-        // Small products: y ← x·W (β = 0, the direct small-product loops), y ← y + b, then
-        // y ← act(y) in one flat pass (short rows would each leave a scalar tail).
+        // Small products and short rows: y ← x·W (β = 0: the direct small-product loops, or
+        // the narrow kernel), y ← y + b, then y ← act(y) in one flat pass.
         gemm_checked(T::ONE, x, w, T::ZERO, y.rb_mut());
         for i in 0..y.rows() {
             for (v, &bj) in y.row_mut(i).iter_mut().zip(b) {
@@ -97,6 +99,9 @@ pub fn affine_forward<T: Float>(
     act.apply_inplace(y);
     Ok(())
 }
+
+/// Output widths from which `affine_forward` applies bias and activation per GEMM part.
+const EPILOGUE_MIN_COLS: usize = 16;
 
 /// y ← act(y + b) over one contiguous run of a row (b: the bias of those columns).
 struct BiasAct<'a, T> {
