@@ -20,6 +20,8 @@ import sys
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from torch_numpy import cpu_name  # noqa: E402  (one definition of the machine's name)
 RES = os.path.join(HERE, "results")
 
 OPS = [
@@ -64,17 +66,6 @@ def extract(crit_dir, out):
     with open(out, "w") as fh:
         json.dump({"meta": meta, "records": recs}, fh, indent=1)
     print(f"wrote {len(recs)} figures to {out}", file=sys.stderr)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def crate_versions():

@@ -199,31 +199,32 @@ def cases_torch(torch):
 
 def child(threads, budget_s, cases):
     """Runs in a process whose OpenBLAS thread count is already set."""
-    out = []
+    out, meta = [], {}
     keep = re.compile(cases)
+
+    def time_all(impl, gen):
+        for op, sid, f in gen:
+            if keep.search(f"{op}/{sid}"):
+                out.append({"op": op, "shape": sid, "threads": threads, "impl": impl,
+                            "median_ns": median_ns(f, budget_s)})
+
     try:
         import numpy as np
-        np.seterr(over="ignore")  # exp(−x) of large x in the sigmoid: inf, then 0, as wanted
-        meta = {"numpy": np.__version__}
-        for op, sid, f in cases_numpy(np):
-            if not keep.search(f"{op}/{sid}"):
-                continue
-            out.append({"op": op, "shape": sid, "threads": threads, "impl": "numpy",
-                        "median_ns": median_ns(f, budget_s)})
     except ImportError:
-        meta = {}
+        np = None
+    if np is not None:
+        np.seterr(over="ignore")  # exp(−x) of large x in the sigmoid: inf, then 0, as wanted
+        meta["numpy"] = np.__version__
+        time_all("numpy", cases_numpy(np))
     try:
         import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
         torch.set_num_threads(threads)
         meta["torch"] = torch.__version__
         with torch.inference_mode():
-            for op, sid, f in cases_torch(torch):
-                if not keep.search(f"{op}/{sid}"):
-                    continue
-                out.append({"op": op, "shape": sid, "threads": threads, "impl": "torch",
-                            "median_ns": median_ns(f, budget_s)})
-    except ImportError:
-        pass
+            time_all("torch", cases_torch(torch))
     json.dump({"meta": meta, "records": out}, sys.stdout)
 
 

@@ -584,13 +584,7 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
                 for (&s, bl) in ar.iter().zip(packed.chunks_exact(LANES)) {
                     axpy16::<M, T>(&mut acc, s, bl);
                 }
-                let o = i * n;
-                if let Some(dst) = cf.get_mut(o..o + LANES) {
-                    let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
-                    *dst = acc;
-                } else {
-                    cf[o..o + n].iter_mut().zip(acc).for_each(|(d, v)| *d = v);
-                }
+                store_row(cf, i * n, n, true, &acc);
             }
             return;
         }
@@ -710,17 +704,7 @@ impl<T: Float> Kernel for Narrow<'_, T> {
             cf,
             rsc,
         } = self;
-        let mut store = |i: usize, sum: &[T; LANES]| {
-            let o = i * rsc;
-            match cf.get_mut(o..o + LANES) {
-                // dense C: the lanes past the row land on the next row, written after
-                Some(dst) if rsc == n => {
-                    let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
-                    *dst = *sum;
-                }
-                _ => cf[o..o + n].copy_from_slice(&sum[..n]),
-            }
-        };
+        let mut store = |i: usize, sum: &[T; LANES]| store_row(cf, i * rsc, n, rsc == n, sum);
         let row = |i: usize| &af[i * rsa..i * rsa + k];
         // NARROW_ROWS rows at a time share each load of B; leftover rows go one at a time through
         // the same arithmetic (two chains per row, l mod 2), so a row's result does not
@@ -736,6 +720,20 @@ impl<T: Float> Kernel for Narrow<'_, T> {
             let [sum] = narrow_rows::<M, T, 1>([row(i)], packed, k);
             store(i, &sum);
         }
+    }
+}
+
+/// Writes row `acc[..n]` of C at offset `o` of `cf`. In a dense C (rows back to back, written
+/// in order) the whole 16-lane vector is stored where `cf` has room: the lanes past the row
+/// land on the next row, which is written after.
+#[inline(always)]
+fn store_row<T: Float>(cf: &mut [T], o: usize, n: usize, dense: bool, acc: &[T; LANES]) {
+    match cf.get_mut(o..o + LANES) {
+        Some(dst) if dense => {
+            let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
+            *dst = *acc;
+        }
+        _ => cf[o..o + n].copy_from_slice(&acc[..n]),
     }
 }
 

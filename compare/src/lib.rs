@@ -19,16 +19,12 @@ pub const VECTORS: [usize; 3] = [4096, 262_144, 16_777_216];
 /// Row cases (softmax, cross-entropy), as (N, C).
 pub const ROWS: [(usize, usize); 3] = [(1024, 1000), (4096, 10), (100, 3)];
 
-/// Deterministic pseudo-random values in [lo, hi) (xorshift64).
+/// Deterministic pseudo-random values in [lo, hi] (nnkern's seeded generator; `hi` itself only
+/// by rounding).
 pub fn values(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = nnkern::data::Rng::new(seed);
     (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
-        })
+        .map(|_| (lo as f64 + (hi - lo) as f64 * rng.uniform()) as f32)
         .collect()
 }
 
@@ -54,7 +50,7 @@ mod tests {
     #[test]
     fn values_are_in_range_and_repeatable() {
         let a = values(1000, 7, -2.0, 3.0);
-        assert!(a.iter().all(|&v| (-2.0..3.0).contains(&v)));
+        assert!(a.iter().all(|&v| (-2.0..=3.0).contains(&v)));
         assert_eq!(a, values(1000, 7, -2.0, 3.0));
         assert_ne!(a, values(1000, 8, -2.0, 3.0));
     }
