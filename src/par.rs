@@ -68,7 +68,8 @@ where
     let t = Tree {
         per,
         rows,
-        parallel: parallel(),
+        // one block runs inline: no need to ask the pool
+        parallel: blocks > 1 && parallel(),
     };
     t.run(out, 0, blocks, f, combine)
 }

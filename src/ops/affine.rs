@@ -85,14 +85,9 @@ pub fn affine_forward<T: Float>(
         return Ok(());
     }
     // Outputs with a column stride: y ← b broadcast, y ← x·W + y, then y ← act(y).
-    let unit = y.unit_col_stride();
     for i in 0..y.rows() {
-        if unit {
-            y.row_mut(i).copy_from_slice(b);
-        } else {
-            for (j, &bj) in b.iter().enumerate() {
-                *y.at_mut(i, j) = bj;
-            }
+        for (j, &bj) in b.iter().enumerate() {
+            *y.at_mut(i, j) = bj;
         }
     }
     gemm_checked(T::ONE, x, w, T::ONE, y.rb_mut());
