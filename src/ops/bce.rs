@@ -193,7 +193,7 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
                 for (o, &v) in e.iter_mut().zip(xs) {
                     *o = -v.abs();
                 }
-                M::map_inplace(Unary::Exp, &mut e[..len]);
+                M::map_inplace(Unary::ExpNonPos, &mut e[..len]);
                 // the chunk's operands in fixed-size arrays (made once per block), so the loop
                 // below has no bounds checks or branches and vectorizes
                 if let Some(p) = k.opts.pos_weight {

@@ -100,7 +100,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                         self.shift_row(i, masked, &mut abuf);
                     }
                     if let Some(flat) = self.out.as_flat_mut() {
-                        M::map_inplace(Unary::Exp, flat);
+                        M::map_inplace(Unary::ExpNonPos, flat);
                     }
                     for i in 0..rows {
                         self.normalize_row(i);
@@ -141,7 +141,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                         }
                         let flat = self.out.as_flat_mut().expect("checked dense above");
                         let run = &flat[g0 * cols..g1 * cols];
-                        M::map(Unary::Exp, run, &mut e[..run.len()]);
+                        M::map(Unary::ExpNonPos, run, &mut e[..run.len()]);
                         for i in g0..g1 {
                             let k = (i - g0) * cols;
                             let ls = simd::sum(&e[k..k + cols]).ln();

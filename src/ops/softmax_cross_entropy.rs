@@ -74,19 +74,6 @@ impl<T: Float> Plan<'_, T> {
     }
 }
 
-/// The first index of `m` in `s` (0 if absent): 16 elements at a time, each block tested with
-/// a branch-free reduction (vectorized) before it is searched.
-#[inline(always)]
-fn first_index_of<T: Float>(s: &[T], m: T) -> usize {
-    const BLOCK: usize = 16;
-    for (b, chunk) in s.chunks(BLOCK).enumerate() {
-        if chunk.iter().fold(false, |f, &v| f | (v == m)) {
-            return b * BLOCK + chunk.iter().position(|&v| v == m).unwrap_or(0);
-        }
-    }
-    0
-}
-
 /// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
 #[inline(always)]
 fn mulz<T: Float>(a: T, v: T) -> T {
@@ -175,9 +162,12 @@ impl<T: Float> Lse<T> {
         }
     }
 
-    /// The statistics from the maximum `m` and the sum `rest` of the other exponentials.
+    /// The statistics from the maximum `m`, the sum of the exponentials of the logits other
+    /// than `m`, and the number of logits equal to `m`: all but one of those add e⁰ = 1 each
+    /// to `rest`, after the small terms have been summed.
     #[inline(always)]
-    fn from_rest(m: T, rest: T) -> Lse<T> {
+    fn from_rest(m: T, (others, tops): (T, T)) -> Lse<T> {
+        let rest = others + (tops - T::ONE);
         Lse {
             m,
             l1: rest.ln_1p_lse(),
@@ -190,23 +180,23 @@ impl<T: Float> Lse<T> {
     #[inline(always)]
     fn of_simd<M: Math>(s: &[T], e: &mut [T]) -> Lse<T> {
         let m = simd::max(s);
-        if m.is_finite() {
-            M::exp_shift_sum(s, m, e);
+        if !m.is_finite() {
+            e.fill(T::NAN);
+            return Self::nan();
         }
-        Self::from_exps_max(s, m, e)
+        Self::from_rest(m, M::exp_shift_rest(s, m, e))
     }
 
     /// The statistics from the row maximum `m` and the exponentials `e`: `rest` sums every
-    /// term but the maximum's (in two runs, so a confident row's tiny `rest` keeps its
-    /// precision). Non-finite `m` gives NaN statistics and a NaN `e`.
+    /// term but one maximum's, so a confident row's tiny `rest` keeps its precision.
+    /// Non-finite `m` gives NaN statistics and a NaN `e`.
     #[inline(always)]
     fn from_exps_max(s: &[T], m: T, e: &mut [T]) -> Lse<T> {
         if !m.is_finite() {
             e.fill(T::NAN);
             return Self::nan();
         }
-        let a = first_index_of(s, m);
-        Self::from_rest(m, simd::sum(&e[..a]) + simd::sum(&e[a + 1..]))
+        Self::from_rest(m, simd::sum_except_max(s, m, e))
     }
 
     /// From a saved log-sum-exp (the backward of a split forward/backward).
@@ -441,21 +431,14 @@ impl<T: Float> Kernel for LseRow<'_, T> {
         if !m.is_finite() {
             return Lse::nan();
         }
-        let a = first_index_of(s, m);
         let mut buf = [T::ZERO; CHUNK];
-        let mut rest = T::ZERO;
-        for (ci, chunk) in s.chunks(CHUNK).enumerate() {
-            let e = &mut buf[..chunk.len()];
-            for (o, &v) in e.iter_mut().zip(chunk) {
-                *o = v - m;
-            }
-            M::map_inplace(Unary::Exp, e);
-            if a / CHUNK == ci {
-                e[a % CHUNK] = T::ZERO;
-            }
-            rest += simd::sum(e);
+        let (mut others, mut tops) = (T::ZERO, T::ZERO);
+        for chunk in s.chunks(CHUNK) {
+            let (o, t) = M::exp_shift_rest(chunk, m, &mut buf[..chunk.len()]);
+            others += o;
+            tops += t;
         }
-        Lse::from_rest(m, rest)
+        Lse::from_rest(m, (others, tops))
     }
 }
 
@@ -617,7 +600,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     }
                 }
                 if let Some(f) = self.blk.as_flat_mut() {
-                    M::map_inplace(Unary::Exp, &mut f[g0 * cols..g1 * cols]);
+                    M::map_inplace(Unary::ExpNonPos, &mut f[g0 * cols..g1 * cols]);
                 }
             }
             for r in g0..g1 {

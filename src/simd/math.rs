@@ -22,6 +22,11 @@ pub trait Consts: Copy + 'static {
     const EXP_HI: Self;
     /// See [`Consts::EXP_HI`].
     const EXP_LO: Self;
+    /// MAGIC − 64: with it, [`Lane::pow2i`] gives 2^(n+64), a normal number for every n
+    /// of an exponential that does not overflow.
+    const MAGIC_LESS_64: Self;
+    /// 2⁻⁶⁴.
+    const POW2_NEG_64: Self;
     /// |x| from which tanh x rounds to ±1.
     const TANH_SAT: Self;
     /// 1/(k+2)!, k = 0.. (expm1(r) = r + r²·q(r), |r| ≤ ln2/2).
@@ -56,6 +61,8 @@ impl Consts for f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5·2²³
     const EXP_HI: f32 = 89.0; // e⁸⁹ ≈ 4.5e38 > f32::MAX; n = 128 = 64 + 64
     const EXP_LO: f32 = -104.0; // e⁻¹⁰⁴ ≈ 6.8e-46 < 2⁻¹⁵⁰; n = −150 = −75 − 75
+    const MAGIC_LESS_64: f32 = 12_582_848.0;
+    const POW2_NEG_64: f32 = f32::from_bits((127 - 64) << 23);
     const TANH_SAT: f32 = 9.5;
     const EXPM1_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8);
     const EXPM1_POS_POLY: &'static [f32] = inv_fact!(f32; 2, 3, 4, 5, 6, 7, 8, 9, 10);
@@ -72,6 +79,8 @@ impl Consts for f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2⁵²
     const EXP_HI: f64 = 710.0; // e⁷¹⁰ ≈ 2.2e308 > f64::MAX; n = 1024 = 512 + 512
     const EXP_LO: f64 = -746.0; // e⁻⁷⁴⁶ ≈ 1.0e-324 < 2⁻¹⁰⁷⁵; n = −1076 = −538 − 538
+    const MAGIC_LESS_64: f64 = 6_755_399_441_055_680.0;
+    const POW2_NEG_64: f64 = f64::from_bits((1023 - 64) << 52);
     const TANH_SAT: f64 = 19.5;
     const EXPM1_POLY: &'static [f64] = inv_fact!(f64; 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const EXPM1_POS_POLY: &'static [f64] =
@@ -132,6 +141,23 @@ where
     p * L::pow2i(n1m, magic) * L::pow2i(n2m, magic)
 }
 
+/// eˣ for x ≤ 0 (or NaN): [`exp`]'s result bit for bit in fewer operations. With n ≤ 0,
+/// 2ⁿ = 2^(n+64)·2⁻⁶⁴ where 2^(n+64) is normal down to exp's lowest n (−150 for f32, −1076
+/// for f64): p·2^(n+64) is exact and the product with 2⁻⁶⁴ rounds once, as exp's two
+/// factors do. No upper clamp is needed. Used for e^(x − max) and e^(−|x|).
+#[inline(always)]
+pub(crate) fn exp_nonpos<L: Lane>(x: L) -> L
+where
+    L::E: Consts,
+{
+    let lo = L::splat(L::E::EXP_LO);
+    let xc = L::sel_gt(lo, x, lo, x);
+    let (nm, _, r) = reduce(xc);
+    let q = horner(r, L::E::EXPM1_POLY);
+    let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    p * L::pow2i(nm, L::splat(L::E::MAGIC_LESS_64)) * L::splat(L::E::POW2_NEG_64)
+}
+
 /// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0. With
 /// n = ⌊y/ln 2⌋ and 0 ≤ r < ln 2, expm1(y) = (2ⁿ − 1) + 2ⁿ·expm1(r), expm1(r) = r + r²·q(r):
 /// every term is non-negative, so nothing cancels and one FMA rounds the sum.
@@ -160,7 +186,7 @@ pub(crate) fn sigmoid<L: Lane>(x: L) -> L
 where
     L::E: Consts,
 {
-    sigmoid_from_exp(x, exp(-x.vabs()))
+    sigmoid_from_exp(x, exp_nonpos(-x.vabs()))
 }
 
 /// [`sigmoid`] given e = e^(−|x|) from any exp.

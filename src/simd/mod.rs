@@ -250,6 +250,8 @@ fn ln_1p_via_f64(x: f64) -> f64 {
 pub(crate) enum Unary {
     /// eˣ.
     Exp,
+    /// eˣ for x ≤ 0 or NaN only (shifted logits): the same bits as `Exp`, faster.
+    ExpNonPos,
     /// 1/(1+e^(−x)).
     Sigmoid,
     /// tanh x.
@@ -272,8 +274,20 @@ pub(crate) trait Math {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v - m;
         }
-        Self::map_inplace(Unary::Exp, y);
+        Self::map_inplace(Unary::ExpNonPos, y);
         sum(y)
+    }
+    /// y = e^(x − m) elementwise, m = max x finite; returns (Σ of y over the elements that
+    /// are not equal to m, how many are): the log-sum-exp's `rest` without the maximum's
+    /// own term e⁰ = 1, whose addition would round away a tiny rest. The sum runs in 16
+    /// interleaved partial sums; every path gives the same bits for the same exponentials.
+    #[inline(always)]
+    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = v - m;
+        }
+        Self::map_inplace(Unary::ExpNonPos, y);
+        sum_except_max(x, m, y)
     }
 }
 
@@ -290,6 +304,7 @@ impl Math for Vector {
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
         match op {
             Unary::Exp => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::exp(v)),
+            Unary::ExpNonPos => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::exp_nonpos(v)),
             Unary::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::sigmoid(v)),
             Unary::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::tanh(v)),
         }
@@ -297,25 +312,36 @@ impl Math for Vector {
     #[inline(always)]
     fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
         let mut acc = [T::ZERO; ACC];
-        let full = x.len() / ACC * ACC;
-        for (xc, yc) in x[..full].chunks_exact(ACC).zip(y[..full].chunks_exact_mut(ACC)) {
+        // the padding's e^(−∞ − m) = 0 leaves its partial sums as they are (for m = −∞ or
+        // NaN every real element is NaN too, and so is the sum either way)
+        chunks16(x, y, T::NEG_INFINITY, |xc, yc| {
             for i in 0..ACC {
-                let e = math::exp(xc[i] - m);
+                let e = math::exp_nonpos(xc[i] - m);
                 yc[i] = e;
                 acc[i] += e;
             }
-        }
-        for (i, (o, &v)) in y[full..].iter_mut().zip(&x[full..]).enumerate() {
-            let e = math::exp(v - m);
-            *o = e;
-            acc[i] += e;
-        }
+        });
         combine(acc)
+    }
+    #[inline(always)]
+    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+        let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
+        chunks16(x, y, T::NEG_INFINITY, |xc, yc| {
+            for i in 0..ACC {
+                let e = math::exp_nonpos(xc[i] - m);
+                yc[i] = e;
+                let top = xc[i] == m;
+                acc[i] += if top { T::ZERO } else { e };
+                ones[i] += if top { T::ONE } else { T::ZERO };
+            }
+        });
+        (combine(acc), combine(ones))
     }
     #[inline(always)]
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
         match op {
             Unary::Exp => y.iter_mut().for_each(|o| *o = math::exp(*o)),
+            Unary::ExpNonPos => y.iter_mut().for_each(|o| *o = math::exp_nonpos(*o)),
             Unary::Sigmoid => y.iter_mut().for_each(|o| *o = math::sigmoid(*o)),
             Unary::Tanh => y.iter_mut().for_each(|o| *o = math::tanh(*o)),
         }
@@ -350,6 +376,7 @@ impl Math for Portable {
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
         match op {
             Unary::Exp => wide_inplace::<T, T::Wide>(y, math::exp),
+            Unary::ExpNonPos => wide_inplace::<T, T::Wide>(y, math::exp_nonpos),
             Unary::Sigmoid => wide_inplace::<T, T::Wide>(y, math::sigmoid),
             Unary::Tanh => wide_inplace::<T, T::Wide>(y, math::tanh),
         }
@@ -360,7 +387,7 @@ impl Scalar {
     #[inline(always)]
     fn one<T: Float>(op: Unary, v: T) -> T {
         match op {
-            Unary::Exp => v.exp(),
+            Unary::Exp | Unary::ExpNonPos => v.exp(),
             // the same compensated forms as the vector paths, over std's exp and expm1
             Unary::Sigmoid => math::sigmoid_from_exp(v, (-v.abs()).exp()),
             Unary::Tanh => {
@@ -435,6 +462,55 @@ unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 
 /// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
 const ACC: usize = 16;
+
+/// Runs `body` over the 16-element chunks of `x` and `y` (equal lengths), the last one
+/// padded with `pad` (in `x`) and 0 (in `y`), of which only the real elements are written
+/// back. Every chunk has the same shape, so a body's accumulators stay in registers (a tail
+/// loop indexing them at run time would keep them in memory).
+#[inline(always)]
+fn chunks16<T: Float>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T; ACC], &mut [T; ACC])) {
+    let full = x.len() / ACC * ACC;
+    for (xc, yc) in x[..full].chunks_exact(ACC).zip(y[..full].chunks_exact_mut(ACC)) {
+        if let (Ok(xc), Ok(yc)) = (<&[T; ACC]>::try_from(xc), <&mut [T; ACC]>::try_from(yc)) {
+            body(xc, yc);
+        }
+    }
+    let tail = x.len() - full;
+    if tail > 0 {
+        let mut xb = [pad; ACC];
+        xb[..tail].copy_from_slice(&x[full..]);
+        let mut yb = [T::ZERO; ACC];
+        yb[..tail].copy_from_slice(&y[full..]);
+        body(&xb, &mut yb);
+        y[full..].copy_from_slice(&yb[..tail]);
+    }
+}
+
+/// (Σ e over the elements whose `x` is not `m`, how many are `m`), in 16 interleaved
+/// partial sums: the second half of [`Math::exp_shift_rest`].
+#[inline(always)]
+pub(crate) fn sum_except_max<T: Float>(x: &[T], m: T, e: &[T]) -> (T, T) {
+    let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
+    let mut add = |xc: &[T], ec: &[T]| {
+        for i in 0..ACC {
+            let top = xc[i] == m;
+            acc[i] += if top { T::ZERO } else { ec[i] };
+            ones[i] += if top { T::ONE } else { T::ZERO };
+        }
+    };
+    let full = x.len() / ACC * ACC;
+    for (xc, ec) in x[..full].chunks_exact(ACC).zip(e[..full].chunks_exact(ACC)) {
+        add(xc, ec);
+    }
+    let tail = x.len() - full;
+    if tail > 0 {
+        let (mut xb, mut eb) = ([T::NEG_INFINITY; ACC], [T::ZERO; ACC]);
+        xb[..tail].copy_from_slice(&x[full..]);
+        eb[..tail].copy_from_slice(&e[full..]);
+        add(&xb, &eb);
+    }
+    (combine(acc), combine(ones))
+}
 
 /// max over `x` (NaN ignored, −∞ for an empty slice): the row maximum of softmax.
 #[inline(always)]
@@ -522,6 +598,38 @@ mod tests {
             want.abs().log2().floor().exp2() * eps
         };
         (got.to_f64() - want).abs() / spacing
+    }
+
+    /// exp_nonpos gives exp's bits for every 17th f32 x ≤ 0 (every 997th in debug builds),
+    /// for every f32 in [−104, −87] (where results turn subnormal and then 0), for −0, −∞ and
+    /// NaN, and for 10⁶ seeded f64 values spread over [−760, 0].
+    #[test]
+    fn exp_nonpos_is_exp_bit_for_bit() {
+        let step = if cfg!(debug_assertions) { 997 } else { 17 };
+        let same = |x: f32| {
+            assert_eq!(math::exp_nonpos(x).to_bits(), math::exp(x).to_bits(), "{x:e}");
+        };
+        let from = (-0.0_f32).to_bits();
+        (from..=f32::NEG_INFINITY.to_bits())
+            .step_by(step)
+            .for_each(|b| same(f32::from_bits(b)));
+        ((-87.0_f32).to_bits()..=(-104.0_f32).to_bits())
+            .step_by(if cfg!(debug_assertions) { 7 } else { 1 })
+            .for_each(|b| same(f32::from_bits(b)));
+        for x in [-0.0_f32, f32::NEG_INFINITY, f32::NAN, -103.9, -87.4] {
+            let (a, b) = (math::exp_nonpos(x), math::exp(x));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}");
+        }
+        let mut s = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..1_000_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let x = -760.0 * ((s >> 11) as f64 / (1u64 << 53) as f64);
+            assert_eq!(math::exp_nonpos(x).to_bits(), math::exp(x).to_bits(), "{x:e}");
+        }
+        assert!(math::exp_nonpos(f64::NAN).is_nan());
+        assert_eq!(math::exp_nonpos(f64::NEG_INFINITY), 0.0);
     }
 
     /// ln_1p_unit within 3 ulp over [0, 1]: every 16th f32 (2^26 values) against f64's
