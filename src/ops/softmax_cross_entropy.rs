@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::par::map_blocks;
-use crate::simd::{self, Kernel, Math, Unary, dispatch, simd_path};
+use crate::simd::{self, Kernel, LANES, Math, Unary, dispatch, simd_path};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -571,11 +571,179 @@ struct FusedBlock<'a, 'p, T> {
     ls: &'a mut [T],
 }
 
+/// Rows of at most this many classes (class-index targets, unit column stride) take the
+/// lane-per-row kernel, [`FusedBlock::lanes`].
+const LANE_COLS: usize = 16;
+
+/// Runs `$body` with `$j` bound to each column index below the constant `$w` (at most
+/// [`LANE_COLS`]), unrolled by hand: with no loop over columns left, the compiler vectorizes
+/// each column's 16-lane loop as it stands, instead of turning a column loop into gathers
+/// and scatters across lanes (which it did, depending on the column count).
+macro_rules! each_col {
+    ($w:expr, |$j:ident| $body:block) => {
+        each_col!(@ $w, $j, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@ $w:expr, $j:ident, $body:block, $($n:literal)*) => {
+        $(
+            if $n < $w {
+                let $j: usize = $n;
+                $body
+            }
+        )*
+    };
+}
+
+impl<T: Float> FusedBlock<'_, '_, T> {
+    /// The fused forward+backward of rows of C ≤ [`LANE_COLS`] classes, [`LANES`] rows at a
+    /// time with a vector lane per row: the group's logits transposed into a column-major
+    /// buffer of `W` ≥ C columns, then every per-row step (maximum, exponentials, rest,
+    /// ln(1 + rest), the gradient) is one vector operation per column, and the gradient is
+    /// transposed back. `W` is a constant (1–4, 8, 12 or 16), so that the compiler keeps
+    /// each column a vector; the columns past C hold −∞, whose exponential is 0 and which is
+    /// never the maximum of a row with a finite one. The last group is padded with zero rows,
+    /// so each row's arithmetic is the same wherever it lies.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
+    fn lanes<M: Math, const W: usize>(mut self, labels: &[usize]) -> f64 {
+        let p = self.p;
+        let (rows, c) = (self.blk.rows(), self.blk.cols());
+        // column j of the group in x[j] (lane k: row g0 + k); e likewise
+        let mut x = [[T::NEG_INFINITY; LANES]; W];
+        let mut e = [[T::ZERO; LANES]; W];
+        // (ε/C)·w_j, 0 past C
+        let mut sw = [T::ZERO; W];
+        for (j, v) in sw.iter_mut().enumerate().take(c) {
+            *v = p.spread * p.w(j);
+        }
+        let uniform_g = match p.red {
+            Reduction::None => None,
+            red => Some(row_scale(red, self.dloss, p.denom, 0)),
+        };
+        let mut acc = 0.0_f64;
+        for g0 in (0..rows).step_by(LANES) {
+            let n = LANES.min(rows - g0);
+            if n < LANES {
+                x[..c].iter_mut().for_each(|col| *col = [T::ZERO; LANES]);
+            }
+            for k in 0..n {
+                let row = self.logits.row(self.r0 + g0 + k);
+                each_col!(W, |j| {
+                    if j < c {
+                        x[j][k] = row[j];
+                    }
+                });
+            }
+            // the maximum, NaN where it is not finite (the whole row is then NaN)
+            let mut m = [T::NEG_INFINITY; LANES];
+            each_col!(W, |j| {
+                for k in 0..LANES {
+                    m[k] = if x[j][k] > m[k] { x[j][k] } else { m[k] };
+                }
+            });
+            for v in m.iter_mut() {
+                *v = if v.is_finite() { *v } else { T::NAN };
+            }
+            each_col!(W, |j| {
+                for k in 0..LANES {
+                    e[j][k] = x[j][k] - m[k];
+                }
+            });
+            M::map_inplace(Unary::ExpNonPos, e.as_flattened_mut());
+            // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
+            let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+            each_col!(W, |j| {
+                for k in 0..LANES {
+                    let top = x[j][k] == m[k];
+                    rest[k] += if top { T::ZERO } else { e[j][k] };
+                    tops[k] += if top { T::ONE } else { T::ZERO };
+                }
+            });
+            let mut l1 = [T::ZERO; LANES];
+            let mut inv = [T::ZERO; LANES];
+            for k in 0..LANES {
+                rest[k] += tops[k] - T::ONE;
+                l1[k] = rest[k];
+                inv[k] = T::ONE / (T::ONE + rest[k]);
+            }
+            T::ln_1p_lanes(&mut l1);
+            // per row: the loss and the gradient's coefficients (ignored rows: t = MAX, masked)
+            let (mut g, mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+            let mut t = [usize::MAX; LANES];
+            let mut group_sum = 0.0_f64;
+            for k in 0..n {
+                let i = self.r0 + g0 + k;
+                let lab = labels[i];
+                let l = if p.ignore == Some(lab) {
+                    T::ZERO
+                } else {
+                    t[k] = lab;
+                    g[k] = uniform_g.unwrap_or_else(|| self.dloss[i]);
+                    kw[k] = p.keep * p.w(lab);
+                    if m[k].is_nan() {
+                        // a row with a non-finite maximum: NaN loss and gradient
+                        a[k] = T::NAN;
+                        T::NAN
+                    } else {
+                        let st = Lse {
+                            m: m[k],
+                            l1: l1[k],
+                            inv: inv[k],
+                        };
+                        a[k] = (kw[k] + p.spread * p.w_all) * st.inv;
+                        let mut l = mulz(kw[k], st.nlp(x[lab][k]));
+                        if p.spread != T::ZERO {
+                            let smooth: T = (0..c).map(|j| mulz(p.w(j), st.nlp(x[j][k]))).sum();
+                            l += p.spread * smooth;
+                        }
+                        l
+                    }
+                };
+                if let Some(o) = self.ls.get_mut(g0 + k) {
+                    *o = l;
+                }
+                group_sum += l.to_f64();
+            }
+            acc += group_sum;
+            // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad`
+            each_col!(W, |j| {
+                for k in 0..LANES {
+                    let base = e[j][k] * a[k] - sw[j];
+                    let v = if t[k] == j { base - kw[k] } else { base };
+                    e[j][k] = if t[k] == usize::MAX { T::ZERO } else { g[k] * v };
+                }
+            });
+            for k in 0..n {
+                let d = self.blk.row_mut(g0 + k);
+                each_col!(W, |j| {
+                    if j < c {
+                        d[j] = e[j][k];
+                    }
+                });
+            }
+        }
+        acc
+    }
+}
+
 impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(mut self) -> f64 {
         let p = self.p;
+        if let Targets::Classes(labels) = self.targets
+            && self.blk.cols() <= LANE_COLS
+            && self.logits.unit_col_stride()
+        {
+            return match self.blk.cols() {
+                1 => self.lanes::<M, 1>(labels),
+                2 => self.lanes::<M, 2>(labels),
+                3 => self.lanes::<M, 3>(labels),
+                4 => self.lanes::<M, 4>(labels),
+                5..=8 => self.lanes::<M, 8>(labels),
+                9..=12 => self.lanes::<M, 12>(labels),
+                _ => self.lanes::<M, 16>(labels),
+            };
+        }
         let mut buf = Vec::new();
         let (rows, cols) = (self.blk.rows(), self.blk.cols());
         // Short rows go in groups: each row's maximum kept, the shifted logits of the whole
