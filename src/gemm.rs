@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::{Float, sealed::Sealed};
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Kernel, Math, dispatch, simd_path};
+use crate::simd::{Kernel, Math, dispatch, simd_path, unrolled};
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
@@ -537,7 +537,27 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
         // Uninitialized storage (zeroing 16 KiB would cost more than a book-sized product);
         // every element read below is written first.
         let mut buf = [MaybeUninit::<T>::uninit(); PACK];
-        for (l, dst) in buf[..k * nb].chunks_exact_mut(nb).enumerate() {
+        if nb == LANES {
+            // one register-wide row each (the zero padding as part of it, not a separate fill)
+            for (l, dst) in buf[..k * nb].chunks_exact_mut(LANES).enumerate() {
+                let dst: &mut [MaybeUninit<T>; LANES] = dst.try_into().expect("LANES elements");
+                *dst = [MaybeUninit::new(T::ZERO); LANES];
+                if b.unit_col_stride() {
+                    let br = b.row(l);
+                    unrolled!(LANES, |j| {
+                        if j < n {
+                            dst[j].write(br[j]);
+                        }
+                    });
+                } else {
+                    for (j, d) in dst.iter_mut().enumerate().take(n) {
+                        d.write(b.at(l, j));
+                    }
+                }
+            }
+        }
+        let rest = if nb == LANES { 0 } else { k };
+        for (l, dst) in buf[..rest * nb].chunks_exact_mut(nb).enumerate() {
             let (head, pad) = dst.split_at_mut(n);
             if b.unit_col_stride() {
                 for (d, &v) in head.iter_mut().zip(b.row(l)) {
@@ -561,30 +581,39 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
             && k > 0
             && let Some(cf) = c.as_flat_mut()
         {
-            // The layer-sized case (C dense, n ≤ 16, so nb = 16): one accumulator register
-            // per row of C over k (a single chain: k is small here, and the narrow kernel's
-            // two chains measured 2× slower on 100×2·2×10), stored whole where C has room (the
-            // lanes past the row land on the next row, written after; `store_row`'s shared
-            // form measured 1.6× the instructions here), the last row exactly. A's row is itself when its columns are contiguous, else gathered
-            // (k ≤ PACK/16) into a buffer made only then: zeroing it costs more than these
-            // products.
-            #[allow(clippy::unnecessary_lazy_evaluations)]
-            let mut abuf = (!a.unit_col_stride()).then(|| [T::ZERO; PACK / LANES]);
-            for i in 0..m {
-                let ar = match abuf.as_mut() {
-                    None => a.row(i),
-                    Some(buf) => a.row_into(i, buf),
-                };
-                let mut acc = [T::ZERO; LANES];
-                for (&s, bl) in ar.iter().zip(packed.chunks_exact(LANES)) {
-                    axpy16::<M, T>(&mut acc, s, bl);
+            // The layer-sized case (C dense, n ≤ 16, so nb = 16): C in blocks of rows, each
+            // row one accumulator register over k, a block's rows independent FMA chains that
+            // share each row of packed B (one chain alone waits on the FMA latency k times).
+            // Blocks of 4 rows when A's rows are contiguous; all of C at once (≤ 16 rows) when
+            // its columns are (A = Xᵀ of a row-major X, as in dW = Xᵀ·dZ); else row by row,
+            // each row of A gathered (k ≤ PACK/16) into a buffer.
+            if a.unit_col_stride() {
+                let quads = m / 4 * 4;
+                for i0 in (0..quads).step_by(4) {
+                    let r = [a.row(i0), a.row(i0 + 1), a.row(i0 + 2), a.row(i0 + 3)];
+                    let at = |l: usize| [r[0][l], r[1][l], r[2][l], r[3][l]];
+                    outer_block::<M, T, 4, _>(4, packed, &at, n, cf, i0);
                 }
-                let o = i * n;
-                if let Some(dst) = cf.get_mut(o..o + LANES) {
-                    let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
-                    *dst = acc;
-                } else {
-                    cf[o..o + n].iter_mut().zip(acc).for_each(|(d, v)| *d = v);
+                for i in quads..m {
+                    let ar = a.row(i);
+                    let at = |l: usize| [ar[l]];
+                    outer_block::<M, T, 1, _>(1, packed, &at, n, cf, i);
+                }
+            } else if m <= LANES && a.t().unit_col_stride() {
+                let at_t = a.t();
+                let at = |l: usize| at_t.row(l);
+                match m {
+                    0..=4 => outer_block::<M, T, 4, _>(m, packed, &at, n, cf, 0),
+                    5..=8 => outer_block::<M, T, 8, _>(m, packed, &at, n, cf, 0),
+                    9..=12 => outer_block::<M, T, 12, _>(m, packed, &at, n, cf, 0),
+                    _ => outer_block::<M, T, 16, _>(m, packed, &at, n, cf, 0),
+                }
+            } else {
+                let mut abuf = [T::ZERO; PACK / LANES];
+                for i in 0..m {
+                    let ar = a.row_into(i, &mut abuf);
+                    let at = |l: usize| [ar[l]];
+                    outer_block::<M, T, 1, _>(1, packed, &at, n, cf, i);
                 }
             }
             return;
@@ -768,6 +797,43 @@ fn narrow_rows<M: Math, T: Float, const R: usize>(ars: [&[T]; R], packed: &[T], 
         }
     }
     sums
+}
+
+/// Rows i0..i0 + rows (≤ R) of C = A·B (C dense with n ≤ 16 columns, B packed in rows of 16)
+/// as a sum of outer products over l: R accumulator rows each gain A[i, l]·B[l, :] per step
+/// (`at(l)` holds A[i0 + i, l] for i < rows; the rows past it gain 0), so R independent FMA
+/// chains share each row of B. Each element is Σ_l A[i, l]·B[l, j] in the order of l,
+/// whatever the block, so results do not depend on the blocking. A row is stored as a whole
+/// register where C has room past it (the lanes past the row land on the next row, written
+/// after), the last row of C exactly.
+#[inline(always)]
+fn outer_block<M: Math, T: Float, const R: usize, C: AsRef<[T]>>(
+    rows: usize,
+    packed: &[T],
+    at: &impl Fn(usize) -> C,
+    n: usize,
+    cf: &mut [T],
+    i0: usize,
+) {
+    let mut acc = [[T::ZERO; LANES]; R];
+    for (l, bl) in packed.chunks_exact(LANES).enumerate() {
+        let col = at(l);
+        let col = col.as_ref();
+        unrolled!(R, |i| {
+            axpy16::<M, T>(&mut acc[i], col.get(i).copied().unwrap_or(T::ZERO), bl);
+        });
+    }
+    unrolled!(R, |i| {
+        if i < rows {
+            let o = (i0 + i) * n;
+            if let Some(dst) = cf.get_mut(o..o + LANES) {
+                let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
+                *dst = acc[i];
+            } else {
+                cf[o..o + n].iter_mut().zip(acc[i]).for_each(|(d, v)| *d = v);
+            }
+        }
+    });
 }
 
 /// acc ← acc + s·b over 16 lanes (one vector register on AVX-512 for f32).

@@ -36,6 +36,30 @@ fn gemm_sweep<T: Float>() {
 
 both_types!(gemm_matches_reference_over_sweep, gemm_sweep);
 
+/// Layer-sized products (C with at most 16 columns): every row count up to 17, so each block
+/// of the small-product kernel (4-row blocks and single rows for contiguous rows of A; 4, 8,
+/// 12 or 16 accumulator rows for A = Xᵀ; gathered rows otherwise) and each packing of B.
+fn small_products<T: Float>() {
+    let mut rng = Rng::new(2);
+    let mut case = 0;
+    for m in 1..=17 {
+        for k in [1, 2, 3, 10, 30] {
+            for n in [1, 3, 10, 16] {
+                case += 1;
+                checks::gemm::<T>(
+                    &mut rng,
+                    m,
+                    k,
+                    n,
+                    [layout(case), layout(case / 3), layout(case / 9)],
+                );
+            }
+        }
+    }
+}
+
+both_types!(gemm_small_products_every_row_count, small_products);
+
 fn affine_forward_sweep<T: Float>() {
     let mut rng = Rng::new(2);
     let mut case = 0;

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::par::map_blocks;
-use crate::simd::{self, Kernel, LANES, Math, Unary, dispatch, simd_path};
+use crate::simd::{self, Kernel, LANES, Math, Unary, dispatch, simd_path, unrolled};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -575,24 +575,6 @@ struct FusedBlock<'a, 'p, T> {
 /// lane-per-row kernel, [`FusedBlock::lanes`].
 const LANE_COLS: usize = 16;
 
-/// Runs `$body` with `$j` bound to each column index below the constant `$w` (at most
-/// [`LANE_COLS`]), unrolled by hand: with no loop over columns left, the compiler vectorizes
-/// each column's 16-lane loop as it stands, instead of turning a column loop into gathers
-/// and scatters across lanes (which it did, depending on the column count).
-macro_rules! each_col {
-    ($w:expr, |$j:ident| $body:block) => {
-        each_col!(@ $w, $j, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
-    };
-    (@ $w:expr, $j:ident, $body:block, $($n:literal)*) => {
-        $(
-            if $n < $w {
-                let $j: usize = $n;
-                $body
-            }
-        )*
-    };
-}
-
 impl<T: Float> FusedBlock<'_, '_, T> {
     /// The fused forward+backward of rows of C ≤ [`LANE_COLS`] classes, [`LANES`] rows at a
     /// time with a vector lane per row: the group's logits transposed into a column-major
@@ -627,7 +609,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             }
             for k in 0..n {
                 let row = self.logits.row(self.r0 + g0 + k);
-                each_col!(W, |j| {
+                unrolled!(W, |j| {
                     if j < c {
                         x[j][k] = row[j];
                     }
@@ -635,7 +617,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             }
             // the maximum, NaN where it is not finite (the whole row is then NaN)
             let mut m = [T::NEG_INFINITY; LANES];
-            each_col!(W, |j| {
+            unrolled!(W, |j| {
                 for k in 0..LANES {
                     m[k] = if x[j][k] > m[k] { x[j][k] } else { m[k] };
                 }
@@ -643,7 +625,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             for v in m.iter_mut() {
                 *v = if v.is_finite() { *v } else { T::NAN };
             }
-            each_col!(W, |j| {
+            unrolled!(W, |j| {
                 for k in 0..LANES {
                     e[j][k] = x[j][k] - m[k];
                 }
@@ -651,7 +633,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             M::map_inplace(Unary::ExpNonPos, e.as_flattened_mut());
             // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
             let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-            each_col!(W, |j| {
+            unrolled!(W, |j| {
                 for k in 0..LANES {
                     let top = x[j][k] == m[k];
                     rest[k] += if top { T::ZERO } else { e[j][k] };
@@ -666,46 +648,50 @@ impl<T: Float> FusedBlock<'_, '_, T> {
                 inv[k] = T::ONE / (T::ONE + rest[k]);
             }
             T::ln_1p_lanes(&mut l1);
-            // per row: the loss and the gradient's coefficients (ignored rows: t = MAX, masked)
-            let (mut g, mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+            // per row: the label, its logit and weight, the upstream factor (ignored rows and
+            // padding: t = MAX, masked below)
             let mut t = [usize::MAX; LANES];
-            let mut group_sum = 0.0_f64;
+            let (mut s_t, mut w_t, mut g) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
             for k in 0..n {
                 let i = self.r0 + g0 + k;
                 let lab = labels[i];
-                let l = if p.ignore == Some(lab) {
-                    T::ZERO
-                } else {
+                if p.ignore != Some(lab) {
                     t[k] = lab;
+                    s_t[k] = x[lab][k];
+                    w_t[k] = p.w(lab);
                     g[k] = uniform_g.unwrap_or_else(|| self.dloss[i]);
-                    kw[k] = p.keep * p.w(lab);
-                    if m[k].is_nan() {
-                        // a row with a non-finite maximum: NaN loss and gradient
-                        a[k] = T::NAN;
-                        T::NAN
-                    } else {
-                        let st = Lse {
-                            m: m[k],
-                            l1: l1[k],
-                            inv: inv[k],
-                        };
-                        a[k] = (kw[k] + p.spread * p.w_all) * st.inv;
-                        let mut l = mulz(kw[k], st.nlp(x[lab][k]));
-                        if p.spread != T::ZERO {
-                            let smooth: T = (0..c).map(|j| mulz(p.w(j), st.nlp(x[j][k]))).sum();
-                            l += p.spread * smooth;
-                        }
-                        l
-                    }
-                };
-                if let Some(o) = self.ls.get_mut(g0 + k) {
-                    *o = l;
                 }
-                group_sum += l.to_f64();
+            }
+            // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
+            // non-finite maximum) and the gradient's coefficients, a lane per row
+            let (mut kw, mut a, mut l) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+            for k in 0..LANES {
+                kw[k] = p.keep * w_t[k];
+                a[k] = (kw[k] + p.spread * p.w_all) * inv[k];
+                let nlp = (m[k] - s_t[k]) + l1[k];
+                let lk = if m[k].is_nan() { T::NAN } else { mulz(kw[k], nlp) };
+                l[k] = if t[k] == usize::MAX { T::ZERO } else { lk };
+            }
+            if p.spread != T::ZERO {
+                for k in 0..n {
+                    if t[k] != usize::MAX && !m[k].is_nan() {
+                        let nlp = |j: usize| (m[k] - x[j][k]) + l1[k];
+                        let smooth: T = (0..c).map(|j| mulz(p.w(j), nlp(j))).sum();
+                        l[k] += p.spread * smooth;
+                    }
+                }
+            }
+            let mut group_sum = 0.0_f64;
+            for k in 0..n {
+                if let Some(o) = self.ls.get_mut(g0 + k) {
+                    *o = l[k];
+                }
+                group_sum += l[k].to_f64();
             }
             acc += group_sum;
+            // a row with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient
             // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad`
-            each_col!(W, |j| {
+            unrolled!(W, |j| {
                 for k in 0..LANES {
                     let base = e[j][k] * a[k] - sw[j];
                     let v = if t[k] == j { base - kw[k] } else { base };
@@ -714,7 +700,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             });
             for k in 0..n {
                 let d = self.blk.row_mut(g0 + k);
-                each_col!(W, |j| {
+                unrolled!(W, |j| {
                     if j < c {
                         d[j] = e[j][k];
                     }

@@ -263,6 +263,26 @@ fn ln_1p_via_f64(x: f64) -> f64 {
     }
 }
 
+/// Runs `$body` with `$j` bound to each index below the constant `$w` (at most 16), unrolled
+/// by hand. For loops over the 16-lane rows of a small array of accumulators or columns: with
+/// no loop over those rows left, the compiler vectorizes each row's 16-lane loop as it stands,
+/// where it otherwise (depending on the count) turned the outer loop into gathers and
+/// scatters across the rows.
+macro_rules! unrolled {
+    ($w:expr, |$j:ident| $body:block) => {
+        $crate::simd::unrolled!(@ $w, $j, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@ $w:expr, $j:ident, $body:block, $($n:literal)*) => {
+        $(
+            if $n < $w {
+                let $j: usize = $n;
+                $body
+            }
+        )*
+    };
+}
+pub(crate) use unrolled;
+
 /// Lanes of the lane-per-row kernels: 16 rows at a time, one f32 AVX-512 register.
 pub(crate) const LANES: usize = 16;
 
