@@ -40,7 +40,11 @@ pub(crate) fn check_targets<T: Float>(
     match targets {
         Targets::Classes(t) => {
             check_len(op, "targets", t.len(), n, "one class index per row")?;
-            if let Some((i, &bad)) = t.iter().enumerate().find(|&(_, &l)| l >= c && Some(l) != ignore) {
+            // a branch-free scan first (it vectorizes), the position only for the message
+            let invalid = |l: usize| l >= c && Some(l) != ignore;
+            if t.iter().fold(false, |any, &l| any | invalid(l))
+                && let Some((i, &bad)) = t.iter().enumerate().find(|&(_, &l)| invalid(l))
+            {
                 return Err(Error::new(
                     op,
                     "targets",

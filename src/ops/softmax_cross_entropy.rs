@@ -122,13 +122,18 @@ fn plan<'a, T: Float>(
     }
     check_targets(op, targets, n, c, opts.ignore_index)?;
     let w_all = opts.weight.map_or(T::from_usize(c), |w| w.iter().copied().sum());
-    let denom = match targets {
-        Targets::Classes(t) => t
+    let denom = match (targets, opts.weight) {
+        // without weights, the number of rows counted (exact, as PyTorch's count)
+        (Targets::Classes(t), None) => match opts.ignore_index {
+            None => T::from_usize(n),
+            Some(ii) => T::from_usize(t.iter().map(|&l| usize::from(l != ii)).sum()),
+        },
+        (Targets::Classes(t), Some(w)) => t
             .iter()
             .filter(|&&l| Some(l) != opts.ignore_index)
-            .map(|&l| opts.weight.map_or(T::ONE, |w| w[l]))
+            .map(|&l| w[l])
             .sum(),
-        Targets::Probs(_) => T::from_usize(n),
+        (Targets::Probs(_), _) => T::from_usize(n),
     };
     Ok(Plan {
         c,
