@@ -11,9 +11,12 @@ use crate::mat::MatMut;
 /// of the block's time, small enough that a 1024×1000 batch still splits into ~30 blocks.
 const BLOCK_ELEMS: usize = 1 << 15;
 
-/// Rows per block for rows of `cols` elements (at least 1).
-pub(crate) fn rows_per_block(cols: usize) -> usize {
-    (BLOCK_ELEMS / cols.max(1)).max(1)
+/// Rows per block for `rows` rows of `cols` elements (at least 1): as many blocks as
+/// [`BLOCK_ELEMS`] asks for, of equal size but for the last (4096 rows of 10 are two blocks
+/// of 2048, not 3276 and 820, so two threads share them evenly).
+pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
+    let most = (BLOCK_ELEMS / cols.max(1)).max(1);
+    rows.div_ceil(rows.div_ceil(most).max(1)).max(1)
 }
 
 /// Per-row outputs that can be cut between rows: a row-major view, a slice with one entry per
@@ -50,7 +53,7 @@ impl<A: RowSplit, B: RowSplit> RowSplit for (A, B) {
     }
 }
 
-/// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(cols)` rows, where
+/// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(rows, cols)` rows, where
 /// `parts` holds the rows `first_row..end_row` of `out`, and combines the block results with
 /// `combine` in a fixed tree order (`R::default()` when `rows` is 0).
 pub(crate) fn map_blocks<P, R, F, C>(rows: usize, cols: usize, out: P, f: &F, combine: &C) -> R
@@ -60,7 +63,7 @@ where
     F: Fn(usize, usize, P) -> R + Sync,
     C: Fn(R, R) -> R + Sync,
 {
-    let per = rows_per_block(cols);
+    let per = rows_per_block(rows, cols);
     let blocks = rows.div_ceil(per);
     if blocks == 0 {
         return R::default();

@@ -205,7 +205,7 @@ pub fn affine_backward<T: Float>(
     // One pass over dy (and y): dz = dy ⊙ act′(y) into the scratch, block by block, each block
     // also summing its dz rows into its own slot of partial column sums; the slots are then
     // added in block order, so db does not depend on the thread count.
-    let per = rows_per_block(h);
+    let per = rows_per_block(n, h);
     let blocks = n.div_ceil(per);
     let identity = act == Activation::Identity;
     let scratch = ws.take(blocks * h + if identity { 0 } else { n * h });
