@@ -339,6 +339,37 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         None => &mut [],
     };
     let path = simd_path();
+    if let Targets::Classes(labels) = targets
+        && lane_rows(&targets, &logits)
+    {
+        let per_row: &mut [T] = if p.red == Reduction::None {
+            &mut *loss
+        } else {
+            &mut []
+        };
+        let sum: f64 = map_blocks(
+            n,
+            c,
+            (per_row, extra),
+            &|r0, r1, (ls, lse): (&mut [T], &mut [T])| {
+                let k = LaneRows {
+                    p: &p,
+                    logits,
+                    labels,
+                    dloss: &[],
+                    r0,
+                    rows: r1 - r0,
+                    d: None,
+                    ls,
+                    lse,
+                };
+                dispatch(path, k)
+            },
+            &|a, b| a + b,
+        );
+        store_reduced(p.red, sum, p.denom.to_f64(), loss);
+        return Ok(());
+    }
     reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
         let s = super::row_of(&logits, i, buf);
         let st = dispatch(path, LseRow { s });
@@ -580,20 +611,59 @@ struct FusedBlock<'a, 'p, T> {
 /// lane-per-row kernel, [`FusedBlock::lanes`].
 const LANE_COLS: usize = 16;
 
-impl<T: Float> FusedBlock<'_, '_, T> {
-    /// The fused forward+backward of rows of C ≤ [`LANE_COLS`] classes, [`LANES`] rows at a
-    /// time with a vector lane per row: the group's logits transposed into a column-major
-    /// buffer of `W` ≥ C columns, then every per-row step (maximum, exponentials, rest,
-    /// ln(1 + rest), the gradient) is one vector operation per column, and the gradient is
-    /// transposed back. `W` is a constant (1–4, 8, 12 or 16), so that the compiler keeps
+/// Rows r0..r0 + rows of class-index targets with at most [`LANE_COLS`] classes (unit column
+/// stride): the loss, and the gradient (fused) or the log-sum-exp (forward), a vector lane
+/// per row.
+struct LaneRows<'a, 'p, T> {
+    p: &'p Plan<'p, T>,
+    logits: MatRef<'a, T>,
+    labels: &'a [usize],
+    dloss: &'a [T],
+    r0: usize,
+    rows: usize,
+    /// The gradient's rows (the fused kernel), or none (the forward).
+    d: Option<MatMut<'a, T>>,
+    /// Per-row losses (`Reduction::None`), else empty.
+    ls: &'a mut [T],
+    /// Per-row log-sum-exp (the forward, when asked), else empty.
+    lse: &'a mut [T],
+}
+
+/// Whether the lane-per-row kernel takes these rows.
+fn lane_rows<T: Float>(targets: &Targets<'_, T>, logits: &MatRef<'_, T>) -> bool {
+    matches!(targets, Targets::Classes(_)) && logits.cols() <= LANE_COLS && logits.unit_col_stride()
+}
+
+impl<T: Float> Kernel for LaneRows<'_, '_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run<M: Math>(self) -> f64 {
+        match self.logits.cols() {
+            1 => self.lanes::<M, 1>(),
+            2 => self.lanes::<M, 2>(),
+            3 => self.lanes::<M, 3>(),
+            4 => self.lanes::<M, 4>(),
+            5..=8 => self.lanes::<M, 8>(),
+            9..=12 => self.lanes::<M, 12>(),
+            _ => self.lanes::<M, 16>(),
+        }
+    }
+}
+
+impl<T: Float> LaneRows<'_, '_, T> {
+    /// The loss and the gradient or log-sum-exp of rows of C ≤ [`LANE_COLS`] classes,
+    /// [`LANES`] rows at a time with a vector lane per row: the group's logits transposed
+    /// into a column-major buffer of `W` ≥ C columns, then every per-row step (maximum,
+    /// exponentials, rest, ln(1 + rest), the gradient) is one vector operation per column,
+    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 12 or 16), so that the compiler keeps
     /// each column a vector; the columns past C hold −∞, whose exponential is 0 and which is
     /// never the maximum of a row with a finite one. The last group is padded with zero rows,
     /// so each row's arithmetic is the same wherever it lies.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-    fn lanes<M: Math, const W: usize>(mut self, labels: &[usize]) -> f64 {
-        let p = self.p;
-        let (rows, c) = (self.blk.rows(), self.blk.cols());
+    fn lanes<M: Math, const W: usize>(mut self) -> f64 {
+        let (p, labels) = (self.p, self.labels);
+        let (rows, c) = (self.rows, self.logits.cols());
         // column j of the group in x[j] (lane k: row g0 + k); e likewise
         let mut x = [[T::NEG_INFINITY; LANES]; W];
         let mut e = [[T::ZERO; LANES]; W];
@@ -603,6 +673,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
             *v = p.spread * p.w(j);
         }
         let uniform_g = match p.red {
+            _ if self.d.is_none() => Some(T::ZERO),
             Reduction::None => None,
             red => Some(row_scale(red, self.dloss, p.denom, 0)),
         };
@@ -694,6 +765,14 @@ impl<T: Float> FusedBlock<'_, '_, T> {
                 group_sum += l[k].to_f64();
             }
             acc += group_sum;
+            for k in 0..n {
+                if let Some(o) = self.lse.get_mut(g0 + k) {
+                    *o = m[k] + l1[k];
+                }
+            }
+            let Some(d) = self.d.as_mut() else {
+                continue;
+            };
             // a row with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient
             // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad`
             unrolled!(W, |j| {
@@ -704,7 +783,7 @@ impl<T: Float> FusedBlock<'_, '_, T> {
                 }
             });
             for k in 0..n {
-                let d = self.blk.row_mut(g0 + k);
+                let d = d.row_mut(g0 + k);
                 unrolled!(W, |j| {
                     if j < c {
                         d[j] = e[j][k];
@@ -722,18 +801,21 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
     fn run<M: Math>(mut self) -> f64 {
         let p = self.p;
         if let Targets::Classes(labels) = self.targets
-            && self.blk.cols() <= LANE_COLS
-            && self.logits.unit_col_stride()
+            && lane_rows(&self.targets, &self.logits)
         {
-            return match self.blk.cols() {
-                1 => self.lanes::<M, 1>(labels),
-                2 => self.lanes::<M, 2>(labels),
-                3 => self.lanes::<M, 3>(labels),
-                4 => self.lanes::<M, 4>(labels),
-                5..=8 => self.lanes::<M, 8>(labels),
-                9..=12 => self.lanes::<M, 12>(labels),
-                _ => self.lanes::<M, 16>(labels),
-            };
+            let rows = self.blk.rows();
+            return LaneRows {
+                p,
+                logits: self.logits,
+                labels,
+                dloss: self.dloss,
+                r0: self.r0,
+                rows,
+                d: Some(self.blk),
+                ls: self.ls,
+                lse: &mut [],
+            }
+            .run::<M>();
         }
         let mut buf = Vec::new();
         let (rows, cols) = (self.blk.rows(), self.blk.cols());

@@ -544,14 +544,23 @@ fn chunks16<T: Float>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T; AC
             body(xc, yc);
         }
     }
-    let tail = x.len() - full;
-    if tail > 0 {
+    let (xt, yt) = (&x[full..], &mut y[full..]);
+    if !xt.is_empty() {
+        // element by element (a short copy of run-time length would be a library call)
         let mut xb = [pad; ACC];
-        xb[..tail].copy_from_slice(&x[full..]);
         let mut yb = [T::ZERO; ACC];
-        yb[..tail].copy_from_slice(&y[full..]);
+        unrolled!(ACC, |i| {
+            if let (Some(&v), Some(&w)) = (xt.get(i), yt.get(i)) {
+                xb[i] = v;
+                yb[i] = w;
+            }
+        });
         body(&xb, &mut yb);
-        y[full..].copy_from_slice(&yb[..tail]);
+        unrolled!(ACC, |i| {
+            if let Some(o) = yt.get_mut(i) {
+                *o = yb[i];
+            }
+        });
     }
 }
 
@@ -571,11 +580,15 @@ pub(crate) fn sum_except_max<T: Float>(x: &[T], m: T, e: &[T]) -> (T, T) {
     for (xc, ec) in x[..full].chunks_exact(ACC).zip(e[..full].chunks_exact(ACC)) {
         add(xc, ec);
     }
-    let tail = x.len() - full;
-    if tail > 0 {
+    let (xt, et) = (&x[full..], &e[full..]);
+    if !xt.is_empty() {
         let (mut xb, mut eb) = ([T::NEG_INFINITY; ACC], [T::ZERO; ACC]);
-        xb[..tail].copy_from_slice(&x[full..]);
-        eb[..tail].copy_from_slice(&e[full..]);
+        unrolled!(ACC, |i| {
+            if let (Some(&v), Some(&w)) = (xt.get(i), et.get(i)) {
+                xb[i] = v;
+                eb[i] = w;
+            }
+        });
         add(&xb, &eb);
     }
     (combine(acc), combine(ones))
