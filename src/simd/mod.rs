@@ -301,7 +301,8 @@ fn ln_1p_f64_body(x: f64) -> f64 {
     let b = y.to_bits().wrapping_add(ONE_BITS - SQRT_HALF_BITS);
     let kb = b >> 52;
     let f = f64::from_bits((b & 0x000F_FFFF_FFFF_FFFF) + SQRT_HALF_BITS);
-    let two_pow_neg_k = f64::from_bits((2046 - kb) << 52);
+    // (wrapping: a NaN input's bits give a meaningless k, and its result is replaced below)
+    let two_pow_neg_k = f64::from_bits(2046_u64.wrapping_sub(kb) << 52);
     // k as a float from its bits: 2⁵² + (k + 1023) − (2⁵² + 1023)
     let k = f64::from_bits(kb | 0x4330_0000_0000_0000) - (4_503_599_627_370_496.0 + 1023.0);
     let s = ((f - 1.0) + c * two_pow_neg_k) / (f + 1.0);
