@@ -5,7 +5,7 @@ use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_s
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::par::map_blocks;
+use crate::par::{RowSplit, map_blocks};
 
 /// The targets of a classification loss over N rows of C classes.
 ///
@@ -77,10 +77,8 @@ pub(crate) fn check_loss_len(
 }
 
 /// Evaluates `row(i, buf) = (loss_i, extra_i)` for every row (`buf` is a per-block scratch
-/// vector for strided inputs). Writes the losses into `loss` (Reduction::None) or their sum
-/// (`Sum`) or sum / `denom` (`Mean`) into `loss[0]`; writes `extra_i` into `extra` unless it is
-/// empty. Sums run in f64, in a fixed order, so a loss that fits the type is never lost to
-/// intermediate overflow and the result does not depend on the thread count.
+/// vector for strided inputs), through [`reduce_blocks`]; writes `extra_i` into `extra`
+/// unless it is empty.
 pub(crate) fn reduce_rows<T, F>(
     n: usize,
     c: usize,
@@ -93,6 +91,42 @@ pub(crate) fn reduce_rows<T, F>(
     T: Float,
     F: Fn(usize, &mut Vec<T>) -> (T, T) + Sync,
 {
+    reduce_blocks(n, c, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
+        let mut buf = Vec::new();
+        let mut acc = 0.0_f64;
+        for (k, i) in (r0..r1).enumerate() {
+            let (l, x) = row(i, &mut buf);
+            if let Some(o) = ls.get_mut(k) {
+                *o = l;
+            }
+            if let Some(o) = xs.get_mut(k) {
+                *o = x;
+            }
+            acc += l.to_f64();
+        }
+        acc
+    });
+}
+
+/// Runs `block(r0, r1, losses, out)` on the row blocks of [`map_blocks`], where `losses`
+/// holds the block's rows of `loss` (`Reduction::None`; else it is empty) and `out` its rows
+/// of `out`, and each block returns the sum of its losses in f64. Writes the sum (`Sum`) or
+/// sum / `denom` (`Mean`) into `loss[0]`. The block sums are added in a fixed order, so a
+/// loss that fits the type is never lost to intermediate overflow and the result does not
+/// depend on the thread count.
+pub(crate) fn reduce_blocks<T, P, F>(
+    n: usize,
+    c: usize,
+    red: Reduction,
+    denom: f64,
+    loss: &mut [T],
+    out: P,
+    block: &F,
+) where
+    T: Float,
+    P: RowSplit,
+    F: Fn(usize, usize, &mut [T], P) -> f64 + Sync,
+{
     let per_row: &mut [T] = if red == Reduction::None {
         &mut *loss
     } else {
@@ -101,22 +135,8 @@ pub(crate) fn reduce_rows<T, F>(
     let sum: f64 = map_blocks(
         n,
         c,
-        (per_row, extra),
-        &|r0, r1, (ls, xs): (&mut [T], &mut [T])| {
-            let mut buf = Vec::new();
-            let mut acc = 0.0_f64;
-            for (k, i) in (r0..r1).enumerate() {
-                let (l, x) = row(i, &mut buf);
-                if let Some(o) = ls.get_mut(k) {
-                    *o = l;
-                }
-                if let Some(o) = xs.get_mut(k) {
-                    *o = x;
-                }
-                acc += l.to_f64();
-            }
-            acc
-        },
+        (per_row, out),
+        &|r0, r1, (ls, o): (&mut [T], P)| block(r0, r1, ls, o),
         &|a, b| a + b,
     );
     store_reduced(red, sum, denom, loss);

@@ -2,12 +2,11 @@
 //! PyTorch's `cross_entropy` options (reduction, class weights, ignore_index, label smoothing).
 
 use super::cross_entropy::Targets;
-use super::cross_entropy::{check_loss_len, check_targets, reduce_rows, row_scale, store_reduced};
+use super::cross_entropy::{check_loss_len, check_targets, reduce_blocks, reduce_rows, row_scale};
 use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::par::map_blocks;
 use crate::simd::{self, Kernel, LANES, Math, Unary, dispatch, simd_path, unrolled};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
@@ -342,32 +341,21 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     if let Targets::Classes(labels) = targets
         && lane_rows(&targets, &logits)
     {
-        let per_row: &mut [T] = if p.red == Reduction::None {
-            &mut *loss
-        } else {
-            &mut []
+        let block = |r0: usize, r1: usize, ls: &mut [T], lse: &mut [T]| {
+            let k = LaneRows {
+                p: &p,
+                logits,
+                labels,
+                dloss: &[],
+                r0,
+                rows: r1 - r0,
+                d: None,
+                ls,
+                lse,
+            };
+            dispatch(path, k)
         };
-        let sum: f64 = map_blocks(
-            n,
-            c,
-            (per_row, extra),
-            &|r0, r1, (ls, lse): (&mut [T], &mut [T])| {
-                let k = LaneRows {
-                    p: &p,
-                    logits,
-                    labels,
-                    dloss: &[],
-                    r0,
-                    rows: r1 - r0,
-                    d: None,
-                    ls,
-                    lse,
-                };
-                dispatch(path, k)
-            },
-            &|a, b| a + b,
-        );
-        store_reduced(p.red, sum, p.denom.to_f64(), loss);
+        reduce_blocks(n, c, p.red, p.denom.to_f64(), loss, extra, &block);
         return Ok(());
     }
     reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
@@ -563,33 +551,20 @@ pub fn softmax_cross_entropy<T: Float>(
     check_loss_len(OP, "loss", loss.len(), p.red, n)?;
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
-    let per_row: &mut [T] = if p.red == Reduction::None {
-        &mut *loss
-    } else {
-        &mut []
-    };
     let path = simd_path();
-    let sum: f64 = map_blocks(
-        n,
-        c,
-        (dlogits, per_row),
-        &|r0, _, (blk, ls): (MatMut<'_, T>, &mut [T])| {
-            dispatch(
-                path,
-                FusedBlock {
-                    p: &p,
-                    logits,
-                    targets,
-                    dloss,
-                    r0,
-                    blk,
-                    ls,
-                },
-            )
-        },
-        &|a, b| a + b,
-    );
-    store_reduced(p.red, sum, p.denom.to_f64(), loss);
+    let block = |r0: usize, _: usize, ls: &mut [T], blk: MatMut<'_, T>| {
+        let k = FusedBlock {
+            p: &p,
+            logits,
+            targets,
+            dloss,
+            r0,
+            blk,
+            ls,
+        };
+        dispatch(path, k)
+    };
+    reduce_blocks(n, c, p.red, p.denom.to_f64(), loss, dlogits, &block);
     Ok(())
 }
 
