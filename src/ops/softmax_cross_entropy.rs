@@ -583,7 +583,7 @@ struct FusedBlock<'a, 'p, T> {
 }
 
 /// Rows of at most this many classes (class-index targets, unit column stride) take the
-/// lane-per-row kernel, [`FusedBlock::lanes`].
+/// lane-per-row kernel, [`LaneRows`].
 const LANE_COLS: usize = 16;
 
 /// Rows r0..r0 + rows of class-index targets with at most [`LANE_COLS`] classes (unit column
@@ -630,10 +630,10 @@ impl<T: Float> LaneRows<'_, '_, T> {
     /// [`LANES`] rows at a time with a vector lane per row: the group's logits transposed
     /// into a column-major buffer of `W` ≥ C columns, then every per-row step (maximum,
     /// exponentials, rest, ln(1 + rest), the gradient) is one vector operation per column,
-    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 12 or 16), so that the compiler keeps
-    /// each column a vector; the columns past C hold −∞, whose exponential is 0 and which is
-    /// never the maximum of a row with a finite one. The last group is padded with zero rows,
-    /// so each row's arithmetic is the same wherever it lies.
+    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 12 or 16), so that
+    /// the compiler keeps each column a vector; the columns past C hold −∞, whose exponential
+    /// is 0 and which is never the maximum of a row with a finite one. The last group is
+    /// padded with zero rows, so each row's arithmetic is the same wherever it lies.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
     fn lanes<M: Math, const W: usize>(mut self) -> f64 {
@@ -748,8 +748,8 @@ impl<T: Float> LaneRows<'_, '_, T> {
             let Some(d) = self.d.as_mut() else {
                 continue;
             };
-            // a row with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient
-            // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad`
+            // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad` (a row
+            // with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient)
             unrolled!(W, |j| {
                 for k in 0..LANES {
                     let base = e[j][k] * a[k] - sw[j];
