@@ -271,57 +271,47 @@ impl<T: Float> Kernel for DzBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
+        // one loop per activation, so that each is branch-free and vectorizes
+        match self.act {
+            Activation::Identity => self.rows(|_, gv| gv),
+            Activation::Sigmoid => self.rows(|yv, gv| Activation::Sigmoid.grad_from_output(yv, gv)),
+            Activation::Tanh => self.rows(|yv, gv| Activation::Tanh.grad_from_output(yv, gv)),
+            Activation::Relu => self.rows(|yv, gv| Activation::Relu.grad_from_output(yv, gv)),
+        }
+    }
+}
+
+impl<T: Float> DzBlock<'_, T> {
+    /// The block's rows for the activation's derivative `f(y, dy)`.
+    #[inline(always)]
+    fn rows(self, f: impl Fn(T, T) -> T) {
         let DzBlock {
-            act,
             y,
             dy,
             r0,
             r1,
             mut dz,
             sums,
+            ..
         } = self;
         sums.fill(T::ZERO);
-        // one loop per activation, so that each is branch-free and vectorizes
-        let rows = (y, dy, r0, r1, dz.as_mut(), &mut *sums);
-        match act {
-            Activation::Identity => dz_rows(rows, |_, gv| gv),
-            Activation::Sigmoid => dz_rows(rows, |yv, gv| Activation::Sigmoid.grad_from_output(yv, gv)),
-            Activation::Tanh => dz_rows(rows, |yv, gv| Activation::Tanh.grad_from_output(yv, gv)),
-            Activation::Relu => dz_rows(rows, |yv, gv| Activation::Relu.grad_from_output(yv, gv)),
-        }
-    }
-}
-
-/// The rows of a [`DzBlock`] for one activation's derivative `f(y, dy)`.
-#[inline(always)]
-#[allow(clippy::type_complexity)]
-fn dz_rows<T: Float>(
-    (y, dy, r0, r1, mut dz, sums): (
-        MatRef<'_, T>,
-        MatRef<'_, T>,
-        usize,
-        usize,
-        Option<&mut MatMut<'_, T>>,
-        &mut [T],
-    ),
-    f: impl Fn(T, T) -> T,
-) {
-    let (mut ybuf, mut dybuf) = (Vec::new(), Vec::new());
-    for i in r0..r1 {
-        let g = row_of(&dy, i, &mut dybuf);
-        match dz.as_mut() {
-            None => {
-                for (s, &v) in sums.iter_mut().zip(g) {
-                    *s += v;
+        let (mut ybuf, mut dybuf) = (Vec::new(), Vec::new());
+        for i in r0..r1 {
+            let g = row_of(&dy, i, &mut dybuf);
+            match dz.as_mut() {
+                None => {
+                    for (s, &v) in sums.iter_mut().zip(g) {
+                        *s += v;
+                    }
                 }
-            }
-            Some(dz) => {
-                let yr = row_of(&y, i, &mut ybuf);
-                let out = dz.row_mut(i - r0);
-                for (((o, s), &yv), &gv) in out.iter_mut().zip(sums.iter_mut()).zip(yr).zip(g) {
-                    let v = f(yv, gv);
-                    *o = v;
-                    *s += v;
+                Some(dz) => {
+                    let yr = row_of(&y, i, &mut ybuf);
+                    let out = dz.row_mut(i - r0);
+                    for (((o, s), &yv), &gv) in out.iter_mut().zip(sums.iter_mut()).zip(yr).zip(g) {
+                        let v = f(yv, gv);
+                        *o = v;
+                        *s += v;
+                    }
                 }
             }
         }
