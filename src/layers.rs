@@ -16,7 +16,9 @@ use crate::ops::matmul::{matmul_backward, matmul_forward};
 use crate::ops::optim::{AdamParams, adam_update, sgd_update};
 use crate::ops::softmax::{softmax_backward, softmax_forward};
 use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy};
-use crate::ops::{Accum, Workspace};
+use crate::ops::two_layer::{self, MAX_WIDTH};
+use crate::ops::{Accum, Workspace, check_shape};
+use crate::simd::{dispatch, simd_path};
 
 /// A growable row-major matrix buffer: resizing never gives memory back.
 #[derive(Debug, Default)]
@@ -610,6 +612,84 @@ impl<T: Float> TwoLayerNet<T> {
         sgd.step(&mut self.hidden);
         sgd.step(&mut self.out);
     }
+
+    /// One whole training step on a batch: `forward(x, t)`, `backward()` and `step(sgd)` in
+    /// one call; returns the batch's mean loss L = (1/N)·Σ_n (logsumexp(s_n) − s_n,t_n).
+    ///
+    /// When the input width, hidden width and class count are all at most 16 and the output
+    /// layer has no activation (the book's net: 2, 10, 3), the step is one fused kernel: the
+    /// batch goes through 16 rows at a time with a vector lane per row, the hidden layer,
+    /// scores, loss and every gradient computed in registers and the parameter gradients
+    /// summed across the lanes at the end (in a fixed order: the same result on any thread
+    /// count). It computes what the layer-by-layer path computes, with the sums in another
+    /// order (so the two agree to rounding, not bit for bit); `grads()` of both layers then
+    /// hold the step's gradients. It does not fill the layers' forward caches (their
+    /// `backward` refers to their last `forward`). Other shapes go layer by layer.
+    ///
+    /// # Errors
+    ///
+    /// A shape error naming `x` if x is not N×D with N ≥ 1; a length or label error naming
+    /// `targets` if `t` has other than N labels or one outside 0..C.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nnkern::MatRef;
+    /// use nnkern::data::Rng;
+    /// use nnkern::layers::{Sgd, TwoLayerNet};
+    ///
+    /// let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(0));
+    /// let x = MatRef::from_row_major(&[0.1_f32, 0.2, -0.3, 0.4], 2, 2)?;
+    /// let first = net.train_step(x, &[0, 2], &Sgd { lr: 1.0 })?;
+    /// for _ in 0..200 {
+    ///     net.train_step(x, &[0, 2], &Sgd { lr: 1.0 })?;
+    /// }
+    /// assert!(net.train_step(x, &[0, 2], &Sgd { lr: 1.0 })? < first);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn train_step(&mut self, x: MatRef<'_, T>, t: &[usize], sgd: &Sgd<T>) -> Result<T> {
+        const OP: &str = "TwoLayerNet::train_step";
+        let (d, h, c) = (self.hidden.d, self.hidden.h, self.out.h);
+        let n = x.rows();
+        let fused = d <= MAX_WIDTH
+            && h <= MAX_WIDTH
+            && c <= MAX_WIDTH
+            && self.out.d == h
+            && self.out.act == Activation::Identity
+            && x.unit_col_stride();
+        if !fused || n == 0 {
+            let loss = self.forward(x, t)?;
+            self.backward()?;
+            self.step(sgd);
+            return Ok(loss);
+        }
+        check_shape(OP, "x", (n, x.cols()), (n, d), "N × the input width")?;
+        crate::ops::cross_entropy::check_targets(OP, &Targets::<T>::Classes(t), n, c, None)?;
+        let (hid, out) = (&mut self.hidden, &mut self.out);
+        let loss = dispatch(
+            simd_path(),
+            two_layer::Step {
+                x,
+                t,
+                act: hid.act,
+                dims: (d, h, c),
+                params: two_layer::Params {
+                    w1: &hid.w,
+                    b1: &hid.b,
+                    w2: &out.w,
+                    b2: &out.b,
+                },
+                grads: two_layer::Grads {
+                    w1: &mut hid.dw,
+                    b1: &mut hid.db,
+                    w2: &mut out.dw,
+                    b2: &mut out.db,
+                },
+            },
+        );
+        self.step(sgd);
+        Ok(loss)
+    }
 }
 
 /// Minibatch SGD over a data set, as in the book's `Trainer`: each epoch shuffles the rows,
@@ -684,9 +764,11 @@ impl<T: Float> Trainer<T> {
                 self.tb[k] = t[i];
             }
             let b = idx.len();
-            let loss = net.forward(MatRef::from_row_major(&self.xb[..b * d], b, d)?, &self.tb[..b])?;
-            net.backward()?;
-            net.step(&self.sgd);
+            let loss = net.train_step(
+                MatRef::from_row_major(&self.xb[..b * d], b, d)?,
+                &self.tb[..b],
+                &self.sgd,
+            )?;
             total += loss.to_f64();
         }
         Ok(T::from_f64(total / steps.max(1) as f64))

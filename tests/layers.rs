@@ -275,3 +275,80 @@ fn layers_reject_bad_shapes_with_errors() {
         .unwrap_err();
     assert_eq!(e.kind(), nnkern::ErrorKind::Label);
 }
+
+/// The fused training step against an f64 reference with a running error bound
+/// (`common::checks::two_layer_step`): every width at and around the lane and bucket edges
+/// (1, 4, 5, 8, 9, 16 classes; hidden and input widths 1 to 16), batches of one, part of,
+/// exactly and more than one 16-row group, every hidden activation, every SIMD path.
+fn train_step_matches_reference<T: Float>() {
+    const SHAPES: [[usize; 3]; 10] = [
+        [2, 10, 3],
+        [1, 1, 1],
+        [16, 16, 16],
+        [3, 5, 4],
+        [5, 16, 5],
+        [16, 2, 8],
+        [7, 9, 9],
+        [4, 12, 16],
+        [10, 3, 2],
+        [2, 7, 12],
+    ];
+    common::each_path(|| {
+        let mut rng = common::Rng::new(11);
+        for (s, &shape) in SHAPES.iter().enumerate() {
+            for n in [1, 7, 16, 30, 33] {
+                let act = common::checks::ACTS[(s + n) % 4];
+                common::checks::two_layer_step::<T>(&mut rng, n, shape, act);
+            }
+        }
+    });
+}
+
+#[test]
+fn train_step_matches_reference_f32() {
+    train_step_matches_reference::<f32>();
+}
+
+#[test]
+fn train_step_matches_reference_f64() {
+    train_step_matches_reference::<f64>();
+}
+
+#[test]
+fn train_step_rejects_bad_inputs_and_falls_back_beyond_16_wide() {
+    let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut Rng::new(0));
+    let sgd = Sgd { lr: 1.0 };
+    let x = [0.5_f32; 12];
+    let before: Vec<Vec<f32>> = net.hidden.params().iter().map(|p| p.to_vec()).collect();
+    let e = net
+        .train_step(MatRef::from_row_major(&x, 4, 3).unwrap(), &[0, 1, 2, 0], &sgd)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "TwoLayerNet::train_step: x is 4×3 but must be 4×2 (N × the input width)"
+    );
+    let xv = MatRef::from_row_major(&x, 6, 2).unwrap();
+    let e = net.train_step(xv, &[0, 1, 2], &sgd).unwrap_err();
+    assert_eq!(e.kind(), nnkern::ErrorKind::Length);
+    assert!(e.to_string().contains("targets"), "{e}");
+    let e = net.train_step(xv, &[0, 1, 2, 3, 0, 1], &sgd).unwrap_err();
+    assert_eq!(e.kind(), nnkern::ErrorKind::Label);
+    assert!(e.to_string().contains("[3] is 3"), "{e}");
+    // a failed step changes nothing
+    let after: Vec<Vec<f32>> = net.hidden.params().iter().map(|p| p.to_vec()).collect();
+    assert_eq!(before, after);
+    // wider than the fused kernel: the layer path, same result as forward/backward/step
+    let (d, h, c, n) = (3, 20, 4, 9);
+    let xs: Vec<f32> = (0..n * d).map(|i| (i as f32 * 0.71).sin()).collect();
+    let t: Vec<usize> = (0..n).map(|i| i % c).collect();
+    let xv = MatRef::from_row_major(&xs, n, d).unwrap();
+    let mut a = TwoLayerNet::<f32>::new(d, h, c, &mut Rng::new(3));
+    let mut b = TwoLayerNet::<f32>::new(d, h, c, &mut Rng::new(3));
+    let la = a.train_step(xv, &t, &sgd).unwrap();
+    let lb = b.forward(xv, &t).unwrap();
+    b.backward().unwrap();
+    b.step(&sgd);
+    assert_eq!(la.to_bits(), lb.to_bits());
+    assert_eq!(a.out.params(), b.out.params());
+    assert_eq!(a.hidden.params(), b.hidden.params());
+}

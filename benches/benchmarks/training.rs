@@ -1,6 +1,7 @@
 //! The spiral training run (the book's TwoLayerNet, batch 30): one whole step (forward, loss,
-//! backward, SGD update) and the 300-epoch run, with the fused layers against the same loop
-//! written with the crate's unfused kernels.
+//! backward, SGD update) and the 300-epoch run: the fused step (`TwoLayerNet::train_step`,
+//! what `Trainer` runs) against the same net layer by layer (forward, backward, step: the
+//! fused layer kernels, ten calls) and the loop written with the crate's unfused kernels.
 
 use super::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -156,13 +157,16 @@ fn training(c: &mut Criterion) {
         let mut u = Unfused::new(&mut Rng::new(1));
         b.iter(|| u.step(xb, tb, 1.0))
     });
-    g.bench_function(BenchmarkId::new("step_nnkern", 30), |b| {
+    g.bench_function(BenchmarkId::new("step_layer_by_layer", 30), |b| {
         b.iter(|| {
             let l = net.forward(xv, tb).unwrap();
             net.backward().unwrap();
             net.step(&sgd);
             l
         })
+    });
+    g.bench_function(BenchmarkId::new("step_nnkern", 30), |b| {
+        b.iter(|| net.train_step(xv, tb, &sgd).unwrap())
     });
     g.bench_function(BenchmarkId::new("run_300_epochs_unfused", 30), |b| {
         b.iter(|| {
@@ -180,6 +184,29 @@ fn training(c: &mut Criterion) {
                         tb[k] = t[i];
                     }
                     last = u.step(&xb, &tb, 1.0);
+                }
+            }
+            last
+        })
+    });
+    g.bench_function(BenchmarkId::new("run_300_epochs_layer_by_layer", 30), |b| {
+        b.iter(|| {
+            let mut rng = Rng::new(2);
+            let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
+            let mut order: Vec<usize> = (0..300).collect();
+            let (mut xb, mut tb) = (vec![0.0_f32; 60], vec![0usize; 30]);
+            let mut last = 0.0;
+            for _ in 0..300 {
+                rng.shuffle(&mut order);
+                for s in 0..10 {
+                    for k in 0..30 {
+                        let i = order[s * 30 + k];
+                        xb[2 * k..2 * k + 2].copy_from_slice(&x[2 * i..2 * i + 2]);
+                        tb[k] = t[i];
+                    }
+                    last = net.forward(m(&xb, 30, 2), &tb).unwrap();
+                    net.backward().unwrap();
+                    net.step(&Sgd { lr: 1.0 });
                 }
             }
             last

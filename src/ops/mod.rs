@@ -11,6 +11,7 @@ pub mod matmul;
 pub mod optim;
 pub mod softmax;
 pub mod softmax_cross_entropy;
+pub(crate) mod two_layer;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;

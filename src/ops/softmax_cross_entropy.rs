@@ -642,11 +642,6 @@ impl<T: Float> LaneRows<'_, '_, T> {
         // column j of the group in x[j] (lane k: row g0 + k); e likewise
         let mut x = [[T::NEG_INFINITY; LANES]; W];
         let mut e = [[T::ZERO; LANES]; W];
-        // (ε/C)·w_j, 0 past C
-        let mut sw = [T::ZERO; W];
-        for (j, v) in sw.iter_mut().enumerate().take(c) {
-            *v = p.spread * p.w(j);
-        }
         let uniform_g = match p.red {
             _ if self.d.is_none() => Some(T::ZERO),
             Reduction::None => None,
@@ -666,72 +661,19 @@ impl<T: Float> LaneRows<'_, '_, T> {
                     }
                 });
             }
-            // the maximum, NaN where it is not finite (the whole row is then NaN)
-            let mut m = [T::NEG_INFINITY; LANES];
-            unrolled!(W, |j| {
-                for k in 0..LANES {
-                    m[k] = if x[j][k] > m[k] { x[j][k] } else { m[k] };
-                }
-            });
-            for v in m.iter_mut() {
-                *v = if v.is_finite() { *v } else { T::NAN };
-            }
-            unrolled!(W, |j| {
-                for k in 0..LANES {
-                    e[j][k] = x[j][k] - m[k];
-                }
-            });
-            M::map_inplace(Unary::ExpNonPos, e.as_flattened_mut());
-            // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
-            let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-            unrolled!(W, |j| {
-                for k in 0..LANES {
-                    let top = x[j][k] == m[k];
-                    rest[k] += if top { T::ZERO } else { e[j][k] };
-                    tops[k] += if top { T::ONE } else { T::ZERO };
-                }
-            });
-            let mut l1 = [T::ZERO; LANES];
-            let mut inv = [T::ZERO; LANES];
-            for k in 0..LANES {
-                rest[k] += tops[k] - T::ONE;
-                l1[k] = rest[k];
-                inv[k] = T::ONE / (T::ONE + rest[k]);
-            }
-            T::ln_1p_lanes(&mut l1);
-            // per row: the label, its logit and weight, the upstream factor (ignored rows and
-            // padding: t = MAX, masked below)
+            // per row: the label and the upstream factor (ignored rows and padding: t = MAX,
+            // masked in the group's math)
             let mut t = [usize::MAX; LANES];
-            let (mut s_t, mut w_t, mut g) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+            let mut g = [T::ZERO; LANES];
             for k in 0..n {
                 let i = self.r0 + g0 + k;
                 let lab = labels[i];
                 if p.ignore != Some(lab) {
                     t[k] = lab;
-                    s_t[k] = x[lab][k];
-                    w_t[k] = p.w(lab);
                     g[k] = uniform_g.unwrap_or_else(|| self.dloss[i]);
                 }
             }
-            // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
-            // non-finite maximum) and the gradient's coefficients, a lane per row
-            let (mut kw, mut a, mut l) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
-            for k in 0..LANES {
-                kw[k] = p.keep * w_t[k];
-                a[k] = (kw[k] + p.spread * p.w_all) * inv[k];
-                let nlp = (m[k] - s_t[k]) + l1[k];
-                let lk = if m[k].is_nan() { T::NAN } else { mulz(kw[k], nlp) };
-                l[k] = if t[k] == usize::MAX { T::ZERO } else { lk };
-            }
-            if p.spread != T::ZERO {
-                for k in 0..n {
-                    if t[k] != usize::MAX && !m[k].is_nan() {
-                        let nlp = |j: usize| (m[k] - x[j][k]) + l1[k];
-                        let smooth: T = (0..c).map(|j| mulz(p.w(j), nlp(j))).sum();
-                        l[k] += p.spread * smooth;
-                    }
-                }
-            }
+            let (l, lse) = lane_group::<T, M, W>(p, n, &x, &t, &g, &mut e, self.d.is_some());
             let mut group_sum = 0.0_f64;
             for k in 0..n {
                 if let Some(o) = self.ls.get_mut(g0 + k) {
@@ -742,21 +684,12 @@ impl<T: Float> LaneRows<'_, '_, T> {
             acc += group_sum;
             for k in 0..n {
                 if let Some(o) = self.lse.get_mut(g0 + k) {
-                    *o = m[k] + l1[k];
+                    *o = lse[k];
                 }
             }
             let Some(d) = self.d.as_mut() else {
                 continue;
             };
-            // the gradient, g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t), as in `row_grad` (a row
-            // with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient)
-            unrolled!(W, |j| {
-                for k in 0..LANES {
-                    let base = e[j][k] * a[k] - sw[j];
-                    let v = if t[k] == j { base - kw[k] } else { base };
-                    e[j][k] = if t[k] == usize::MAX { T::ZERO } else { g[k] * v };
-                }
-            });
             for k in 0..n {
                 let d = d.row_mut(g0 + k);
                 unrolled!(W, |j| {
@@ -768,6 +701,141 @@ impl<T: Float> LaneRows<'_, '_, T> {
         }
         acc
     }
+}
+
+/// One group of [`LANES`] rows in lane layout (lane k: row k of the group; `x[j]` column j,
+/// −∞ past C): returns each lane's loss and log-sum-exp, and leaves in `e` the gradient
+/// g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t) when `grad` (else the exponentials). `t[k]` is
+/// the lane's label, `usize::MAX` for an ignored or padding row (loss and gradient 0);
+/// `g[k]` its upstream factor. The loss of a row whose maximum is not finite is NaN
+/// (weighted), as in `row_loss`; `n` is how many lanes hold rows.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
+fn lane_group<T: Float, M: Math, const W: usize>(
+    p: &Plan<'_, T>,
+    n: usize,
+    x: &[[T; LANES]; W],
+    t: &[usize; LANES],
+    g: &[T; LANES],
+    e: &mut [[T; LANES]; W],
+    grad: bool,
+) -> ([T; LANES], [T; LANES]) {
+    let c = p.c;
+    // the maximum, NaN where it is not finite (the whole row is then NaN)
+    let mut m = [T::NEG_INFINITY; LANES];
+    unrolled!(W, |j| {
+        for k in 0..LANES {
+            m[k] = if x[j][k] > m[k] { x[j][k] } else { m[k] };
+        }
+    });
+    for v in m.iter_mut() {
+        *v = if v.is_finite() { *v } else { T::NAN };
+    }
+    unrolled!(W, |j| {
+        for k in 0..LANES {
+            e[j][k] = x[j][k] - m[k];
+        }
+    });
+    M::map_inplace(Unary::ExpNonPos, e.as_flattened_mut());
+    // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
+    let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+    unrolled!(W, |j| {
+        for k in 0..LANES {
+            let top = x[j][k] == m[k];
+            rest[k] += if top { T::ZERO } else { e[j][k] };
+            tops[k] += if top { T::ONE } else { T::ZERO };
+        }
+    });
+    let mut l1 = [T::ZERO; LANES];
+    let mut inv = [T::ZERO; LANES];
+    for k in 0..LANES {
+        rest[k] += tops[k] - T::ONE;
+        l1[k] = rest[k];
+        inv[k] = T::ONE / (T::ONE + rest[k]);
+    }
+    T::ln_1p_lanes(&mut l1);
+    // the label's logit and weight; the label as a float (−1: none), so that the masks
+    // below are vector compares (C ≤ 16: exact)
+    let (mut s_t, mut w_t, mut tf) = ([T::ZERO; LANES], [T::ZERO; LANES], [-T::ONE; LANES]);
+    for k in 0..n {
+        if t[k] != usize::MAX {
+            s_t[k] = x[t[k]][k];
+            w_t[k] = p.w(t[k]);
+            tf[k] = T::from_usize(t[k]);
+        }
+    }
+    // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
+    // non-finite maximum) and the gradient's coefficients, a lane per row
+    let (mut kw, mut a, mut l, mut lse) = (
+        [T::ZERO; LANES],
+        [T::ZERO; LANES],
+        [T::ZERO; LANES],
+        [T::ZERO; LANES],
+    );
+    for k in 0..LANES {
+        kw[k] = p.keep * w_t[k];
+        a[k] = (kw[k] + p.spread * p.w_all) * inv[k];
+        let nlp = (m[k] - s_t[k]) + l1[k];
+        let lk = if m[k].is_nan() { T::NAN } else { mulz(kw[k], nlp) };
+        l[k] = if tf[k] < T::ZERO { T::ZERO } else { lk };
+        lse[k] = m[k] + l1[k];
+    }
+    if p.spread != T::ZERO {
+        for k in 0..n {
+            if t[k] != usize::MAX && !m[k].is_nan() {
+                let nlp = |j: usize| (m[k] - x[j][k]) + l1[k];
+                let smooth: T = (0..c).map(|j| mulz(p.w(j), nlp(j))).sum();
+                l[k] += p.spread * smooth;
+            }
+        }
+    }
+    if grad {
+        // (ε/C)·w_j, 0 past C
+        let mut sw = [T::ZERO; W];
+        for (j, v) in sw.iter_mut().enumerate().take(c) {
+            *v = p.spread * p.w(j);
+        }
+        // as in `row_grad` (a row with a non-finite maximum has rest = NaN, so A = NaN and a
+        // NaN gradient)
+        unrolled!(W, |j| {
+            let jf = T::from_usize(j);
+            for k in 0..LANES {
+                let base = e[j][k] * a[k] - sw[j];
+                let v = if tf[k] == jf { base - kw[k] } else { base };
+                e[j][k] = if tf[k] < T::ZERO { T::ZERO } else { g[k] * v };
+            }
+        });
+    }
+    (l, lse)
+}
+
+/// The mean softmax cross-entropy over `rows` rows with class targets and the default
+/// options, for one group of [`LANES`] of them in lane layout (as [`lane_group`]; `t[k]` is
+/// `usize::MAX` for a padding lane): each lane's loss, and the gradient (upstream factor 1,
+/// so 1/rows per row) in `e`. The same arithmetic as [`softmax_cross_entropy`] with
+/// `CrossEntropyOptions::default()` and `dloss = [1]`; the fused training step's loss.
+#[inline(always)]
+pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
+    c: usize,
+    rows: usize,
+    n: usize,
+    x: &[[T; LANES]; W],
+    t: &[usize; LANES],
+    e: &mut [[T; LANES]; W],
+) -> [T; LANES] {
+    let p = Plan {
+        c,
+        red: Reduction::Mean,
+        weight: None,
+        ignore: None,
+        keep: T::ONE,
+        spread: T::ZERO,
+        w_all: T::from_usize(c),
+        denom: T::from_usize(rows),
+    };
+    let mut g = [T::ZERO; LANES];
+    g[..n].fill(row_scale(p.red, &[T::ONE], p.denom, 0));
+    lane_group::<T, M, W>(&p, n, x, t, &g, e, true).0
 }
 
 impl<T: Float> Kernel for FusedBlock<'_, '_, T> {

@@ -6,7 +6,7 @@
 use super::LAYOUTS;
 use super::reference::{self as r, RefOpts, RefReduction, RefTargets};
 use super::tol::exp_cap;
-use super::tol::{self, assert_within};
+use super::tol::{self, assert_bounded, assert_within};
 use super::{Layout, Rng, Stored};
 use nnkern::{
     Accum, Activation, AffineGrads, BceOptions, CrossEntropyOptions, Float, MatMut, MatRef, Reduction,
@@ -866,5 +866,197 @@ pub fn optimizers<T: Float>(rng: &mut Rng, len: usize, lr: f64, step: u32) {
             &|| format!("adam m [{i}]"),
         );
         assert_within::<T>(v[i].to_f64(), vi, 4.0, vi.abs(), &|| format!("adam v [{i}]"));
+    }
+}
+
+/// A first-order running error bound: the value of a reference quantity in f64 and a bound
+/// on how far the kernel's T result may lie from it (Higham's running error analysis, ch. 3:
+/// each stage's own roundings, as in `tol.rs`, plus its inputs' bounds carried through its
+/// partial derivatives).
+#[derive(Clone, Copy, Debug, Default)]
+struct Bounded {
+    v: f64,
+    e: f64,
+}
+
+/// Σ_l a_l·b_l (+ `bias`) of k products, each operand with its bound: the sum's own error
+/// γ_(k+1)·(Σ|a·b| + |bias|) (any summation order) plus Σ (|a|·e_b + |b|·e_a).
+fn dot_bounded(terms: impl Iterator<Item = (Bounded, Bounded)>, bias: f64, u: f64) -> Bounded {
+    let (mut v, mut mag, mut carried, mut k) = (bias, bias.abs(), 0.0, 1.0);
+    for (a, b) in terms {
+        v += a.v * b.v;
+        mag += (a.v * b.v).abs();
+        carried += a.v.abs() * b.e + b.v.abs() * a.e;
+        k += 1.0;
+    }
+    Bounded {
+        v,
+        e: k * u * mag + carried,
+    }
+}
+
+/// The fused training step (`TwoLayerNet::train_step`) on one shape and hidden activation,
+/// against an f64 reference of the loss, the four gradients and the updated parameters,
+/// each within its running error bound: the affine sums γ_(k+1) (`tol::gemm_bound`), the
+/// activation's Lipschitz constant and roundings (`act_error`), the loss and dL/ds with the
+/// softmax-cross-entropy's budgets of [`sce`] plus the scores' bounds carried through
+/// ∂p_c/∂s_k = p_c(δ_ck − p_k) (|δp_c| ≤ 2·p_c·max_k |δs_k|, |δL_n| ≤ 2·max_k |δs_k|), the
+/// activation's derivative with `tol::ACT_GRAD_ROUNDINGS`, and the update's two roundings.
+pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], act: Activation) {
+    use nnkern::layers::{Affine, Layer, Sgd, TwoLayerNet};
+    let x = rng.values::<T>(n * d, -2.0, 2.0);
+    let t: Vec<usize> = (0..n).map(|_| rng.below(c)).collect();
+    let w1 = rng.values::<T>(d * h, -1.5, 1.5);
+    let b1 = rng.values::<T>(h, -0.5, 0.5);
+    let w2 = rng.values::<T>(h * c, -1.5, 1.5);
+    let b2 = rng.values::<T>(c, -0.5, 0.5);
+    let lr = 0.5;
+    let tv = |v: &[f64]| v.iter().map(|&e| T::from_f64(e)).collect::<Vec<T>>();
+    let mut net = TwoLayerNet::<T>::new(d, h, c, &mut nnkern::data::Rng::new(0));
+    net.hidden = Affine::new(tv(&w1), tv(&b1), d, h, act).unwrap();
+    net.out = Affine::new(tv(&w2), tv(&b2), h, c, Activation::Identity).unwrap();
+    let xt = tv(&x);
+    let loss = net
+        .train_step(
+            MatRef::from_row_major(&xt, n, d).unwrap(),
+            &t,
+            &Sgd { lr: T::from_f64(lr) },
+        )
+        .unwrap();
+
+    let u = tol::u::<T>() * tol::ref_factor::<T>();
+    let exact = |v: f64| Bounded { v, e: 0.0 };
+    let (lip, act_r) = act_error(act);
+    // forward, row by row
+    let mut ys = vec![Bounded::default(); n * h];
+    let mut ss = vec![0.0; n * c];
+    let mut s_err = vec![0.0_f64; n];
+    for i in 0..n {
+        for j in 0..h {
+            let z = dot_bounded(
+                (0..d).map(|q| (exact(x[i * d + q]), exact(w1[q * h + j]))),
+                b1[j],
+                u,
+            );
+            let y = act_ref(act, z.v);
+            // ReLU's kink: within the bound of 0 either side may be taken
+            let kink = act == Activation::Relu && z.v.abs() <= z.e;
+            ys[i * h + j] = Bounded {
+                v: y,
+                e: lip * z.e + act_r * u * y.abs() + if kink { z.e } else { 0.0 },
+            };
+        }
+        for k in 0..c {
+            let s = dot_bounded((0..h).map(|j| (ys[i * h + j], exact(w2[j * c + k]))), b2[k], u);
+            ss[i * c + k] = s.v;
+            s_err[i] = s_err[i].max(s.e);
+        }
+    }
+    let opts = RefOpts {
+        reduction: RefReduction::Mean,
+        weight: None,
+        ignore: None,
+        eps: 0.0,
+    };
+    let (want_loss, ds_ref, scales) =
+        r::softmax_cross_entropy(&ss, n, c, &RefTargets::Classes(t.clone()), &opts, &[1.0]);
+    let row_dm: Vec<f64> = (0..n)
+        .map(|i| {
+            let row = &ss[i * c..(i + 1) * c];
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            row.iter()
+                .map(|v| (v - m).abs())
+                .fold(0.0, f64::max)
+                .min(exp_cap::<T>())
+        })
+        .collect();
+    let nf = n as f64;
+    let loss_e: f64 = (0..n)
+        .map(|i| (((2 * c + 8) as f64 + row_dm[i]) * u * scales[i] + 2.0 * s_err[i]) / nf)
+        .sum::<f64>()
+        + u * want_loss[0].abs();
+    let what = |s: &str| format!("{s}: {n}×{d}→{h}→{c} {act:?}");
+    assert_bounded::<T>(loss.to_f64(), want_loss[0], loss_e, &|| what("loss"));
+    let mut ds = vec![Bounded::default(); n * c];
+    for i in 0..n {
+        let p = r::softmax(&ss[i * c..(i + 1) * c]);
+        for k in 0..c {
+            let onehot = if t[i] == k { 1.0 } else { 0.0 };
+            let own = ((c + 8) as f64 + 2.0 * row_dm[i]) * u * (p[k] + onehot) / nf;
+            ds[i * c + k] = Bounded {
+                v: ds_ref[i * c + k],
+                e: own + 2.0 * p[k] * s_err[i] / nf,
+            };
+        }
+    }
+    // backward
+    let mut dz = vec![Bounded::default(); n * h];
+    for i in 0..n {
+        for j in 0..h {
+            let dh = dot_bounded((0..c).map(|k| (ds[i * c + k], exact(w2[j * c + k]))), 0.0, u);
+            let y = ys[i * h + j];
+            let (v, e) = match act {
+                Activation::Identity => (dh.v, dh.e),
+                Activation::Relu => {
+                    let v = act_grad_ref(act, y.v, dh.v);
+                    // near the kink either branch may be taken
+                    (v, dh.e + if y.v <= y.e { dh.v.abs() } else { 0.0 })
+                }
+                Activation::Sigmoid => {
+                    let v = dh.v * y.v * (1.0 - y.v);
+                    let e = (y.v * (1.0 - y.v)).abs() * dh.e
+                        + dh.v.abs() * (1.0 - 2.0 * y.v).abs() * y.e
+                        + tol::ACT_GRAD_ROUNDINGS * u * dh.v.abs() * y.v.abs() * (1.0 + y.v.abs());
+                    (v, e)
+                }
+                Activation::Tanh => {
+                    let v = dh.v * (1.0 - y.v * y.v);
+                    let e = (1.0 - y.v * y.v).abs() * dh.e
+                        + 2.0 * dh.v.abs() * y.v.abs() * y.e
+                        + tol::ACT_GRAD_ROUNDINGS * u * dh.v.abs() * (1.0 + y.v * y.v);
+                    (v, e)
+                }
+            };
+            dz[i * h + j] = Bounded { v, e };
+        }
+    }
+    let one = exact(1.0);
+    let want_w1: Vec<Bounded> = (0..d * h)
+        .map(|e| {
+            let (q, j) = (e / h, e % h);
+            dot_bounded((0..n).map(|i| (exact(x[i * d + q]), dz[i * h + j])), 0.0, u)
+        })
+        .collect();
+    let want_b1: Vec<Bounded> = (0..h)
+        .map(|j| dot_bounded((0..n).map(|i| (one, dz[i * h + j])), 0.0, u))
+        .collect();
+    let want_w2: Vec<Bounded> = (0..h * c)
+        .map(|e| {
+            let (j, k) = (e / c, e % c);
+            dot_bounded((0..n).map(|i| (ys[i * h + j], ds[i * c + k])), 0.0, u)
+        })
+        .collect();
+    let want_b2: Vec<Bounded> = (0..c)
+        .map(|k| dot_bounded((0..n).map(|i| (one, ds[i * c + k])), 0.0, u))
+        .collect();
+    // the update p − lr·g: lr·(g's bound) + two roundings of |p| + |lr·g|
+    let params0 = [&w1, &b1, &w2, &b2];
+    let grads = net.hidden.grads().into_iter().chain(net.out.grads());
+    let params = net.hidden.params().into_iter().chain(net.out.params());
+    let wants = [want_w1, want_b1, want_w2, want_b2];
+    let names = ["W1", "b1", "W2", "b2"];
+    for (((g, p), want), (name, p0)) in grads.zip(params).zip(&wants).zip(names.iter().zip(params0)) {
+        assert_eq!((g.len(), p.len()), (want.len(), want.len()));
+        for e in 0..want.len() {
+            let w = want[e];
+            assert_bounded::<T>(g[e].to_f64(), w.v, w.e, &|| {
+                format!("{} d{name}[{e}]", what("gradient"))
+            });
+            let step = lr * w.v;
+            let bound = lr * w.e + 2.0 * u * (p0[e].abs() + step.abs());
+            assert_bounded::<T>(p[e].to_f64(), p0[e] - step, bound, &|| {
+                format!("{} {name}[{e}]", what("updated"))
+            });
+        }
     }
 }

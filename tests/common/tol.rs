@@ -41,6 +41,17 @@ pub fn exp_cap<T: Float>() -> f64 {
 /// infinities matching exactly.
 #[track_caller]
 pub fn assert_within<T: Float>(got: f64, want: f64, n: f64, scale: f64, what: &dyn Fn() -> String) {
+    let bound = n * ref_factor::<T>() * u::<T>() * scale;
+    assert_bounded::<T>(got, want, bound, &|| {
+        format!("{} ({n} roundings × scale {scale:e})", what())
+    });
+}
+
+/// Asserts `|got − want| ≤ bound + floor` for a bound already in absolute terms (a running
+/// error bound, which counts `ref_factor` itself), NaN matching NaN and infinities matching
+/// exactly.
+#[track_caller]
+pub fn assert_bounded<T: Float>(got: f64, want: f64, bound: f64, what: &dyn Fn() -> String) {
     if want.is_nan() || got.is_nan() {
         assert!(
             got.is_nan() && want.is_nan(),
@@ -53,11 +64,11 @@ pub fn assert_within<T: Float>(got: f64, want: f64, n: f64, scale: f64, what: &d
         assert_eq!(got, want, "{}", what());
         return;
     }
-    let bound = n * ref_factor::<T>() * u::<T>() * scale + T::MIN_POSITIVE.to_f64();
+    let bound = bound + T::MIN_POSITIVE.to_f64();
     let err = (got - want).abs();
     assert!(
         err <= bound,
-        "{}: got {got:e}, want {want:e}, error {err:e} > bound {bound:e} ({n} roundings × scale {scale:e}, {}, {} path)",
+        "{}: got {got:e}, want {want:e}, error {err:e} > bound {bound:e} ({}, {} path)",
         what(),
         T::NAME,
         nnkern::simd_path()
