@@ -352,6 +352,7 @@ pub fn softmax_cross_entropy_forward<T: Float>(
                 d: None,
                 ls,
                 lse,
+                saved: None,
             };
             dispatch(path, k)
         };
@@ -421,6 +422,27 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
     let path = simd_path();
+    if let Targets::Classes(labels) = targets
+        && lane_rows(&targets, &logits)
+    {
+        crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
+            let rows = blk.rows();
+            let k = LaneRows {
+                p: &p,
+                logits,
+                labels,
+                dloss,
+                r0,
+                rows,
+                d: Some(blk),
+                ls: &mut [],
+                lse: &mut [],
+                saved: Some(lse),
+            };
+            dispatch(path, k);
+        });
+        return Ok(());
+    }
     crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
         dispatch(
             path,
@@ -602,6 +624,9 @@ struct LaneRows<'a, 'p, T> {
     ls: &'a mut [T],
     /// Per-row log-sum-exp (the forward, when asked), else empty.
     lse: &'a mut [T],
+    /// The saved per-row log-sum-exp of the split backward (then `d` is the gradient and
+    /// there is no loss), else `None`.
+    saved: Option<&'a [T]>,
 }
 
 /// Whether the lane-per-row kernel takes these rows.
@@ -673,7 +698,15 @@ impl<T: Float> LaneRows<'_, '_, T> {
                     g[k] = uniform_g.unwrap_or_else(|| self.dloss[i]);
                 }
             }
-            let (l, lse) = lane_group::<T, M, W>(p, n, &x, &t, &g, &mut e, self.d.is_some());
+            let (l, lse) = match self.saved {
+                None => lane_group::<T, M, W>(p, n, &x, &t, &g, &mut e, self.d.is_some()),
+                Some(saved) => {
+                    let mut sl = [T::ZERO; LANES];
+                    sl[..n].copy_from_slice(&saved[self.r0 + g0..self.r0 + g0 + n]);
+                    lane_backward::<T, M, W>(p, n, &x, &t, &g, &sl, &mut e);
+                    ([T::ZERO; LANES], [T::ZERO; LANES])
+                }
+            };
             let mut group_sum = 0.0_f64;
             for k in 0..n {
                 if let Some(o) = self.ls.get_mut(g0 + k) {
@@ -790,23 +823,72 @@ fn lane_group<T: Float, M: Math, const W: usize>(
         }
     }
     if grad {
-        // (ε/C)·w_j, 0 past C
-        let mut sw = [T::ZERO; W];
-        for (j, v) in sw.iter_mut().enumerate().take(c) {
-            *v = p.spread * p.w(j);
-        }
-        // as in `row_grad` (a row with a non-finite maximum has rest = NaN, so A = NaN and a
-        // NaN gradient)
-        unrolled!(W, |j| {
-            let jf = T::from_usize(j);
-            for k in 0..LANES {
-                let base = e[j][k] * a[k] - sw[j];
-                let v = if tf[k] == jf { base - kw[k] } else { base };
-                e[j][k] = if tf[k] < T::ZERO { T::ZERO } else { g[k] * v };
-            }
-        });
+        // (a row with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient)
+        lane_grad::<T, W>(p, &tf, g, &kw, &a, e);
     }
     (l, lse)
+}
+
+/// The gradient g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t) of a lane group from its
+/// probabilities p_c·(1 + rest) in `e` (overwritten), with kw = (1−ε)·w_t and
+/// a = ((1−ε)·w_t + (ε/C)·Σw)/(1 + rest) per lane, by the operations of `row_grad` in its
+/// order; lanes whose label `tf` is −1 get 0.
+#[inline(always)]
+fn lane_grad<T: Float, const W: usize>(
+    p: &Plan<'_, T>,
+    tf: &[T; LANES],
+    g: &[T; LANES],
+    kw: &[T; LANES],
+    a: &[T; LANES],
+    e: &mut [[T; LANES]; W],
+) {
+    // (ε/C)·w_j, 0 past C
+    let mut sw = [T::ZERO; W];
+    for (j, v) in sw.iter_mut().enumerate().take(p.c) {
+        *v = p.spread * p.w(j);
+    }
+    unrolled!(W, |j| {
+        let jf = T::from_usize(j);
+        for k in 0..LANES {
+            let base = e[j][k] * a[k] - sw[j];
+            let v = if tf[k] == jf { base - kw[k] } else { base };
+            e[j][k] = if tf[k] < T::ZERO { T::ZERO } else { g[k] * v };
+        }
+    });
+}
+
+/// The split backward's group (lane layout as [`lane_group`]): p_c = e^(s_c − lse) from
+/// each lane's saved log-sum-exp `lse`, then the gradient into `e`, as the row-wise
+/// [`SplitBackward`] computes it (A without the 1/(1 + rest) factor, which the saved lse
+/// already holds).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
+fn lane_backward<T: Float, M: Math, const W: usize>(
+    p: &Plan<'_, T>,
+    n: usize,
+    x: &[[T; LANES]; W],
+    t: &[usize; LANES],
+    g: &[T; LANES],
+    lse: &[T; LANES],
+    e: &mut [[T; LANES]; W],
+) {
+    unrolled!(W, |j| {
+        for k in 0..LANES {
+            e[j][k] = x[j][k] - lse[k];
+        }
+    });
+    M::map_inplace(Unary::Exp, e.as_flattened_mut());
+    let (mut tf, mut kw, mut a) = ([-T::ONE; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+    for k in 0..n {
+        if t[k] != usize::MAX {
+            tf[k] = T::from_usize(t[k]);
+            kw[k] = p.keep * p.w(t[k]);
+        }
+    }
+    for k in 0..LANES {
+        a[k] = kw[k] + p.spread * p.w_all;
+    }
+    lane_grad::<T, W>(p, &tf, g, &kw, &a, e);
 }
 
 /// The mean softmax cross-entropy over `rows` rows with class targets and the default
@@ -857,6 +939,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                 d: Some(self.blk),
                 ls: self.ls,
                 lse: &mut [],
+                saved: None,
             }
             .run::<M>();
         }
