@@ -1,6 +1,7 @@
 //! The book's layers: they learn the spiral data set as the book's numpy version does, their
 //! gradients match central differences, the optimizers match their formulas, and training
-//! allocates nothing after the first step.
+//! allocates nothing after the first step; the fused training step matches an f64 reference
+//! within a running error bound.
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 

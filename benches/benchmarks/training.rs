@@ -145,6 +145,26 @@ impl Unfused {
     }
 }
 
+/// 300 epochs of 10 shuffled batches of 30 over the 300 points (2-D), as `Trainer` runs
+/// them, with `step` in place of the fused step; returns the last batch loss.
+fn epochs(x: &[f32], t: &[usize], mut rng: Rng, mut step: impl FnMut(&[f32], &[usize]) -> f32) -> f32 {
+    let mut order: Vec<usize> = (0..300).collect();
+    let (mut xb, mut tb) = (vec![0.0_f32; 60], vec![0usize; 30]);
+    let mut last = 0.0;
+    for _ in 0..300 {
+        rng.shuffle(&mut order);
+        for s in 0..10 {
+            for k in 0..30 {
+                let i = order[s * 30 + k];
+                xb[2 * k..2 * k + 2].copy_from_slice(&x[2 * i..2 * i + 2]);
+                tb[k] = t[i];
+            }
+            last = step(&xb, &tb);
+        }
+    }
+    last
+}
+
 fn training(c: &mut Criterion) {
     let (x, t) = spiral::<f32>(100, 3, 1984);
     let mut g = c.benchmark_group("spiral_training");
@@ -172,44 +192,19 @@ fn training(c: &mut Criterion) {
         b.iter(|| {
             let mut rng = Rng::new(2);
             let mut u = Unfused::new(&mut rng);
-            let mut order: Vec<usize> = (0..300).collect();
-            let (mut xb, mut tb) = (vec![0.0_f32; 60], vec![0usize; 30]);
-            let mut last = 0.0;
-            for _ in 0..300 {
-                rng.shuffle(&mut order);
-                for s in 0..10 {
-                    for k in 0..30 {
-                        let i = order[s * 30 + k];
-                        xb[2 * k..2 * k + 2].copy_from_slice(&x[2 * i..2 * i + 2]);
-                        tb[k] = t[i];
-                    }
-                    last = u.step(&xb, &tb, 1.0);
-                }
-            }
-            last
+            epochs(&x, &t, rng, |xb, tb| u.step(xb, tb, 1.0))
         })
     });
     g.bench_function(BenchmarkId::new("run_300_epochs_layer_by_layer", 30), |b| {
         b.iter(|| {
             let mut rng = Rng::new(2);
             let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-            let mut order: Vec<usize> = (0..300).collect();
-            let (mut xb, mut tb) = (vec![0.0_f32; 60], vec![0usize; 30]);
-            let mut last = 0.0;
-            for _ in 0..300 {
-                rng.shuffle(&mut order);
-                for s in 0..10 {
-                    for k in 0..30 {
-                        let i = order[s * 30 + k];
-                        xb[2 * k..2 * k + 2].copy_from_slice(&x[2 * i..2 * i + 2]);
-                        tb[k] = t[i];
-                    }
-                    last = net.forward(m(&xb, 30, 2), &tb).unwrap();
-                    net.backward().unwrap();
-                    net.step(&Sgd { lr: 1.0 });
-                }
-            }
-            last
+            epochs(&x, &t, rng, |xb, tb| {
+                let l = net.forward(m(xb, 30, 2), tb).unwrap();
+                net.backward().unwrap();
+                net.step(&Sgd { lr: 1.0 });
+                l
+            })
         })
     });
     g.bench_function(BenchmarkId::new("run_300_epochs_nnkern", 30), |b| {

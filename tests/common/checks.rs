@@ -477,16 +477,7 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
 
     // per-row error budget: see tol.rs; C-term sums twice, the rounding of (s − m) in exp.
     let coefs = r::coefficients(&targets_ref, &ropts, n, c);
-    let row_dm: Vec<f64> = (0..n)
-        .map(|i| {
-            let row = &x[i * c..(i + 1) * c];
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            row.iter()
-                .map(|v| (v - m).abs())
-                .fold(0.0, f64::max)
-                .min(exp_cap::<T>())
-        })
-        .collect();
+    let row_dm = row_spans::<T>(&x, n, c);
     let roundings = |i: usize| (2 * c + 8) as f64 + row_dm[i];
     let denom: f64 = match (&targets_ref, rred) {
         (_, RefReduction::Mean) => {
@@ -585,6 +576,21 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
     nnkern::softmax_cross_entropy(sx.view(), targets, &opts, &dloss_t, &mut loss3, d3.view_mut()).unwrap();
     check_loss(&loss3, "fused loss");
     check_grad(&d3.values(), "fused grad", &|_| 0.0);
+}
+
+/// Per row of the N×C logits x: the largest distance of a logit below the row's maximum
+/// (capped at `exp_cap`), the magnitude of the (s − m) the exponentials round.
+fn row_spans<T: Float>(x: &[f64], n: usize, c: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let row = &x[i * c..(i + 1) * c];
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            row.iter()
+                .map(|v| (v - m).abs())
+                .fold(0.0, f64::max)
+                .min(exp_cap::<T>())
+        })
+        .collect()
 }
 
 /// Cross-entropy on probabilities, forward and backward, one case: soft (sparse) or one-hot
@@ -960,16 +966,7 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
     };
     let (want_loss, ds_ref, scales) =
         r::softmax_cross_entropy(&ss, n, c, &RefTargets::Classes(t.clone()), &opts, &[1.0]);
-    let row_dm: Vec<f64> = (0..n)
-        .map(|i| {
-            let row = &ss[i * c..(i + 1) * c];
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            row.iter()
-                .map(|v| (v - m).abs())
-                .fold(0.0, f64::max)
-                .min(exp_cap::<T>())
-        })
-        .collect();
+    let row_dm = row_spans::<T>(&ss, n, c);
     let nf = n as f64;
     let loss_e: f64 = (0..n)
         .map(|i| (((2 * c + 8) as f64 + row_dm[i]) * u * scales[i] + 2.0 * s_err[i]) / nf)
