@@ -619,9 +619,9 @@ impl<T: Float> TwoLayerNet<T> {
     /// When the input width, hidden width and class count are all at most 16 and the output
     /// layer has no activation (the book's net: 2, 10, 3), the step is one fused kernel: the
     /// batch goes through 16 rows at a time with a vector lane per row, the hidden layer,
-    /// scores, loss and every gradient computed in registers and the parameter gradients
-    /// summed across the lanes at the end (in a fixed order: the same result on any thread
-    /// count). It computes what the layer-by-layer path computes, with the sums in another
+    /// scores, loss and every gradient computed in registers, each parameter gradient's
+    /// terms summed across the lanes and the groups in a fixed order (on the calling thread:
+    /// the same result on any thread count). It computes what the layer-by-layer path computes, with the sums in another
     /// order (so the two agree to rounding, not bit for bit); `grads()` of both layers then
     /// hold the step's gradients. It does not fill the layers' forward caches (their
     /// `backward` refers to their last `forward`). Other shapes go layer by layer.

@@ -707,17 +707,20 @@ impl<T: Float> LaneRows<'_, '_, T> {
                     ([T::ZERO; LANES], [T::ZERO; LANES])
                 }
             };
-            let mut group_sum = 0.0_f64;
-            for k in 0..n {
-                if let Some(o) = self.ls.get_mut(g0 + k) {
-                    *o = l[k];
+            // (the split backward has no loss and no log-sum-exp to write)
+            if self.saved.is_none() {
+                let mut group_sum = 0.0_f64;
+                for k in 0..n {
+                    if let Some(o) = self.ls.get_mut(g0 + k) {
+                        *o = l[k];
+                    }
+                    group_sum += l[k].to_f64();
                 }
-                group_sum += l[k].to_f64();
-            }
-            acc += group_sum;
-            for k in 0..n {
-                if let Some(o) = self.lse.get_mut(g0 + k) {
-                    *o = lse[k];
+                acc += group_sum;
+                for k in 0..n {
+                    if let Some(o) = self.lse.get_mut(g0 + k) {
+                        *o = lse[k];
+                    }
                 }
             }
             let Some(d) = self.d.as_mut() else {
@@ -787,14 +790,12 @@ fn lane_group<T: Float, M: Math, const W: usize>(
         inv[k] = T::ONE / (T::ONE + rest[k]);
     }
     T::ln_1p_lanes(&mut l1);
-    // the label's logit and weight; the label as a float (−1: none), so that the masks
-    // below are vector compares (C ≤ 16: exact)
-    let (mut s_t, mut w_t, mut tf) = ([T::ZERO; LANES], [T::ZERO; LANES], [-T::ONE; LANES]);
+    // the label's logit, weight and float form
+    let (tf, w_t) = lane_labels(p, n, t);
+    let mut s_t = [T::ZERO; LANES];
     for k in 0..n {
         if t[k] != usize::MAX {
             s_t[k] = x[t[k]][k];
-            w_t[k] = p.w(t[k]);
-            tf[k] = T::from_usize(t[k]);
         }
     }
     // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
@@ -878,17 +879,28 @@ fn lane_backward<T: Float, M: Math, const W: usize>(
         }
     });
     M::map_inplace(Unary::Exp, e.as_flattened_mut());
-    let (mut tf, mut kw, mut a) = ([-T::ONE; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
-    for k in 0..n {
-        if t[k] != usize::MAX {
-            tf[k] = T::from_usize(t[k]);
-            kw[k] = p.keep * p.w(t[k]);
-        }
-    }
+    let (tf, w_t) = lane_labels(p, n, t);
+    let (mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES]);
     for k in 0..LANES {
+        kw[k] = p.keep * w_t[k];
         a[k] = kw[k] + p.spread * p.w_all;
     }
     lane_grad::<T, W>(p, &tf, g, &kw, &a, e);
+}
+
+/// Each lane's label as a float (−1: none, so that the label masks are vector compares;
+/// exact for C ≤ 16) and its class weight (0: none), from the labels `t` of the group's `n`
+/// rows (`usize::MAX`: ignored).
+#[inline(always)]
+fn lane_labels<T: Float>(p: &Plan<'_, T>, n: usize, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
+    let (mut tf, mut w_t) = ([-T::ONE; LANES], [T::ZERO; LANES]);
+    for k in 0..n {
+        if t[k] != usize::MAX {
+            tf[k] = T::from_usize(t[k]);
+            w_t[k] = p.w(t[k]);
+        }
+    }
+    (tf, w_t)
 }
 
 /// The mean softmax cross-entropy over `rows` rows with class targets and the default
