@@ -191,6 +191,18 @@ impl<T: Float> Lse<T> {
         Self::from_rest(m, M::exp_shift_rest(s, m, e))
     }
 
+    /// [`Lse::of_simd`] given the row maximum `m`; returns also the maximum of the next
+    /// row `next` (of the same length), read in the same pass.
+    #[inline(always)]
+    fn of_simd_next<M: Math>(s: &[T], m: T, e: &mut [T], next: &[T]) -> (Lse<T>, T) {
+        if !m.is_finite() {
+            e.fill(T::NAN);
+            return (Self::nan(), simd::max(next));
+        }
+        let (rest, mx) = M::exp_shift_rest_next(s, m, e, next);
+        (Self::from_rest(m, rest), mx)
+    }
+
     /// The statistics from the row maximum `m` and the exponentials `e`: `rest` sums every
     /// term but one maximum's, so a confident row's tiny `rest` keeps its precision.
     /// Non-finite `m` gives NaN statistics and a NaN `e`.
@@ -967,6 +979,10 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
         };
         let mut acc = 0.0_f64;
         let mut maxes = [T::ZERO; GROUP];
+        // long rows of a unit-stride view: each row's maximum is read in the pass that
+        // exponentiates the row before it
+        let lockstep = group == 1 && self.logits.unit_col_stride();
+        let mut m_next = None;
         for g0 in (0..rows).step_by(group) {
             let g1 = (g0 + group).min(rows);
             if group > 1 {
@@ -992,6 +1008,12 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                 } else {
                     let st = if group > 1 {
                         Lse::from_exps_max(s, maxes[r - g0], d)
+                    } else if lockstep {
+                        let m = m_next.take().unwrap_or_else(|| simd::max(s));
+                        let next = if r + 1 < rows { self.logits.row(i + 1) } else { &[] };
+                        let (st, mx) = Lse::of_simd_next::<M>(s, m, d, next);
+                        m_next = Some(mx);
+                        st
                     } else {
                         Lse::of_simd::<M>(s, d)
                     };

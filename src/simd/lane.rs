@@ -38,6 +38,24 @@ pub trait Lane:
     /// 2ⁿ for lanes holding integers n within the normal exponent range, built from the bits
     /// of `n + magic` (`magic` = 1.5·2^(mantissa bits), which rounds n into the low bits).
     fn pow2i(n_plus_magic: Self, magic: Self) -> Self;
+    /// `if lo > x { lo } else { x }` per lane (x when it is NaN): [`Lane::sel_gt`]'s clamp
+    /// from below, one instruction where the lane type has a maximum of these semantics.
+    #[inline(always)]
+    fn clamp_lo(x: Self, lo: Self) -> Self {
+        Self::sel_gt(lo, x, lo, x)
+    }
+    /// `if x > hi { hi } else { x }` per lane (x when it is NaN), as [`Lane::clamp_lo`].
+    #[inline(always)]
+    fn clamp_hi(x: Self, hi: Self) -> Self {
+        Self::sel_gt(x, hi, hi, x)
+    }
+    /// self·2ⁿ for lanes holding integers n, rounded once, where the lane type has it as
+    /// one instruction (AVX-512's `vscalef`); `None` elsewhere, and the bodies build the
+    /// power of two from exponent bits instead (the same result, in more operations).
+    #[inline(always)]
+    fn scalef(self, _n: Self) -> Option<Self> {
+        None
+    }
 }
 
 macro_rules! scalar_lane {

@@ -3,7 +3,8 @@
 //! exp(x) = 2ⁿ·e^r with n = round(x/ln 2) and r = x − n·ln 2 (Cody–Waite, two constants so
 //! that n·LN2_HI is exact even without FMA), |r| ≤ ln2/2; e^r is its Taylor polynomial (degree
 //! 7 for f32, 13 for f64: truncation below 0.05 ulp), evaluated by Horner as 1 + (r + r²·q(r)). 2ⁿ is applied as two
-//! factors 2^⌈n/2⌉·2^⌊n/2⌋ so results down to the smallest subnormal come out right.
+//! factors 2^⌈n/2⌉·2^⌊n/2⌋ so results down to the smallest subnormal come out right, or, on
+//! AVX-512, by one `vscalef` that rounds the same exact product once.
 
 use super::lane::Lane;
 
@@ -126,13 +127,16 @@ where
     // flows through the arithmetic, and e^(±big) overflows or underflows by itself.
     let lo = L::splat(L::E::EXP_LO);
     let hi = L::splat(L::E::EXP_HI);
-    let xc = L::sel_gt(lo, x, lo, x);
-    let xc = L::sel_gt(xc, hi, hi, xc);
+    let xc = L::clamp_hi(L::clamp_lo(x, lo), hi);
     let (_, n, r) = reduce(xc);
     // e^r = 1 + (r + r²·q(r)): the small part is formed first, so only the final addition
     // rounds at the result's scale (≤ 1 ulp also without FMA).
     let q = horner(r, L::E::EXPM1_POLY);
     let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    if let Some(v) = p.scalef(n) {
+        // p·2ⁿ rounded once, as the two products below round (the first is exact)
+        return v;
+    }
     // 2ⁿ = 2^n1 · 2^(n − n1) with n1 = round(n/2): each factor stays a normal number.
     let magic = L::splat(L::E::MAGIC);
     let n1m = n.fma(L::splat(L::E::KHALF), magic);
@@ -151,10 +155,13 @@ where
     L::E: Consts,
 {
     let lo = L::splat(L::E::EXP_LO);
-    let xc = L::sel_gt(lo, x, lo, x);
-    let (nm, _, r) = reduce(xc);
+    let xc = L::clamp_lo(x, lo);
+    let (nm, n, r) = reduce(xc);
     let q = horner(r, L::E::EXPM1_POLY);
     let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    if let Some(v) = p.scalef(n) {
+        return v;
+    }
     p * L::pow2i(nm, L::splat(L::E::MAGIC_LESS_64)) * L::splat(L::E::POW2_NEG_64)
 }
 

@@ -3,15 +3,29 @@
 //!
 //! Paths, best first: [`SimdPath::Avx512`] and [`SimdPath::Avx2`] compile the same
 //! branch-free bodies (`math.rs`, over one element) inside `#[target_feature]` functions, where
-//! LLVM vectorizes them to 16 (or 8) f32 lanes with FMA; [`SimdPath::Portable`] runs the same
+//! LLVM vectorizes them to 16 (or 8) f32 lanes with FMA; on AVX-512 the exponential slice
+//! kernels (exp, sigmoid, tanh, softmax's and the loss's e^(x − max) with its sums) run the
+//! same bodies on explicit 512-bit vectors instead (`avx512.rs`), with one `vscalef` for each
+//! power of two, and give the AVX2 path's bits in fewer instructions; [`SimdPath::Portable`] runs the same
 //! bodies on `wide`'s vectors (SSE2, NEON, wasm, or whatever the build enables);
 //! [`SimdPath::Scalar`] is the plain `std` loop, kept as the baseline of the benches. The path
 //! is chosen once per process from the CPU (or the `NNKERN_SIMD` environment variable), can be
 //! overridden per thread with [`with_simd_path`], is read once per kernel call on the calling
 //! thread and handed to every work block, and is dispatched once per block, never per vector.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod lane;
 mod math;
+
+/// Off x86-64 there are no AVX-512 kernels: the trait is empty.
+#[cfg(not(target_arch = "x86_64"))]
+mod avx512 {
+    /// An element type (no AVX-512 kernels on this architecture).
+    pub trait ZFloat {}
+    impl ZFloat for f32 {}
+    impl ZFloat for f64 {}
+}
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
@@ -174,7 +188,7 @@ pub fn with_simd_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R> {
 }
 
 /// An element type with SIMD bodies: `f32` (with `wide::f32x8`) and `f64` (with `f64x4`).
-pub trait SimdFloat: Lane<E = Self> + Consts + Send + Sync {
+pub trait SimdFloat: Lane<E = Self> + Consts + avx512::ZFloat + Send + Sync {
     /// The portable vector type.
     type Wide: Lane<E = Self>;
 
@@ -317,7 +331,7 @@ fn ln_1p_f64_body(x: f64) -> f64 {
 
 /// An elementwise function with a SIMD body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Unary {
+pub enum Unary {
     /// eˣ.
     Exp,
     /// eˣ for x ≤ 0 or NaN only (shifted logits): the same bits as `Exp`, faster.
@@ -358,6 +372,13 @@ pub(crate) trait Math {
         }
         Self::map_inplace(Unary::ExpNonPos, y);
         sum_except_max(x, m, y)
+    }
+    /// [`Math::exp_shift_rest`] of row `x`, and [`max`] of the next row `next` (of the same
+    /// length): a path may read the next row while it computes this one's exponentials, so
+    /// that the next row's own first pass does not wait on memory.
+    #[inline(always)]
+    fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
+        (Self::exp_shift_rest(x, m, y), max(next))
     }
 }
 
@@ -514,7 +535,53 @@ pub(crate) fn dispatch<K: Kernel>(path: SimdPath, k: K) -> K::Out {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
-    k.run::<Vector>()
+    k.run::<Avx512>()
+}
+
+/// The AVX-512 path: [`Vector`]'s loops, with the exponential slice kernels on explicit
+/// 512-bit vectors (`avx512.rs`). Private to this module and used only by [`run_avx512`],
+/// whose precondition is that the CPU has AVX-512.
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Math for Avx512 {
+    const FMA: bool = true;
+    #[inline(always)]
+    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+        // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
+        unsafe { T::z_map(op, Some(x), y) }
+    }
+    #[inline(always)]
+    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+        // SAFETY: as above.
+        unsafe { T::z_map(op, None, y) }
+    }
+    #[inline(always)]
+    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+        // SAFETY: as for `map`.
+        unsafe { T::z_exp_shift_sum(x, m, y) }
+    }
+    #[inline(always)]
+    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+        // SAFETY: as for `map`.
+        unsafe { T::z_exp_shift_rest(x, m, y, None).0 }
+    }
+    #[inline(always)]
+    fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
+        if next.len() != x.len() || x.len() < ACC {
+            return (Self::exp_shift_rest(x, m, y), max(next));
+        }
+        // SAFETY: as for `map`.
+        let (rest, acc) = unsafe { T::z_exp_shift_rest(x, m, y, Some(next)) };
+        // `max`'s final fold: the 16 lane maxima in order, then the elements past them
+        let full = next.len() / ACC * ACC;
+        let mut mx = T::NEG_INFINITY;
+        for &v in acc.iter().chain(&next[full..]) {
+            mx = if v > mx { v } else { mx };
+        }
+        (rest, mx)
+    }
 }
 
 /// # Safety

@@ -1,0 +1,454 @@
+//! The AVX-512 path's slice kernels: the bodies of `math.rs` on explicit 512-bit vectors
+//! (16 f32 or 8 f64 lanes), where the power of two of an exponential is applied by one
+//! `vscalef` (a·2^⌊b⌋, rounded once) instead of exponent-bit arithmetic and two products.
+//! `vscalef` rounds exactly where those two products did (the first exact, the second once),
+//! so this path gives the other vector paths' bits; it only takes fewer instructions
+//! (eˣ for x ≤ 0: 15 instead of 19 per vector; the multiply pipe, which bounds these loops,
+//! does 13 of them instead of 15, and no integer shifts cross to the float pipes).
+//!
+//! Soundness: the vector types here are private to this module, and every function that
+//! makes one is `unsafe` with the precondition that the CPU has AVX-512 F and DQ, which the
+//! crate checks once (`SimdPath::Avx512` is only chosen when they were detected).
+
+use super::lane::Lane;
+use super::math::{self, Consts};
+use super::{ACC, Unary, combine};
+use std::arch::x86_64::*;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// The operations of one 512-bit vector type, through its intrinsics.
+macro_rules! zmm_lane {
+    ($name:ident, $v:ty, $t:ty, $n:expr, $mask:ty,
+     set1 = $set1:ident, loadu = $loadu:ident, storeu = $storeu:ident,
+     fmadd = $fmadd:ident, add = $add:ident, sub = $sub:ident, mul = $mul:ident,
+     div = $div:ident, min = $min:ident, max = $max:ident, cmp = $cmp:ident,
+     blend = $blend:ident, and = $and:ident, andnot = $andnot:ident, or = $or:ident,
+     xor = $xor:ident, scalef = $scalef:ident, pow2i = $pow2i:expr) => {
+        /// One 512-bit vector (private: made only by this module's `unsafe` functions).
+        #[derive(Clone, Copy)]
+        struct $name($v);
+
+        // SAFETY (every block of this impl): a value of this type exists only inside this
+        // module's `unsafe` functions, whose precondition is that the CPU has AVX-512 F and
+        // DQ, the features of every intrinsic used here.
+        impl Lane for $name {
+            type E = $t;
+            const N: usize = $n;
+            #[inline(always)]
+            fn splat(v: $t) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $set1(v) })
+            }
+            #[inline(always)]
+            fn load(s: &[$t]) -> Self {
+                let s = &s[..$n];
+                // SAFETY: see the impl; `s` holds the $n elements read.
+                Self(unsafe { $loadu(s.as_ptr()) })
+            }
+            #[inline(always)]
+            fn store(self, s: &mut [$t]) {
+                let s = &mut s[..$n];
+                // SAFETY: see the impl; `s` holds the $n elements written.
+                unsafe { $storeu(s.as_mut_ptr(), self.0) }
+            }
+            #[inline(always)]
+            fn fma(self, b: Self, c: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $fmadd(self.0, b.0, c.0) })
+            }
+            #[inline(always)]
+            fn vabs(self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $andnot($set1(-0.0), self.0) })
+            }
+            #[inline(always)]
+            fn vmin(self, o: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $min(self.0, o.0) })
+            }
+            #[inline(always)]
+            fn vmax(self, o: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $max(self.0, o.0) })
+            }
+            #[inline(always)]
+            fn sel_ge(a: Self, b: Self, t: Self, f: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $blend($cmp::<_CMP_GE_OQ>(a.0, b.0), f.0, t.0) })
+            }
+            #[inline(always)]
+            fn sel_gt(a: Self, b: Self, t: Self, f: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $blend($cmp::<_CMP_GT_OQ>(a.0, b.0), f.0, t.0) })
+            }
+            #[inline(always)]
+            fn sel_lt(a: Self, b: Self, t: Self, f: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $blend($cmp::<_CMP_LT_OQ>(a.0, b.0), f.0, t.0) })
+            }
+            #[inline(always)]
+            fn keep_nan(x: Self, y: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $blend($cmp::<_CMP_UNORD_Q>(x.0, x.0), y.0, x.0) })
+            }
+            #[inline(always)]
+            fn copysign(mag: Self, sign: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe {
+                    let s = $set1(-0.0);
+                    $or($andnot(s, mag.0), $and(sign.0, s))
+                })
+            }
+            #[inline(always)]
+            fn clamp_lo(x: Self, lo: Self) -> Self {
+                // SAFETY: see the impl. `max(a, b)` is `if a > b { a } else { b }`.
+                Self(unsafe { $max(lo.0, x.0) })
+            }
+            #[inline(always)]
+            fn clamp_hi(x: Self, hi: Self) -> Self {
+                // SAFETY: see the impl. `min(a, b)` is `if a < b { a } else { b }`.
+                Self(unsafe { $min(hi.0, x.0) })
+            }
+            #[inline(always)]
+            fn pow2i(n_plus_magic: Self, magic: Self) -> Self {
+                // SAFETY: see the impl.
+                Self(unsafe { $pow2i(n_plus_magic.0, magic.0) })
+            }
+            #[inline(always)]
+            fn scalef(self, n: Self) -> Option<Self> {
+                // SAFETY: see the impl.
+                Some(Self(unsafe { $scalef(self.0, n.0) }))
+            }
+        }
+
+        impl Add for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                // SAFETY: as for the `Lane` impl.
+                Self(unsafe { $add(self.0, o.0) })
+            }
+        }
+        impl Sub for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                // SAFETY: as for the `Lane` impl.
+                Self(unsafe { $sub(self.0, o.0) })
+            }
+        }
+        impl Mul for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                // SAFETY: as for the `Lane` impl.
+                Self(unsafe { $mul(self.0, o.0) })
+            }
+        }
+        impl Div for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn div(self, o: Self) -> Self {
+                // SAFETY: as for the `Lane` impl.
+                Self(unsafe { $div(self.0, o.0) })
+            }
+        }
+        impl Neg for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn neg(self) -> Self {
+                // SAFETY: as for the `Lane` impl.
+                Self(unsafe { $xor(self.0, $set1(-0.0)) })
+            }
+        }
+    };
+}
+
+zmm_lane!(
+    Z32,
+    __m512,
+    f32,
+    16,
+    __mmask16,
+    set1 = _mm512_set1_ps,
+    loadu = _mm512_loadu_ps,
+    storeu = _mm512_storeu_ps,
+    fmadd = _mm512_fmadd_ps,
+    add = _mm512_add_ps,
+    sub = _mm512_sub_ps,
+    mul = _mm512_mul_ps,
+    div = _mm512_div_ps,
+    min = _mm512_min_ps,
+    max = _mm512_max_ps,
+    cmp = _mm512_cmp_ps_mask,
+    blend = _mm512_mask_blend_ps,
+    and = _mm512_and_ps,
+    andnot = _mm512_andnot_ps,
+    or = _mm512_or_ps,
+    xor = _mm512_xor_ps,
+    scalef = _mm512_scalef_ps,
+    pow2i = |nm: __m512, magic: __m512| {
+        let n = _mm512_sub_epi32(_mm512_castps_si512(nm), _mm512_castps_si512(magic));
+        _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
+            n,
+            _mm512_set1_epi32(127),
+        )))
+    }
+);
+
+zmm_lane!(
+    Z64,
+    __m512d,
+    f64,
+    8,
+    __mmask8,
+    set1 = _mm512_set1_pd,
+    loadu = _mm512_loadu_pd,
+    storeu = _mm512_storeu_pd,
+    fmadd = _mm512_fmadd_pd,
+    add = _mm512_add_pd,
+    sub = _mm512_sub_pd,
+    mul = _mm512_mul_pd,
+    div = _mm512_div_pd,
+    min = _mm512_min_pd,
+    max = _mm512_max_pd,
+    cmp = _mm512_cmp_pd_mask,
+    blend = _mm512_mask_blend_pd,
+    and = _mm512_and_pd,
+    andnot = _mm512_andnot_pd,
+    or = _mm512_or_pd,
+    xor = _mm512_xor_pd,
+    scalef = _mm512_scalef_pd,
+    pow2i = |nm: __m512d, magic: __m512d| {
+        let n = _mm512_sub_epi64(_mm512_castpd_si512(nm), _mm512_castpd_si512(magic));
+        _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(
+            n,
+            _mm512_set1_epi64(1023),
+        )))
+    }
+);
+
+/// An element type with AVX-512 slice kernels.
+pub trait ZFloat: Copy + Consts {
+    /// y = op(x) elementwise (`x.len() == y.len()`), or y ← op(y) for `x = None`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU supports AVX-512 F and DQ.
+    unsafe fn z_map(op: Unary, x: Option<&[Self]>, y: &mut [Self]);
+    /// y = e^(x − m); returns Σ y in the 16 partial sums of [`super::Math::exp_shift_sum`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`ZFloat::z_map`].
+    unsafe fn z_exp_shift_sum(x: &[Self], m: Self, y: &mut [Self]) -> Self;
+    /// y = e^(x − m); returns (Σ y over x ≠ m, the count of x = m) in the partial sums of
+    /// [`super::Math::exp_shift_rest`], and, given the next row (of x's length), its 16
+    /// lane maxima over its whole 16-element chunks, as [`super::max`] takes them.
+    ///
+    /// # Safety
+    ///
+    /// As for [`ZFloat::z_map`].
+    unsafe fn z_exp_shift_rest(
+        x: &[Self],
+        m: Self,
+        y: &mut [Self],
+        next: Option<&[Self]>,
+    ) -> ((Self, Self), [Self; ACC]);
+}
+
+/// The slice kernels of one element type over its vector type `$z` (`$k` vectors per 16
+/// elements, the accumulators of the reductions).
+macro_rules! zfloat {
+    ($t:ty, $z:ident, $n:expr, $k:expr, $mask:ty, $maskz_loadu:ident, $mask_storeu:ident,
+     $mask_add:ident, $cmp:ident) => {
+        impl ZFloat for $t {
+            #[inline(always)]
+            unsafe fn z_map(op: Unary, x: Option<&[$t]>, y: &mut [$t]) {
+                // SAFETY: the caller holds this function's precondition, `map`'s.
+                unsafe {
+                    match op {
+                        Unary::Exp => map::<0>(x, y),
+                        Unary::ExpNonPos => map::<1>(x, y),
+                        Unary::Sigmoid => map::<2>(x, y),
+                        Unary::Tanh => map::<3>(x, y),
+                    }
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn z_exp_shift_sum(x: &[$t], m: $t, y: &mut [$t]) -> $t {
+                // SAFETY: as above.
+                let (acc, _, _) = unsafe { shift_exp_sums::<false, false>(x, m, y, &[]) };
+                combine(acc)
+            }
+
+            #[inline(always)]
+            unsafe fn z_exp_shift_rest(
+                x: &[$t],
+                m: $t,
+                y: &mut [$t],
+                next: Option<&[$t]>,
+            ) -> (($t, $t), [$t; ACC]) {
+                // SAFETY: as above.
+                let (acc, tops, nx) = unsafe {
+                    match next {
+                        Some(next) => shift_exp_sums::<true, true>(x, m, y, next),
+                        None => shift_exp_sums::<true, false>(x, m, y, &[]),
+                    }
+                };
+                ((combine(acc), tops), nx)
+            }
+        }
+
+        /// [`ZFloat::z_map`] of the function numbered `OP` (in [`Unary`]'s order).
+        ///
+        /// # Safety
+        ///
+        /// The CPU supports AVX-512 F and DQ.
+        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        #[inline]
+        unsafe fn map<const OP: u8>(x: Option<&[$t]>, y: &mut [$t]) {
+            // (a constant: each instance inlines its one body)
+            let f = |v: $z| match OP {
+                0 => math::exp(v),
+                1 => math::exp_nonpos(v),
+                2 => math::sigmoid(v),
+                _ => math::tanh(v),
+            };
+            let len = x.map_or(y.len(), |x| x.len().min(y.len()));
+            let full = len / $n * $n;
+            for (i, yc) in y[..full].chunks_exact_mut($n).enumerate() {
+                let v = match x {
+                    Some(x) => $z::load(&x[i * $n..]),
+                    None => $z::load(yc),
+                };
+                f(v).store(yc);
+            }
+            let tail = len - full;
+            if tail > 0 {
+                let m: $mask = ((1u32 << tail) - 1) as $mask;
+                let src = x.map_or(y[full..].as_ptr(), |x| x[full..].as_ptr());
+                // SAFETY: the masks read and write only the `tail` elements from `full`,
+                // which exist (the read done before the write, where both are `y`).
+                unsafe {
+                    let v = $z($maskz_loadu(m, src));
+                    $mask_storeu(y[full..].as_mut_ptr(), m, f(v).0);
+                }
+            }
+        }
+
+        /// One vector of [`shift_exp_sums`]: e = e^(v − m) added to the sums `acc` over the
+        /// lanes of `live`; with `REST`, only over those whose v is not m (NaN included), the
+        /// others counted in `tops`.
+        #[inline(always)]
+        fn shift_exp_step<const REST: bool>(v: $z, mv: $z, live: $mask, acc: &mut $z, tops: &mut u32) -> $z {
+            let e = math::exp_nonpos(v - mv);
+            // SAFETY: a `$z` exists only where the CPU has AVX-512 (see the vector type).
+            unsafe {
+                let keep = if REST {
+                    live & $cmp::<_CMP_NEQ_UQ>(v.0, mv.0)
+                } else {
+                    live
+                };
+                *acc = $z($mask_add(acc.0, keep, acc.0, e.0));
+                if REST {
+                    *tops += (live & !keep).count_ones();
+                }
+            }
+            e
+        }
+
+        /// y = e^(x − m) over 16-element chunks, summed into 16 partial sums (index mod
+        /// 16), the Vector path's order; with `REST`, the elements equal to `m` are left out
+        /// of the sum and counted instead (a whole number: the Vector path's partial counts
+        /// of ones sum to the same float). The tail chunk is masked: its absent elements
+        /// neither load nor store and add nothing (their lanes of the sum are kept as they
+        /// were, as the Vector path's zero padding leaves them).
+        ///
+        /// # Safety
+        ///
+        /// The CPU supports AVX-512 F and DQ.
+        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        #[inline]
+        unsafe fn shift_exp_sums<const REST: bool, const NEXT: bool>(
+            x: &[$t],
+            m: $t,
+            y: &mut [$t],
+            next: &[$t],
+        ) -> ([$t; ACC], $t, [$t; ACC]) {
+            let mv = $z::splat(m);
+            let mut acc = [$z::splat(0.0); $k];
+            let mut tops = 0_u32;
+            let mut nmax = [$z::splat(<$t>::NEG_INFINITY); $k];
+            let len = x.len().min(y.len());
+            let full = len / $n * $n;
+            // the next row's maxima run over its whole 16-element chunks only
+            let next_full = if NEXT {
+                next.len().min(len) / ACC * ACC
+            } else {
+                0
+            };
+            for (i, (xc, yc)) in x[..full]
+                .chunks_exact($n)
+                .zip(y[..full].chunks_exact_mut($n))
+                .enumerate()
+            {
+                let j = (i * $n) % ACC / $n;
+                if NEXT && (i + 1) * $n <= next_full {
+                    // `vmax(a, b)` is `if a > b { a } else { b }`: `max`'s lane step
+                    nmax[j] = $z::load(&next[i * $n..]).vmax(nmax[j]);
+                }
+                shift_exp_step::<REST>($z::load(xc), mv, !0, &mut acc[j], &mut tops).store(yc);
+            }
+            let tail = len - full;
+            if tail > 0 {
+                let mk: $mask = ((1u32 << tail) - 1) as $mask;
+                let j = full % ACC / $n;
+                // SAFETY: the masks read and write only the `tail` elements from `full`,
+                // which exist.
+                unsafe {
+                    let v = $z($maskz_loadu(mk, x[full..].as_ptr()));
+                    let e = shift_exp_step::<REST>(v, mv, mk, &mut acc[j], &mut tops);
+                    $mask_storeu(y[full..].as_mut_ptr(), mk, e.0);
+                }
+            }
+            let (mut a, mut nx) = ([0.0 as $t; ACC], [<$t>::NEG_INFINITY; ACC]);
+            for j in 0..$k {
+                acc[j].store(&mut a[j * $n..]);
+                nmax[j].store(&mut nx[j * $n..]);
+            }
+            (a, tops as $t, nx)
+        }
+    };
+}
+
+mod f32_kernels {
+    use super::*;
+    zfloat!(
+        f32,
+        Z32,
+        16,
+        1,
+        __mmask16,
+        _mm512_maskz_loadu_ps,
+        _mm512_mask_storeu_ps,
+        _mm512_mask_add_ps,
+        _mm512_cmp_ps_mask
+    );
+}
+
+mod f64_kernels {
+    use super::*;
+    zfloat!(
+        f64,
+        Z64,
+        8,
+        2,
+        __mmask8,
+        _mm512_maskz_loadu_pd,
+        _mm512_mask_storeu_pd,
+        _mm512_mask_add_pd,
+        _mm512_cmp_pd_mask
+    );
+}
