@@ -4,7 +4,7 @@
 //! Paths, best first: [`SimdPath::Avx512`] and [`SimdPath::Avx2`] compile the same
 //! branch-free bodies (`math.rs`, over one element) inside `#[target_feature]` functions, where
 //! LLVM vectorizes them to 16 (or 8) f32 lanes with FMA; on AVX-512 the exponential slice
-//! kernels (exp, sigmoid, tanh, softmax's and the loss's e^(x − max) with its sums) run the
+//! kernels (exp, sigmoid, softmax's and the loss's e^(x − max) with its sums) run the
 //! same bodies on explicit 512-bit vectors instead (`avx512.rs`), with one `vscalef` for each
 //! power of two, and give the AVX2 path's bits in fewer instructions; [`SimdPath::Portable`] runs the same
 //! bodies on `wide`'s vectors (SSE2, NEON, wasm, or whatever the build enables);
@@ -549,11 +549,18 @@ impl Math for Avx512 {
     const FMA: bool = true;
     #[inline(always)]
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+        if op == Unary::Tanh {
+            // (tanh's e^(2|x|) − 1 has no power of two for `vscalef` to take over)
+            return Vector::map(op, x, y);
+        }
         // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
         unsafe { T::z_map(op, Some(x), y) }
     }
     #[inline(always)]
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+        if op == Unary::Tanh {
+            return Vector::map_inplace(op, y);
+        }
         // SAFETY: as above.
         unsafe { T::z_map(op, None, y) }
     }
