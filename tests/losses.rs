@@ -209,6 +209,48 @@ both_types!(
     fused_matches_forward
 );
 
+/// Long rows read each row's maximum in the pass over the row before it: an ignored row
+/// between rows far apart must not hand its own maximum on. Rows around −400 and +400 (e^800
+/// overflows both types, so a row scaled by another row's maximum would be NaN), the middle
+/// one ignored; each loss matches the forward's, and the gradient is finite (0 on the ignored
+/// row).
+fn ignored_long_row_between_distant_rows<T: Float>() {
+    let mut rng = Rng::new(24);
+    let (n, c) = (4, 100);
+    let offsets = [0.0, -400.0, 400.0, 0.0];
+    let x: Vec<T> = checks::logits::<T>(&mut rng, n * c)
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| T::from_f64(v + offsets[k / c]))
+        .collect();
+    let labels = [3, 7, 11, 13];
+    let opts = nnkern::CrossEntropyOptions {
+        reduction: Reduction::None,
+        ignore_index: Some(7),
+        ..Default::default()
+    };
+    let xv = MatRef::from_row_major(&x, n, c).unwrap();
+    let (mut a, mut b) = (vec![T::NAN; n], vec![T::NAN; n]);
+    nnkern::softmax_cross_entropy_forward(xv, Targets::Classes(&labels), &opts, &mut a, None).unwrap();
+    let mut g = vec![T::NAN; n * c];
+    let gm = nnkern::MatMut::from_row_major(&mut g, n, c).unwrap();
+    nnkern::softmax_cross_entropy(xv, Targets::Classes(&labels), &opts, &[T::ONE; 4], &mut b, gm).unwrap();
+    for i in 0..n {
+        common::tol::assert_within::<T>(a[i].to_f64(), b[i].to_f64(), 8.0, b[i].to_f64().abs(), &|| {
+            format!("row {i}")
+        });
+    }
+    assert!(g.iter().all(|v| v.is_finite()), "a non-finite gradient");
+    assert!(
+        g[c..2 * c].iter().all(|&v| v == T::ZERO),
+        "the ignored row's gradient"
+    );
+}
+both_types!(
+    ignored_long_row_hands_on_no_maximum,
+    ignored_long_row_between_distant_rows
+);
+
 /// Fuzzing regressions (`fuzz/` target `losses`): probability "targets" far from a
 /// distribution (all −4, as PyTorch accepts) make B = Σ w·q′ large, and ∂l/∂s = p·B − w·q′
 /// scales p's rounding by |B|. The split backward's p = e^(s − lse) carries |lse|·u from the

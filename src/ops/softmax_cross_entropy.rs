@@ -1002,6 +1002,9 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                 let i = self.r0 + r;
                 let s = super::row_of(&self.logits, i, &mut buf);
                 let d = self.blk.row_mut(r);
+                // this row's maximum, if the row before read it (taken here, so that an
+                // ignored row's maximum never passes to the row after it)
+                let m_here = m_next.take();
                 let l = if is_ignored(p, &self.targets, i) {
                     d.fill(T::ZERO);
                     T::ZERO
@@ -1009,7 +1012,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     let st = if group > 1 {
                         Lse::from_exps_max(s, maxes[r - g0], d)
                     } else if lockstep {
-                        let m = m_next.take().unwrap_or_else(|| simd::max(s));
+                        let m = m_here.unwrap_or_else(|| simd::max(s));
                         let next = if r + 1 < rows { self.logits.row(i + 1) } else { &[] };
                         let (st, mx) = Lse::of_simd_next::<M>(s, m, d, next);
                         m_next = Some(mx);
