@@ -549,18 +549,11 @@ impl Math for Avx512 {
     const FMA: bool = true;
     #[inline(always)]
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
-        if op == Unary::Tanh {
-            // (tanh's e^(2|x|) − 1 has no power of two for `vscalef` to take over)
-            return Vector::map(op, x, y);
-        }
         // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
         unsafe { T::z_map(op, Some(x), y) }
     }
     #[inline(always)]
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
-        if op == Unary::Tanh {
-            return Vector::map_inplace(op, y);
-        }
         // SAFETY: as above.
         unsafe { T::z_map(op, None, y) }
     }
