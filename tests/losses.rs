@@ -75,7 +75,7 @@ fn sce_option_grid<T: Float>() {
 both_types!(softmax_cross_entropy_every_option_combination, sce_option_grid);
 
 /// Class-index targets with every class count up to 17 (the fused kernel takes rows of at most
-/// 16 classes a lane per row, padded to 1–4, 8, 12 or 16 columns) and batches that do and do
+/// 16 classes a lane per row, padded to 1–4, 8, 10, 12 or 16 columns) and batches that do and do
 /// not fill its 16-row groups, the options cycling.
 fn sce_short_rows<T: Float>() {
     let mut rng = Rng::new(22);

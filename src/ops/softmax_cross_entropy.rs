@@ -656,7 +656,8 @@ impl<T: Float> Kernel for LaneRows<'_, '_, T> {
             3 => self.lanes::<M, 3>(),
             4 => self.lanes::<M, 4>(),
             5..=8 => self.lanes::<M, 8>(),
-            9..=12 => self.lanes::<M, 12>(),
+            9 | 11 | 12 => self.lanes::<M, 12>(),
+            10 => self.lanes::<M, 10>(),
             _ => self.lanes::<M, 16>(),
         }
     }
@@ -667,8 +668,9 @@ impl<T: Float> LaneRows<'_, '_, T> {
     /// [`LANES`] rows at a time with a vector lane per row: the group's logits transposed
     /// into a column-major buffer of `W` ≥ C columns, then every per-row step (maximum,
     /// exponentials, rest, ln(1 + rest), the gradient) is one vector operation per column,
-    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 12 or 16), so that
-    /// the compiler keeps each column a vector; the columns past C hold −∞, whose exponential
+    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 10, 12 or 16: ten
+    /// classes, a common count, get their own), so that the compiler keeps each column a
+    /// vector; the columns past C hold −∞, whose exponential
     /// is 0 and which is never the maximum of a row with a finite one. The last group is
     /// padded with zero rows, so each row's arithmetic is the same wherever it lies.
     #[inline(always)]
@@ -715,7 +717,7 @@ impl<T: Float> LaneRows<'_, '_, T> {
                 Some(saved) => {
                     let mut sl = [T::ZERO; LANES];
                     sl[..n].copy_from_slice(&saved[self.r0 + g0..self.r0 + g0 + n]);
-                    lane_backward::<T, M, W>(p, n, &x, &t, &g, &sl, &mut e);
+                    lane_backward::<T, M, W>(p, &x, &t, &g, &sl, &mut e);
                     ([T::ZERO; LANES], [T::ZERO; LANES])
                 }
             };
@@ -803,13 +805,15 @@ fn lane_group<T: Float, M: Math, const W: usize>(
     }
     T::ln_1p_lanes(&mut l1);
     // the label's logit, weight and float form
-    let (tf, w_t) = lane_labels(p, n, t);
+    let (tf, w_t) = lane_labels(p, t);
+    // (a select per column, not an indexed load per lane: the lanes stay in vectors)
     let mut s_t = [T::ZERO; LANES];
-    for k in 0..n {
-        if t[k] != usize::MAX {
-            s_t[k] = x[t[k]][k];
+    unrolled!(W, |j| {
+        let jf = T::from_usize(j);
+        for k in 0..LANES {
+            s_t[k] = if tf[k] == jf { x[j][k] } else { s_t[k] };
         }
-    }
+    });
     // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
     // non-finite maximum) and the gradient's coefficients, a lane per row
     let (mut kw, mut a, mut l, mut lse) = (
@@ -878,7 +882,6 @@ fn lane_grad<T: Float, const W: usize>(
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
 fn lane_backward<T: Float, M: Math, const W: usize>(
     p: &Plan<'_, T>,
-    n: usize,
     x: &[[T; LANES]; W],
     t: &[usize; LANES],
     g: &[T; LANES],
@@ -891,7 +894,7 @@ fn lane_backward<T: Float, M: Math, const W: usize>(
         }
     });
     M::map_inplace(Unary::Exp, e.as_flattened_mut());
-    let (tf, w_t) = lane_labels(p, n, t);
+    let (tf, w_t) = lane_labels(p, t);
     let (mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES]);
     for k in 0..LANES {
         kw[k] = p.keep * w_t[k];
@@ -901,15 +904,30 @@ fn lane_backward<T: Float, M: Math, const W: usize>(
 }
 
 /// Each lane's label as a float (−1: none, so that the label masks are vector compares;
-/// exact for C ≤ 16) and its class weight (0: none), from the labels `t` of the group's `n`
-/// rows (`usize::MAX`: ignored).
+/// exact for C ≤ 16) and its class weight (0: none), from the group's labels `t`
+/// (`usize::MAX`: an ignored or padding row). Branch-free per lane, so that it vectorizes.
 #[inline(always)]
-fn lane_labels<T: Float>(p: &Plan<'_, T>, n: usize, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
-    let (mut tf, mut w_t) = ([-T::ONE; LANES], [T::ZERO; LANES]);
-    for k in 0..n {
-        if t[k] != usize::MAX {
-            tf[k] = T::from_usize(t[k]);
-            w_t[k] = p.w(t[k]);
+fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
+    let (mut tf, mut w_t) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+    for k in 0..LANES {
+        tf[k] = if t[k] == usize::MAX {
+            -T::ONE
+        } else {
+            T::from_usize(t[k])
+        };
+    }
+    match p.weight {
+        None => {
+            for k in 0..LANES {
+                w_t[k] = if tf[k] < T::ZERO { T::ZERO } else { T::ONE };
+            }
+        }
+        Some(w) => {
+            for k in 0..LANES {
+                if t[k] != usize::MAX {
+                    w_t[k] = w[t[k]];
+                }
+            }
         }
     }
     (tf, w_t)
