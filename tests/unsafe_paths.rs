@@ -102,3 +102,90 @@ fn simd_dispatch_every_path() {
         each_path(rowwise::<f64>);
     }
 }
+
+/// The lane loss kernel (class targets, at most 16 classes) moves whole groups of 16
+/// contiguous rows in and out of its lane layout with the path's transposes (AVX-512, f32:
+/// register permutes, `unsafe`); strided logits and gradients take the element-by-element
+/// moves. Both must give the same bits — the fused loss and gradient, the forward's
+/// log-sum-exp and the split backward's gradient — for every class count, batches of whole
+/// groups and with a partial one, with default options and with every option set.
+fn lane_transposes<T: Float>() {
+    use nnkern::{
+        CrossEntropyOptions, MatMut, MatRef, Reduction, Targets, softmax_cross_entropy,
+        softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+    };
+    let mut rng = Rng::new(92);
+    for c in 1..=16 {
+        for n in [16, 37] {
+            for options in [false, true] {
+                let x: Vec<T> = rng
+                    .values::<T>(n * c, -8.0, 8.0)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect();
+                let labels: Vec<usize> = (0..n).map(|_| rng.below(c)).collect();
+                let w: Vec<T> = rng
+                    .values::<T>(c, 0.0, 2.0)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect();
+                let dl: Vec<T> = rng
+                    .values::<T>(n, -1.0, 1.0)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect();
+                let opts = if options {
+                    CrossEntropyOptions {
+                        reduction: Reduction::None,
+                        weight: Some(&w),
+                        ignore_index: Some(labels[n / 2]),
+                        label_smoothing: T::from_f64(0.1),
+                    }
+                } else {
+                    CrossEntropyOptions::default()
+                };
+                let (dloss, out) = if options { (&dl[..], n) } else { (&[T::ONE][..], 1) };
+                // (loss, gradient, log-sum-exp, split gradient) with logits and gradients of
+                // row stride `rs` (c: contiguous; c + 3: strided)
+                let run = |rs: usize| {
+                    let mut xs = vec![T::ZERO; n * rs];
+                    for i in 0..n {
+                        xs[i * rs..i * rs + c].copy_from_slice(&x[i * c..(i + 1) * c]);
+                    }
+                    let xv = MatRef::from_strided(&xs, n, c, rs, 1).unwrap();
+                    let t = Targets::Classes(&labels);
+                    let (mut loss, mut lse, mut d, mut d2) = (
+                        vec![T::ZERO; out],
+                        vec![T::ZERO; n],
+                        vec![T::ZERO; n * rs],
+                        vec![T::ZERO; n * rs],
+                    );
+                    let dv = MatMut::from_strided(&mut d, n, c, rs, 1).unwrap();
+                    softmax_cross_entropy(xv, t, &opts, dloss, &mut loss, dv).unwrap();
+                    let mut loss2 = vec![T::ZERO; out];
+                    softmax_cross_entropy_forward(xv, t, &opts, &mut loss2, Some(&mut lse)).unwrap();
+                    let dv2 = MatMut::from_strided(&mut d2, n, c, rs, 1).unwrap();
+                    softmax_cross_entropy_backward(xv, &lse, t, &opts, dloss, dv2).unwrap();
+                    let rows = |v: &[T]| -> Vec<u64> {
+                        (0..n)
+                            .flat_map(|i| v[i * rs..i * rs + c].iter().map(|e| e.to_f64().to_bits()))
+                            .collect()
+                    };
+                    let bits = |v: &[T]| -> Vec<u64> { v.iter().map(|e| e.to_f64().to_bits()).collect() };
+                    (bits(&loss), rows(&d), bits(&loss2), bits(&lse), rows(&d2))
+                };
+                assert_eq!(run(c), run(c + 3), "{c} classes, {n} rows, options {options}");
+            }
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "the transposes are AVX-512 code, which Miri's CPU does not have"
+)]
+fn lane_loss_transposes_give_the_element_moves_bits() {
+    each_path(lane_transposes::<f32>);
+    each_path(lane_transposes::<f64>);
+}

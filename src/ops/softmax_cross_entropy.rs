@@ -687,18 +687,27 @@ impl<T: Float> LaneRows<'_, '_, T> {
             red => Some(row_scale(red, self.dloss, p.denom, 0)),
         };
         let mut acc = 0.0_f64;
+        // contiguous logits: whole groups may take the path's transposes
+        let flat = self.logits.as_flat();
         for g0 in (0..rows).step_by(LANES) {
             let n = LANES.min(rows - g0);
             if n < LANES {
                 x[..c].iter_mut().for_each(|col| *col = [T::ZERO; LANES]);
             }
-            for k in 0..n {
-                let row = self.logits.row(self.r0 + g0 + k);
-                unrolled!(W, |j| {
-                    if j < c {
-                        x[j][k] = row[j];
-                    }
-                });
+            // a whole group of contiguous rows: the path's transpose, if it has one
+            let slab = match flat {
+                Some(f) if n == LANES => f.get((self.r0 + g0) * c..(self.r0 + g0 + LANES) * c),
+                _ => None,
+            };
+            if !slab.is_some_and(|s| M::rows_to_lanes(s, c, &mut x)) {
+                for k in 0..n {
+                    let row = self.logits.row(self.r0 + g0 + k);
+                    unrolled!(W, |j| {
+                        if j < c {
+                            x[j][k] = row[j];
+                        }
+                    });
+                }
             }
             // per row: the label and the upstream factor (ignored rows and padding: t = MAX,
             // masked in the group's math)
@@ -740,13 +749,19 @@ impl<T: Float> LaneRows<'_, '_, T> {
             let Some(d) = self.d.as_mut() else {
                 continue;
             };
-            for k in 0..n {
-                let d = d.row_mut(g0 + k);
-                unrolled!(W, |j| {
-                    if j < c {
-                        d[j] = e[j][k];
-                    }
-                });
+            let whole = n == LANES
+                && d.as_flat_mut()
+                    .and_then(|f| f.get_mut(g0 * c..(g0 + LANES) * c))
+                    .is_some_and(|s| M::lanes_to_rows(&e, c, s));
+            if !whole {
+                for k in 0..n {
+                    let d = d.row_mut(g0 + k);
+                    unrolled!(W, |j| {
+                        if j < c {
+                            d[j] = e[j][k];
+                        }
+                    });
+                }
             }
         }
         acc

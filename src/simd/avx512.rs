@@ -255,14 +255,42 @@ pub trait ZFloat: Copy + Consts {
         y: &mut [Self],
         next: Option<&[Self]>,
     ) -> ((Self, Self), [Self; ACC]);
+    /// Lane layout from 16 contiguous rows of `c` elements: `x[j][k] = src[k·c + j]` for
+    /// j < c (the other columns untouched), by the permutes of [`rows_to_lanes_f32`];
+    /// false, and nothing written, where the type has no such kernel (f64) or the sizes do
+    /// not fit (c = 0, c > W, W > 16, `src` shorter than 16·c).
+    ///
+    /// # Safety
+    ///
+    /// As for [`ZFloat::z_map`].
+    unsafe fn z_rows_to_lanes<const W: usize>(src: &[Self], c: usize, x: &mut [[Self; ACC]; W]) -> bool;
+    /// The inverse: `dst[k·c + j] = e[j][k]` for j < c, k < 16; false as above (`dst`
+    /// shorter than 16·c).
+    ///
+    /// # Safety
+    ///
+    /// As for [`ZFloat::z_map`].
+    unsafe fn z_lanes_to_rows<const W: usize>(e: &[[Self; ACC]; W], c: usize, dst: &mut [Self]) -> bool;
 }
 
 /// The slice kernels of one element type over its vector type `$z` (`$k` vectors per 16
 /// elements, the accumulators of the reductions).
 macro_rules! zfloat {
     ($t:ty, $z:ident, $n:expr, $k:expr, $mask:ty, $maskz_loadu:ident, $mask_storeu:ident,
-     $mask_add:ident, $cmp:ident) => {
+     $mask_add:ident, $cmp:ident, $rows_to_lanes:ident, $lanes_to_rows:ident) => {
         impl ZFloat for $t {
+            #[inline(always)]
+            unsafe fn z_rows_to_lanes<const W: usize>(src: &[$t], c: usize, x: &mut [[$t; ACC]; W]) -> bool {
+                // SAFETY: the caller holds the precondition (AVX-512 F).
+                unsafe { $rows_to_lanes::<W>(src, c, x) }
+            }
+
+            #[inline(always)]
+            unsafe fn z_lanes_to_rows<const W: usize>(e: &[[$t; ACC]; W], c: usize, dst: &mut [$t]) -> bool {
+                // SAFETY: as above.
+                unsafe { $lanes_to_rows::<W>(e, c, dst) }
+            }
+
             #[inline(always)]
             unsafe fn z_map(op: Unary, x: Option<&[$t]>, y: &mut [$t]) {
                 // SAFETY: the caller holds this function's precondition, `map`'s.
@@ -438,7 +466,9 @@ mod f32_kernels {
         _mm512_maskz_loadu_ps,
         _mm512_mask_storeu_ps,
         _mm512_mask_add_ps,
-        _mm512_cmp_ps_mask
+        _mm512_cmp_ps_mask,
+        rows_to_lanes_f32,
+        lanes_to_rows_f32
     );
 }
 
@@ -453,6 +483,175 @@ mod f64_kernels {
         _mm512_maskz_loadu_pd,
         _mm512_mask_storeu_pd,
         _mm512_mask_add_pd,
-        _mm512_cmp_pd_mask
+        _mm512_cmp_pd_mask,
+        no_rows_to_lanes,
+        no_lanes_to_rows
     );
+}
+
+// ----- 16-row transposes (f32) --------------------------------------------------------------
+
+/// The permutes of a transpose between 16 contiguous rows of c ≤ 16 elements (row k at k·c:
+/// c vectors of 16) and lane layout (c column vectors, lane k row k), for each c (index
+/// c − 1) and each of the c output vectors: for every output lane, its position (0–31) in
+/// the pair of source vectors that holds it, and for each pair of sources (2p, 2p + 1) the
+/// output lanes it supplies. Built at compile time.
+struct Permutes {
+    idx: [[[u8; 16]; 16]; 16],
+    from_pair: [[[u16; 8]; 16]; 16],
+}
+
+/// Rows to lanes: lane k of column j is element f = k·c + j, in source pair f / 32 at
+/// position f mod 32.
+const fn rows_to_lanes_permutes() -> Permutes {
+    let mut t = Permutes {
+        idx: [[[0; 16]; 16]; 16],
+        from_pair: [[[0; 8]; 16]; 16],
+    };
+    let mut c = 1;
+    while c <= 16 {
+        let mut j = 0;
+        while j < c {
+            let mut k = 0;
+            while k < 16 {
+                let f = k * c + j;
+                t.idx[c - 1][j][k] = (f % 32) as u8;
+                t.from_pair[c - 1][j][f / 32] |= 1 << k;
+                k += 1;
+            }
+            j += 1;
+        }
+        c += 1;
+    }
+    t
+}
+
+/// Lanes to rows: lane i of output vector o is element f = 16·o + i, row f / c and column
+/// j = f mod c: lane f / c of column vector j, in source pair j / 2 at position
+/// f / c + 16·(j mod 2).
+const fn lanes_to_rows_permutes() -> Permutes {
+    let mut t = Permutes {
+        idx: [[[0; 16]; 16]; 16],
+        from_pair: [[[0; 8]; 16]; 16],
+    };
+    let mut c = 1;
+    while c <= 16 {
+        let mut o = 0;
+        while o < c {
+            let mut i = 0;
+            while i < 16 {
+                let f = 16 * o + i;
+                let j = f % c;
+                t.idx[c - 1][o][i] = (f / c + 16 * (j % 2)) as u8;
+                t.from_pair[c - 1][o][j / 2] |= 1 << i;
+                i += 1;
+            }
+            o += 1;
+        }
+        c += 1;
+    }
+    t
+}
+
+static ROWS_TO_LANES: Permutes = rows_to_lanes_permutes();
+static LANES_TO_ROWS: Permutes = lanes_to_rows_permutes();
+
+/// The c output vectors (c ≤ W ≤ 16, the rest zero) of a transpose from its c source
+/// vectors `v` (zero past c): each output is one two-source permute per pair of sources,
+/// merged by the pairs' lane masks.
+///
+/// # Safety
+///
+/// The CPU supports AVX-512 F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn permute16<const W: usize>(v: &[__m512; 16], t: &Permutes, c: usize) -> [__m512; 16] {
+    let (idx, from) = (&t.idx[c - 1], &t.from_pair[c - 1]);
+    let mut out = [_mm512_setzero_ps(); 16];
+    for o in 0..W.min(16) {
+        if o < c {
+            // SAFETY: `idx[o]` holds the 16 bytes read.
+            let ix = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(idx[o].as_ptr().cast()) });
+            let mut r = _mm512_permutex2var_ps(v[0], ix, v[1]);
+            for p in 1..8 {
+                if 2 * p < c {
+                    let q = _mm512_permutex2var_ps(v[2 * p], ix, v[2 * p + 1]);
+                    r = _mm512_mask_mov_ps(r, from[o][p], q);
+                }
+            }
+            out[o] = r;
+        }
+    }
+    out
+}
+
+/// [`ZFloat::z_rows_to_lanes`] for f32: the c vectors of the 16 rows, permuted into columns
+/// (about c·c/2 permutes, against 32·c scalar loads and stores element by element).
+///
+/// # Safety
+///
+/// The CPU supports AVX-512 F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn rows_to_lanes_f32<const W: usize>(src: &[f32], c: usize, x: &mut [[f32; ACC]; W]) -> bool {
+    if c == 0 || c > W || W > 16 || src.len() < 16 * c {
+        return false;
+    }
+    let mut v = [_mm512_setzero_ps(); 16];
+    for (s, vs) in v.iter_mut().enumerate().take(c) {
+        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `src` are read.
+        *vs = unsafe { _mm512_loadu_ps(src[16 * s..16 * s + 16].as_ptr()) };
+    }
+    // SAFETY: the caller's precondition.
+    let cols = unsafe { permute16::<W>(&v, &ROWS_TO_LANES, c) };
+    for (xj, col) in x.iter_mut().zip(cols).take(c) {
+        // SAFETY: `xj` holds the 16 elements written.
+        unsafe { _mm512_storeu_ps(xj.as_mut_ptr(), col) };
+    }
+    true
+}
+
+/// [`ZFloat::z_lanes_to_rows`] for f32: the c columns permuted into the 16 rows' c vectors.
+///
+/// # Safety
+///
+/// The CPU supports AVX-512 F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn lanes_to_rows_f32<const W: usize>(e: &[[f32; ACC]; W], c: usize, dst: &mut [f32]) -> bool {
+    if c == 0 || c > W || W > 16 || dst.len() < 16 * c {
+        return false;
+    }
+    let mut v = [_mm512_setzero_ps(); 16];
+    for (vj, ej) in v.iter_mut().zip(e).take(c) {
+        // SAFETY: `ej` holds the 16 elements read.
+        *vj = unsafe { _mm512_loadu_ps(ej.as_ptr()) };
+    }
+    // SAFETY: the caller's precondition.
+    let rows = unsafe { permute16::<W>(&v, &LANES_TO_ROWS, c) };
+    for (s, r) in rows.into_iter().enumerate().take(c) {
+        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `dst` are written.
+        unsafe { _mm512_storeu_ps(dst[16 * s..16 * s + 16].as_mut_ptr(), r) };
+    }
+    true
+}
+
+/// f64 keeps the element-by-element transposes (its 16 lanes are two vectors).
+///
+/// # Safety
+///
+/// None (the signature of [`rows_to_lanes_f32`]).
+#[inline(always)]
+unsafe fn no_rows_to_lanes<const W: usize>(_: &[f64], _: usize, _: &mut [[f64; ACC]; W]) -> bool {
+    false
+}
+
+/// As [`no_rows_to_lanes`].
+///
+/// # Safety
+///
+/// None.
+#[inline(always)]
+unsafe fn no_lanes_to_rows<const W: usize>(_: &[[f64; ACC]; W], _: usize, _: &mut [f64]) -> bool {
+    false
 }

@@ -385,6 +385,21 @@ pub(crate) trait Math {
     fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
         (Self::exp_shift_rest(x, m, y), max(next))
     }
+    /// The lane layout of 16 contiguous rows of `c` ≤ W elements, `x[j][k] = src[k·c + j]`
+    /// (j < c; `src` holds 16·c elements), when the path has a kernel for it (AVX-512, f32:
+    /// register permutes); false, and nothing written, where it has not: the caller then
+    /// moves the elements one by one.
+    #[inline(always)]
+    fn rows_to_lanes<T: Float, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
+        let _ = (src, c, x);
+        false
+    }
+    /// The inverse of [`Math::rows_to_lanes`]: `dst[k·c + j] = e[j][k]`; false as there.
+    #[inline(always)]
+    fn lanes_to_rows<T: Float, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
+        let _ = (e, c, dst);
+        false
+    }
 }
 
 /// The one-element bodies, vectorized by LLVM inside `#[target_feature]` dispatch functions.
@@ -586,6 +601,16 @@ impl Math for Avx512 {
             mx = if v > mx { v } else { mx };
         }
         (rest, mx)
+    }
+    #[inline(always)]
+    fn rows_to_lanes<T: Float, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
+        // SAFETY: as for `map`.
+        unsafe { T::z_rows_to_lanes::<W>(src, c, x) }
+    }
+    #[inline(always)]
+    fn lanes_to_rows<T: Float, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
+        // SAFETY: as for `map`.
+        unsafe { T::z_lanes_to_rows::<W>(e, c, dst) }
     }
 }
 
