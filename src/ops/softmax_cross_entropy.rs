@@ -670,9 +670,10 @@ impl<T: Float> LaneRows<'_, '_, T> {
     /// exponentials, rest, ln(1 + rest), the gradient) is one vector operation per column,
     /// and the gradient is transposed back. `W` is a constant (1–4, 8, 10, 12 or 16: ten
     /// classes, a common count, get their own), so that the compiler keeps each column a
-    /// vector; the columns past C hold −∞, whose exponential
-    /// is 0 and which is never the maximum of a row with a finite one. The last group is
-    /// padded with zero rows, so each row's arithmetic is the same wherever it lies.
+    /// vector; the columns past C hold −∞, whose exponential is 0 and which is never the
+    /// maximum of a row with a finite one. The last group is padded with zero rows, so each
+    /// row's arithmetic is the same wherever it lies. A whole group of contiguous rows moves
+    /// in and out by the path's transposes ([`Math::rows_to_lanes`]) where it has them.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
     fn lanes<M: Math, const W: usize>(mut self) -> f64 {
