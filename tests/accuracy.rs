@@ -91,6 +91,42 @@ fn worst(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     if b.0 > a.0 { b } else { a }
 }
 
+/// For each path, the worst `err(output, reference)` of `kernel` over the inputs `x` (one
+/// row) against their references `want`, with the input where it occurs.
+fn worst_per_path<T: nnkern::Float, R>(
+    paths: &[SimdPath],
+    kernel: Kernel<T>,
+    x: &[T],
+    want: &[R],
+    err: impl Fn(T, &R) -> f64,
+) -> Vec<(f64, f64)> {
+    let mut y = vec![T::ZERO; x.len()];
+    paths
+        .iter()
+        .map(|&path| {
+            with_simd_path(path, || {
+                kernel(
+                    MatRef::from_row_major(x, 1, x.len()).unwrap(),
+                    MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
+                )
+                .unwrap()
+            })
+            .unwrap();
+            y.iter()
+                .zip(want)
+                .zip(x)
+                .fold((0.0, 0.0), |acc, ((&yi, wi), &xi)| {
+                    worst(acc, (err(yi, wi), xi.to_f64()))
+                })
+        })
+        .collect()
+}
+
+/// The per-path worst of two blocks of inputs.
+fn worst_of(a: Vec<(f64, f64)>, b: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    a.into_iter().zip(b).map(|(p, q)| worst(p, q)).collect()
+}
+
 #[test]
 #[ignore = "exhaustive: run with --release -- --ignored"]
 fn every_f32_input_on_every_path() {
@@ -103,31 +139,11 @@ fn every_f32_input_on_every_path() {
             .map(|hi| {
                 let x: Vec<f32> = (0..1u32 << 16).map(|lo| f32::from_bits(hi << 16 | lo)).collect();
                 let want: Vec<f64> = x.iter().map(|&v| (f.reference)(v as f64)).collect();
-                let mut y = vec![0.0_f32; x.len()];
-                paths
-                    .iter()
-                    .map(|&path| {
-                        with_simd_path(path, || {
-                            (f.f32k)(
-                                MatRef::from_row_major(&x, 1, x.len()).unwrap(),
-                                MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
-                            )
-                            .unwrap()
-                        })
-                        .unwrap();
-                        y.iter()
-                            .zip(&want)
-                            .zip(&x)
-                            .fold((0.0_f64, 0.0_f64), |acc, ((&yi, &wi), &xi)| {
-                                worst(acc, (ulps_f32(yi, wi).unwrap_or(f64::INFINITY), xi as f64))
-                            })
-                    })
-                    .collect::<Vec<_>>()
+                worst_per_path(&paths, f.f32k, &x, &want, |y, &w| {
+                    ulps_f32(y, w).unwrap_or(f64::INFINITY)
+                })
             })
-            .reduce(
-                || vec![(0.0, 0.0); paths.len()],
-                |a, b| a.into_iter().zip(b).map(|(p, q)| worst(p, q)).collect(),
-            );
+            .reduce(|| vec![(0.0, 0.0); paths.len()], worst_of);
         for (path, (err, at)) in paths.iter().zip(per_path) {
             println!(
                 "f32 {:<8} {:<9} max {err:.3} ULP (at x = {at:e})",
@@ -192,34 +208,11 @@ fn f64_seeded_inputs_on_every_path() {
                     x[..specials.len()].copy_from_slice(&specials);
                 }
                 let want: Vec<common::dd::DD> = x.iter().map(|&v| reference(v)).collect();
-                paths
-                    .iter()
-                    .map(|&path| {
-                        let mut y = vec![0.0_f64; x.len()];
-                        with_simd_path(path, || {
-                            kernel(
-                                MatRef::from_row_major(&x, 1, x.len()).unwrap(),
-                                MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
-                            )
-                            .unwrap()
-                        })
-                        .unwrap();
-                        y.iter()
-                            .zip(&want)
-                            .zip(&x)
-                            .fold((0.0_f64, 0.0_f64), |acc, ((&yi, &wi), &xi)| {
-                                worst(
-                                    acc,
-                                    (common::dd::ulps(yi, wi, spacing_f64).unwrap_or(f64::INFINITY), xi),
-                                )
-                            })
-                    })
-                    .collect::<Vec<_>>()
+                worst_per_path(&paths, kernel, &x, &want, |y, &w| {
+                    common::dd::ulps(y, w, spacing_f64).unwrap_or(f64::INFINITY)
+                })
             })
-            .reduce(
-                || vec![(0.0, 0.0); paths.len()],
-                |a, b| a.into_iter().zip(b).map(|(p, q)| worst(p, q)).collect(),
-            );
+            .reduce(|| vec![(0.0, 0.0); paths.len()], worst_of);
         for (path, (err, at)) in paths.iter().zip(per_path) {
             println!(
                 "f64 {name:<8} {:<9} max {err:.3} ULP (at x = {at:e})",

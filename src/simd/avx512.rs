@@ -501,35 +501,11 @@ struct Permutes {
     from_pair: [[[u16; 8]; 16]; 16],
 }
 
-/// Rows to lanes: lane k of column j is element f = k·c + j, in source pair f / 32 at
-/// position f mod 32.
-const fn rows_to_lanes_permutes() -> Permutes {
-    let mut t = Permutes {
-        idx: [[[0; 16]; 16]; 16],
-        from_pair: [[[0; 8]; 16]; 16],
-    };
-    let mut c = 1;
-    while c <= 16 {
-        let mut j = 0;
-        while j < c {
-            let mut k = 0;
-            while k < 16 {
-                let f = k * c + j;
-                t.idx[c - 1][j][k] = (f % 32) as u8;
-                t.from_pair[c - 1][j][f / 32] |= 1 << k;
-                k += 1;
-            }
-            j += 1;
-        }
-        c += 1;
-    }
-    t
-}
-
-/// Lanes to rows: lane i of output vector o is element f = 16·o + i, row f / c and column
-/// j = f mod c: lane f / c of column vector j, in source pair j / 2 at position
-/// f / c + 16·(j mod 2).
-const fn lanes_to_rows_permutes() -> Permutes {
+/// The tables of one direction, for every c. Rows to lanes: lane k of column j is element
+/// f = k·c + j, in source pair f / 32 at position f mod 32. Lanes to rows: lane i of output
+/// vector o is element f = 16·o + i, row f / c and column j = f mod c: lane f / c of column
+/// vector j, in source pair j / 2 at position f / c + 16·(j mod 2).
+const fn permutes(rows_to_lanes: bool) -> Permutes {
     let mut t = Permutes {
         idx: [[[0; 16]; 16]; 16],
         from_pair: [[[0; 8]; 16]; 16],
@@ -540,10 +516,16 @@ const fn lanes_to_rows_permutes() -> Permutes {
         while o < c {
             let mut i = 0;
             while i < 16 {
-                let f = 16 * o + i;
-                let j = f % c;
-                t.idx[c - 1][o][i] = (f / c + 16 * (j % 2)) as u8;
-                t.from_pair[c - 1][o][j / 2] |= 1 << i;
+                let (pair, pos) = if rows_to_lanes {
+                    let f = i * c + o;
+                    (f / 32, f % 32)
+                } else {
+                    let f = 16 * o + i;
+                    let j = f % c;
+                    (j / 2, f / c + 16 * (j % 2))
+                };
+                t.idx[c - 1][o][i] = pos as u8;
+                t.from_pair[c - 1][o][pair] |= 1 << i;
                 i += 1;
             }
             o += 1;
@@ -553,8 +535,8 @@ const fn lanes_to_rows_permutes() -> Permutes {
     t
 }
 
-static ROWS_TO_LANES: Permutes = rows_to_lanes_permutes();
-static LANES_TO_ROWS: Permutes = lanes_to_rows_permutes();
+static ROWS_TO_LANES: Permutes = permutes(true);
+static LANES_TO_ROWS: Permutes = permutes(false);
 
 /// The c output vectors (c ≤ W ≤ 16, the rest zero) of a transpose from its c source
 /// vectors `v` (zero past c): each output is one two-source permute per pair of sources,
