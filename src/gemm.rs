@@ -221,7 +221,7 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
 /// part, contiguous.
 pub(crate) type Epilogue<'e, T> = &'e (dyn Fn(usize, usize, &mut [T]) + Sync);
 
-/// The body of [`gemm`] once the shapes agree; crate kernels call it after their own checks
+/// The body of [`gemm()`] once the shapes agree; crate kernels call it after their own checks
 /// (which name their own arguments).
 pub(crate) fn gemm_checked<T: Float>(
     alpha: T,

@@ -152,8 +152,8 @@ pub(crate) fn store_reduced<T: Float>(red: Reduction, sum: f64, denom: f64, loss
     }
 }
 
-/// The upstream gradient for row `i`: dloss[i] for Reduction::None, dloss[0]/denom for Mean,
-/// dloss[0] for Sum.
+/// The upstream gradient for row `i`: `dloss[i]` for `Reduction::None`, `dloss[0] / denom`
+/// for `Mean`, `dloss[0]` for `Sum`.
 #[inline]
 pub(crate) fn row_scale<T: Float>(red: Reduction, dloss: &[T], denom: T, i: usize) -> T {
     match red {
