@@ -567,6 +567,33 @@ unsafe fn permute16<const W: usize>(v: &[__m512; 16], t: &Permutes, c: usize) ->
     out
 }
 
+/// The transpose of `src`'s first c vectors into `dst`'s first c vectors by the permutes `t`
+/// (both directions: a lane layout `[[f32; 16]; W]` is c vectors once flattened); false,
+/// nothing written, unless c ≤ W ≤ 16 and both slices hold 16·c elements.
+///
+/// # Safety
+///
+/// The CPU supports AVX-512 F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16<const W: usize>(src: &[f32], t: &Permutes, c: usize, dst: &mut [f32]) -> bool {
+    if c == 0 || c > W || W > 16 || src.len() < 16 * c || dst.len() < 16 * c {
+        return false;
+    }
+    let mut v = [_mm512_setzero_ps(); 16];
+    for (s, vs) in v.iter_mut().enumerate().take(c) {
+        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `src` are read.
+        *vs = unsafe { _mm512_loadu_ps(src[16 * s..16 * s + 16].as_ptr()) };
+    }
+    // SAFETY: the caller's precondition.
+    let out = unsafe { permute16::<W>(&v, t, c) };
+    for (s, r) in out.into_iter().enumerate().take(c) {
+        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `dst` are written.
+        unsafe { _mm512_storeu_ps(dst[16 * s..16 * s + 16].as_mut_ptr(), r) };
+    }
+    true
+}
+
 /// [`ZFloat::z_rows_to_lanes`] for f32: the c vectors of the 16 rows, permuted into columns
 /// (about c·c/2 permutes, against 32·c scalar loads and stores element by element).
 ///
@@ -576,21 +603,8 @@ unsafe fn permute16<const W: usize>(v: &[__m512; 16], t: &Permutes, c: usize) ->
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn rows_to_lanes_f32<const W: usize>(src: &[f32], c: usize, x: &mut [[f32; ACC]; W]) -> bool {
-    if c == 0 || c > W || W > 16 || src.len() < 16 * c {
-        return false;
-    }
-    let mut v = [_mm512_setzero_ps(); 16];
-    for (s, vs) in v.iter_mut().enumerate().take(c) {
-        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `src` are read.
-        *vs = unsafe { _mm512_loadu_ps(src[16 * s..16 * s + 16].as_ptr()) };
-    }
     // SAFETY: the caller's precondition.
-    let cols = unsafe { permute16::<W>(&v, &ROWS_TO_LANES, c) };
-    for (xj, col) in x.iter_mut().zip(cols).take(c) {
-        // SAFETY: `xj` holds the 16 elements written.
-        unsafe { _mm512_storeu_ps(xj.as_mut_ptr(), col) };
-    }
-    true
+    unsafe { transpose16::<W>(src, &ROWS_TO_LANES, c, x.as_flattened_mut()) }
 }
 
 /// [`ZFloat::z_lanes_to_rows`] for f32: the c columns permuted into the 16 rows' c vectors.
@@ -601,21 +615,8 @@ unsafe fn rows_to_lanes_f32<const W: usize>(src: &[f32], c: usize, x: &mut [[f32
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn lanes_to_rows_f32<const W: usize>(e: &[[f32; ACC]; W], c: usize, dst: &mut [f32]) -> bool {
-    if c == 0 || c > W || W > 16 || dst.len() < 16 * c {
-        return false;
-    }
-    let mut v = [_mm512_setzero_ps(); 16];
-    for (vj, ej) in v.iter_mut().zip(e).take(c) {
-        // SAFETY: `ej` holds the 16 elements read.
-        *vj = unsafe { _mm512_loadu_ps(ej.as_ptr()) };
-    }
     // SAFETY: the caller's precondition.
-    let rows = unsafe { permute16::<W>(&v, &LANES_TO_ROWS, c) };
-    for (s, r) in rows.into_iter().enumerate().take(c) {
-        // SAFETY: elements 16·s .. 16·s + 16 ≤ 16·c of `dst` are written.
-        unsafe { _mm512_storeu_ps(dst[16 * s..16 * s + 16].as_mut_ptr(), r) };
-    }
-    true
+    unsafe { transpose16::<W>(e.as_flattened(), &LANES_TO_ROWS, c, dst) }
 }
 
 /// f64 keeps the element-by-element transposes (its 16 lanes are two vectors).
