@@ -1,6 +1,8 @@
 //! The book's spiral data set and a small seeded random number generator.
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
+use crate::ops::reserve;
 
 /// A small, fast, seeded generator (SplitMix64) for weight initialisation, shuffling and
 /// synthetic data. Not for cryptography.
@@ -67,17 +69,34 @@ impl Rng {
 /// Returns (x: row-major (classes·per_class)×2, labels: class index per row), rows grouped by
 /// class as in the book.
 ///
+/// # Errors
+///
+/// [`ErrorKind::Overflow`] naming `per_class` if classes·per_class·2 overflows `usize`;
+/// [`ErrorKind::Alloc`] naming `per_class` if the data cannot be allocated.
+///
 /// # Example
 ///
 /// ```
-/// let (x, t) = nnkern::data::spiral::<f32>(100, 3, 1);
+/// let (x, t) = nnkern::data::spiral::<f32>(100, 3, 1)?;
 /// assert_eq!((x.len(), t.len()), (600, 300));
 /// assert_eq!((t[0], t[299]), (0, 2));
+/// # Ok::<(), nnkern::Error>(())
 /// ```
-pub fn spiral<T: Float>(per_class: usize, classes: usize, seed: u64) -> (Vec<T>, Vec<usize>) {
+pub fn spiral<T: Float>(per_class: usize, classes: usize, seed: u64) -> Result<(Vec<T>, Vec<usize>)> {
+    const OP: &str = "spiral";
+    let rows = per_class.checked_mul(classes);
+    let Some((rows, elems)) = rows.and_then(|r| Some((r, r.checked_mul(2)?))) else {
+        return Err(Error::new(
+            OP,
+            "per_class",
+            ErrorKind::Overflow,
+            format!("× classes × 2 = {per_class}×{classes}×2 overflows usize"),
+        ));
+    };
+    let (mut x, mut t) = (Vec::new(), Vec::new());
+    reserve(OP, "per_class", &mut x, elems)?;
+    reserve(OP, "per_class", &mut t, rows)?;
     let mut rng = Rng::new(seed);
-    let mut x = Vec::with_capacity(per_class * classes * 2);
-    let mut t = Vec::with_capacity(per_class * classes);
     for j in 0..classes {
         for i in 0..per_class {
             let rate = i as f64 / per_class as f64;
@@ -87,5 +106,5 @@ pub fn spiral<T: Float>(per_class: usize, classes: usize, seed: u64) -> (Vec<T>,
             t.push(j);
         }
     }
-    (x, t)
+    Ok((x, t))
 }

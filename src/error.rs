@@ -21,14 +21,20 @@ pub enum ErrorKind {
     /// An option or scalar argument is out of its domain (negative weights, label smoothing
     /// outside `[0, 1]`, a combination of options that is not supported).
     Value,
-    /// Dimensions whose product does not fit in `usize`.
+    /// Dimensions whose product does not fit: a view of more than `isize::MAX` elements, or
+    /// a size computed from dimensions that overflows `usize`.
     Overflow,
+    /// Scratch memory a kernel needs (sized from its arguments: e.g. the rows of a broadcast
+    /// input it must copy) could not be allocated. Nothing was written.
+    Alloc,
 }
 
 /// A bad argument to an nnkern function.
 ///
 /// Every public function validates all of its arguments before it reads or writes any memory,
-/// and answers bad input with this error, never with a panic. The message names the operation,
+/// and answers bad input with this error, never with a panic. Scratch memory sized from the
+/// arguments is reserved fallibly before any output is written, so a request the allocator
+/// refuses is an [`ErrorKind::Alloc`] error, never an abort. The message names the operation,
 /// the argument, what was expected and what came, e.g.
 /// `affine_forward: w has 785 rows but x has 784 columns`.
 ///

@@ -5,9 +5,15 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 pub(crate) mod sealed {
+    pub use crate::simd::Internal;
+
     /// Per-type hooks that only the crate may implement and call. Being unnameable outside the
     /// crate, it seals [`Float`](super::Float) to `f32` and `f64`.
     pub trait Sealed: Copy + crate::simd::SimdFloat {
+        /// The calling thread's reused scratch for packing a GEMM operand (see
+        /// `gemm::with_pack_buf`).
+        fn pack_buf(_: Internal) -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
+
         /// C ← α·A·B + β·C on `engine`'s kernel for the type, on the calling thread only.
         ///
         /// # Safety
@@ -19,6 +25,7 @@ pub(crate) mod sealed {
         /// - no other thread accesses C during the call.
         #[allow(clippy::too_many_arguments)]
         unsafe fn gemm_raw(
+            _: Internal,
             engine: crate::gemm::GemmEngine,
             m: usize,
             k: usize,
@@ -41,7 +48,16 @@ pub(crate) mod sealed {
 /// A floating-point element type of nnkern's kernels: implemented for `f32` and `f64` only.
 ///
 /// Every kernel is generic over `Float`, so one body serves both types. The trait is sealed:
-/// it carries private per-type hooks (the GEMM kernel) that users neither implement nor call.
+/// it carries private per-type hooks (the GEMM kernel, the AVX-512 slice kernels) that users
+/// neither implement nor call — each takes a token only the crate can make, so not even a
+/// `T: Float` bound (which brings supertrait methods into scope) reaches them:
+///
+/// ```compile_fail
+/// fn fma<T: nnkern::Float>(x: T) -> T {
+///     x.fused_mul_add(x, x) // a hook: its first argument is a token nnkern keeps to itself
+/// }
+/// ```
+///
 /// Its methods are the ones the kernels need, with `std`'s semantics for each type.
 ///
 /// # Example

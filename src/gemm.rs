@@ -2,9 +2,12 @@
 //! split into parts for rayon.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::{Float, sealed::Sealed};
+use crate::float::{
+    Float,
+    sealed::{Internal, Sealed},
+};
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Kernel, Math, dispatch, simd_path, unrolled};
+use crate::simd::{Isa, Kernel, Math, dispatch, unrolled};
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
@@ -99,8 +102,16 @@ pub fn with_gemm_engine<R>(engine: GemmEngine, f: impl FnOnce() -> R) -> R {
 macro_rules! impl_gemm_raw {
     ($t:ty, $mm:path) => {
         impl Sealed for $t {
+            fn pack_buf(_: Internal) -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>> {
+                thread_local! {
+                    static BUF: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                &BUF
+            }
+
             #[inline]
             unsafe fn gemm_raw(
+                _: Internal,
                 engine: GemmEngine,
                 m: usize,
                 k: usize,
@@ -249,6 +260,9 @@ pub(crate) fn gemm_then<T: Float>(
     epilogue: Option<Epilogue<'_, T>>,
 ) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    // The caller's SIMD path, read here on the calling thread: every part uses it, whichever
+    // rayon worker runs the part.
+    let isa = Isa::current();
     // Shapes agreeing is what makes the raw calls in bounds: re-check in every build, so a
     // crate-internal caller that forgot cannot turn into an out-of-bounds access.
     assert!(
@@ -262,7 +276,7 @@ pub(crate) fn gemm_then<T: Float>(
         if k == 0 || alpha == T::ZERO {
             scale(beta, &mut c);
         } else {
-            small_gemm(alpha, a, b, beta, c.rb_mut());
+            small_gemm(isa, alpha, a, b, beta, c.rb_mut());
         }
         if let Some(f) = epilogue {
             for i in 0..m {
@@ -272,8 +286,46 @@ pub(crate) fn gemm_then<T: Float>(
         return;
     }
     let split = Split::plan(m, k, n);
+    let engine = gemm_engine();
+    // The narrow kernel's route is the same for every part (rows are cut, so each part has
+    // all n columns): B is packed once here, on the calling thread, into its reused buffer,
+    // and every part reads it.
+    let narrow = engine == GemmEngine::MatrixMultiply
+        && n <= LANES
+        && (split.by_rows || split.parts == 1)
+        && a.unit_col_stride()
+        && c.unit_col_stride()
+        && alpha == T::ONE
+        && beta == T::ZERO;
+    if !narrow {
+        return job(engine, isa, split, alpha, a, b, beta, c, epilogue, None);
+    }
+    with_pack_buf::<T, _>(k * LANES, |packed| {
+        pack_narrow(b, packed);
+        job(engine, isa, split, alpha, a, b, beta, c, epilogue, Some(packed));
+    });
+}
+
+/// Runs the parts of one product (see [`gemm_then`]), `packed` holding B as [`pack_narrow`]
+/// leaves it when the parts take the narrow kernel.
+#[allow(clippy::too_many_arguments)]
+fn job<T: Float>(
+    engine: GemmEngine,
+    isa: Isa,
+    split: Split,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+    epilogue: Option<Epilogue<'_, T>>,
+    packed: Option<&[T]>,
+) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let job = Job {
-        engine: gemm_engine(),
+        engine,
+        isa,
+        packed,
         split,
         m,
         k,
@@ -357,6 +409,10 @@ impl Split {
 /// One product cut into parts: raw pointers and strides of views the caller checked.
 struct Job<'e, T> {
     engine: GemmEngine,
+    /// The caller's SIMD path, for the parts that run nnkern's own kernel.
+    isa: Isa,
+    /// B packed for the narrow kernel, when the parts take it.
+    packed: Option<&'e [T]>,
     split: Split,
     m: usize,
     k: usize,
@@ -427,22 +483,14 @@ impl<T: Float> Job<'_, T> {
             // matrixmultiply's kernels suit a wide C better than a tall skinny one (a 4096×10
             // product measured ~1.15–1.2× faster as its transpose); the gemm crate makes that
             // choice itself. The transpose is strides only.
-            if self.engine == GemmEngine::MatrixMultiply
-                && cols <= LANES
-                && cols == self.n
-                && self.csa == 1
-                && self.csc == 1
-                && self.alpha == T::ONE
-                && self.beta == T::ZERO
-            {
-                // SAFETY: as above: rows `rows` of A from `a` (each k contiguous elements,
-                // csa = 1) and of C from `c` (each `cols` contiguous, csc = 1), all whole rows
-                // of this part; B is k×cols from `b`.
-                narrow(
-                    rows, self.k, cols, a, self.rsa, b, self.rsb, self.csb, c, self.rsc,
-                );
+            if let Some(packed) = self.packed {
+                // SAFETY: as above: rows `rows` of A from `a` (each k contiguous elements:
+                // `packed` is given only for A and C of unit column stride) and of C from `c`
+                // (each of all n = `cols` columns, contiguous), all whole rows of this part.
+                narrow(self.isa, rows, self.k, cols, a, self.rsa, packed, c, self.rsc);
             } else if self.engine == GemmEngine::MatrixMultiply && cols < SKINNY && rows >= 4 * cols {
                 T::gemm_raw(
+                    Internal,
                     self.engine,
                     cols,
                     self.k,
@@ -461,6 +509,7 @@ impl<T: Float> Job<'_, T> {
                 );
             } else {
                 T::gemm_raw(
+                    Internal,
                     self.engine,
                     rows,
                     self.k,
@@ -498,11 +547,11 @@ impl<T: Float> Job<'_, T> {
 /// a zero-padded stack buffer and each row of C is built [`LANES`] columns at a time in a
 /// fixed-size accumulator (a vector register on the SIMD paths), summing over k in order:
 /// no read-modify-write of C per term. Otherwise each element is a dot product.
-fn small_gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
+fn small_gemm<T: Float>(isa: Isa, alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     let (k, n) = (a.cols(), b.cols());
     let nb = n.next_multiple_of(LANES);
     if k * nb <= PACK {
-        dispatch(simd_path(), SmallPacked { alpha, a, b, beta, c });
+        dispatch(isa, SmallPacked { alpha, a, b, beta, c });
     } else {
         small_dots(alpha, a, b, beta, c);
     }
@@ -650,41 +699,58 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
     }
 }
 
-/// C ← A·B for a narrow C (n ≤ [`LANES`]) whose rows and A's rows are contiguous: B is packed
-/// once into k rows of 16 (zero-padded), then rows of C are computed [`NARROW_ROWS`] at a time
-/// (each load of B serving all of them), each row as two interleaved accumulator chains over k
-/// (l mod 2) added at the end. The
-/// result of a row does not depend on which rows share its part.
+/// B (k×n, n ≤ [`LANES`]) into `packed` as k rows of [`LANES`], zero-padded, for [`narrow`].
+fn pack_narrow<T: Float>(b: MatRef<'_, T>, packed: &mut [T]) {
+    let n = b.cols();
+    for (l, row) in packed.chunks_exact_mut(LANES).enumerate() {
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = if j < n { b.at(l, j) } else { T::ZERO };
+        }
+    }
+}
+
+/// Runs `f` on a scratch slice of `len` elements from the calling thread's reused buffer (it
+/// grows to the largest size asked and keeps it), or from a fresh one when that buffer is in
+/// use further up this thread's stack (a rayon worker that took another product's task while
+/// it waits on its own).
+fn with_pack_buf<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    T::pack_buf(Internal).with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, T::ZERO);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![T::ZERO; len]),
+    })
+}
+
+/// C ← A·B for a narrow C (n ≤ [`LANES`]) whose rows and A's rows are contiguous, from B
+/// packed by [`pack_narrow`] (k rows of 16, zero-padded): rows of C are computed
+/// [`NARROW_ROWS`] at a time (each load of B serving all of them), each row as two
+/// interleaved accumulator chains over k (l mod 2) added at the end. The result of a row
+/// does not depend on which rows share its part. Runs on `isa`, the caller's path.
 ///
 /// # Safety
 ///
 /// `a` addresses an m×k matrix with row stride `rsa` (rows may overlap: A is only read) and
-/// unit column stride, `b` a k×n
-/// matrix with strides (`rsb`, `csb`), `c` an m×n matrix with row stride `rsc` ≥ n and unit
-/// column stride whose rows from `c` to the end of its last row are exclusively the caller's;
-/// none of them overlap C.
+/// unit column stride, `packed` holds k·[`LANES`] elements, `c` an m×n matrix with row stride
+/// `rsc` ≥ n and unit column stride whose rows from `c` to the end of its last row are
+/// exclusively the caller's; C overlaps neither A nor `packed`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn narrow<T: Float>(
+    isa: Isa,
     m: usize,
     k: usize,
     n: usize,
     a: *const T,
     rsa: usize,
-    b: *const T,
-    rsb: usize,
-    csb: usize,
+    packed: &[T],
     c: *mut T,
     rsc: usize,
 ) {
     if m == 0 {
         return;
-    }
-    let mut packed = vec![T::ZERO; k * LANES];
-    for (l, row) in packed.chunks_exact_mut(LANES).enumerate() {
-        for (j, o) in row[..n].iter_mut().enumerate() {
-            // SAFETY: l < k and j < n index B (caller's contract).
-            *o = unsafe { *b.add(l * rsb + j * csb) };
-        }
     }
     // SAFETY: A's rows 0..m span (m−1)·rsa + k elements from `a`, and C's (m−1)·rsc + n from
     // `c`, exclusively ours (caller's contract); shared A and exclusive C do not overlap.
@@ -695,14 +761,14 @@ unsafe fn narrow<T: Float>(
         )
     };
     dispatch(
-        simd_path(),
+        isa,
         Narrow {
             m,
             af,
             rsa,
             k,
             n,
-            packed: &packed,
+            packed,
             cf,
             rsc,
         },
@@ -842,7 +908,7 @@ fn axpy16<M: Math, T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
     let b: &[T; LANES] = b.try_into().expect("LANES elements");
     for t in 0..LANES {
         acc[t] = if M::FMA {
-            s.fused_mul_add(b[t], acc[t])
+            s.fused_mul_add(Internal, b[t], acc[t])
         } else {
             acc[t] + s * b[t]
         };

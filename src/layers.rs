@@ -6,19 +6,19 @@
 //! Affine, the output for activations), and gradients overwrite (`Accum::Replace`).
 
 use crate::data::Rng;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::ops::activation::{Activation, activation_backward, activation_forward};
 use crate::ops::affine::{AffineGrads, affine_backward, affine_forward};
 use crate::ops::cross_entropy::Targets;
 use crate::ops::matmul::{matmul_backward, matmul_forward};
-use crate::ops::optim::{AdamParams, adam_update, sgd_update};
+use crate::ops::optim::{AdamParams, adam_update, check_adam, check_lr, sgd_update};
 use crate::ops::softmax::{softmax_backward, softmax_forward};
 use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy};
 use crate::ops::two_layer::{self, MAX_WIDTH};
-use crate::ops::{Accum, Workspace, check_shape};
-use crate::simd::{dispatch, simd_path};
+use crate::ops::{Accum, Workspace, check_shape, reserve, scratch_len};
+use crate::simd::{Isa, dispatch};
 
 /// A growable row-major matrix buffer: resizing never gives memory back.
 #[derive(Debug, Default)]
@@ -29,13 +29,17 @@ struct Buf<T> {
 }
 
 impl<T: Float> Buf<T> {
-    fn shape(&mut self, rows: usize, cols: usize) {
-        let n = rows * cols;
+    /// Makes the buffer rows×cols, growing it fallibly: `op`'s [`ErrorKind::Overflow`] or
+    /// [`ErrorKind::Alloc`] error (and the buffer unchanged) if it cannot.
+    fn shape(&mut self, op: &'static str, rows: usize, cols: usize) -> Result<()> {
+        let n = scratch_len(op, rows, cols, 0)?;
         if self.data.len() < n {
+            reserve(op, "scratch", &mut self.data, n)?;
             self.data.resize(n, T::ZERO);
         }
         self.rows = rows;
         self.cols = cols;
+        Ok(())
     }
     fn view(&self) -> MatRef<'_, T> {
         MatRef::from_row_major(&self.data[..self.rows * self.cols], self.rows, self.cols)
@@ -46,20 +50,38 @@ impl<T: Float> Buf<T> {
         MatMut::from_row_major(&mut self.data[..n], self.rows, self.cols)
             .expect("a buffer holds rows·cols elements")
     }
-    /// Copies `x` (any view) into the buffer, row-major.
-    fn copy_from(&mut self, x: MatRef<'_, T>) {
-        self.shape(x.rows(), x.cols());
+    /// Copies `x` (any view) into the buffer, row-major (errors as [`Buf::shape`]).
+    fn copy_from(&mut self, op: &'static str, x: MatRef<'_, T>) -> Result<()> {
+        self.shape(op, x.rows(), x.cols())?;
         let c = x.cols();
         if let Some(flat) = x.as_flat() {
             self.data[..flat.len()].copy_from_slice(flat);
-            return;
+            return Ok(());
+        }
+        if c == 0 {
+            return Ok(()); // no elements, however many rows
         }
         for i in 0..x.rows() {
             for j in 0..c {
                 self.data[i * c + j] = x.at(i, j);
             }
         }
+        Ok(())
     }
+}
+
+/// A layer's input x must have the layer's input width `d`: checked before anything is
+/// allocated for x's rows.
+fn check_input<T: Copy>(op: &'static str, x: &MatRef<'_, T>, d: usize) -> Result<()> {
+    if x.cols() != d {
+        return Err(Error::new(
+            op,
+            "x",
+            ErrorKind::Shape,
+            format!("has {} columns but the layer's input width is {d}", x.cols()),
+        ));
+    }
+    Ok(())
 }
 
 /// A layer with a forward and a backward pass, as in the book.
@@ -83,7 +105,9 @@ pub trait Layer<T: Float> {
     ///
     /// # Errors
     ///
-    /// The kernel's error for an input of the wrong shape.
+    /// [`ErrorKind::Shape`] naming `x` for an input of the wrong width (checked before the
+    /// layer sizes anything from x's rows), the kernel's error for other bad input, and
+    /// [`ErrorKind::Alloc`] if the layer's caches for x's rows cannot be allocated.
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>>;
 
     /// dx from dy = ∂L/∂y, using what the last `forward` kept; parameter gradients are
@@ -91,7 +115,7 @@ pub trait Layer<T: Float> {
     ///
     /// # Errors
     ///
-    /// The kernel's error if dy does not have the shape of the last output.
+    /// [`ErrorKind::Shape`] naming `dy` if it does not have the shape of the last output.
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>>;
 
     /// Calls `f(param, grad)` for each parameter tensor (the book's `params` and `grads`).
@@ -125,7 +149,7 @@ impl<T: Float> MatMul<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h`.
+    /// [`ErrorKind::Length`] if `w.len() != d·h`.
     pub fn new(w: Vec<T>, d: usize, h: usize) -> Result<Self> {
         MatRef::from_row_major(&w, d, h)?;
         Ok(MatMul {
@@ -142,17 +166,27 @@ impl<T: Float> MatMul<T> {
 
 impl<T: Float> Layer<T> for MatMul<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.y.shape(x.rows(), self.h);
+        const OP: &str = "MatMul::forward";
+        check_input(OP, &x, self.d)?;
+        self.y.shape(OP, x.rows(), self.h)?;
+        self.x.copy_from(OP, x)?;
         matmul_forward(
             x,
             MatRef::from_row_major(&self.w, self.d, self.h)?,
             self.y.view_mut(),
         )?;
-        self.x.copy_from(x);
         Ok(self.y.view())
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.dx.shape(self.x.rows, self.d);
+        const OP: &str = "MatMul::backward";
+        check_shape(
+            OP,
+            "dy",
+            (dy.rows(), dy.cols()),
+            (self.x.rows, self.h),
+            "the last output's shape",
+        )?;
+        self.dx.shape(OP, self.x.rows, self.d)?;
         matmul_backward(
             self.x.view(),
             MatRef::from_row_major(&self.w, self.d, self.h)?,
@@ -195,7 +229,7 @@ impl<T: Float> Affine<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h` or `b.len() != h`.
+    /// [`ErrorKind::Length`] if `w.len() != d·h` or `b.len() != h`.
     pub fn new(w: Vec<T>, b: Vec<T>, d: usize, h: usize, act: Activation) -> Result<Self> {
         MatRef::from_row_major(&w, d, h)?;
         crate::ops::check_len("Affine::new", "b", b.len(), h, "h")?;
@@ -239,8 +273,16 @@ impl<T: Float> Affine<T> {
     }
 
     fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
+        const OP: &str = "Affine::backward";
+        check_shape(
+            OP,
+            "dy",
+            (dy.rows(), dy.cols()),
+            (self.x.rows, self.h),
+            "the last output's shape",
+        )?;
         if want_dx {
-            self.dx.shape(self.x.rows, self.d);
+            self.dx.shape(OP, self.x.rows, self.d)?;
         }
         affine_backward(
             self.x.view(),
@@ -267,7 +309,10 @@ impl<T: Float> Affine<T> {
 
 impl<T: Float> Layer<T> for Affine<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.y.shape(x.rows(), self.h);
+        const OP: &str = "Affine::forward";
+        check_input(OP, &x, self.d)?;
+        self.y.shape(OP, x.rows(), self.h)?;
+        self.x.copy_from(OP, x)?;
         affine_forward(
             x,
             MatRef::from_row_major(&self.w, self.d, self.h)?,
@@ -275,7 +320,6 @@ impl<T: Float> Layer<T> for Affine<T> {
             self.act,
             self.y.view_mut(),
         )?;
-        self.x.copy_from(x);
         Ok(self.y.view())
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
@@ -315,12 +359,20 @@ impl<T: Float> Act<T> {
 
 impl<T: Float> Layer<T> for Act<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.y.shape(x.rows(), x.cols());
+        self.y.shape("Act::forward", x.rows(), x.cols())?;
         activation_forward(self.act, x, self.y.view_mut())?;
         Ok(self.y.view())
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.dx.shape(self.y.rows, self.y.cols);
+        const OP: &str = "Act::backward";
+        check_shape(
+            OP,
+            "dy",
+            (dy.rows(), dy.cols()),
+            (self.y.rows, self.y.cols),
+            "the last output's shape",
+        )?;
+        self.dx.shape(OP, self.y.rows, self.y.cols)?;
         activation_backward(self.act, self.y.view(), dy, self.dx.view_mut())?;
         Ok(self.dx.view())
     }
@@ -387,12 +439,20 @@ impl<T: Float> Softmax<T> {
 
 impl<T: Float> Layer<T> for Softmax<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.y.shape(x.rows(), x.cols());
+        self.y.shape("Softmax::forward", x.rows(), x.cols())?;
         softmax_forward(x, self.y.view_mut())?;
         Ok(self.y.view())
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        self.dx.shape(self.y.rows, self.y.cols);
+        const OP: &str = "Softmax::backward";
+        check_shape(
+            OP,
+            "dy",
+            (dy.rows(), dy.cols()),
+            (self.y.rows, self.y.cols),
+            "the last output's shape",
+        )?;
+        self.dx.shape(OP, self.y.rows, self.y.cols)?;
         softmax_backward(self.y.view(), dy, self.dx.view_mut())?;
         Ok(self.dx.view())
     }
@@ -422,7 +482,15 @@ impl<T: Float> SoftmaxWithLoss<T> {
     ///
     /// As [`softmax_cross_entropy`]: labels out of range, a label count other than N.
     pub fn forward(&mut self, scores: MatRef<'_, T>, labels: &[usize]) -> Result<T> {
-        self.ds.shape(scores.rows(), scores.cols());
+        const OP: &str = "SoftmaxWithLoss::forward";
+        crate::ops::cross_entropy::check_targets(
+            OP,
+            &Targets::<T>::Classes(labels),
+            scores.rows(),
+            scores.cols(),
+            None,
+        )?;
+        self.ds.shape(OP, scores.rows(), scores.cols())?;
         let mut loss = [T::ZERO];
         softmax_cross_entropy(
             scores,
@@ -439,12 +507,14 @@ impl<T: Float> SoftmaxWithLoss<T> {
     ///
     /// # Errors
     ///
-    /// None in practice (kept for symmetry with [`Layer::backward`]).
+    /// [`ErrorKind::Alloc`] if the scaled gradient's buffer cannot be allocated (only when
+    /// `dout` ≠ 1: with 1 the forward's buffer is returned as it is).
     pub fn backward(&mut self, dout: T) -> Result<MatRef<'_, T>> {
         if dout == T::ONE {
             return Ok(self.ds.view());
         }
-        self.dx.shape(self.ds.rows, self.ds.cols);
+        self.dx
+            .shape("SoftmaxWithLoss::backward", self.ds.rows, self.ds.cols)?;
         let n = self.ds.rows * self.ds.cols;
         for (o, &g) in self.dx.data[..n].iter_mut().zip(&self.ds.data[..n]) {
             *o = dout * g;
@@ -464,7 +534,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
 /// let x = [2.0_f32];
 /// layer.forward(nnkern::MatRef::from_row_major(&x, 1, 1)?)?;
 /// layer.backward(nnkern::MatRef::from_row_major(&[1.0], 1, 1)?)?; // dW = 2
-/// Sgd { lr: 0.5 }.step(&mut layer);
+/// Sgd { lr: 0.5 }.step(&mut layer)?;
 /// assert_eq!(layer.params()[0], &[0.0]);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
@@ -476,10 +546,67 @@ pub struct Sgd<T> {
 
 impl<T: Float> Sgd<T> {
     /// One update of every parameter of `layer`.
-    pub fn step(&self, layer: &mut dyn Layer<T>) {
+    ///
+    /// # Errors
+    ///
+    /// Before any update: [`ErrorKind::Value`] naming `lr` if it is not finite and ≥ 0;
+    /// [`ErrorKind::Length`] naming `grads` if the layer hands a parameter and a gradient of
+    /// different lengths.
+    pub fn step(&self, layer: &mut dyn Layer<T>) -> Result<()> {
+        const OP: &str = "Sgd::step";
+        check_lr(OP, self.lr)?;
+        check_param_pairs(OP, &mut [&mut *layer], &mut |_, _| true)?;
+        // (checked above: these updates cannot fail)
+        let mut result = Ok(());
         layer.visit_params(&mut |p, g| {
-            sgd_update(p, g, self.lr).expect("a layer's parameter and gradient have one length")
+            if result.is_ok() {
+                result = sgd_update(p, g, self.lr);
+            }
         });
+        result
+    }
+}
+
+/// Visits every (parameter, gradient) pair of `layers` without changing anything and checks
+/// that each pair has one length and that `fits(k, len)` holds for the k-th pair: `op`'s
+/// [`ErrorKind::Length`] error naming `grads` or `layers` for the first that does not.
+/// Returns the number of pairs.
+fn check_param_pairs<T: Float>(
+    op: &'static str,
+    layers: &mut [&mut dyn Layer<T>],
+    fits: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<usize> {
+    let mut k = 0;
+    let mut bad = None;
+    for layer in layers.iter_mut() {
+        layer.visit_params(&mut |p, g| {
+            if bad.is_none() {
+                if p.len() != g.len() {
+                    bad = Some((
+                        "grads",
+                        format!(
+                            "of parameter tensor {k} has length {} but the parameter has {}",
+                            g.len(),
+                            p.len()
+                        ),
+                    ));
+                } else if !fits(k, p.len()) {
+                    bad = Some((
+                        "layers",
+                        format!(
+                            "hand parameter tensor {k} of length {} that the optimizer's state \
+                             does not have (pass the same layers in the same order at every step)",
+                            p.len()
+                        ),
+                    ));
+                }
+            }
+            k += 1;
+        });
+    }
+    match bad {
+        Some((arg, detail)) => Err(Error::new(op, arg, ErrorKind::Length, detail)),
+        None => Ok(k),
     }
 }
 
@@ -496,7 +623,7 @@ impl<T: Float> Sgd<T> {
 /// layer.forward(nnkern::MatRef::from_row_major(&[2.0], 1, 1)?)?;
 /// layer.backward(nnkern::MatRef::from_row_major(&[1.0], 1, 1)?)?;
 /// let mut adam = Adam::new(AdamParams { lr: 0.1, ..Default::default() });
-/// adam.step(&mut [&mut layer]);
+/// adam.step(&mut [&mut layer])?;
 /// assert!((layer.params()[0][0] - 0.9).abs() < 1e-6);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
@@ -519,20 +646,69 @@ impl<T: Float> Adam<T> {
 
     /// One update of every parameter of `layers`; pass the same layers in the same order at
     /// every step.
-    pub fn step(&mut self, layers: &mut [&mut dyn Layer<T>]) {
-        self.step += 1;
+    ///
+    /// The parameter set is checked against the optimizer's state before anything is
+    /// updated: the first step sizes the moments from it, later steps must hand tensors of
+    /// the same number and lengths.
+    ///
+    /// # Errors
+    ///
+    /// Before any update: [`ErrorKind::Value`] naming a hyper-parameter out of its domain (see
+    /// [`adam_update`]); [`ErrorKind::Length`] naming `layers` if the parameter set differs
+    /// from the one of the first step, or naming `grads` if a layer hands a parameter and a
+    /// gradient of different lengths; [`ErrorKind::Alloc`] if the moments cannot be
+    /// allocated.
+    pub fn step(&mut self, layers: &mut [&mut dyn Layer<T>]) -> Result<()> {
+        const OP: &str = "Adam::step";
+        check_adam(OP, &self.hp)?;
+        if self.moments.is_empty() {
+            let mut lens = Vec::new();
+            check_param_pairs(OP, layers, &mut |_, len| {
+                lens.push(len);
+                true
+            })?;
+            let mut moments = Vec::with_capacity(lens.len());
+            for len in lens {
+                let (mut m, mut v) = (Vec::new(), Vec::new());
+                reserve(OP, "scratch", &mut m, len)?;
+                reserve(OP, "scratch", &mut v, len)?;
+                m.resize(len, T::ZERO);
+                v.resize(len, T::ZERO);
+                moments.push((m, v));
+            }
+            self.moments = moments;
+        } else {
+            let moments = &self.moments;
+            let count = check_param_pairs(OP, layers, &mut |k, len| {
+                moments.get(k).is_some_and(|(m, _)| m.len() == len)
+            })?;
+            if count != moments.len() {
+                return Err(Error::new(
+                    OP,
+                    "layers",
+                    ErrorKind::Length,
+                    format!(
+                        "hand {count} parameter tensors but the optimizer's state is for {} (pass \
+                         the same layers in the same order at every step)",
+                        moments.len()
+                    ),
+                ));
+            }
+        }
+        self.step = self.step.saturating_add(1);
         let mut k = 0;
         let (hp, step, moments) = (self.hp, self.step, &mut self.moments);
+        let mut result = Ok(());
         for layer in layers.iter_mut() {
             layer.visit_params(&mut |p, g| {
-                if moments.len() <= k {
-                    moments.push((vec![T::ZERO; p.len()], vec![T::ZERO; p.len()]));
-                }
                 let (m, v) = &mut moments[k];
-                adam_update(p, g, m, v, step, &hp).expect("moments are sized from the parameter");
+                if result.is_ok() {
+                    result = adam_update(p, g, m, v, step, &hp);
+                }
                 k += 1;
             });
         }
+        result
     }
 }
 
@@ -551,7 +727,7 @@ impl<T: Float> Adam<T> {
 /// // untrained (weights 0.01·N(0, 1)): scores differ by ~0.01, so the loss is near ln 3
 /// assert!((loss - 3f32.ln()).abs() < 0.05);
 /// net.backward()?;
-/// net.step(&Sgd { lr: 1.0 });
+/// net.step(&Sgd { lr: 1.0 })?;
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[derive(Debug)]
@@ -608,9 +784,15 @@ impl<T: Float> TwoLayerNet<T> {
     }
 
     /// One SGD update of all parameters.
-    pub fn step(&mut self, sgd: &Sgd<T>) {
-        sgd.step(&mut self.hidden);
-        sgd.step(&mut self.out);
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Value`] naming `lr` if the learning rate is not finite and ≥ 0 (nothing
+    /// is updated).
+    pub fn step(&mut self, sgd: &Sgd<T>) -> Result<()> {
+        check_lr("TwoLayerNet::step", sgd.lr)?;
+        sgd.step(&mut self.hidden)?;
+        sgd.step(&mut self.out)
     }
 
     /// One whole training step on a batch: `forward(x, t)`, `backward()` and `step(sgd)` in
@@ -657,17 +839,18 @@ impl<T: Float> TwoLayerNet<T> {
             && self.out.d == h
             && self.out.act == Activation::Identity
             && x.unit_col_stride();
+        check_lr(OP, sgd.lr)?;
         if !fused || n == 0 {
             let loss = self.forward(x, t)?;
             self.backward()?;
-            self.step(sgd);
+            self.step(sgd)?;
             return Ok(loss);
         }
         check_shape(OP, "x", (n, x.cols()), (n, d), "N × the input width")?;
         crate::ops::cross_entropy::check_targets(OP, &Targets::<T>::Classes(t), n, c, None)?;
         let (hid, out) = (&mut self.hidden, &mut self.out);
         let loss = dispatch(
-            simd_path(),
+            Isa::current(),
             two_layer::Step {
                 x,
                 t,
@@ -687,7 +870,7 @@ impl<T: Float> TwoLayerNet<T> {
                 },
             },
         );
-        self.step(sgd);
+        self.step(sgd)?;
         Ok(loss)
     }
 }
@@ -702,10 +885,10 @@ impl<T: Float> TwoLayerNet<T> {
 /// use nnkern::data::{Rng, spiral};
 /// use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
 ///
-/// let (x, t) = spiral::<f32>(100, 3, 1);
+/// let (x, t) = spiral::<f32>(100, 3, 1)?;
 /// let mut rng = Rng::new(2);
 /// let mut net = TwoLayerNet::new(2, 10, 3, &mut rng);
-/// let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng);
+/// let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng)?;
 /// let first = trainer.epoch(&mut net, &x, &t)?;
 /// for _ in 0..20 {
 ///     trainer.epoch(&mut net, &x, &t)?;
@@ -715,10 +898,8 @@ impl<T: Float> TwoLayerNet<T> {
 /// ```
 #[derive(Debug)]
 pub struct Trainer<T> {
-    /// Rows per minibatch.
-    pub batch: usize,
-    /// The optimizer.
-    pub sgd: Sgd<T>,
+    batch: usize,
+    sgd: Sgd<T>,
     rng: Rng,
     order: Vec<usize>,
     xb: Vec<T>,
@@ -726,16 +907,65 @@ pub struct Trainer<T> {
 }
 
 impl<T: Float> Trainer<T> {
-    /// A trainer with minibatches of `batch` rows (at least 1), shuffling with `rng`.
-    pub fn new(batch: usize, sgd: Sgd<T>, rng: Rng) -> Self {
-        Trainer {
-            batch: batch.max(1),
+    /// A trainer with minibatches of `batch` rows, shuffling with `rng`. A batch larger than
+    /// the data set is the whole set.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Value`] naming `batch` if it is 0, or `lr` if the learning rate is not
+    /// finite and ≥ 0.
+    pub fn new(batch: usize, sgd: Sgd<T>, rng: Rng) -> Result<Self> {
+        let mut t = Trainer {
+            batch: 1,
             sgd,
             rng,
             order: Vec::new(),
             xb: Vec::new(),
             tb: Vec::new(),
+        };
+        t.set_batch(batch)?;
+        t.set_sgd(sgd)?;
+        Ok(t)
+    }
+
+    /// Rows per minibatch.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Sets the rows per minibatch for the following epochs.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Value`] naming `batch` if it is 0 (the setting is unchanged).
+    pub fn set_batch(&mut self, batch: usize) -> Result<()> {
+        if batch == 0 {
+            return Err(Error::new(
+                "Trainer::set_batch",
+                "batch",
+                ErrorKind::Value,
+                "is 0 but a minibatch needs at least 1 row",
+            ));
         }
+        self.batch = batch;
+        Ok(())
+    }
+
+    /// The optimizer.
+    pub fn sgd(&self) -> Sgd<T> {
+        self.sgd
+    }
+
+    /// Sets the optimizer for the following steps.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Value`] naming `lr` if it is not finite and ≥ 0 (the setting is
+    /// unchanged).
+    pub fn set_sgd(&mut self, sgd: Sgd<T>) -> Result<()> {
+        check_lr("Trainer::set_sgd", sgd.lr)?;
+        self.sgd = sgd;
+        Ok(())
     }
 
     /// One epoch over the N×D rows `x` (row-major) with labels `t`; returns the mean of the
@@ -743,22 +973,40 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Length`](crate::ErrorKind::Length) naming `x` if `x.len()` is not a
-    /// multiple of the net's input width times `t.len()`; the kernels' errors otherwise.
+    /// [`ErrorKind::Length`] naming `x` if `x.len()` is not the
+    /// net's input width times `t.len()`; [`ErrorKind::Alloc`] if the batch buffers cannot be
+    /// allocated; the kernels' errors otherwise.
     pub fn epoch(&mut self, net: &mut TwoLayerNet<T>, x: &[T], t: &[usize]) -> Result<T> {
+        const OP: &str = "Trainer::epoch";
         let n = t.len();
         let d = net.hidden.d;
-        crate::ops::check_len("Trainer::epoch", "x", x.len(), n * d, "t.len × input width")?;
-        if self.order.len() != n {
-            self.order = (0..n).collect();
+        match n.checked_mul(d) {
+            Some(nd) => crate::ops::check_len(OP, "x", x.len(), nd, "t.len × input width")?,
+            None => {
+                return Err(Error::new(
+                    OP,
+                    "t",
+                    ErrorKind::Overflow,
+                    format!("has {n} labels: × the input width {d} overflows usize"),
+                ));
+            }
         }
+        // (a batch beyond the data set is the whole set: its buffers are sized from both)
+        let batch = self.batch.min(n);
+        if self.order.len() != n {
+            self.order.clear();
+            reserve(OP, "scratch", &mut self.order, n)?;
+            self.order.extend(0..n);
+        }
+        // batch·d ≤ n·d, which was checked
+        reserve(OP, "scratch", &mut self.xb, batch * d)?;
+        reserve(OP, "scratch", &mut self.tb, batch)?;
+        self.xb.resize(self.xb.len().max(batch * d), T::ZERO);
+        self.tb.resize(self.tb.len().max(batch), 0);
         self.rng.shuffle(&mut self.order);
-        self.xb.resize(self.batch * d, T::ZERO);
-        self.tb.resize(self.batch, 0);
         let mut total = 0.0;
-        let steps = n.div_ceil(self.batch);
-        for s in 0..steps {
-            let idx = &self.order[s * self.batch..((s + 1) * self.batch).min(n)];
+        let steps = n.div_ceil(batch.max(1));
+        for idx in self.order.chunks(batch.max(1)) {
             for (k, &i) in idx.iter().enumerate() {
                 self.xb[k * d..(k + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
                 self.tb[k] = t[i];

@@ -56,14 +56,22 @@
 //! - **Errors.** Every function validates every argument before touching memory and returns
 //!   an [`Error`] naming the operation and the argument, e.g.
 //!   `affine_forward: w has 785 rows but x has 784 columns`; it never panics on bad input.
-//!   A zero-row batch is a valid no-op; a row kernel with zero columns is an error.
+//!   A view holds at most `isize::MAX` elements (like a slice), so no size computed from its
+//!   dimensions overflows, and scratch sized from the arguments is reserved fallibly before
+//!   any output is written ([`ErrorKind::Alloc`] instead of an abort). A zero-row batch is
+//!   valid: nothing per row is written, parameter gradients are zeroed (`Replace`), and a
+//!   reduced loss is 0 for `Sum` and NaN for `Mean` (0/0, as PyTorch). Views with no
+//!   elements return at once however long their other side; a row kernel with zero columns
+//!   is an error.
 //! - **Threads.** Row and loss kernels split large batches across the current rayon pool in
 //!   blocks whose size depends only on the shape, and reduce in a fixed order; large GEMMs are
 //!   cut into up to 4 parts along the rows or columns of C, also by shape alone, each part a
 //!   single-threaded engine call. Results are bit-for-bit identical whatever the number of
 //!   threads. Use `pool.install(..)` to choose the pool. The only process-wide state is the
 //!   cached CPU-feature choice; [`with_simd_path`] and [`with_gemm_engine`] overrides are
-//!   per thread.
+//!   per thread, read once per call on the calling thread and handed to every block and
+//!   GEMM part the call splits off, whichever rayon worker runs it (so results under an
+//!   override, too, are the same on any thread count).
 //! - **GEMM engines.** `matrixmultiply` by default; with the cargo feature `gemm`, the `gemm`
 //!   crate's AVX-512 kernels ([`GemmEngine`]).
 //!

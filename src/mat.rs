@@ -36,6 +36,20 @@ fn check_view(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
             ),
         )
     })?;
+    // Every element must be addressable by an `isize` count, as for a slice: a kernel sizes
+    // its loops and its scratch from rows·cols, and a broadcast view (stride 0) could
+    // otherwise claim more elements than any size computation can hold.
+    if rows.checked_mul(cols).is_none_or(|e| e > isize::MAX as usize) {
+        return Err(Error::new(
+            op,
+            "rows",
+            ErrorKind::Overflow,
+            format!(
+                "× cols = {rows}×{cols} is more than isize::MAX elements (a view, like a slice, \
+                 holds at most isize::MAX)"
+            ),
+        ));
+    }
     if need > len {
         return Err(Error::new(
             op,
@@ -185,8 +199,9 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// # Errors
     ///
     /// [`ErrorKind::Length`] if the view reaches past the end of `data`;
-    /// [`ErrorKind::Overflow`] if `(rows−1)·row_stride + (cols−1)·col_stride` overflows;
-    /// [`ErrorKind::Stride`] if a stride exceeds `isize::MAX`.
+    /// [`ErrorKind::Overflow`] if `(rows−1)·row_stride + (cols−1)·col_stride` overflows, or
+    /// if the view has more than `isize::MAX` elements (rows·cols: a broadcast view is
+    /// limited like a slice); [`ErrorKind::Stride`] if a stride exceeds `isize::MAX`.
     ///
     /// # Example
     ///
@@ -561,6 +576,9 @@ impl<'a, T: Copy> MatMut<'a, T> {
 
     /// Sets every element of the view to `value`.
     pub fn fill(&mut self, value: T) {
+        if self.cols == 0 {
+            return; // no elements, however many (empty) rows
+        }
         for i in 0..self.rows {
             for j in 0..self.cols {
                 self.data[i * self.rs + j * self.cs] = value;

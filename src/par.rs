@@ -55,7 +55,8 @@ impl<A: RowSplit, B: RowSplit> RowSplit for (A, B) {
 
 /// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(rows, cols)` rows, where
 /// `parts` holds the rows `first_row..end_row` of `out`, and combines the block results with
-/// `combine` in a fixed tree order (`R::default()` when `rows` is 0).
+/// `combine` in a fixed tree order (`R::default()` when there are no elements: `rows` or
+/// `cols` is 0).
 pub(crate) fn map_blocks<P, R, F, C>(rows: usize, cols: usize, out: P, f: &F, combine: &C) -> R
 where
     P: RowSplit,
@@ -63,11 +64,13 @@ where
     F: Fn(usize, usize, P) -> R + Sync,
     C: Fn(R, R) -> R + Sync,
 {
-    let per = rows_per_block(rows, cols);
-    let blocks = rows.div_ceil(per);
-    if blocks == 0 {
+    // No elements, whatever the other dimension: nothing to split (a view of usize::MAX
+    // empty rows must not cost usize::MAX / BLOCK_ELEMS blocks).
+    if rows == 0 || cols == 0 {
         return R::default();
     }
+    let per = rows_per_block(rows, cols);
+    let blocks = rows.div_ceil(per);
     let t = Tree {
         per,
         rows,
@@ -103,7 +106,9 @@ impl Tree {
     {
         let per = self.per;
         if b1 - b0 == 1 {
-            return f(b0 * per, ((b0 + 1) * per).min(self.rows), out);
+            // (b0·per < rows, so neither this nor the end overflows)
+            let r0 = b0 * per;
+            return f(r0, r0 + per.min(self.rows - r0), out);
         }
         let mid = b0 + (b1 - b0) / 2;
         let (top, bottom) = out.split_at_row((mid - b0) * per);

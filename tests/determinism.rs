@@ -293,3 +293,321 @@ fn calls_nested_in_rayon_jobs_match_a_lone_call() {
         assert!(got == &alone, "nested job {i} differs from a lone call");
     }
 }
+
+fn bits_of<T: Float>(v: &[T]) -> Vec<u64> {
+    v.iter().map(|x| x.to_f64().to_bits()).collect()
+}
+
+/// Inputs of [`every_public_kernel`]: `x` N×D (also the logits and probabilities of the row
+/// kernels), `w` D×H and a narrow `w10` D×10, `b` H, `dy` N×H, labels below D.
+struct Inputs<T> {
+    x: Vec<T>,
+    xpos: Vec<T>,
+    w: Vec<T>,
+    w10: Vec<T>,
+    b: Vec<T>,
+    dy: Vec<T>,
+    labels: Vec<usize>,
+    n: usize,
+    d: usize,
+    h: usize,
+}
+
+impl<T: Float> Inputs<T> {
+    /// Shapes that split everywhere: N×D spans several row blocks; N×D·D×H (by columns) and
+    /// N×D·D×10 (by rows, the narrow kernel) are cut into several GEMM parts.
+    fn new(seed: u64) -> Self {
+        let (n, d, h) = (1600, 400, 800);
+        let mut rng = Rng::new(seed);
+        let mut vals = |len: usize, lo: f64, hi: f64| -> Vec<T> {
+            rng.values::<T>(len, lo, hi)
+                .into_iter()
+                .map(T::from_f64)
+                .collect()
+        };
+        Inputs {
+            x: vals(n * d, -6.0, 6.0),
+            xpos: vals(n * d, 0.01, 1.0),
+            w: vals(d * h, -0.2, 0.2),
+            w10: vals(d * 10, -0.2, 0.2),
+            b: vals(h, -1.0, 1.0),
+            dy: vals(n * h, -1.0, 1.0),
+            labels: (0..n).map(|i| (i * 7919) % d).collect(),
+            n,
+            d,
+            h,
+        }
+    }
+}
+
+/// Every public kernel once, each output as bits.
+fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
+    let (n, d, h) = (inp.n, inp.d, inp.h);
+    let x = MatRef::from_row_major(&inp.x, n, d).unwrap();
+    let xpos = MatRef::from_row_major(&inp.xpos, n, d).unwrap();
+    let w = MatRef::from_row_major(&inp.w, d, h).unwrap();
+    let w10 = MatRef::from_row_major(&inp.w10, d, 10).unwrap();
+    let dy = MatRef::from_row_major(&inp.dy, n, h).unwrap();
+    let nd = || vec![T::NAN; n * d];
+    let mut out = Vec::new();
+
+    // GEMM, wide and narrow, and the matmul layer
+    let mut c = vec![T::NAN; n * h];
+    gemm(
+        T::ONE,
+        x,
+        w,
+        T::ZERO,
+        MatMut::from_row_major(&mut c, n, h).unwrap(),
+    )
+    .unwrap();
+    let mut c10 = vec![T::NAN; n * 10];
+    gemm(
+        T::ONE,
+        x,
+        w10,
+        T::ZERO,
+        MatMut::from_row_major(&mut c10, n, 10).unwrap(),
+    )
+    .unwrap();
+    let mut y = vec![T::NAN; n * h];
+    matmul_forward(x, w, MatMut::from_row_major(&mut y, n, h).unwrap()).unwrap();
+    let (mut dx, mut dw) = (nd(), vec![T::NAN; d * h]);
+    matmul_backward(
+        x,
+        w,
+        dy,
+        Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
+        MatMut::from_row_major(&mut dw, d, h).unwrap(),
+        Accum::Replace,
+    )
+    .unwrap();
+    out.extend([
+        bits_of(&c),
+        bits_of(&c10),
+        bits_of(&y),
+        bits_of(&dx),
+        bits_of(&dw),
+    ]);
+
+    // affine forward and backward, every activation, wide and narrow
+    let mut ws = Workspace::new();
+    for act in [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+    ] {
+        for (wm, hh, bb) in [(w, h, &inp.b[..]), (w10, 10, &inp.b[..10])] {
+            let mut y = vec![T::NAN; n * hh];
+            affine_forward(x, wm, bb, act, MatMut::from_row_major(&mut y, n, hh).unwrap()).unwrap();
+            let dyv = MatRef::from_row_major(&inp.dy[..n * hh], n, hh).unwrap();
+            let (mut dx, mut dw, mut db) = (nd(), vec![T::NAN; d * hh], vec![T::NAN; hh]);
+            affine_backward(
+                x,
+                wm,
+                MatRef::from_row_major(&y, n, hh).unwrap(),
+                dyv,
+                act,
+                AffineGrads {
+                    dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
+                    dw: MatMut::from_row_major(&mut dw, d, hh).unwrap(),
+                    db: &mut db,
+                },
+                Accum::Replace,
+                &mut ws,
+            )
+            .unwrap();
+            out.extend([bits_of(&y), bits_of(&dx), bits_of(&dw), bits_of(&db)]);
+        }
+        // elementwise forward and backward
+        let mut a = nd();
+        activation_forward(act, x, MatMut::from_row_major(&mut a, n, d).unwrap()).unwrap();
+        let mut g = nd();
+        activation_backward(
+            act,
+            MatRef::from_row_major(&a, n, d).unwrap(),
+            xpos,
+            MatMut::from_row_major(&mut g, n, d).unwrap(),
+        )
+        .unwrap();
+        out.extend([bits_of(&a), bits_of(&g)]);
+    }
+    let mut e = nd();
+    exp_forward(x, MatMut::from_row_major(&mut e, n, d).unwrap()).unwrap();
+    let (mut s1, mut s2, mut s3, mut s4) = (nd(), nd(), nd(), nd());
+    sigmoid_forward(x, MatMut::from_row_major(&mut s1, n, d).unwrap()).unwrap();
+    sigmoid_backward(xpos, x, MatMut::from_row_major(&mut s2, n, d).unwrap()).unwrap();
+    tanh_forward(x, MatMut::from_row_major(&mut s3, n, d).unwrap()).unwrap();
+    tanh_backward(xpos, x, MatMut::from_row_major(&mut s4, n, d).unwrap()).unwrap();
+    let (mut r1, mut r2) = (nd(), nd());
+    relu_forward(x, MatMut::from_row_major(&mut r1, n, d).unwrap()).unwrap();
+    relu_backward(x, xpos, MatMut::from_row_major(&mut r2, n, d).unwrap()).unwrap();
+    out.extend([e, s1, s2, s3, s4, r1, r2].iter().map(|v| bits_of(v)));
+
+    // softmax family
+    let (mut p, mut pz, mut lp, mut dp, mut dlp) = (nd(), nd(), nd(), nd(), nd());
+    softmax_forward(x, MatMut::from_row_major(&mut p, n, d).unwrap()).unwrap();
+    let zero_rows = SoftmaxOptions {
+        masked_rows: MaskedRows::Zero,
+    };
+    softmax_forward_with(x, MatMut::from_row_major(&mut pz, n, d).unwrap(), zero_rows).unwrap();
+    log_softmax_forward(x, MatMut::from_row_major(&mut lp, n, d).unwrap()).unwrap();
+    let pv = MatRef::from_row_major(&p, n, d).unwrap();
+    softmax_backward(pv, x, MatMut::from_row_major(&mut dp, n, d).unwrap()).unwrap();
+    log_softmax_backward(
+        MatRef::from_row_major(&lp, n, d).unwrap(),
+        x,
+        MatMut::from_row_major(&mut dlp, n, d).unwrap(),
+    )
+    .unwrap();
+    out.extend([p.as_slice(), &pz, &lp, &dp, &dlp].iter().map(|v| bits_of(v)));
+
+    // losses: class and probability targets, every reduction, with options
+    let classes = Targets::Classes(&inp.labels);
+    let probs = Targets::Probs(pv);
+    let weight: Vec<T> = (0..d).map(|c| T::from_f64(0.5 + (c % 5) as f64 / 4.0)).collect();
+    for red in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+        let len = if red == Reduction::None { n } else { 1 };
+        let dl = vec![T::from_f64(0.75); len];
+        for (targets, opts) in [
+            (
+                classes,
+                CrossEntropyOptions {
+                    reduction: red,
+                    label_smoothing: T::from_f64(0.1),
+                    weight: Some(&weight),
+                    ..Default::default()
+                },
+            ),
+            (
+                probs,
+                CrossEntropyOptions {
+                    reduction: red,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let (mut loss, mut lse, mut g, mut g2) = (vec![T::NAN; len], vec![T::NAN; n], nd(), nd());
+            softmax_cross_entropy_forward(x, targets, &opts, &mut loss, Some(&mut lse)).unwrap();
+            softmax_cross_entropy_backward(
+                x,
+                &lse,
+                targets,
+                &opts,
+                &dl,
+                MatMut::from_row_major(&mut g, n, d).unwrap(),
+            )
+            .unwrap();
+            let mut loss2 = vec![T::NAN; len];
+            softmax_cross_entropy(
+                x,
+                targets,
+                &opts,
+                &dl,
+                &mut loss2,
+                MatMut::from_row_major(&mut g2, n, d).unwrap(),
+            )
+            .unwrap();
+            out.extend([&loss, &lse, &g, &loss2, &g2].iter().map(|v| bits_of(v)));
+        }
+        for targets in [classes, probs] {
+            let (mut loss, mut g) = (vec![T::NAN; len], nd());
+            cross_entropy_forward(xpos, targets, red, &mut loss).unwrap();
+            cross_entropy_backward(
+                xpos,
+                targets,
+                red,
+                &dl,
+                MatMut::from_row_major(&mut g, n, d).unwrap(),
+            )
+            .unwrap();
+            out.extend([bits_of(&loss), bits_of(&g)]);
+        }
+        let blen = if red == Reduction::None { n * d } else { 1 };
+        let opts = BceOptions {
+            reduction: red,
+            weight: Some(MatRef::from_strided(&weight, n, d, 0, 1).unwrap()),
+            pos_weight: Some(&weight),
+        };
+        let dbl = vec![T::from_f64(0.75); blen];
+        let (mut l1, mut l2, mut g1, mut g2) = (vec![T::NAN; blen], vec![T::NAN; blen], nd(), nd());
+        bce_with_logits_forward(x, xpos, &opts, &mut l1).unwrap();
+        bce_with_logits_backward(
+            x,
+            xpos,
+            &opts,
+            &dbl,
+            MatMut::from_row_major(&mut g1, n, d).unwrap(),
+        )
+        .unwrap();
+        bce_with_logits(
+            x,
+            xpos,
+            &opts,
+            &dbl,
+            &mut l2,
+            MatMut::from_row_major(&mut g2, n, d).unwrap(),
+        )
+        .unwrap();
+        out.extend([&l1, &l2, &g1, &g2].iter().map(|v| bits_of(v)));
+    }
+
+    // the lane-per-row loss kernels (at most 16 classes)
+    let labels10: Vec<usize> = inp.labels.iter().map(|l| l % 10).collect();
+    let logits10 = MatRef::from_row_major(&c10, n, 10).unwrap();
+    for red in [Reduction::Mean, Reduction::None] {
+        let len = if red == Reduction::None { n } else { 1 };
+        let opts = CrossEntropyOptions {
+            reduction: red,
+            ..Default::default()
+        };
+        let (mut loss, mut g) = (vec![T::NAN; len], vec![T::NAN; n * 10]);
+        softmax_cross_entropy(
+            logits10,
+            Targets::Classes(&labels10),
+            &opts,
+            &vec![T::ONE; len],
+            &mut loss,
+            MatMut::from_row_major(&mut g, n, 10).unwrap(),
+        )
+        .unwrap();
+        out.extend([bits_of(&loss), bits_of(&g)]);
+    }
+
+    // optimizers
+    let (mut ps, mut pa, mut m, mut v) = (inp.x.clone(), inp.x.clone(), inp.xpos.clone(), inp.xpos.clone());
+    sgd_update(&mut ps, &inp.xpos, T::from_f64(0.1)).unwrap();
+    adam_update(&mut pa, &inp.xpos, &mut m, &mut v, 3, &AdamParams::default()).unwrap();
+    out.extend([&ps, &pa, &m, &v].iter().map(|v| bits_of(v)));
+    out
+}
+
+/// Every public kernel, under every SIMD override this CPU supports, gives the same bits on
+/// pools of 1, 2, 3 and 8 threads: the path chosen on the calling thread reaches every block
+/// and every GEMM part, whichever worker runs it. f32 and f64.
+#[test]
+fn every_public_kernel_identical_on_every_pool_under_every_simd_override() {
+    fn check<T: Float>(seed: u64) {
+        let inp = Inputs::<T>::new(seed);
+        let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
+            let run = || with_simd_path(path, || every_public_kernel(&inp)).unwrap();
+            let reference = pool(1).install(run);
+            for threads in [2, 3, 8] {
+                let p = pool(threads);
+                for rep in 0..2 {
+                    let got = p.install(run);
+                    let first_diff = got.iter().zip(&reference).position(|(a, b)| a != b);
+                    assert!(
+                        first_diff.is_none(),
+                        "{}: under {path}, output #{first_diff:?} differs on {threads} threads (run {rep})",
+                        T::NAME
+                    );
+                }
+            }
+        }
+    }
+    check::<f32>(43);
+    check::<f64>(44);
+}

@@ -49,10 +49,10 @@ fn allocs() -> usize {
 /// Trains the book's net with the book's hyper-parameters; returns (final epoch loss,
 /// training accuracy).
 fn train<T: Float>(seed: u64) -> (f64, f64) {
-    let (x, t) = spiral::<T>(100, 3, seed);
+    let (x, t) = spiral::<T>(100, 3, seed).unwrap();
     let mut rng = Rng::new(seed + 1);
     let mut net = TwoLayerNet::<T>::new(2, 10, 3, &mut rng);
-    let mut trainer = Trainer::new(30, Sgd { lr: T::ONE }, rng);
+    let mut trainer = Trainer::new(30, Sgd { lr: T::ONE }, rng).unwrap();
     let mut last = T::NAN;
     for _ in 0..300 {
         last = trainer.epoch(&mut net, &x, &t).unwrap();
@@ -109,10 +109,10 @@ fn spiral_learns_f64() {
 
 #[test]
 fn training_allocates_nothing_after_the_first_step() {
-    let (x, t) = spiral::<f32>(100, 3, 3);
+    let (x, t) = spiral::<f32>(100, 3, 3).unwrap();
     let mut rng = Rng::new(4);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-    let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng);
+    let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng).unwrap();
     trainer.epoch(&mut net, &x, &t).unwrap(); // first epoch: buffers are sized here
     let before = allocs();
     for _ in 0..5 {
@@ -143,7 +143,7 @@ fn training_allocates_nothing_after_the_first_step() {
 
 #[test]
 fn two_layer_net_gradients_match_central_differences() {
-    let (x, t) = spiral::<f64>(4, 3, 5);
+    let (x, t) = spiral::<f64>(4, 3, 5).unwrap();
     let mut rng = Rng::new(6);
     let mut net = TwoLayerNet::<f64>::new(2, 5, 3, &mut rng);
     // larger weights than the book's 0.01, so every path carries a visible gradient
@@ -244,7 +244,7 @@ fn sgd_and_adam_follow_their_formulas() {
 
 #[test]
 fn adam_trains_the_spiral_net_too() {
-    let (x, t) = spiral::<f32>(100, 3, 8);
+    let (x, t) = spiral::<f32>(100, 3, 8).unwrap();
     let mut rng = Rng::new(9);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
     let mut adam = Adam::new(AdamParams {
@@ -257,7 +257,7 @@ fn adam_trains_the_spiral_net_too() {
     for _ in 0..500 {
         last = net.forward(xv, &t).unwrap();
         net.backward().unwrap();
-        adam.step(&mut [&mut net.hidden, &mut net.out]);
+        adam.step(&mut [&mut net.hidden, &mut net.out]).unwrap();
     }
     assert!(last < 0.5 * first, "Adam: loss {first} → {last}");
 }
@@ -267,7 +267,11 @@ fn layers_reject_bad_shapes_with_errors() {
     let mut a = Affine::<f32>::new(vec![0.0; 6], vec![0.0; 3], 2, 3, Activation::Sigmoid).unwrap();
     let x = [0.0_f32; 9];
     let e = a.forward(MatRef::from_row_major(&x, 3, 3).unwrap()).unwrap_err();
-    assert_eq!(e.to_string(), "affine_forward: w has 2 rows but x has 3 columns");
+    // the layer checks the width itself, before it sizes its caches from x's rows
+    assert_eq!(
+        e.to_string(),
+        "Affine::forward: x has 3 columns but the layer's input width is 2"
+    );
     assert!(Affine::<f32>::new(vec![0.0; 6], vec![0.0; 2], 2, 3, Activation::Identity).is_err());
     assert!(MatMul::<f32>::new(vec![0.0; 5], 2, 3).is_err());
     let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut Rng::new(0));
@@ -348,7 +352,7 @@ fn train_step_rejects_bad_inputs_and_falls_back_beyond_16_wide() {
     let la = a.train_step(xv, &t, &sgd).unwrap();
     let lb = b.forward(xv, &t).unwrap();
     b.backward().unwrap();
-    b.step(&sgd);
+    b.step(&sgd).unwrap();
     assert_eq!(la.to_bits(), lb.to_bits());
     assert_eq!(a.out.params(), b.out.params());
     assert_eq!(a.hidden.params(), b.hidden.params());

@@ -23,6 +23,7 @@ fn sce_sweep<T: Float>() {
                 kind,
                 red: i / 3,
                 weighted: (i / 9) % 2 == 1,
+                tiny_weights: false,
                 ignore: if matches!(kind, Kind::Classes) {
                     (i / 2) % 3
                 } else {
@@ -36,6 +37,40 @@ fn sce_sweep<T: Float>() {
     }
 }
 both_types!(softmax_cross_entropy_over_sweep, sce_sweep);
+
+/// Class weights in the subnormal range (a weight sum whose reciprocal overflows the type):
+/// every reduction and target kind, long and short rows, with and without smoothing and
+/// ignored rows. `Mean` divides by the weight sum last, so its gradients stay finite (they
+/// were ±∞ or NaN when dloss/Σw was formed first).
+fn sce_subnormal_weights<T: Float>() {
+    let mut rng = Rng::new(23);
+    for &(n, c) in &[(3, 3), (37, 10), (40, 300)] {
+        for red in 0..3 {
+            for (i, kind) in [Kind::Classes, Kind::Soft].into_iter().enumerate() {
+                for eps in [0.0, 0.25] {
+                    checks::sce::<T>(
+                        &mut rng,
+                        &Case {
+                            n,
+                            c,
+                            kind,
+                            red,
+                            weighted: true,
+                            tiny_weights: true,
+                            ignore: if i == 0 { red % 2 } else { 0 },
+                            eps,
+                            layout: LAYOUTS[(red + i) % 3],
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+both_types!(
+    softmax_cross_entropy_subnormal_class_weights,
+    sce_subnormal_weights
+);
 
 /// Every combination of options, on a few shapes.
 fn sce_option_grid<T: Float>() {
@@ -60,6 +95,7 @@ fn sce_option_grid<T: Float>() {
                                     kind,
                                     red,
                                     weighted,
+                                    tiny_weights: false,
                                     ignore,
                                     eps,
                                     layout,
@@ -91,6 +127,7 @@ fn sce_short_rows<T: Float>() {
                     kind: Kind::Classes,
                     red: i % 3,
                     weighted: i % 2 == 1,
+                    tiny_weights: false,
                     ignore: (i / 2) % 3,
                     eps: [0.0, 0.1, 1.0][(i / 3) % 3],
                     layout: LAYOUTS[(i / 5) % 3],

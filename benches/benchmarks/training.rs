@@ -166,7 +166,7 @@ fn epochs(x: &[f32], t: &[usize], mut rng: Rng, mut step: impl FnMut(&[f32], &[u
 }
 
 fn training(c: &mut Criterion) {
-    let (x, t) = spiral::<f32>(100, 3, 1984);
+    let (x, t) = spiral::<f32>(100, 3, 1984).unwrap();
     let mut g = c.benchmark_group("spiral_training");
     g.throughput(Throughput::Elements(1));
     let (xb, tb) = (&x[..60], &t[..30]);
@@ -181,7 +181,7 @@ fn training(c: &mut Criterion) {
         b.iter(|| {
             let l = net.forward(xv, tb).unwrap();
             net.backward().unwrap();
-            net.step(&sgd);
+            net.step(&sgd).unwrap();
             l
         })
     });
@@ -202,7 +202,7 @@ fn training(c: &mut Criterion) {
             epochs(&x, &t, rng, |xb, tb| {
                 let l = net.forward(m(xb, 30, 2), tb).unwrap();
                 net.backward().unwrap();
-                net.step(&Sgd { lr: 1.0 });
+                net.step(&Sgd { lr: 1.0 }).unwrap();
                 l
             })
         })
@@ -211,7 +211,7 @@ fn training(c: &mut Criterion) {
         b.iter(|| {
             let mut rng = Rng::new(2);
             let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-            let mut tr = Trainer::new(30, Sgd { lr: 1.0 }, rng);
+            let mut tr = Trainer::new(30, Sgd { lr: 1.0 }, rng).unwrap();
             let mut last = 0.0;
             for _ in 0..300 {
                 last = tr.epoch(&mut net, &x, &t).unwrap();

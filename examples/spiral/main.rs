@@ -131,7 +131,7 @@ fn main() -> ExitCode {
 
 fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let (per_class, classes) = (100, 3);
-    let (x, t) = spiral::<T>(per_class, classes, cfg.seed);
+    let (x, t) = spiral::<T>(per_class, classes, cfg.seed)?;
     let n = t.len();
     let mut rng = Rng::new(cfg.seed.wrapping_add(1));
     let mut net = TwoLayerNet::<T>::new(2, cfg.hidden, classes, &mut rng);
@@ -148,7 +148,7 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
         cfg.epochs
     );
 
-    let mut trainer = Trainer::new(cfg.batch, sgd, rng);
+    let mut trainer = Trainer::new(cfg.batch, sgd, rng)?;
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut busy = Duration::ZERO;
     let report_every = (cfg.epochs / 15).max(1);

@@ -113,6 +113,7 @@ impl Activation {
                 map_unary_inplace(self.unary().expect("sigmoid and tanh have SIMD bodies"), y)
             }
             // ReLU, and outputs with a column stride (e.g. a transposed y): elementwise
+            _ if y.cols() == 0 => {} // no elements, however many rows
             _ => {
                 for i in 0..y.rows() {
                     for j in 0..y.cols() {

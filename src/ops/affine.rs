@@ -2,13 +2,13 @@
 
 use super::activation::Activation;
 use super::matmul::{backward_products, check_backward, check_xw};
-use super::{Accum, Workspace, check_len, check_shape, dims_mut, row_of};
+use super::{Accum, Workspace, check_len, check_shape, dims_mut, row_of, scratch_len};
 use crate::error::Result;
 use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Kernel, Math, dispatch, simd_path};
+use crate::simd::{Isa, Kernel, Math, dispatch};
 
 /// y = act(x·W + b), the dense layer.
 ///
@@ -53,12 +53,15 @@ pub fn affine_forward<T: Float>(
     check_len(OP, "b", b.len(), w.cols(), "w.cols")?;
     check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
     let (n, d, h) = (x.rows(), x.cols(), w.cols());
+    if n == 0 || h == 0 {
+        return Ok(()); // y has no elements, however long its other side
+    }
     // Rows of at least 16 outputs take the fused epilogue per part; shorter rows would each
     // leave a scalar tail in it, so they are activated in one flat pass after the product.
     if y.unit_col_stride() && !is_small_product(n, d, h) && h >= EPILOGUE_MIN_COLS {
         // y ← x·W (β = 0: y unread), then, part by part while it is in cache,
         // y ← act(y + b) in one pass per row.
-        let path = simd_path();
+        let path = Isa::current();
         let epilogue = |_: usize, c0: usize, seg: &mut [T]| {
             dispatch(
                 path,
@@ -208,9 +211,12 @@ pub fn affine_backward<T: Float>(
     let per = rows_per_block(n, h);
     let blocks = n.div_ceil(per);
     let identity = act == Activation::Identity;
-    let scratch = ws.take(blocks * h + if identity { 0 } else { n * h });
+    // partial column sums per block, then dz (N×H) unless it is dy itself: sized checked
+    // and reserved fallibly (x and y may be broadcast views of far more rows than exist)
+    let dz_len = if identity { 0 } else { scratch_len(OP, n, h, 0)? };
+    let scratch = ws.take(OP, scratch_len(OP, blocks, h, dz_len)?)?;
     let (partials, dz_buf) = scratch.split_at_mut(blocks * h);
-    let path = simd_path();
+    let path = Isa::current();
     let slots = PerBlock {
         data: &mut *partials,
         width: h,

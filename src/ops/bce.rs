@@ -1,12 +1,14 @@
 //! Binary cross-entropy on logits, with the sigmoid fused: forward, backward, and both in one
 //! pass.
 
-use super::{Reduction, check_len, check_rows_contiguous, check_shape, dims, dims_mut, row_of};
+use super::{
+    Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
+};
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::par::map_blocks;
-use crate::simd::{Kernel, Math, Unary, dispatch, ln_1p_unit, simd_path};
+use crate::par::{map_blocks, rows_per_block};
+use crate::simd::{Isa, Kernel, Math, Unary, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
 /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`.
@@ -92,6 +94,7 @@ impl<T: Float> Bce<'_, T> {
             check_len(op, "pos_weight", p.len(), c, "one per column of logits")?;
         }
         let (len, like) = match self.opts.reduction {
+            // (n·c cannot overflow: a view holds at most isize::MAX elements)
             Reduction::None => (n * c, "N·C for Reduction::None"),
             _ => (1, "1 for Reduction::Mean or Sum"),
         };
@@ -110,10 +113,20 @@ impl<T: Float> Bce<'_, T> {
 
     /// Writes the loss (when `loss` is given) and the gradient (when `dlogits` is), in one
     /// pass over row blocks; the reduced sum runs in f64 in a fixed order.
-    fn run(&self, loss: Option<&mut [T]>, dlogits: Option<MatMut<'_, T>>) {
+    fn run(&self, op: &'static str, loss: Option<&mut [T]>, dlogits: Option<MatMut<'_, T>>) -> Result<()> {
         let (n, c) = dims(&self.logits);
         let red = self.opts.reduction;
+        // (a view holds at most isize::MAX elements: no overflow)
         let count = n * c;
+        // rows of strided operands are copied: the copies are reserved before anything is
+        // written (a broadcast row can be far longer than the one loss value written)
+        let copy = [Some(&self.logits), Some(&self.targets), self.opts.weight.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(copy_len)
+            .max()
+            .unwrap_or(0);
+        let copies = RowCopies::<T, 3>::new(op, copy, n.div_ceil(rows_per_block(n, c)))?;
         let per_elem = loss.is_some() && red == Reduction::None;
         let (loss_mat, loss_out) = match loss {
             Some(l) if per_elem => (
@@ -128,7 +141,7 @@ impl<T: Float> Bce<'_, T> {
             Reduction::Mean => d[0] / T::from_usize(count),
             Reduction::Sum => d[0],
         });
-        let path = simd_path();
+        let path = Isa::current();
         let sum = map_blocks(
             n,
             c,
@@ -138,6 +151,7 @@ impl<T: Float> Bce<'_, T> {
                     path,
                     BceBlock {
                         k: self,
+                        copies: &copies,
                         r0,
                         r1,
                         g0,
@@ -154,12 +168,15 @@ impl<T: Float> Bce<'_, T> {
                 _ => T::from_f64(sum),
             };
         }
+        Ok(())
     }
 }
 
 /// Rows r0..r1 of one call: losses (per element or summed) and gradients.
 struct BceBlock<'a, 'k, T> {
     k: &'k Bce<'a, T>,
+    /// Row copies of strided logits, targets and weights.
+    copies: &'k RowCopies<T, 3>,
     r0: usize,
     r1: usize,
     /// The upstream factor for `Mean` / `Sum` (None: no gradient).
@@ -171,11 +188,19 @@ struct BceBlock<'a, 'k, T> {
 impl<T: Float> Kernel for BceBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
-    fn run<M: Math>(mut self) -> f64 {
+    fn run<M: Math>(self) -> f64 {
+        let copies = self.copies;
+        copies.with(move |[xb, tb, wb]| self.rows::<M>(xb, tb, wb))
+    }
+}
+
+impl<T: Float> BceBlock<'_, '_, T> {
+    /// The block's rows, `xb`, `tb` and `wb` holding copies of strided rows.
+    #[inline(always)]
+    fn rows<M: Math>(mut self, xb: &mut Vec<T>, tb: &mut Vec<T>, wb: &mut Vec<T>) -> f64 {
         let k = self.k;
         let c = k.logits.cols();
         let red = k.opts.reduction;
-        let (mut xb, mut tb, mut wb) = (Vec::new(), Vec::new(), Vec::new());
         let mut acc = [0.0_f64; 8];
         let mut e = [T::ZERO; CHUNK];
         let mut lbuf = [T::ZERO; CHUNK];
@@ -184,9 +209,9 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
         let (mut pa, mut wa) = ([T::ONE; CHUNK], [T::ONE; CHUNK]);
         let (mut xa, mut ta) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
         for i in self.r0..self.r1 {
-            let x = row_of(&k.logits, i, &mut xb);
-            let t = row_of(&k.targets, i, &mut tb);
-            let w = k.opts.weight.as_ref().map(|w| row_of(w, i, &mut wb));
+            let x = row_of(&k.logits, i, xb);
+            let t = row_of(&k.targets, i, tb);
+            let w = k.opts.weight.as_ref().map(|w| row_of(w, i, wb));
             for j0 in (0..c).step_by(CHUNK) {
                 let len = CHUNK.min(c - j0);
                 let (xs, ts) = (&x[j0..j0 + len], &t[j0..j0 + len]);
@@ -293,9 +318,9 @@ pub fn bce_with_logits_forward<T: Float>(
         opts: *opts,
         dloss: None,
     };
-    k.check("bce_with_logits_forward", Some(loss), None)?;
-    k.run(Some(loss), None);
-    Ok(())
+    const OP: &str = "bce_with_logits_forward";
+    k.check(OP, Some(loss), None)?;
+    k.run(OP, Some(loss), None)
 }
 
 /// The gradient of [`bce_with_logits_forward`]:
@@ -344,9 +369,9 @@ pub fn bce_with_logits_backward<T: Float>(
         opts: *opts,
         dloss: Some(dloss),
     };
-    k.check("bce_with_logits_backward", None, Some(&dlogits))?;
-    k.run(None, Some(dlogits));
-    Ok(())
+    const OP: &str = "bce_with_logits_backward";
+    k.check(OP, None, Some(&dlogits))?;
+    k.run(OP, None, Some(dlogits))
 }
 
 /// Forward and backward of [`bce_with_logits_forward`] in one pass: each logit is read once,
@@ -394,7 +419,7 @@ pub fn bce_with_logits<T: Float>(
         opts: *opts,
         dloss: Some(dloss),
     };
-    k.check("bce_with_logits", Some(loss), Some(&dlogits))?;
-    k.run(Some(loss), Some(dlogits));
-    Ok(())
+    const OP: &str = "bce_with_logits";
+    k.check(OP, Some(loss), Some(&dlogits))?;
+    k.run(OP, Some(loss), Some(dlogits))
 }

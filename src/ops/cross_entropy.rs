@@ -1,7 +1,9 @@
 //! Cross-entropy on probabilities (the book's layer), forward and backward; the target types
 //! and loss plumbing shared with the fused softmax-cross-entropy.
 
-use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
+use super::{
+    Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
@@ -76,9 +78,10 @@ pub(crate) fn check_loss_len(
     check_len(op, arg, len, red.out_len(n), like)
 }
 
-/// Evaluates `row(i, buf) = (loss_i, extra_i)` for every row (`buf` is a per-block scratch
-/// vector for strided inputs), through [`reduce_blocks`]; writes `extra_i` into `extra`
-/// unless it is empty.
+/// Evaluates `row(i, buf) = (loss_i, extra_i)` for every row (`buf` is the block's vector
+/// from `copies`, for rows of strided inputs), through [`reduce_blocks`]; writes `extra_i`
+/// into `extra` unless it is empty.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce_rows<T, F>(
     n: usize,
     c: usize,
@@ -86,25 +89,27 @@ pub(crate) fn reduce_rows<T, F>(
     denom: f64,
     loss: &mut [T],
     extra: &mut [T],
+    copies: &RowCopies<T, 1>,
     row: &F,
 ) where
     T: Float,
     F: Fn(usize, &mut Vec<T>) -> (T, T) + Sync,
 {
     reduce_blocks(n, c, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
-        let mut buf = Vec::new();
-        let mut acc = 0.0_f64;
-        for (k, i) in (r0..r1).enumerate() {
-            let (l, x) = row(i, &mut buf);
-            if let Some(o) = ls.get_mut(k) {
-                *o = l;
+        copies.with(|[buf]| {
+            let mut acc = 0.0_f64;
+            for (k, i) in (r0..r1).enumerate() {
+                let (l, x) = row(i, buf);
+                if let Some(o) = ls.get_mut(k) {
+                    *o = l;
+                }
+                if let Some(o) = xs.get_mut(k) {
+                    *o = x;
+                }
+                acc += l.to_f64();
             }
-            if let Some(o) = xs.get_mut(k) {
-                *o = x;
-            }
-            acc += l.to_f64();
-        }
-        acc
+            acc
+        })
     });
 }
 
@@ -214,7 +219,9 @@ pub fn cross_entropy_forward<T: Float>(
     check_has_cols(OP, "probs", c)?;
     check_targets(OP, &targets, n, c, None)?;
     check_loss_len(OP, "loss", loss.len(), reduction, n)?;
-    reduce_rows(n, c, reduction, n as f64, loss, &mut [], &|i, _| {
+    // (probabilities are read in place: no row copies)
+    let copies = RowCopies::new(OP, 0, 0)?;
+    reduce_rows(n, c, reduction, n as f64, loss, &mut [], &copies, &|i, _| {
         let l = match targets {
             Targets::Classes(t) => -probs.at(i, t[i]).ln(),
             Targets::Probs(tp) => (0..c).map(|k| xlogy_neg(tp.at(i, k), probs.at(i, k))).sum(),

@@ -16,7 +16,7 @@ pub(crate) mod two_layer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Kernel, Math, Unary, dispatch, simd_path};
+use crate::simd::{Isa, Kernel, Math, Unary, dispatch};
 
 /// How a gradient kernel stores into its output: overwrite it, or add to it.
 ///
@@ -125,13 +125,100 @@ impl<T: Float> Workspace<T> {
         self.buf.len()
     }
 
-    /// A scratch slice of `len` elements (contents unspecified).
-    pub(crate) fn take(&mut self, len: usize) -> &mut [T] {
+    /// A scratch slice of `len` elements (contents unspecified), grown fallibly: `op`'s
+    /// [`ErrorKind::Alloc`] error if the allocator refuses (nothing else is changed then).
+    pub(crate) fn take(&mut self, op: &'static str, len: usize) -> Result<&mut [T]> {
         if self.buf.len() < len {
+            reserve(op, "scratch", &mut self.buf, len)?;
             self.buf.resize(len, T::ZERO);
         }
-        &mut self.buf[..len]
+        Ok(&mut self.buf[..len])
     }
+}
+
+/// Makes room in `v` for `len` elements in all without aborting: `op`'s [`ErrorKind::Alloc`]
+/// error naming `what` (`"scratch"` for a kernel's own buffers) if the allocator refuses or
+/// the size in bytes overflows.
+pub(crate) fn reserve<T>(op: &'static str, what: &'static str, v: &mut Vec<T>, len: usize) -> Result<()> {
+    v.try_reserve_exact(len.saturating_sub(v.len())).map_err(|e| {
+        Error::new(
+            op,
+            what,
+            ErrorKind::Alloc,
+            format!(
+                "of {len} elements ({} bytes) could not be allocated: {e}",
+                (len as u128) * std::mem::size_of::<T>() as u128
+            ),
+        )
+    })
+}
+
+/// `a·b (+ c)` elements of scratch for `op`, or its [`ErrorKind::Overflow`] error.
+pub(crate) fn scratch_len(op: &'static str, a: usize, b: usize, c: usize) -> Result<usize> {
+    a.checked_mul(b).and_then(|ab| ab.checked_add(c)).ok_or_else(|| {
+        Error::new(
+            op,
+            "scratch",
+            ErrorKind::Overflow,
+            format!("of {a}·{b} + {c} elements overflows usize"),
+        )
+    })
+}
+
+/// Row copies for the blocks of a kernel whose strided inputs' rows can be longer than
+/// anything it writes (a loss over a broadcast row of 2⁴⁰ logits writes one value): a set of
+/// `K` vectors of `len` elements for each block that can run at once (at most one per
+/// thread of the current pool), reserved fallibly before any work, and handed out to the
+/// blocks. Other kernels copy rows no longer than a row of their output, which exists.
+pub(crate) struct RowCopies<T, const K: usize> {
+    /// Whether the rows need copies at all (else no set exists and none is handed out).
+    copies: bool,
+    free: std::sync::Mutex<Vec<[Vec<T>; K]>>,
+}
+
+impl<T: Float, const K: usize> RowCopies<T, K> {
+    /// Sets for `blocks` blocks of rows of `len` elements (none when `len` is 0: rows that
+    /// need no copy, and then nothing is allocated).
+    pub(crate) fn new(op: &'static str, len: usize, blocks: usize) -> Result<Self> {
+        let sets = if len == 0 {
+            0
+        } else {
+            blocks.min(rayon::current_num_threads()).max(1)
+        };
+        let mut free = Vec::new();
+        for _ in 0..sets {
+            let mut set: [Vec<T>; K] = std::array::from_fn(|_| Vec::new());
+            for v in &mut set {
+                reserve(op, "scratch", v, len)?;
+            }
+            free.push(set);
+        }
+        Ok(RowCopies {
+            copies: sets > 0,
+            free: std::sync::Mutex::new(free),
+        })
+    }
+
+    /// Runs `f` with a set of vectors for [`row_of`] (with their reserved capacity, so it
+    /// allocates nothing), then puts the set back.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut [Vec<T>; K]) -> R) -> R {
+        let empty = || std::array::from_fn(|_| Vec::new());
+        if !self.copies {
+            return f(&mut empty());
+        }
+        // (a lock poisoned by a panicking block still guards a valid list)
+        let lock = || self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let popped = lock().pop();
+        let mut set = popped.unwrap_or_else(empty);
+        let r = f(&mut set);
+        lock().push(set);
+        r
+    }
+}
+
+/// The length of the row copies `m` needs: its columns if they are strided, else 0.
+pub(crate) fn copy_len<T: Copy>(m: &MatRef<'_, T>) -> usize {
+    if m.unit_col_stride() { 0 } else { m.cols() }
 }
 
 // ----- shared validation -------------------------------------------------------------------
@@ -321,7 +408,7 @@ impl<T: Float> Kernel for InplaceUnary<'_, T> {
 /// runs of elements, others by row blocks. Shapes are the caller's to check; y has unit
 /// column stride.
 pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>) {
-    let path = simd_path();
+    let path = Isa::current();
     let rows = |y: MatMut<'_, T>| {
         crate::par::for_each_row_block(y, &|r0, blk| dispatch(path, RowsUnary { op, x, r0, y: blk }));
     };
@@ -351,7 +438,7 @@ pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>)
 
 /// y ← op(y) elementwise on the current SIMD path (unit column stride).
 pub(crate) fn map_unary_inplace<T: Float>(op: Unary, y: MatMut<'_, T>) {
-    let path = simd_path();
+    let path = Isa::current();
     match y.into_flat() {
         Ok(yf) => {
             crate::par::map_blocks(

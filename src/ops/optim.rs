@@ -10,7 +10,8 @@ use crate::float::Float;
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Length`] naming `grads` if the lengths differ.
+/// [`ErrorKind::Length`] naming `grads` if the lengths differ; [`ErrorKind::Value`] naming
+/// `lr` unless it is finite and ≥ 0. Nothing is updated then.
 ///
 /// # Example
 ///
@@ -22,6 +23,7 @@ use crate::float::Float;
 /// ```
 pub fn sgd_update<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
     check_len("sgd_update", "grads", grads.len(), params.len(), "params.len")?;
+    check_lr("sgd_update", lr)?;
     for (p, &g) in params.iter_mut().zip(grads) {
         *p -= lr * g;
     }
@@ -69,7 +71,9 @@ impl<T: Float> Default for AdamParams<T> {
 /// # Errors
 ///
 /// [`ErrorKind::Length`] naming `grads`, `m` or `v`; [`ErrorKind::Value`] naming `step` if it
-/// is 0.
+/// is 0, `lr` unless it is finite and ≥ 0, `beta1` or `beta2` unless it lies in [0, 1), or
+/// `eps` unless it is finite and > 0 (β = 1 would divide by 1 − βᵗ = 0, and ε = 0 gives
+/// 0/0 = NaN for a gradient that has been 0). Nothing is updated then.
 ///
 /// # Example
 ///
@@ -102,12 +106,53 @@ pub fn adam_update<T: Float>(
             "is 0 but steps count from 1",
         ));
     }
+    check_adam(OP, hp)?;
     let bias = |beta: T| T::ONE - T::from_f64(beta.to_f64().powi(step.min(i32::MAX as u32) as i32));
     let (c1, c2) = (bias(hp.beta1), bias(hp.beta2));
     for (((p, &g), mi), vi) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
         *mi = hp.beta1 * *mi + (T::ONE - hp.beta1) * g;
         *vi = hp.beta2 * *vi + (T::ONE - hp.beta2) * g * g;
         *p -= hp.lr * (*mi / c1) / ((*vi / c2).sqrt() + hp.eps);
+    }
+    Ok(())
+}
+
+/// A learning rate must be finite and ≥ 0 (PyTorch's optimizers reject a negative one; NaN
+/// or ±∞ would turn every parameter into NaN or ±∞).
+pub(crate) fn check_lr<T: Float>(op: &'static str, lr: T) -> Result<()> {
+    if !(lr >= T::ZERO && lr.is_finite()) {
+        return Err(Error::new(
+            op,
+            "lr",
+            ErrorKind::Value,
+            format!("is {lr} but a learning rate must be finite and ≥ 0"),
+        ));
+    }
+    Ok(())
+}
+
+/// Adam's hyper-parameters: lr as [`check_lr`], β₁ and β₂ in [0, 1) (β = 1 makes the bias
+/// correction 1 − βᵗ zero, so every step divides by 0), ε finite and > 0 (with ε = 0 a
+/// gradient that has been 0 so far gives 0/0 = NaN).
+pub(crate) fn check_adam<T: Float>(op: &'static str, hp: &AdamParams<T>) -> Result<()> {
+    check_lr(op, hp.lr)?;
+    for (arg, beta) in [("beta1", hp.beta1), ("beta2", hp.beta2)] {
+        if !(beta >= T::ZERO && beta < T::ONE) {
+            return Err(Error::new(
+                op,
+                arg,
+                ErrorKind::Value,
+                format!("is {beta} but must lie in [0, 1)"),
+            ));
+        }
+    }
+    if !(hp.eps > T::ZERO && hp.eps.is_finite()) {
+        return Err(Error::new(
+            op,
+            "eps",
+            ErrorKind::Value,
+            format!("is {} but must be finite and > 0", hp.eps),
+        ));
     }
     Ok(())
 }

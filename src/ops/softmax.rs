@@ -4,7 +4,7 @@ use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, 
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{self, Kernel, Math, Unary, dispatch, simd_path};
+use crate::simd::{self, Isa, Kernel, Math, Unary, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -201,7 +201,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
 
 /// Runs a row op over all rows, in parallel blocks, on the current SIMD path.
 fn run_rows<T: Float>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
-    let path = simd_path();
+    let path = Isa::current();
     crate::par::for_each_row_block(out, &|r0, blk| {
         dispatch(
             path,

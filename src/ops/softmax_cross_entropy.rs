@@ -3,11 +3,15 @@
 
 use super::cross_entropy::Targets;
 use super::cross_entropy::{check_loss_len, check_targets, reduce_blocks, reduce_rows, row_scale};
-use super::{Reduction, check_has_cols, check_len, check_rows_contiguous, check_shape, dims, dims_mut};
+use super::{
+    Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
+    dims_mut,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{self, Kernel, LANES, Math, Unary, dispatch, simd_path, unrolled};
+use crate::par::rows_per_block;
+use crate::simd::{self, Internal, Isa, Kernel, LANES, Math, Unary, dispatch, unrolled};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -54,7 +58,10 @@ pub struct CrossEntropyOptions<'a, T> {
 struct Plan<'a, T> {
     c: usize,
     red: Reduction,
+    /// The caller's class weights, unless `scaled` holds them.
     weight: Option<&'a [T]>,
+    /// The weights scaled by a power of two (see [`plan`]), or empty.
+    scaled: Vec<T>,
     ignore: Option<usize>,
     /// 1 − ε.
     keep: T,
@@ -67,9 +74,19 @@ struct Plan<'a, T> {
 }
 
 impl<T: Float> Plan<'_, T> {
+    /// The class weights, if any.
+    #[inline(always)]
+    fn weights(&self) -> Option<&[T]> {
+        if self.scaled.is_empty() {
+            self.weight
+        } else {
+            Some(&self.scaled)
+        }
+    }
+
     #[inline(always)]
     fn w(&self, c: usize) -> T {
-        self.weight.map_or(T::ONE, |w| w[c])
+        self.weights().map_or(T::ONE, |w| w[c])
     }
 }
 
@@ -134,10 +151,33 @@ fn plan<'a, T: Float>(
             .sum(),
         (Targets::Probs(_), _) => T::from_usize(n),
     };
+    let mut scaled = Vec::new();
+    let (mut w_all, mut denom) = (w_all, denom);
+    if let (Reduction::Mean, Some(w)) = (opts.reduction, opts.weight)
+        && denom > T::ZERO
+        && denom < T::EPSILON
+    {
+        // A tiny weight sum (subnormal weights, say): g = dloss/Σw would overflow, and the
+        // weights' products flush to zero. The mean is the same for weights scaled by any
+        // s > 0, so they are scaled by a power of two — exactly: the largest weight stays
+        // below MAX/2⁸ and none is made smaller — until Σw is at least about 1.
+        // (in log2 and in two halves: 2ᵏ itself can exceed f64's range for f64 weights)
+        let max = w.iter().fold(0.0_f64, |m, &v| m.max(v.to_f64()));
+        let room = (T::MAX.to_f64().log2() - 8.0 - max.log2()).floor();
+        let k = (-denom.to_f64().log2()).ceil().min(room);
+        if k >= 1.0 {
+            let k = k as i32;
+            let (s1, s2) = (2f64.powi(k / 2), 2f64.powi(k - k / 2));
+            let scale = |v: T| T::from_f64(v.to_f64() * s1 * s2);
+            scaled = w.iter().map(|&v| scale(v)).collect();
+            (w_all, denom) = (scale(w_all), scale(denom));
+        }
+    }
     Ok(Plan {
         c,
         red: opts.reduction,
         weight: opts.weight,
+        scaled,
         ignore: opts.ignore_index,
         keep: T::ONE - eps,
         spread: eps / T::from_usize(c),
@@ -174,7 +214,7 @@ impl<T: Float> Lse<T> {
         let rest = others + (tops - T::ONE);
         Lse {
             m,
-            l1: rest.ln_1p_lse(),
+            l1: rest.ln_1p_lse(Internal),
             inv: T::ONE / (T::ONE + rest),
         }
     }
@@ -268,7 +308,7 @@ fn row_grad<T: Float>(p: &Plan<'_, T>, st: &Lse<T>, targets: &Targets<'_, T>, i:
             let kw = p.keep * p.w(t);
             let a = (kw + p.spread * p.w_all) * st.inv;
             let e_t = d[t];
-            match (p.weight, p.spread == T::ZERO) {
+            match (p.weights(), p.spread == T::ZERO) {
                 (None, true) => d.iter_mut().for_each(|o| *o = g * (*o * a - T::ZERO)),
                 (None, false) => d.iter_mut().for_each(|o| *o = g * (*o * a - p.spread)),
                 (Some(w), _) => d
@@ -349,7 +389,7 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         Some(l) => l,
         None => &mut [],
     };
-    let path = simd_path();
+    let path = Isa::current();
     if let Targets::Classes(labels) = targets
         && lane_rows(&targets, &logits)
     {
@@ -371,7 +411,10 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         reduce_blocks(n, c, p.red, p.denom.to_f64(), loss, extra, &block);
         return Ok(());
     }
-    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &|i, buf| {
+    // a strided row is copied, into scratch reserved before any output is written (the
+    // row of a broadcast view can be far longer than the n values written)
+    let copies = RowCopies::new(OP, copy_len(&logits), n.div_ceil(rows_per_block(n, c)))?;
+    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i, buf| {
         let s = super::row_of(&logits, i, buf);
         let st = dispatch(path, LseRow { s });
         let l = if is_ignored(&p, &targets, i) {
@@ -433,7 +476,7 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
-    let path = simd_path();
+    let path = Isa::current();
     if let Targets::Classes(labels) = targets
         && lane_rows(&targets, &logits)
     {
@@ -585,7 +628,7 @@ pub fn softmax_cross_entropy<T: Float>(
     check_loss_len(OP, "loss", loss.len(), p.red, n)?;
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
-    let path = simd_path();
+    let path = Isa::current();
     let block = |r0: usize, _: usize, ls: &mut [T], blk: MatMut<'_, T>| {
         let k = FusedBlock {
             p: &p,
@@ -819,7 +862,7 @@ fn lane_group<T: Float, M: Math, const W: usize>(
         l1[k] = rest[k];
         inv[k] = T::ONE / (T::ONE + rest[k]);
     }
-    T::ln_1p_lanes(&mut l1);
+    T::ln_1p_lanes(Internal, &mut l1);
     // the label's logit, weight and float form
     let (tf, w_t) = lane_labels(p, t);
     // (a select per column, not an indexed load per lane: the lanes stay in vectors)
@@ -932,7 +975,7 @@ fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T
             T::from_usize(t[k])
         };
     }
-    match p.weight {
+    match p.weights() {
         None => {
             for k in 0..LANES {
                 w_t[k] = if tf[k] < T::ZERO { T::ZERO } else { T::ONE };
@@ -967,6 +1010,7 @@ pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
         c,
         red: Reduction::Mean,
         weight: None,
+        scaled: Vec::new(),
         ignore: None,
         keep: T::ONE,
         spread: T::ZERO,

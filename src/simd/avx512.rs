@@ -12,7 +12,7 @@
 
 use super::lane::Lane;
 use super::math::{self, Consts};
-use super::{ACC, Unary, combine};
+use super::{ACC, Internal, Unary, combine};
 use std::arch::x86_64::*;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -235,13 +235,13 @@ pub trait ZFloat: Copy + Consts {
     /// # Safety
     ///
     /// The CPU supports AVX-512 F and DQ.
-    unsafe fn z_map(op: Unary, x: Option<&[Self]>, y: &mut [Self]);
+    unsafe fn z_map(_: Internal, op: Unary, x: Option<&[Self]>, y: &mut [Self]);
     /// y = e^(x − m); returns Σ y in the 16 partial sums of [`super::Math::exp_shift_sum`].
     ///
     /// # Safety
     ///
     /// As for [`ZFloat::z_map`].
-    unsafe fn z_exp_shift_sum(x: &[Self], m: Self, y: &mut [Self]) -> Self;
+    unsafe fn z_exp_shift_sum(_: Internal, x: &[Self], m: Self, y: &mut [Self]) -> Self;
     /// y = e^(x − m); returns (Σ y over x ≠ m, the count of x = m) in the partial sums of
     /// [`super::Math::exp_shift_rest`], and, given the next row (of x's length), its 16
     /// lane maxima over its whole 16-element chunks, as [`super::max`] takes them.
@@ -250,6 +250,7 @@ pub trait ZFloat: Copy + Consts {
     ///
     /// As for [`ZFloat::z_map`].
     unsafe fn z_exp_shift_rest(
+        _: Internal,
         x: &[Self],
         m: Self,
         y: &mut [Self],
@@ -263,14 +264,24 @@ pub trait ZFloat: Copy + Consts {
     /// # Safety
     ///
     /// As for [`ZFloat::z_map`].
-    unsafe fn z_rows_to_lanes<const W: usize>(src: &[Self], c: usize, x: &mut [[Self; ACC]; W]) -> bool;
+    unsafe fn z_rows_to_lanes<const W: usize>(
+        _: Internal,
+        src: &[Self],
+        c: usize,
+        x: &mut [[Self; ACC]; W],
+    ) -> bool;
     /// The inverse: `dst[k·c + j] = e[j][k]` for j < c, k < 16; false as above (`dst`
     /// shorter than 16·c).
     ///
     /// # Safety
     ///
     /// As for [`ZFloat::z_map`].
-    unsafe fn z_lanes_to_rows<const W: usize>(e: &[[Self; ACC]; W], c: usize, dst: &mut [Self]) -> bool;
+    unsafe fn z_lanes_to_rows<const W: usize>(
+        _: Internal,
+        e: &[[Self; ACC]; W],
+        c: usize,
+        dst: &mut [Self],
+    ) -> bool;
 }
 
 /// The slice kernels of one element type over its vector type `$z` (`$k` vectors per 16
@@ -280,19 +291,29 @@ macro_rules! zfloat {
      $mask_add:ident, $cmp:ident, $rows_to_lanes:ident, $lanes_to_rows:ident) => {
         impl ZFloat for $t {
             #[inline(always)]
-            unsafe fn z_rows_to_lanes<const W: usize>(src: &[$t], c: usize, x: &mut [[$t; ACC]; W]) -> bool {
+            unsafe fn z_rows_to_lanes<const W: usize>(
+                _: Internal,
+                src: &[$t],
+                c: usize,
+                x: &mut [[$t; ACC]; W],
+            ) -> bool {
                 // SAFETY: the caller holds the precondition (AVX-512 F).
                 unsafe { $rows_to_lanes::<W>(src, c, x) }
             }
 
             #[inline(always)]
-            unsafe fn z_lanes_to_rows<const W: usize>(e: &[[$t; ACC]; W], c: usize, dst: &mut [$t]) -> bool {
+            unsafe fn z_lanes_to_rows<const W: usize>(
+                _: Internal,
+                e: &[[$t; ACC]; W],
+                c: usize,
+                dst: &mut [$t],
+            ) -> bool {
                 // SAFETY: as above.
                 unsafe { $lanes_to_rows::<W>(e, c, dst) }
             }
 
             #[inline(always)]
-            unsafe fn z_map(op: Unary, x: Option<&[$t]>, y: &mut [$t]) {
+            unsafe fn z_map(_: Internal, op: Unary, x: Option<&[$t]>, y: &mut [$t]) {
                 // SAFETY: the caller holds this function's precondition, `map`'s.
                 unsafe {
                     match op {
@@ -310,7 +331,7 @@ macro_rules! zfloat {
             }
 
             #[inline(always)]
-            unsafe fn z_exp_shift_sum(x: &[$t], m: $t, y: &mut [$t]) -> $t {
+            unsafe fn z_exp_shift_sum(_: Internal, x: &[$t], m: $t, y: &mut [$t]) -> $t {
                 // SAFETY: as above.
                 let (acc, _, _) = unsafe { shift_exp_sums::<false, false>(x, m, y, &[]) };
                 combine(acc)
@@ -318,6 +339,7 @@ macro_rules! zfloat {
 
             #[inline(always)]
             unsafe fn z_exp_shift_rest(
+                _: Internal,
                 x: &[$t],
                 m: $t,
                 y: &mut [$t],

@@ -187,6 +187,13 @@ pub fn with_simd_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R> {
     Ok(f())
 }
 
+/// The first argument of every per-type hook of the element traits (here, `Sealed` in
+/// `float.rs` and `ZFloat` in `avx512.rs`): a value only the crate can make. The hooks are
+/// reachable through a public `T: Float` bound (supertrait methods are), so without it code
+/// outside the crate could call them; with it, it cannot.
+#[derive(Clone, Copy, Debug)]
+pub struct Internal;
+
 /// An element type with SIMD bodies: `f32` (with `wide::f32x8`) and `f64` (with `f64x4`).
 pub trait SimdFloat: Lane<E = Self> + Consts + avx512::ZFloat + Send + Sync {
     /// The portable vector type.
@@ -194,33 +201,33 @@ pub trait SimdFloat: Lane<E = Self> + Consts + avx512::ZFloat + Send + Sync {
 
     /// ln(1 + x) for x ≥ 0 (or NaN, +∞) within 1 ulp: the log-sum-exp's ln(1 + rest), on
     /// the fastest accurate scalar route for the type.
-    fn ln_1p_lse(self) -> Self;
+    fn ln_1p_lse(self, _: Internal) -> Self;
     /// [`ln_1p_lse`](SimdFloat::ln_1p_lse) of each of 16 lanes (x ≥ 0 or NaN): the lane-per-row
     /// kernels' ln(1 + rest). For f32 a branch-free f64 body that vectorizes (within 1 ulp
     /// once rounded to f32, x < 2²⁹); for f64 `ln_1p` lane by lane.
-    fn ln_1p_lanes(x: &mut [Self; LANES]);
+    fn ln_1p_lanes(_: Internal, x: &mut [Self; LANES]);
     /// self·a + b rounded once: one instruction where the caller's context enables FMA (the
     /// `Vector` path, see [`Math::FMA`]); a slow library call elsewhere.
-    fn fused_mul_add(self, a: Self, b: Self) -> Self;
+    fn fused_mul_add(self, _: Internal, a: Self, b: Self) -> Self;
 }
 
 impl SimdFloat for f32 {
     type Wide = wide::f32x8;
 
     #[inline(always)]
-    fn ln_1p_lse(self) -> f32 {
+    fn ln_1p_lse(self, _: Internal) -> f32 {
         ln_1p_via_f64(self as f64) as f32
     }
 
     #[inline(always)]
-    fn ln_1p_lanes(x: &mut [f32; LANES]) {
+    fn ln_1p_lanes(_: Internal, x: &mut [f32; LANES]) {
         for v in x.iter_mut() {
             *v = ln_1p_f64_body(*v as f64) as f32;
         }
     }
 
     #[inline(always)]
-    fn fused_mul_add(self, a: f32, b: f32) -> f32 {
+    fn fused_mul_add(self, _: Internal, a: f32, b: f32) -> f32 {
         self.mul_add(a, b)
     }
 }
@@ -229,19 +236,19 @@ impl SimdFloat for f64 {
     type Wide = wide::f64x4;
 
     #[inline(always)]
-    fn ln_1p_lse(self) -> f64 {
+    fn ln_1p_lse(self, _: Internal) -> f64 {
         self.ln_1p()
     }
 
     #[inline(always)]
-    fn ln_1p_lanes(x: &mut [f64; LANES]) {
+    fn ln_1p_lanes(_: Internal, x: &mut [f64; LANES]) {
         for v in x.iter_mut() {
             *v = v.ln_1p();
         }
     }
 
     #[inline(always)]
-    fn fused_mul_add(self, a: f64, b: f64) -> f64 {
+    fn fused_mul_add(self, _: Internal, a: f64, b: f64) -> f64 {
         self.mul_add(a, b)
     }
 }
@@ -527,13 +534,33 @@ pub(crate) trait Kernel {
     fn run<M: Math>(self) -> Self::Out;
 }
 
-/// Runs `k` on `path` (a value from [`simd_path`], so supported by this CPU).
+/// A [`SimdPath`] that this CPU was checked to support: the proof [`dispatch`] needs before it
+/// runs code compiled for the path's instruction set.
+///
+/// It can only be made by [`Isa::current`] (from [`simd_path`], which only yields supported
+/// paths), so a safe caller cannot reach AVX-512 code on a CPU
+/// without it. A kernel reads it once per call, on the calling thread, and hands the value to
+/// every block of work it splits off: the rayon workers that run those blocks never read
+/// their own (possibly different) thread's choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Isa(SimdPath);
+
+impl Isa {
+    /// The calling thread's path: the innermost [`with_simd_path`], else the process default.
+    #[inline]
+    pub(crate) fn current() -> Isa {
+        Isa(simd_path())
+    }
+}
+
+/// Runs `k` on `isa`'s path.
 #[inline]
-pub(crate) fn dispatch<K: Kernel>(path: SimdPath, k: K) -> K::Out {
-    match path {
+pub(crate) fn dispatch<K: Kernel>(isa: Isa, k: K) -> K::Out {
+    match isa.0 {
         #[cfg(target_arch = "x86_64")]
         SimdPath::Avx512 => {
-            // SAFETY: `path` comes from `simd_path`, which only yields supported paths, and
+            // SAFETY: an `Isa` holds only a path that `is_supported` accepted (`Isa::current`
+            // takes `simd_path`, which yields only such paths), and
             // `Avx512` is supported only when avx512f/bw/dq/vl, avx2 and fma were detected.
             unsafe { run_avx512(k) }
         }
@@ -570,22 +597,22 @@ impl Math for Avx512 {
     #[inline(always)]
     fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
         // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
-        unsafe { T::z_map(op, Some(x), y) }
+        unsafe { T::z_map(Internal, op, Some(x), y) }
     }
     #[inline(always)]
     fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
         // SAFETY: as above.
-        unsafe { T::z_map(op, None, y) }
+        unsafe { T::z_map(Internal, op, None, y) }
     }
     #[inline(always)]
     fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
         // SAFETY: as for `map`.
-        unsafe { T::z_exp_shift_sum(x, m, y) }
+        unsafe { T::z_exp_shift_sum(Internal, x, m, y) }
     }
     #[inline(always)]
     fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
         // SAFETY: as for `map`.
-        unsafe { T::z_exp_shift_rest(x, m, y, None).0 }
+        unsafe { T::z_exp_shift_rest(Internal, x, m, y, None).0 }
     }
     #[inline(always)]
     fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
@@ -593,7 +620,7 @@ impl Math for Avx512 {
             return (Self::exp_shift_rest(x, m, y), max(next));
         }
         // SAFETY: as for `map`.
-        let (rest, acc) = unsafe { T::z_exp_shift_rest(x, m, y, Some(next)) };
+        let (rest, acc) = unsafe { T::z_exp_shift_rest(Internal, x, m, y, Some(next)) };
         // `max`'s final fold: the 16 lane maxima in order, then the elements past them
         let full = next.len() / ACC * ACC;
         let mut mx = T::NEG_INFINITY;
@@ -605,12 +632,12 @@ impl Math for Avx512 {
     #[inline(always)]
     fn rows_to_lanes<T: Float, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
         // SAFETY: as for `map`.
-        unsafe { T::z_rows_to_lanes::<W>(src, c, x) }
+        unsafe { T::z_rows_to_lanes::<W>(Internal, src, c, x) }
     }
     #[inline(always)]
     fn lanes_to_rows<T: Float, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
         // SAFETY: as for `map`.
-        unsafe { T::z_lanes_to_rows::<W>(e, c, dst) }
+        unsafe { T::z_lanes_to_rows::<W>(Internal, e, c, dst) }
     }
 }
 
@@ -828,7 +855,7 @@ mod tests {
                 *x = f32::from_bits(b);
             }
             lanes.copy_from_slice(&xs);
-            f32::ln_1p_lanes(&mut lanes);
+            f32::ln_1p_lanes(Internal, &mut lanes);
             for (&x, &l) in xs.iter().zip(&lanes) {
                 worst = worst.max(ulps(l, (x as f64).ln_1p()));
             }
@@ -837,7 +864,7 @@ mod tests {
         let mut special = [0.0_f32; LANES];
         special[1] = f32::from_bits(1);
         special[2] = f32::NAN;
-        f32::ln_1p_lanes(&mut special);
+        f32::ln_1p_lanes(Internal, &mut special);
         assert_eq!(special[0].to_bits(), 0);
         assert_eq!(special[1], f32::from_bits(1));
         assert!(special[2].is_nan());

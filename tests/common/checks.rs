@@ -398,6 +398,9 @@ pub struct Case {
     pub kind: Kind,
     pub red: usize,
     pub weighted: bool,
+    /// Class weights scaled into the type's subnormal range (with `weighted`): a weight sum
+    /// whose reciprocal overflows.
+    pub tiny_weights: bool,
     /// 0: none, 1: a valid class (rows with it are ignored), 2: a label outside 0..C.
     pub ignore: usize,
     pub eps: f64,
@@ -436,6 +439,11 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
     let weight: Option<Vec<f64>> = k.weighted.then(|| {
         let mut w = rng.values::<T>(c, 0.0, 2.0);
         w[rng.below(c)] = 0.0;
+        if k.tiny_weights {
+            // ~2⁶ subnormal steps: Σw is far below 1/MAX
+            let tiny = T::MIN_POSITIVE.to_f64() * T::EPSILON.to_f64() * 64.0;
+            w.iter_mut().for_each(|v| *v = T::from_f64(*v * tiny).to_f64());
+        }
         w
     });
     let wt: Option<Vec<T>> = weight
@@ -443,6 +451,20 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
         .map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
     let (red, rred) = red_pair(k.red);
     let eps_t = T::from_f64(k.eps);
+    // With class targets, the weighted mean (divided by the weight sum) is the same for
+    // weights scaled by any s > 0: the reference (and the bounds below) take them scaled by a
+    // power of two, exactly, so that the largest is about 1 — subnormal weights would
+    // otherwise lose precision in the reference's own f64 products, and the reciprocal of
+    // their sum overflow f64. (Probability targets divide by N: no such invariance.)
+    let weight = match (&weight, rred, k.kind) {
+        (Some(w), RefReduction::Mean, Kind::Classes) => {
+            let max = w.iter().fold(0.0_f64, |m, &v| m.max(v));
+            let k = if max > 0.0 { -max.log2().floor() as i32 } else { 0 };
+            let (s1, s2) = (2f64.powi(k / 2), 2f64.powi(k - k / 2));
+            Some(w.iter().map(|&v| v * s1 * s2).collect::<Vec<f64>>())
+        }
+        _ => weight.clone(),
+    };
     let ropts = RefOpts {
         reduction: rred,
         weight: weight.clone(),
@@ -470,8 +492,8 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
     };
     let what = |s: &str| {
         format!(
-            "{s} {n}×{c} {:?} {red:?} w={} ii={ignore:?} eps={}",
-            k.kind, k.weighted, k.eps
+            "{s} {n}×{c} {:?} {red:?} w={} tiny={} ii={ignore:?} eps={}",
+            k.kind, k.weighted, k.tiny_weights, k.eps
         )
     };
 

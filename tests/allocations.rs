@@ -1,0 +1,92 @@
+//! Hot paths allocate nothing per call once warm: a counting global allocator (per thread)
+//! around repeated calls on contiguous inputs, on a one-thread pool (so every block runs on
+//! the thread that counts). The narrow GEMM kernel packs B into a buffer reused per thread;
+//! loss kernels reserve row copies only for strided inputs.
+
+use nnkern::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a
+// const-initialised thread-local `Cell` without a destructor, so touching it allocates
+// nothing and cannot re-enter the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract for `alloc` is passed on as it is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations on this thread while `f` runs.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+#[test]
+fn warm_calls_allocate_nothing() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(|| {
+        // 4096×512·512×10 is cut into 4 parts that take the narrow kernel. (Products that
+        // reach the matrixmultiply engine — the backward's xᵀ·dz, whose A is a transpose —
+        // allocate its packing buffers on every call: that is the engine's, not counted here.)
+        let (n, d) = (4096, 512);
+        let x = vec![0.5_f32; n * d];
+        let w = vec![0.25_f32; d * 10];
+        let b = vec![0.1_f32; 10];
+        let mut y = vec![0.0_f32; n * 10];
+        let labels: Vec<usize> = (0..n).map(|i| i % 10).collect();
+        let mut loss = [0.0_f32];
+        let mut g = vec![0.0_f32; n * 10];
+        let xv = MatRef::from_row_major(&x, n, d).unwrap();
+        let wv = MatRef::from_row_major(&w, d, 10).unwrap();
+        let mut run = || {
+            gemm(1.0, xv, wv, 0.0, MatMut::from_row_major(&mut y, n, 10).unwrap()).unwrap();
+            affine_forward(
+                xv,
+                wv,
+                &b,
+                Activation::Sigmoid,
+                MatMut::from_row_major(&mut y, n, 10).unwrap(),
+            )
+            .unwrap();
+            softmax_cross_entropy(
+                MatRef::from_row_major(&y, n, 10).unwrap(),
+                Targets::Classes(&labels),
+                &CrossEntropyOptions::default(),
+                &[1.0],
+                &mut loss,
+                MatMut::from_row_major(&mut g, n, 10).unwrap(),
+            )
+            .unwrap();
+            softmax_forward(
+                MatRef::from_row_major(&y, n, 10).unwrap(),
+                MatMut::from_row_major(&mut g, n, 10).unwrap(),
+            )
+            .unwrap();
+        };
+        run(); // warm-up: the packing buffer grows here
+        let count = allocations(&mut run);
+        assert_eq!(count, 0, "warm calls allocated {count} times");
+    });
+}
