@@ -147,18 +147,22 @@ impl<T: Float> Bce<'_, T> {
             c,
             (loss_mat, dlogits),
             &|r0, r1, (lm, gm): (Option<MatMut<'_, T>>, Option<MatMut<'_, T>>)| {
-                dispatch(
-                    path,
-                    BceBlock {
-                        k: self,
-                        copies: &copies,
-                        r0,
-                        r1,
-                        g0,
-                        loss: lm,
-                        grad: gm,
-                    },
-                )
+                // (the block's buffers are taken outside the dispatch, so that the whole block
+                // compiles inside the path's #[target_feature] function)
+                copies.with(|bufs| {
+                    dispatch(
+                        path,
+                        BceBlock {
+                            k: self,
+                            bufs,
+                            r0,
+                            r1,
+                            g0,
+                            loss: lm,
+                            grad: gm,
+                        },
+                    )
+                })
             },
             &|a, b| a + b,
         );
@@ -175,8 +179,8 @@ impl<T: Float> Bce<'_, T> {
 /// Rows r0..r1 of one call: losses (per element or summed) and gradients.
 struct BceBlock<'a, 'k, T> {
     k: &'k Bce<'a, T>,
-    /// Row copies of strided logits, targets and weights.
-    copies: &'k RowCopies<T, 3>,
+    /// Vectors for the row copies of strided logits, targets and weights.
+    bufs: &'k mut [Vec<T>; 3],
     r0: usize,
     r1: usize,
     /// The upstream factor for `Mean` / `Sum` (None: no gradient).
@@ -188,17 +192,9 @@ struct BceBlock<'a, 'k, T> {
 impl<T: Float> Kernel for BceBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
-    fn run<M: Math>(self) -> f64 {
-        let copies = self.copies;
-        copies.with(move |[xb, tb, wb]| self.rows::<M>(xb, tb, wb))
-    }
-}
-
-impl<T: Float> BceBlock<'_, '_, T> {
-    /// The block's rows, `xb`, `tb` and `wb` holding copies of strided rows.
-    #[inline(always)]
-    fn rows<M: Math>(mut self, xb: &mut Vec<T>, tb: &mut Vec<T>, wb: &mut Vec<T>) -> f64 {
+    fn run<M: Math>(mut self) -> f64 {
         let k = self.k;
+        let [xb, tb, wb] = &mut *self.bufs;
         let c = k.logits.cols();
         let red = k.opts.reduction;
         let mut acc = [0.0_f64; 8];

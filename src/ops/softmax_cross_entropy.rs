@@ -58,10 +58,8 @@ pub struct CrossEntropyOptions<'a, T> {
 struct Plan<'a, T> {
     c: usize,
     red: Reduction,
-    /// The caller's class weights, unless `scaled` holds them.
+    /// The class weights: the caller's, or a copy scaled by a power of two (see [`plan`]).
     weight: Option<&'a [T]>,
-    /// The weights scaled by a power of two (see [`plan`]), or empty.
-    scaled: Vec<T>,
     ignore: Option<usize>,
     /// 1 − ε.
     keep: T,
@@ -74,19 +72,9 @@ struct Plan<'a, T> {
 }
 
 impl<T: Float> Plan<'_, T> {
-    /// The class weights, if any.
-    #[inline(always)]
-    fn weights(&self) -> Option<&[T]> {
-        if self.scaled.is_empty() {
-            self.weight
-        } else {
-            Some(&self.scaled)
-        }
-    }
-
     #[inline(always)]
     fn w(&self, c: usize) -> T {
-        self.weights().map_or(T::ONE, |w| w[c])
+        self.weight.map_or(T::ONE, |w| w[c])
     }
 }
 
@@ -96,11 +84,14 @@ fn mulz<T: Float>(a: T, v: T) -> T {
     if a == T::ZERO { T::ZERO } else { a * v }
 }
 
+/// Checks the options, labels and targets, and works out what every row needs. `scaled` is
+/// the caller's (empty) storage for the class weights if they must be rescaled.
 fn plan<'a, T: Float>(
     op: &'static str,
     logits: &MatRef<'_, T>,
     targets: &Targets<'_, T>,
     opts: &CrossEntropyOptions<'a, T>,
+    scaled: &'a mut Vec<T>,
 ) -> Result<Plan<'a, T>> {
     let (n, c) = dims(logits);
     check_has_cols(op, "logits", c)?;
@@ -151,7 +142,7 @@ fn plan<'a, T: Float>(
             .sum(),
         (Targets::Probs(_), _) => T::from_usize(n),
     };
-    let mut scaled = Vec::new();
+    let mut weight = opts.weight;
     let (mut w_all, mut denom) = (w_all, denom);
     if let (Reduction::Mean, Some(w)) = (opts.reduction, opts.weight)
         && denom > T::ZERO
@@ -169,15 +160,15 @@ fn plan<'a, T: Float>(
             let k = k as i32;
             let (s1, s2) = (2f64.powi(k / 2), 2f64.powi(k - k / 2));
             let scale = |v: T| T::from_f64(v.to_f64() * s1 * s2);
-            scaled = w.iter().map(|&v| scale(v)).collect();
+            scaled.extend(w.iter().map(|&v| scale(v)));
+            weight = Some(&scaled[..]);
             (w_all, denom) = (scale(w_all), scale(denom));
         }
     }
     Ok(Plan {
         c,
         red: opts.reduction,
-        weight: opts.weight,
-        scaled,
+        weight,
         ignore: opts.ignore_index,
         keep: T::ONE - eps,
         spread: eps / T::from_usize(c),
@@ -308,7 +299,7 @@ fn row_grad<T: Float>(p: &Plan<'_, T>, st: &Lse<T>, targets: &Targets<'_, T>, i:
             let kw = p.keep * p.w(t);
             let a = (kw + p.spread * p.w_all) * st.inv;
             let e_t = d[t];
-            match (p.weights(), p.spread == T::ZERO) {
+            match (p.weight, p.spread == T::ZERO) {
                 (None, true) => d.iter_mut().for_each(|o| *o = g * (*o * a - T::ZERO)),
                 (None, false) => d.iter_mut().for_each(|o| *o = g * (*o * a - p.spread)),
                 (Some(w), _) => d
@@ -379,7 +370,8 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     lse: Option<&mut [T]>,
 ) -> Result<()> {
     const OP: &str = "softmax_cross_entropy_forward";
-    let p = plan(OP, &logits, &targets, opts)?;
+    let mut scaled = Vec::new();
+    let p = plan(OP, &logits, &targets, opts, &mut scaled)?;
     let (n, c) = dims(&logits);
     check_loss_len(OP, "loss", loss.len(), p.red, n)?;
     if let Some(l) = &lse {
@@ -470,7 +462,8 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     dlogits: MatMut<'_, T>,
 ) -> Result<()> {
     const OP: &str = "softmax_cross_entropy_backward";
-    let p = plan(OP, &logits, &targets, opts)?;
+    let mut scaled = Vec::new();
+    let p = plan(OP, &logits, &targets, opts, &mut scaled)?;
     let (n, c) = dims(&logits);
     check_len(OP, "lse", lse.len(), n, "one per row")?;
     check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
@@ -622,7 +615,8 @@ pub fn softmax_cross_entropy<T: Float>(
     dlogits: MatMut<'_, T>,
 ) -> Result<()> {
     const OP: &str = "softmax_cross_entropy";
-    let p = plan(OP, &logits, &targets, opts)?;
+    let mut scaled = Vec::new();
+    let p = plan(OP, &logits, &targets, opts, &mut scaled)?;
     let (n, c) = dims(&logits);
     check_loss_len(OP, "dloss", dloss.len(), p.red, n)?;
     check_loss_len(OP, "loss", loss.len(), p.red, n)?;
@@ -975,7 +969,7 @@ fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T
             T::from_usize(t[k])
         };
     }
-    match p.weights() {
+    match p.weight {
         None => {
             for k in 0..LANES {
                 w_t[k] = if tf[k] < T::ZERO { T::ZERO } else { T::ONE };
@@ -1010,7 +1004,6 @@ pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
         c,
         red: Reduction::Mean,
         weight: None,
-        scaled: Vec::new(),
         ignore: None,
         keep: T::ONE,
         spread: T::ZERO,
