@@ -483,6 +483,8 @@ impl<T: Float> SoftmaxWithLoss<T> {
     /// As [`softmax_cross_entropy`]: labels out of range, a label count other than N.
     pub fn forward(&mut self, scores: MatRef<'_, T>, labels: &[usize]) -> Result<T> {
         const OP: &str = "SoftmaxWithLoss::forward";
+        // the kernel's checks, before the gradient's buffer is sized from the scores
+        crate::ops::check_has_cols(OP, "scores", scores.cols())?;
         crate::ops::cross_entropy::check_targets(
             OP,
             &Targets::<T>::Classes(labels),

@@ -4,7 +4,7 @@
 //! views, return at once) — never a panic, an abort or a hang. (Thread-count independence
 //! under every SIMD override is in `determinism.rs`; subnormal class weights in `losses.rs`.)
 
-use nnkern::layers::{Adam, Layer, MatMul, Sgd, Trainer, TwoLayerNet};
+use nnkern::layers::{Adam, Layer, MatMul, Sgd, SoftmaxWithLoss, Trainer, TwoLayerNet};
 use nnkern::*;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -272,6 +272,41 @@ fn optimizers_reject_parameter_sets_that_do_not_fit() {
     );
     assert_eq!(b.params()[0], &before[..], "nothing is updated");
     adam.step(&mut [&mut a]).unwrap();
+}
+
+/// The loss layer checks its scores and labels before it sizes its gradient buffer, in the
+/// kernel's order: zero classes is a shape error (a label check on zero classes formed
+/// `C − 1` in its message and overflowed, found by the `layers` fuzz target).
+#[test]
+fn loss_layer_checks_before_allocating() {
+    let mut swl = SoftmaxWithLoss::<f32>::new();
+    let none = MatRef::from_row_major(&[] as &[f32], 2, 0).unwrap();
+    expect_err(
+        swl.forward(none, &[0, 1]),
+        "SoftmaxWithLoss::forward",
+        "scores",
+        ErrorKind::Shape,
+    );
+    let big = MatRef::from_strided(&[0.5_f32, 1.0], 1 << 46, 2, 0, 1).unwrap();
+    expect_err(
+        swl.forward(big, &[0]),
+        "SoftmaxWithLoss::forward",
+        "targets",
+        ErrorKind::Length,
+    );
+    let e = expect_err(
+        softmax_cross_entropy_forward(
+            MatRef::from_row_major(&[0.0_f32; 2], 1, 2).unwrap(),
+            Targets::Classes(&[5]),
+            &CrossEntropyOptions::default(),
+            &mut [0.0],
+            None,
+        ),
+        "softmax_cross_entropy_forward",
+        "targets",
+        ErrorKind::Label,
+    );
+    assert!(e.to_string().contains("valid labels 0..=1"), "{e}");
 }
 
 #[test]

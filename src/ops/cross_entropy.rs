@@ -51,10 +51,12 @@ pub(crate) fn check_targets<T: Float>(
                     op,
                     "targets",
                     ErrorKind::Label,
-                    format!(
-                        "[{i}] is {bad} but there are {c} classes (valid labels 0..={})",
-                        c - 1
-                    ),
+                    match c.checked_sub(1) {
+                        Some(last) => {
+                            format!("[{i}] is {bad} but there are {c} classes (valid labels 0..={last})")
+                        }
+                        None => format!("[{i}] is {bad} but there are no classes"),
+                    },
                 ));
             }
             Ok(())
