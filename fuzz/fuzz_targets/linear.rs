@@ -5,17 +5,68 @@
 
 use libfuzzer_sys::fuzz_target;
 use nnkern::*;
-use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close};
+use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close, huge, in_env, same_on_every_pool};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut inp = Input::new(bytes);
-    match inp.byte() % 4 {
+    let case = inp.byte() % 5;
+    // the last two bytes choose the pool and the SIMD path
+    let mut env = Input::new(&bytes[bytes.len().saturating_sub(2)..]);
+    in_env(&mut env, || match case {
         0 => views(&mut inp),
         1 => gemm_case(&mut inp),
         2 => affine_fwd(&mut inp),
-        _ => affine_bwd(&mut inp),
-    }
+        3 => affine_bwd(&mut inp),
+        _ => hostile(&mut inp),
+    });
 });
+
+/// `affine_backward` on broadcast x, y and dy of 2⁵⁰ rows or more (the most a view of H
+/// columns may hold, at the extreme): its scratch is beyond any address space, so the answer
+/// is an `Alloc` error with nothing written — never an abort, a panic or a hang.
+fn hostile(inp: &mut Input<'_>) {
+    let (d, h) = (1 + inp.dim(3), 16 + inp.dim(48));
+    let n = match inp.byte() % 3 {
+        0 => 1 << 50,
+        1 => 1 << 56,
+        _ => (isize::MAX as usize) / h,
+    };
+    let act = ACTS[inp.byte() as usize % 4];
+    let xrow: Vec<f32> = (0..d).map(|_| inp.value()).collect();
+    let yrow: Vec<f32> = (0..h).map(|_| inp.value()).collect();
+    let w: Vec<f32> = (0..d * h).map(|_| inp.value()).collect();
+    let x = MatRef::from_strided(&xrow, n, d, 0, 1).expect("a broadcast view within isize::MAX");
+    let y = MatRef::from_strided(&yrow, n, h, 0, 1).expect("a broadcast view within isize::MAX");
+    let (mut dw, mut db) = (vec![f32::NAN; d * h], vec![f32::NAN; h]);
+    let r = affine_backward(
+        x,
+        MatRef::from_row_major(&w, d, h).unwrap(),
+        y,
+        y,
+        act,
+        AffineGrads {
+            dx: None,
+            dw: MatMut::from_row_major(&mut dw, d, h).unwrap(),
+            db: &mut db,
+        },
+        Accum::Replace,
+        &mut Workspace::new(),
+    );
+    let e = r.expect_err("scratch beyond memory");
+    assert_eq!(e.kind(), ErrorKind::Alloc, "{e}");
+    assert!(dw.iter().chain(&db).all(|v| v.is_nan()), "nothing written on Err");
+    // a huge broadcast row count with no columns is nothing to do
+    let none = MatRef::from_strided(&xrow, huge(inp, 1), 0, 0, 1).expect("an empty view");
+    let mut out: [f32; 0] = [];
+    gemm(
+        1.0,
+        none.t(),
+        none,
+        0.0,
+        MatMut::from_row_major(&mut out, 0, 0).unwrap(),
+    )
+    .unwrap();
+}
 
 /// Constructors with arbitrary (also absurd) lengths and strides: Ok or Err, and an Ok view
 /// reads only inside its slice.
@@ -88,10 +139,25 @@ fn gemm_case(inp: &mut Input<'_>) {
     let r = gemm(alpha, a.view(), b.view(), beta, c.view_mut());
     if kb != k {
         assert!(r.is_err());
-        assert!(c.data.iter().zip(&c0).all(|(x, y)| x.to_bits() == y.to_bits()), "no write on Err");
+        assert!(
+            c.data.iter().zip(&c0).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "no write on Err"
+        );
         return;
     }
     r.unwrap();
+    // the same bits on pools of 1, 2 and 3 threads (large shapes are cut into parts)
+    same_on_every_pool(inp, || {
+        let mut c2 = Stored {
+            data: c0.clone(),
+            rows: m,
+            cols: n,
+            rs: c.rs,
+            cs: c.cs,
+        };
+        gemm(alpha, a.view(), b.view(), beta, c2.view_mut()).unwrap();
+        c2.data.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+    });
     if moderate {
         let cs = Stored { data: c0, ..c };
         for i in 0..m {
@@ -141,7 +207,13 @@ fn affine_fwd(inp: &mut Input<'_>) {
                     abs += p.abs();
                 }
                 let want = act_ref(act, s);
-                close(y.at(i, j), want, abs + want.abs(), (d + 8) as f64 * 6e-8, "affine_forward");
+                close(
+                    y.at(i, j),
+                    want,
+                    abs + want.abs(),
+                    (d + 8) as f64 * 6e-8,
+                    "affine_forward",
+                );
             }
         }
     }
@@ -211,9 +283,19 @@ fn affine_bwd(inp: &mut Input<'_>) {
                 s += p;
                 abs += (x.at(i, l) as f64 * dy.at(i, j) as f64).abs() * 8.0;
             }
-            let base = if accum == Accum::Add { old.at(l, j) as f64 } else { 0.0 };
+            let base = if accum == Accum::Add {
+                old.at(l, j) as f64
+            } else {
+                0.0
+            };
             let got = dw.data[l * dw.rs + j * dw.cs];
-            close(got, s + base, abs + base.abs(), (n + 8) as f64 * 6e-8, "affine_backward dW");
+            close(
+                got,
+                s + base,
+                abs + base.abs(),
+                (n + 8) as f64 * 6e-8,
+                "affine_backward dW",
+            );
         }
     }
 }

@@ -6,16 +6,18 @@
 
 use libfuzzer_sys::fuzz_target;
 use nnkern::*;
-use nnkern_fuzz::{Input, Stored, close};
+use nnkern_fuzz::{Input, Stored, close, huge, in_env};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut inp = Input::new(bytes);
-    let path = SimdPath::ALL[inp.byte() as usize % 4];
-    let case = inp.byte() % 3;
-    let _ = with_simd_path(path, || match case {
+    let case = inp.byte() % 4;
+    // the last two bytes choose the pool and the SIMD path
+    let mut env = Input::new(&bytes[bytes.len().saturating_sub(2)..]);
+    in_env(&mut env, || match case {
         0 => sce(&mut inp),
         1 => bce(&mut inp),
-        _ => ce(&mut inp),
+        2 => ce(&mut inp),
+        _ => hostile(&mut inp),
     });
 });
 
@@ -41,7 +43,9 @@ fn sce(inp: &mut Input<'_>) {
     let probs = inp.byte() % 3 == 0;
     let labels: Vec<usize> = (0..n).map(|_| inp.dim(c + 1)).collect();
     let q = Stored::new(inp, n, c, true);
-    let weight: Vec<f32> = (0..if inp.flag() { c } else { inp.dim(3) }).map(|_| inp.value()).collect();
+    let weight: Vec<f32> = (0..if inp.flag() { c } else { inp.dim(3) })
+        .map(|_| inp.value())
+        .collect();
     let use_weight = inp.flag();
     let ignore = if inp.flag() { Some(inp.dim(c + 2)) } else { None };
     let eps = match inp.byte() % 4 {
@@ -56,7 +60,11 @@ fn sce(inp: &mut Input<'_>) {
         ignore_index: ignore,
         label_smoothing: eps,
     };
-    let targets = if probs { Targets::Probs(q.view()) } else { Targets::Classes(&labels) };
+    let targets = if probs {
+        Targets::Probs(q.view())
+    } else {
+        Targets::Classes(&labels)
+    };
     let len = if red == Reduction::None { n } else { 1 };
     let (mut loss, mut lse) = (vec![f32::NAN; len], vec![f32::NAN; n]);
     let r = softmax_cross_entropy_forward(x.view(), targets, &opts, &mut loss, Some(&mut lse));
@@ -77,13 +85,19 @@ fn sce(inp: &mut Input<'_>) {
     // a sum of non-negative terms: the two agree to a few ulps of the loss. Probability
     // "targets" may be anything PyTorch accepts, negative too, and then the row's C terms
     // q·(lse − s) cancel: the bound is C·u of Σ|q|·(|s| + |lse|).
-    let wmax = if use_weight { weight.iter().fold(1.0_f64, |m, v| m.max(v.abs() as f64)) } else { 1.0 };
+    let wmax = if use_weight {
+        weight.iter().fold(1.0_f64, |m, v| m.max(v.abs() as f64))
+    } else {
+        1.0
+    };
     let row_scale = |i: usize| -> f64 {
         if !probs {
             return 0.0;
         }
         let l = (lse[i].abs() as f64).min(1e30);
-        wmax * (0..c).map(|j| (q.at(i, j).abs() as f64 + eps.abs() as f64) * ((x.at(i, j).abs() as f64).min(1e30) + l)).sum::<f64>()
+        wmax * (0..c)
+            .map(|j| (q.at(i, j).abs() as f64 + eps.abs() as f64) * ((x.at(i, j).abs() as f64).min(1e30) + l))
+            .sum::<f64>()
     };
     for (k, (&a, &b)) in loss.iter().zip(&loss2).enumerate() {
         let spread = match red {
@@ -91,19 +105,32 @@ fn sce(inp: &mut Input<'_>) {
             Reduction::Sum => (0..n).map(row_scale).sum(),
             Reduction::Mean => (0..n).map(row_scale).sum::<f64>() / n.max(1) as f64,
         };
-        close(a, b as f64, b.abs() as f64 + spread, (c + 8) as f64 * 6e-8, "fused loss vs forward loss");
+        close(
+            a,
+            b as f64,
+            b.abs() as f64 + spread,
+            (c + 8) as f64 * 6e-8,
+            "fused loss vs forward loss",
+        );
     }
     // The fused gradient uses the exponentials it just computed, the split one recomputes
     // p = e^(s − lse) from the saved, rounded log-sum-exp; p·B − w·q′ then scales their
     // difference (C·u of p, from the C-term sums and |lse|·u) by |B| ≤ Σ|w·q′|.
     let gmax = dl.iter().fold(0.0_f64, |m, v| m.max(v.abs() as f64));
     for i in 0..n {
-        let qsum: f64 = if probs { (0..c).map(|j| q.at(i, j).abs() as f64).sum::<f64>() + 1.0 } else { 2.0 };
+        let qsum: f64 = if probs {
+            (0..c).map(|j| q.at(i, j).abs() as f64).sum::<f64>() + 1.0
+        } else {
+            2.0
+        };
         let lse_mag = (lse[i].abs() as f64).max(1.0);
         for j in 0..c {
             let (a, b) = (g.at(i, j), g2.at(i, j));
             if a.is_nan() || b.is_nan() {
-                assert!(a.is_nan() && b.is_nan(), "gradients differ in NaN-ness at ({i},{j})");
+                assert!(
+                    a.is_nan() && b.is_nan(),
+                    "gradients differ in NaN-ness at ({i},{j})"
+                );
             } else {
                 let scale = gmax * wmax * qsum * lse_mag;
                 close(a, b as f64, scale, (c + 16) as f64 * 6e-8, "grad");
@@ -150,7 +177,11 @@ fn ce(inp: &mut Input<'_>) {
                 Reduction::Mean => dl[0] as f64 / n as f64,
                 Reduction::Sum => dl[0] as f64,
             };
-            let want = if labels[i] == j { -scale / p.at(i, j) as f64 } else { 0.0 };
+            let want = if labels[i] == j {
+                -scale / p.at(i, j) as f64
+            } else {
+                0.0
+            };
             close(g.at(i, j), want, want.abs(), 4e-7, "cross_entropy_backward");
         }
     }
@@ -170,7 +201,9 @@ fn bce(inp: &mut Input<'_>) {
         1 => MatRef::from_strided(&wc, wrows, c, 0, 1).ok(),
         _ => Some(t.view()),
     };
-    let pos: Vec<f32> = (0..if inp.byte() % 16 == 0 { inp.dim(4) } else { c }).map(|_| inp.moderate()).collect();
+    let pos: Vec<f32> = (0..if inp.byte() % 16 == 0 { inp.dim(4) } else { c })
+        .map(|_| inp.moderate())
+        .collect();
     let opts = BceOptions {
         reduction: red,
         weight,
@@ -203,5 +236,51 @@ fn bce(inp: &mut Input<'_>) {
                 close(loss[i * c + k], want, scale, 1e-6, "bce loss");
             }
         }
+    }
+}
+
+/// Losses over broadcast views far larger than memory: one row of 2⁴⁴+ logits with column
+/// stride 0 (its copy cannot be allocated), or views of `usize::MAX` empty rows. An `Err`
+/// (`Alloc`, `Length`, `Shape`) or a quick `Ok`; never a panic, an abort or a hang, and
+/// nothing written on `Err`.
+fn hostile(inp: &mut Input<'_>) {
+    let v = [inp.value(), inp.value()];
+    let red = REDS[inp.byte() as usize % 3];
+    // one row: one loss value for every reduction of the softmax-cross-entropy
+    let mut loss = [f32::NAN];
+    if inp.flag() {
+        let c = huge(inp, 1);
+        let row = MatRef::from_strided(&v, 1, c, 0, 0).expect("one broadcast row");
+        let opts = CrossEntropyOptions {
+            reduction: red,
+            ..Default::default()
+        };
+        let r = match inp.byte() % 3 {
+            0 => softmax_cross_entropy_forward(row, Targets::Classes(&[1]), &opts, &mut loss, None),
+            1 => softmax_cross_entropy_forward(row, Targets::Probs(row), &opts, &mut loss, None),
+            _ => {
+                let o = BceOptions {
+                    reduction: red,
+                    weight: Some(row),
+                    pos_weight: None,
+                };
+                bce_with_logits_forward(row, row, &o, &mut loss)
+            }
+        };
+        let e = r.expect_err("a copy beyond memory");
+        assert!(matches!(e.kind(), ErrorKind::Alloc | ErrorKind::Length), "{e}");
+        assert!(loss[0].is_nan(), "nothing written on Err");
+    } else {
+        // usize::MAX rows of nothing: a shape error (no columns) or nothing to do
+        let x = MatRef::from_strided(&[] as &[f32], usize::MAX, 0, 1, 1).expect("an empty view");
+        let opts = CrossEntropyOptions::<f32>::default();
+        assert!(softmax_cross_entropy_forward(x, Targets::Probs(x), &opts, &mut loss, None).is_err());
+        let o = BceOptions {
+            reduction: red,
+            ..Default::default()
+        };
+        // (Reduction::None wants N·C = 0 loss values, not 1)
+        let r = bce_with_logits_forward(x, x, &o, &mut loss);
+        assert_eq!(r.is_ok(), red != Reduction::None, "{r:?}");
     }
 }

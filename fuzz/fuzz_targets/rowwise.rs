@@ -5,13 +5,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use nnkern::*;
-use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close};
+use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close, in_env};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut inp = Input::new(bytes);
-    let path = SimdPath::ALL[inp.byte() as usize % 4];
     let case = inp.byte() % 4;
-    let _ = with_simd_path(path, || match case {
+    // the last two bytes choose the pool and the SIMD path
+    let mut env = Input::new(&bytes[bytes.len().saturating_sub(2)..]);
+    in_env(&mut env, || match case {
         0 => activations(&mut inp),
         1 => softmaxes(&mut inp),
         2 => softmax_grads(&mut inp),
@@ -86,7 +87,11 @@ fn softmaxes(inp: &mut Input<'_>) {
     let zero_masked = inp.flag();
     let mut y = Stored::out(inp, n, c);
     let opts = SoftmaxOptions {
-        masked_rows: if zero_masked { MaskedRows::Zero } else { MaskedRows::Nan },
+        masked_rows: if zero_masked {
+            MaskedRows::Zero
+        } else {
+            MaskedRows::Nan
+        },
     };
     let r = softmax_forward_with(x.view(), y.view_mut(), opts);
     if c == 0 {
@@ -102,13 +107,25 @@ fn softmaxes(inp: &mut Input<'_>) {
         let p = softmax_ref(&row);
         for j in 0..c {
             let want = if all_neg_inf && zero_masked { 0.0 } else { p[j] };
-            close(y.at(i, j), want, want.abs() + 1e-38, 64.0 * 6e-8 + c as f64 * 6e-8, "softmax");
+            close(
+                y.at(i, j),
+                want,
+                want.abs() + 1e-38,
+                64.0 * 6e-8 + c as f64 * 6e-8,
+                "softmax",
+            );
             // log-softmax: ln p, compared where p is a normal f32 (else only its sign and NaN-ness)
             let l = ly.at(i, j);
             if p[j].is_nan() {
                 assert!(l.is_nan(), "log_softmax NaN row");
             } else if p[j] > 1e-30 {
-                close(l, p[j].ln(), p[j].ln().abs() + 1.0, 64.0 * 6e-8 + c as f64 * 6e-8, "log_softmax");
+                close(
+                    l,
+                    p[j].ln(),
+                    p[j].ln().abs() + 1.0,
+                    64.0 * 6e-8 + c as f64 * 6e-8,
+                    "log_softmax",
+                );
             } else {
                 assert!(l <= 0.0 || l.is_nan(), "log_softmax {l} > 0");
             }
@@ -129,12 +146,20 @@ fn softmax_grads(inp: &mut Input<'_>) {
     softmax_backward(y.view(), dy.view(), dx.view_mut()).unwrap();
     for i in 0..n {
         let dot: f64 = (0..c).map(|j| y.at(i, j) as f64 * dy.at(i, j) as f64).sum();
-        let dabs: f64 = (0..c).map(|j| (y.at(i, j) as f64 * dy.at(i, j) as f64).abs()).sum();
+        let dabs: f64 = (0..c)
+            .map(|j| (y.at(i, j) as f64 * dy.at(i, j) as f64).abs())
+            .sum();
         for j in 0..c {
             let yv = y.at(i, j) as f64;
             let want = yv * (dy.at(i, j) as f64 - dot);
             let scale = yv * (dy.at(i, j).abs() as f64 + dabs);
-            close(dx.at(i, j), want, scale, (c + 4) as f64 * 6e-8, "softmax_backward");
+            close(
+                dx.at(i, j),
+                want,
+                scale,
+                (c + 4) as f64 * 6e-8,
+                "softmax_backward",
+            );
         }
     }
     let mut ly = Stored::out(inp, n, c);
@@ -148,7 +173,13 @@ fn softmax_grads(inp: &mut Input<'_>) {
             let p = (ly.at(i, j) as f64).exp();
             let want = dy.at(i, j) as f64 - p * sum;
             let scale = dy.at(i, j).abs() as f64 + p * sabs * 2.0;
-            close(ldx.at(i, j), want, scale, (c + 8) as f64 * 6e-8, "log_softmax_backward");
+            close(
+                ldx.at(i, j),
+                want,
+                scale,
+                (c + 8) as f64 * 6e-8,
+                "log_softmax_backward",
+            );
         }
     }
 }
@@ -158,22 +189,42 @@ fn optimizers(inp: &mut Input<'_>) {
     let gl = if inp.byte() % 16 == 0 { inp.dim(64) } else { n };
     let p0: Vec<f32> = (0..n).map(|_| inp.value()).collect();
     let g: Vec<f32> = (0..gl).map(|_| inp.value()).collect();
-    let lr = inp.moderate();
+    let lr = if inp.byte() % 8 == 0 {
+        inp.value()
+    } else {
+        inp.moderate()
+    };
     let mut p = p0.clone();
     let r = sgd_update(&mut p, &g, lr);
-    if gl != n {
+    if gl != n || !(lr >= 0.0 && lr.is_finite()) {
         assert!(r.is_err());
         assert!(p.iter().zip(&p0).all(|(a, b)| a.to_bits() == b.to_bits()));
         return;
     }
     r.unwrap();
-    for k in 0..n {
+    // (the f64 oracle does not overflow where f32 does: it holds for moderate rates only)
+    for k in (0..n).filter(|_| lr <= 16.0) {
         let want = p0[k] as f64 - lr as f64 * g[k] as f64;
         let scale = p0[k].abs() as f64 + (lr as f64 * g[k] as f64).abs();
         close(p[k], want, scale, 2.5e-7, "sgd_update");
     }
     let (mut m, mut v) = (vec![0.0_f32; n], vec![0.0_f32; n]);
     let step = inp.byte() as u32 % 4;
-    let r = adam_update(&mut p, &g, &mut m, &mut v, step, &AdamParams::default());
-    assert_eq!(r.is_err(), step == 0);
+    let mut hp = AdamParams::default();
+    if inp.flag() {
+        hp.beta1 = inp.value();
+        hp.beta2 = inp.value();
+        hp.eps = inp.value();
+    }
+    let p1 = p.clone();
+    let r = adam_update(&mut p, &g, &mut m, &mut v, step, &hp);
+    let beta_ok = |b: f32| (0.0..1.0).contains(&b);
+    let ok = step != 0 && beta_ok(hp.beta1) && beta_ok(hp.beta2) && hp.eps > 0.0 && hp.eps.is_finite();
+    assert_eq!(r.is_ok(), ok, "{hp:?} step {step}");
+    if !ok {
+        assert!(
+            p.iter().zip(&p1).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "no update on Err"
+        );
+    }
 }

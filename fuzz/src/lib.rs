@@ -1,7 +1,8 @@
 //! Shared input decoding for the fuzz targets: a byte reader that yields small dimensions,
 //! strided views over NaN-padded storage, and values drawn from a palette of edge cases.
 
-use nnkern::{Activation, MatMut, MatRef};
+use nnkern::{Activation, MatMut, MatRef, SimdPath, with_simd_path};
+use std::sync::OnceLock;
 
 /// Reads decisions from the fuzzer's bytes; past the end it yields zeros.
 pub struct Input<'a> {
@@ -81,7 +82,13 @@ impl Stored {
                 data[i * rs + j * cs] = if moderate { inp.moderate() } else { inp.value() };
             }
         }
-        Stored { data, rows, cols, rs, cs }
+        Stored {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        }
     }
 
     /// A NaN-filled output with unit column stride (padded rows or not).
@@ -118,15 +125,28 @@ pub fn close(got: f32, want: f64, scale: f64, tol: f64, what: &str) {
         return;
     }
     if want.is_infinite() || (want.abs() > f32::MAX as f64) {
-        assert!(got.is_infinite() && (got > 0.0) == (want > 0.0), "{what}: got {got}, want {want}");
+        assert!(
+            got.is_infinite() && (got > 0.0) == (want > 0.0),
+            "{what}: got {got}, want {want}"
+        );
         return;
     }
     let err = (got as f64 - want).abs();
-    assert!(err <= tol * scale + 1e-30, "{what}: got {got}, want {want}, scale {scale}");
+    // (an exact result passes whatever the scale: a NaN elsewhere in the formula makes the
+    // scale NaN, e.g. the identity's gradient dy with y = NaN)
+    assert!(
+        err == 0.0 || err <= tol * scale + 1e-30,
+        "{what}: got {got}, want {want}, scale {scale}"
+    );
 }
 
 /// Every activation.
-pub const ACTS: [Activation; 4] = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+pub const ACTS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Relu,
+];
 
 /// The activation in f64 (ReLU keeps NaN, as the kernels do).
 pub fn act_ref(act: Activation, z: f64) -> f64 {
@@ -141,5 +161,58 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
                 0.0
             }
         }
+    }
+}
+
+/// Rayon pools of 1, 2 and 3 threads, made once per process (a pool per input would cost
+/// more than most inputs).
+fn pools() -> &'static [rayon::ThreadPool; 3] {
+    static POOLS: OnceLock<[rayon::ThreadPool; 3]> = OnceLock::new();
+    POOLS.get_or_init(|| {
+        std::array::from_fn(|i| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(i + 1)
+                .build()
+                .expect("a rayon pool")
+        })
+    })
+}
+
+/// Runs `f` on a pool of 1, 2 or 3 threads under a SIMD path this CPU supports, both chosen
+/// by the input: the results must not depend on either choice of pool (and the kernels must
+/// hand the calling thread's path to every worker).
+pub fn in_env<R: Send>(inp: &mut Input<'_>, f: impl FnOnce() -> R + Send) -> R {
+    let pool = &pools()[inp.byte() as usize % 3];
+    let supported: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
+    let path = supported[inp.byte() as usize % supported.len()];
+    pool.install(|| with_simd_path(path, f).expect("a supported path"))
+}
+
+/// Runs `f` once on each of the pools of 1, 2 and 3 threads under one SIMD path chosen by the
+/// input, and asserts that the three results are the same (bit for bit, as `f` reports them).
+pub fn same_on_every_pool<R: Send + PartialEq + std::fmt::Debug>(
+    inp: &mut Input<'_>,
+    f: impl Fn() -> R + Sync,
+) -> R {
+    let supported: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
+    let path = supported[inp.byte() as usize % supported.len()];
+    let mut runs = pools()
+        .iter()
+        .map(|pool| pool.install(|| with_simd_path(path, &f).expect("a supported path")));
+    let first = runs.next().expect("three pools");
+    for (t, r) in runs.enumerate() {
+        assert!(r == first, "{path}: {} threads give another result than 1", t + 2);
+    }
+    first
+}
+
+/// A dimension of a broadcast (stride-0) view that is far larger than memory: 2⁴⁴ to 2⁵⁶ rows,
+/// or the most a view of `cols` columns may hold.
+pub fn huge(inp: &mut Input<'_>, cols: usize) -> usize {
+    match inp.byte() % 4 {
+        0 => 1 << 44,
+        1 => 1 << 50,
+        2 => 1 << 56,
+        _ => (isize::MAX as usize) / cols.max(1),
     }
 }
