@@ -297,53 +297,40 @@ pub(crate) fn gemm_then<T: Float>(
         && c.unit_col_stride()
         && alpha == T::ONE
         && beta == T::ZERO;
-    if !narrow {
-        return job(engine, isa, split, alpha, a, b, beta, c, epilogue, None);
-    }
-    with_pack_buf::<T, _>(k * LANES, |packed| {
-        pack_narrow(b, packed);
-        job(engine, isa, split, alpha, a, b, beta, c, epilogue, Some(packed));
-    });
-}
-
-/// Runs the parts of one product (see [`gemm_then`]), `packed` holding B as [`pack_narrow`]
-/// leaves it when the parts take the narrow kernel.
-#[allow(clippy::too_many_arguments)]
-fn job<T: Float>(
-    engine: GemmEngine,
-    isa: Isa,
-    split: Split,
-    alpha: T,
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    beta: T,
-    mut c: MatMut<'_, T>,
-    epilogue: Option<Epilogue<'_, T>>,
-    packed: Option<&[T]>,
-) {
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    let job = Job {
-        engine,
-        isa,
-        packed,
-        split,
-        m,
-        k,
-        n,
-        alpha,
-        beta,
-        a: a.as_ptr(),
-        rsa: a.row_stride(),
-        csa: a.col_stride(),
-        b: b.as_ptr(),
-        rsb: b.row_stride(),
-        csb: b.col_stride(),
-        c: c.as_mut_ptr(),
-        rsc: c.row_stride(),
-        csc: c.col_stride(),
-        epilogue,
+    let (rsc, csc) = (c.row_stride(), c.col_stride());
+    let c_ptr = c.as_mut_ptr();
+    let run = |packed: Option<&[T]>| {
+        Job {
+            engine,
+            isa,
+            packed,
+            split,
+            m,
+            k,
+            n,
+            alpha,
+            beta,
+            a: a.as_ptr(),
+            rsa: a.row_stride(),
+            csa: a.col_stride(),
+            b: b.as_ptr(),
+            rsb: b.row_stride(),
+            csb: b.col_stride(),
+            c: c_ptr,
+            rsc,
+            csc,
+            epilogue,
+        }
+        .run(0, split.parts)
     };
-    job.run(0, split.parts);
+    if narrow {
+        with_pack_buf::<T, _>(k * LANES, |packed| {
+            pack_narrow(b, packed);
+            run(Some(packed));
+        });
+    } else {
+        run(None);
+    }
 }
 
 /// Products up to this many multiply-adds skip the engine: its packing (and the allocation of

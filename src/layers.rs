@@ -70,6 +70,11 @@ impl<T: Float> Buf<T> {
     }
 }
 
+/// The upstream gradient must have the shape of the layer's last output.
+fn check_dy<T: Copy>(op: &'static str, dy: &MatRef<'_, T>, last: (usize, usize)) -> Result<()> {
+    check_shape(op, "dy", (dy.rows(), dy.cols()), last, "the last output's shape")
+}
+
 /// A layer's input x must have the layer's input width `d`: checked before anything is
 /// allocated for x's rows.
 fn check_input<T: Copy>(op: &'static str, x: &MatRef<'_, T>, d: usize) -> Result<()> {
@@ -179,13 +184,7 @@ impl<T: Float> Layer<T> for MatMul<T> {
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         const OP: &str = "MatMul::backward";
-        check_shape(
-            OP,
-            "dy",
-            (dy.rows(), dy.cols()),
-            (self.x.rows, self.h),
-            "the last output's shape",
-        )?;
+        check_dy(OP, &dy, (self.x.rows, self.h))?;
         self.dx.shape(OP, self.x.rows, self.d)?;
         matmul_backward(
             self.x.view(),
@@ -274,13 +273,7 @@ impl<T: Float> Affine<T> {
 
     fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
         const OP: &str = "Affine::backward";
-        check_shape(
-            OP,
-            "dy",
-            (dy.rows(), dy.cols()),
-            (self.x.rows, self.h),
-            "the last output's shape",
-        )?;
+        check_dy(OP, &dy, (self.x.rows, self.h))?;
         if want_dx {
             self.dx.shape(OP, self.x.rows, self.d)?;
         }
@@ -365,13 +358,7 @@ impl<T: Float> Layer<T> for Act<T> {
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         const OP: &str = "Act::backward";
-        check_shape(
-            OP,
-            "dy",
-            (dy.rows(), dy.cols()),
-            (self.y.rows, self.y.cols),
-            "the last output's shape",
-        )?;
+        check_dy(OP, &dy, (self.y.rows, self.y.cols))?;
         self.dx.shape(OP, self.y.rows, self.y.cols)?;
         activation_backward(self.act, self.y.view(), dy, self.dx.view_mut())?;
         Ok(self.dx.view())
@@ -445,13 +432,7 @@ impl<T: Float> Layer<T> for Softmax<T> {
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         const OP: &str = "Softmax::backward";
-        check_shape(
-            OP,
-            "dy",
-            (dy.rows(), dy.cols()),
-            (self.y.rows, self.y.cols),
-            "the last output's shape",
-        )?;
+        check_dy(OP, &dy, (self.y.rows, self.y.cols))?;
         self.dx.shape(OP, self.y.rows, self.y.cols)?;
         softmax_backward(self.y.view(), dy, self.dx.view_mut())?;
         Ok(self.dx.view())
