@@ -957,8 +957,10 @@ impl<T: Float> Trainer<T> {
     /// # Errors
     ///
     /// [`ErrorKind::Length`] naming `x` if `x.len()` is not the
-    /// net's input width times `t.len()`; [`ErrorKind::Alloc`] if the batch buffers cannot be
-    /// allocated; the kernels' errors otherwise.
+    /// net's input width times `t.len()`; [`ErrorKind::Label`] naming `targets` if a label is
+    /// not below the net's class count; [`ErrorKind::Alloc`] if the batch buffers cannot be
+    /// allocated — all before any step, so the net is unchanged. Other errors come from the
+    /// kernels.
     pub fn epoch(&mut self, net: &mut TwoLayerNet<T>, x: &[T], t: &[usize]) -> Result<T> {
         const OP: &str = "Trainer::epoch";
         let n = t.len();
@@ -974,6 +976,10 @@ impl<T: Float> Trainer<T> {
                 ));
             }
         }
+        // every label before the first step: a bad one in the last batch must not leave the
+        // net trained on the batches before it
+        crate::ops::cross_entropy::check_targets(OP, &Targets::<T>::Classes(t), n, net.out.h, None)?;
+        check_lr(OP, self.sgd.lr)?;
         // (a batch beyond the data set is the whole set: its buffers are sized from both)
         let batch = self.batch.min(n);
         if self.order.len() != n {

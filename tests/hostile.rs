@@ -324,6 +324,22 @@ fn trainer_batch_sizes() {
     let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut data::Rng::new(1));
     let loss = tr.epoch(&mut net, &x, &t).unwrap();
     assert!(loss.is_finite());
+    // a bad label in the last batch: an error before the first step, the net unchanged
+    let before = net.hidden.params()[0].to_vec();
+    let mut bad = t.clone();
+    *bad.last_mut().unwrap() = 3;
+    let mut small = Trainer::new(4, sgd, data::Rng::new(0)).unwrap();
+    expect_err(
+        small.epoch(&mut net, &x, &bad),
+        "Trainer::epoch",
+        "targets",
+        ErrorKind::Label,
+    );
+    assert_eq!(
+        net.hidden.params()[0],
+        &before[..],
+        "the net was trained before the Err"
+    );
     expect_err(tr.set_batch(0), "Trainer::set_batch", "batch", ErrorKind::Value);
     assert_eq!(tr.batch(), usize::MAX);
     expect_err(
