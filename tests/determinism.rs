@@ -121,7 +121,7 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
 
 /// Runs `f` on a 1-thread pool, then three times on pools of 2, 3 and 8 threads, and asserts
 /// every run returns the first run's bits.
-fn same_on_every_pool(what: &str, f: &(dyn Fn() -> Vec<Vec<u32>> + Sync)) {
+fn same_on_every_pool<B: PartialEq + Send>(what: &str, f: &(dyn Fn() -> Vec<Vec<B>> + Sync)) {
     let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let reference = pool(1).install(f);
     for threads in [2, 3, 8] {
@@ -174,7 +174,7 @@ fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
                         MatMut::from_row_major(&mut c, d, d).unwrap(),
                     )
                     .unwrap();
-                    out.push(bits(&c));
+                    out.push(bits_of(&c));
                     let mut ws = Workspace::new();
                     for act in [
                         Activation::Identity,
@@ -182,27 +182,7 @@ fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
                         Activation::Tanh,
                         Activation::Relu,
                     ] {
-                        let mut y = vec![0.0_f32; n * h];
-                        affine_forward(xv, wv, &b, act, MatMut::from_row_major(&mut y, n, h).unwrap())
-                            .unwrap();
-                        let (mut dx, mut dw, mut db) =
-                            (vec![0.0_f32; n * d], vec![0.0_f32; d * h], vec![0.0_f32; h]);
-                        affine_backward(
-                            xv,
-                            wv,
-                            MatRef::from_row_major(&y, n, h).unwrap(),
-                            dyv,
-                            act,
-                            AffineGrads {
-                                dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
-                                dw: MatMut::from_row_major(&mut dw, d, h).unwrap(),
-                                db: &mut db,
-                            },
-                            Accum::Replace,
-                            &mut ws,
-                        )
-                        .unwrap();
-                        out.extend([bits(&y), bits(&dx), bits(&dw), bits(&db)]);
+                        out.extend(affine_round_trip(xv, wv, &b, dyv, act, &mut ws));
                     }
                     out
                 })
@@ -296,6 +276,38 @@ fn calls_nested_in_rayon_jobs_match_a_lone_call() {
 
 fn bits_of<T: Float>(v: &[T]) -> Vec<u64> {
     v.iter().map(|x| x.to_f64().to_bits()).collect()
+}
+
+/// `affine_forward` then `affine_backward` (with dx) of y = act(x·W + b) for upstream `dy`,
+/// outputs pre-filled with NaN: the bits of y, dx, dW and db.
+fn affine_round_trip<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: &[T],
+    dy: MatRef<'_, T>,
+    act: Activation,
+    ws: &mut Workspace<T>,
+) -> [Vec<u64>; 4] {
+    let (n, d, h) = (x.rows(), x.cols(), w.cols());
+    let mut y = vec![T::NAN; n * h];
+    affine_forward(x, w, b, act, MatMut::from_row_major(&mut y, n, h).unwrap()).unwrap();
+    let (mut dx, mut dw, mut db) = (vec![T::NAN; n * d], vec![T::NAN; d * h], vec![T::NAN; h]);
+    affine_backward(
+        x,
+        w,
+        MatRef::from_row_major(&y, n, h).unwrap(),
+        dy,
+        act,
+        AffineGrads {
+            dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
+            dw: MatMut::from_row_major(&mut dw, d, h).unwrap(),
+            db: &mut db,
+        },
+        Accum::Replace,
+        ws,
+    )
+    .unwrap();
+    [bits_of(&y), bits_of(&dx), bits_of(&dw), bits_of(&db)]
 }
 
 /// Inputs of [`every_public_kernel`]: `x` N×D (also the logits and probabilities of the row
@@ -399,26 +411,8 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
         Activation::Relu,
     ] {
         for (wm, hh, bb) in [(w, h, &inp.b[..]), (w10, 10, &inp.b[..10])] {
-            let mut y = vec![T::NAN; n * hh];
-            affine_forward(x, wm, bb, act, MatMut::from_row_major(&mut y, n, hh).unwrap()).unwrap();
             let dyv = MatRef::from_row_major(&inp.dy[..n * hh], n, hh).unwrap();
-            let (mut dx, mut dw, mut db) = (nd(), vec![T::NAN; d * hh], vec![T::NAN; hh]);
-            affine_backward(
-                x,
-                wm,
-                MatRef::from_row_major(&y, n, hh).unwrap(),
-                dyv,
-                act,
-                AffineGrads {
-                    dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
-                    dw: MatMut::from_row_major(&mut dw, d, hh).unwrap(),
-                    db: &mut db,
-                },
-                Accum::Replace,
-                &mut ws,
-            )
-            .unwrap();
-            out.extend([bits_of(&y), bits_of(&dx), bits_of(&dw), bits_of(&db)]);
+            out.extend(affine_round_trip(x, wm, bb, dyv, act, &mut ws));
         }
         // elementwise forward and backward
         let mut a = nd();
