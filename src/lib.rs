@@ -128,7 +128,8 @@ pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
 pub use ops::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
 pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
 pub use ops::matmul::{matmul_backward, matmul_forward};
-pub use ops::optim::{AdamParams, adam_update, sgd_update};
+pub use ops::optim::{AdamParams, SgdParams, adam_update, sgd_momentum_update, sgd_update};
+pub use ops::select::{accuracy, argmax_rows, gather_rows};
 pub use ops::softmax::{
     MaskedRows, SoftmaxOptions, log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward,
     softmax_forward_with,

@@ -309,6 +309,37 @@ impl<'a, T: Copy> MatRef<'a, T> {
         })
     }
 
+    /// Row `i` as a slice: `Some` when `i < rows` and the row's elements are adjacent (column
+    /// stride 1, or at most one column); `None` otherwise (use [`MatRef::row_iter`] then).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let m = nnkern::MatRef::from_row_major(&[1.0_f32, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(m.row_slice(1), Some(&[3.0, 4.0][..]));
+    /// assert_eq!(m.t().row_slice(0), None); // a transposed row is strided
+    /// assert_eq!(m.row_slice(2), None);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn row_slice(&self, i: usize) -> Option<&'a [T]> {
+        (i < self.rows && self.unit_col_stride()).then(|| self.row(i))
+    }
+
+    /// The elements of row `i` in column order, whatever the strides (empty if `i ≥ rows`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let m = nnkern::MatRef::from_row_major(&[1.0_f32, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(m.t().row_iter(0).collect::<Vec<_>>(), [1.0, 3.0]);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub fn row_iter(&self, i: usize) -> impl ExactSizeIterator<Item = T> + 'a {
+        let (data, rs, cs) = (self.data, self.rs, self.cs);
+        let cols = if i < self.rows { self.cols } else { 0 };
+        (0..cols).map(move |j| data[i * rs + j * cs])
+    }
+
     /// Row `i` as a slice when the column stride is 1 (crate-internal: callers checked `i`).
     #[inline]
     pub(crate) fn row(&self, i: usize) -> &'a [T] {

@@ -4,7 +4,9 @@
 //! views, return at once) — never a panic, an abort or a hang. (Thread-count independence
 //! under every SIMD override is in `determinism.rs`; subnormal class weights in `losses.rs`.)
 
-use nnkern::layers::{Adam, Layer, MatMul, Sgd, SoftmaxWithLoss, Trainer, TwoLayerNet};
+use nnkern::layers::{
+    Adam, Affine, Layer, MatMul, Optimizer, Params, Sequential, Sgd, SoftmaxWithLoss, Trainer, TwoLayerNet,
+};
 use nnkern::*;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -217,15 +219,18 @@ struct Lopsided {
     g: Vec<f32>,
 }
 
+impl Params<f32> for Lopsided {
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
+        f(&mut self.p, &self.g);
+    }
+}
+
 impl Layer<f32> for Lopsided {
     fn forward(&mut self, x: MatRef<'_, f32>) -> Result<MatRef<'_, f32>> {
         Ok(MatRef::from_row_major(&self.p, 1, self.p.len().min(x.cols())).unwrap())
     }
     fn backward(&mut self, dy: MatRef<'_, f32>) -> Result<MatRef<'_, f32>> {
         self.forward(dy)
-    }
-    fn visit_params(&mut self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
-        f(&mut self.p, &self.g);
     }
 }
 
@@ -236,42 +241,39 @@ fn optimizers_reject_parameter_sets_that_do_not_fit() {
         g: vec![1.0; 2],
     };
     expect_err(
-        Sgd { lr: 0.1 }.step(&mut bad),
+        Sgd::new(0.1).step(&mut bad),
         "Sgd::step",
         "grads",
         ErrorKind::Length,
     );
     let mut adam = Adam::new(AdamParams::default());
-    expect_err(
-        adam.step(&mut [&mut bad]),
-        "Adam::step",
-        "grads",
-        ErrorKind::Length,
-    );
+    expect_err(adam.step(&mut bad), "Adam::step", "grads", ErrorKind::Length);
+    let mut momentum = Sgd::new(0.1).momentum(0.9);
+    expect_err(momentum.step(&mut bad), "Sgd::step", "grads", ErrorKind::Length);
     assert_eq!(bad.p, [1.0; 3], "nothing is updated");
 
     // a different layer set on a later step
     let mut a = MatMul::new(vec![1.0_f32; 6], 2, 3).unwrap();
     let mut b = MatMul::new(vec![1.0_f32; 4], 2, 2).unwrap();
     let mut adam = Adam::new(AdamParams::default());
-    adam.step(&mut [&mut a]).unwrap();
+    adam.step(&mut a).unwrap();
     let before = b.params()[0].to_vec();
-    let e = expect_err(
-        adam.step(&mut [&mut b]),
-        "Adam::step",
-        "layers",
-        ErrorKind::Length,
-    );
+    let e = expect_err(adam.step(&mut b), "Adam::step", "params", ErrorKind::Length);
     assert!(e.to_string().contains("tensor 0 of length 4"), "{e}");
-    assert!(e.to_string().contains("same layers in the same order"), "{e}");
-    expect_err(
-        adam.step(&mut [&mut a, &mut b]),
-        "Adam::step",
-        "layers",
-        ErrorKind::Length,
-    );
+    assert!(e.to_string().contains("same parameters in the same order"), "{e}");
+    let mut both = Sequential::new().push(MatMul::new(vec![1.0_f32; 6], 2, 3).unwrap());
+    both.add(Box::new(MatMul::new(vec![1.0_f32; 9], 3, 3).unwrap()));
+    expect_err(adam.step(&mut both), "Adam::step", "params", ErrorKind::Length);
     assert_eq!(b.params()[0], &before[..], "nothing is updated");
-    adam.step(&mut [&mut a]).unwrap();
+    adam.step(&mut a).unwrap();
+    // SGD with momentum keeps state too, and checks it the same way
+    let mut sgd = Sgd::new(0.1).momentum(0.9);
+    sgd.step(&mut a).unwrap();
+    expect_err(sgd.step(&mut b), "Sgd::step", "params", ErrorKind::Length);
+    assert_eq!(b.params()[0], &before[..], "nothing is updated");
+    // after a reset the optimizer takes a new set
+    sgd.reset();
+    sgd.step(&mut b).unwrap();
 }
 
 /// The loss layer checks its scores and labels before it sizes its gradient buffer, in the
@@ -312,25 +314,26 @@ fn loss_layer_checks_before_allocating() {
 #[test]
 fn trainer_batch_sizes() {
     let (x, t) = data::spiral::<f32>(10, 3, 1).unwrap();
-    let sgd = Sgd { lr: 1.0 };
+    let x = MatRef::from_row_major(&x, 30, 2).unwrap();
+    let sgd = || Sgd::new(1.0);
     expect_err(
-        Trainer::new(0, sgd, data::Rng::new(0)),
+        Trainer::new(0, sgd(), data::Rng::new(0)),
         "Trainer::set_batch",
         "batch",
         ErrorKind::Value,
     );
     // a batch larger than the data set is the whole set, not a capacity overflow
-    let mut tr = Trainer::new(usize::MAX, sgd, data::Rng::new(0)).unwrap();
+    let mut tr = Trainer::new(usize::MAX, sgd(), data::Rng::new(0)).unwrap();
     let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut data::Rng::new(1));
-    let loss = tr.epoch(&mut net, &x, &t).unwrap();
+    let loss = tr.epoch(&mut net, x, &t).unwrap();
     assert!(loss.is_finite());
     // a bad label in the last batch: an error before the first step, the net unchanged
     let before = net.hidden.params()[0].to_vec();
     let mut bad = t.clone();
     *bad.last_mut().unwrap() = 3;
-    let mut small = Trainer::new(4, sgd, data::Rng::new(0)).unwrap();
+    let mut small = Trainer::new(4, sgd(), data::Rng::new(0)).unwrap();
     expect_err(
-        small.epoch(&mut net, &x, &bad),
+        small.epoch(&mut net, x, &bad),
         "Trainer::epoch",
         "targets",
         ErrorKind::Label,
@@ -343,17 +346,47 @@ fn trainer_batch_sizes() {
     expect_err(tr.set_batch(0), "Trainer::set_batch", "batch", ErrorKind::Value);
     assert_eq!(tr.batch(), usize::MAX);
     expect_err(
-        tr.set_sgd(Sgd { lr: f32::NAN }),
-        "Trainer::set_sgd",
+        tr.optimizer_mut().set_lr(f32::NAN),
+        "Sgd::set_lr",
         "lr",
         ErrorKind::Value,
+    );
+    assert_eq!(tr.optimizer().lr(), 1.0, "the rate is unchanged");
+    expect_err(
+        Trainer::new(30, Sgd::new(-1.0_f32), data::Rng::new(0)),
+        "Sgd::step",
+        "lr",
+        ErrorKind::Value,
+    );
+    // the labels' count and the model's input width, before any step
+    expect_err(
+        small.epoch(&mut net, x, &t[1..]),
+        "Trainer::epoch",
+        "t",
+        ErrorKind::Length,
+    );
+    let x3 = MatRef::from_row_major(&[0.0_f32; 9], 3, 3).unwrap();
+    expect_err(
+        small.epoch(&mut net, x3, &t[..3]),
+        "Trainer::epoch",
+        "x",
+        ErrorKind::Shape,
+    );
+    let mut seq = Sequential::new()
+        .push(Affine::<f32>::new(vec![0.0; 6], vec![0.0; 3], 2, 3, Activation::Relu).unwrap());
+    expect_err(
+        small.epoch(&mut seq, x3, &t[..3]),
+        "Trainer::epoch",
+        "x",
+        ErrorKind::Shape,
     );
     expect_err(
-        Trainer::new(30, Sgd { lr: -1.0_f32 }, data::Rng::new(0)),
-        "Trainer::set_sgd",
-        "lr",
-        ErrorKind::Value,
+        small.epoch(&mut seq, x, &bad),
+        "Trainer::epoch",
+        "targets",
+        ErrorKind::Label,
     );
+    assert_eq!(seq.params()[0], &[0.0; 6][..]);
 }
 
 #[test]
@@ -439,8 +472,8 @@ fn hyper_parameters_out_of_their_domain() {
     let before = net.hidden.params()[0].to_vec();
     let x = MatRef::from_row_major(&[0.1_f32, 0.2], 1, 2).unwrap();
     expect_err(
-        net.train_step(x, &[1], &Sgd { lr: f32::NAN }),
-        "TwoLayerNet::train_step",
+        net.train_step(x, &[1], &mut Sgd::new(f32::NAN)),
+        "Sgd::step",
         "lr",
         ErrorKind::Value,
     );
@@ -450,11 +483,37 @@ fn hyper_parameters_out_of_their_domain() {
         ..Default::default()
     });
     expect_err(
-        adam.step(&mut [&mut net.hidden]),
+        adam.step(&mut net.hidden),
         "Adam::step",
         "beta2",
         ErrorKind::Value,
     );
+    for bad in [
+        Sgd::new(0.1_f32).momentum(-0.5),
+        Sgd::new(0.1).momentum(f32::NAN),
+        Sgd::new(0.1).weight_decay(f32::INFINITY),
+        Sgd::new(0.1).nesterov(true),
+    ] {
+        let e = bad.check().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Value, "{e}");
+        expect_err(
+            Sgd::with(*bad.hyper()).step(&mut net),
+            "Sgd::step",
+            e.arg(),
+            ErrorKind::Value,
+        );
+    }
+    let wd = AdamParams {
+        weight_decay: -1.0,
+        ..AdamParams::adamw(0.1, 0.0)
+    };
+    expect_err(
+        Adam::new(wd).step(&mut net),
+        "Adam::step",
+        "weight_decay",
+        ErrorKind::Value,
+    );
+    assert_eq!(net.hidden.params()[0], &before[..]);
 }
 
 // ----- 8. zero-row batches ---------------------------------------------------------------------

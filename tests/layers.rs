@@ -9,7 +9,10 @@ mod common;
 
 use common::tol::{GRAD_STEP, assert_grad};
 use nnkern::data::{Rng, spiral};
-use nnkern::layers::{Adam, Affine, Layer, MatMul, Relu, Sgd, Sigmoid, Softmax, Tanh, Trainer, TwoLayerNet};
+use nnkern::layers::{
+    Adam, Affine, Init, Layer, MatMul, Optimizer, Params, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh,
+    Trainer, TwoLayerNet,
+};
 use nnkern::{Activation, AdamParams, Float, MatRef};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -52,21 +55,17 @@ fn train<T: Float>(seed: u64) -> (f64, f64) {
     let (x, t) = spiral::<T>(100, 3, seed).unwrap();
     let mut rng = Rng::new(seed + 1);
     let mut net = TwoLayerNet::<T>::new(2, 10, 3, &mut rng);
-    let mut trainer = Trainer::new(30, Sgd { lr: T::ONE }, rng).unwrap();
-    let mut last = T::NAN;
-    for _ in 0..300 {
-        last = trainer.epoch(&mut net, &x, &t).unwrap();
+    let mut trainer = Trainer::new(30, Sgd::new(T::ONE), rng).unwrap();
+    let xv = MatRef::from_row_major(&x, t.len(), 2).unwrap();
+    let last = trainer.fit(&mut net, xv, &t, 300, |_, _, _, _| Ok(())).unwrap();
+    let scores = net.predict(xv).unwrap();
+    let mut correct = 0;
+    for (i, &label) in t.iter().enumerate() {
+        let row: Vec<f64> = scores.row_iter(i).map(|v| v.to_f64()).collect();
+        let best = (0..3).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+        correct += usize::from(best == label);
     }
-    let n = t.len();
-    let scores = net.predict(MatRef::from_row_major(&x, n, 2).unwrap()).unwrap();
-    let correct = (0..n)
-        .filter(|&i| {
-            let row: Vec<f64> = (0..3).map(|j| scores.get(i, j).unwrap().to_f64()).collect();
-            let best = (0..3).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-            best == t[i]
-        })
-        .count();
-    (last.to_f64(), correct as f64 / n as f64)
+    (last.to_f64(), correct as f64 / t.len() as f64)
 }
 
 /// The book's numpy run falls to loss 0.11 with training accuracy 0.97 after 300 epochs.
@@ -112,13 +111,31 @@ fn training_allocates_nothing_after_the_first_step() {
     let (x, t) = spiral::<f32>(100, 3, 3).unwrap();
     let mut rng = Rng::new(4);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-    let mut trainer = Trainer::new(30, Sgd { lr: 1.0 }, rng).unwrap();
-    trainer.epoch(&mut net, &x, &t).unwrap(); // first epoch: buffers are sized here
+    let x = MatRef::from_row_major(&x, 300, 2).unwrap();
+    let mut trainer = Trainer::new(30, Sgd::new(1.0).momentum(0.9), rng).unwrap();
+    trainer.epoch(&mut net, x, &t).unwrap(); // first epoch: buffers are sized here
     let before = allocs();
     for _ in 0..5 {
-        trainer.epoch(&mut net, &x, &t).unwrap();
+        trainer.epoch(&mut net, x, &t).unwrap();
     }
     assert_eq!(allocs() - before, 0, "steady-state training allocated");
+    // a stack, with Adam, through the trainer and directly, forward in both modes
+    let mut rng = Rng::new(5);
+    let mut seq = Sequential::new()
+        .push(Affine::init(2, 16, Activation::Relu, Init::HeNormal, &mut rng).unwrap())
+        .push(Affine::init(16, 8, Activation::Tanh, Init::XavierUniform, &mut rng).unwrap())
+        .push(Affine::init(8, 3, Activation::Identity, Init::TorchLinear, &mut rng).unwrap());
+    let mut trainer = Trainer::new(30, Adam::new(AdamParams::adamw(0.01, 0.01)), rng).unwrap();
+    trainer.epoch(&mut seq, x, &t).unwrap();
+    seq.predict(x).unwrap();
+    seq.loss(x, &t).unwrap();
+    let before = allocs();
+    for _ in 0..3 {
+        trainer.epoch(&mut seq, x, &t).unwrap();
+        seq.predict(x).unwrap();
+        seq.loss(x, &t).unwrap();
+    }
+    assert_eq!(allocs() - before, 0, "steady-state training of a stack allocated");
     // the other layers too, at a fixed batch size
     let xs: Vec<f32> = (0..60).map(|i| (i as f32 * 0.37).sin()).collect();
     let xv = MatRef::from_row_major(&xs, 6, 10).unwrap();
@@ -131,11 +148,15 @@ fn training_allocates_nothing_after_the_first_step() {
     ];
     for l in layers.iter_mut() {
         l.forward(xv).unwrap();
+        l.infer(xv).unwrap();
         l.backward(xv).unwrap();
+        l.backward_params(xv).unwrap();
         let before = allocs();
         for _ in 0..3 {
             l.forward(xv).unwrap();
+            l.infer(xv).unwrap();
             l.backward(xv).unwrap();
+            l.backward_params(xv).unwrap();
         }
         assert_eq!(allocs() - before, 0);
     }
@@ -217,6 +238,7 @@ fn sgd_and_adam_follow_their_formulas() {
         beta1: 0.8,
         beta2: 0.95,
         eps: 1e-6,
+        ..Default::default()
     };
     let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; 37], vec![0.0; 37]);
     let (mut pr, mut mr, mut vr) = (p0.clone(), vec![0.0; 37], vec![0.0; 37]);
@@ -257,7 +279,7 @@ fn adam_trains_the_spiral_net_too() {
     for _ in 0..500 {
         last = net.forward(xv, &t).unwrap();
         net.backward().unwrap();
-        adam.step(&mut [&mut net.hidden, &mut net.out]).unwrap();
+        adam.step(&mut net).unwrap();
     }
     assert!(last < 0.5 * first, "Adam: loss {first} → {last}");
 }
@@ -322,21 +344,21 @@ fn train_step_matches_reference_f64() {
 #[test]
 fn train_step_rejects_bad_inputs_and_falls_back_beyond_16_wide() {
     let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut Rng::new(0));
-    let sgd = Sgd { lr: 1.0 };
+    let mut sgd = Sgd::new(1.0);
     let x = [0.5_f32; 12];
     let before: Vec<Vec<f32>> = net.hidden.params().iter().map(|p| p.to_vec()).collect();
     let e = net
-        .train_step(MatRef::from_row_major(&x, 4, 3).unwrap(), &[0, 1, 2, 0], &sgd)
+        .train_step(MatRef::from_row_major(&x, 4, 3).unwrap(), &[0, 1, 2, 0], &mut sgd)
         .unwrap_err();
     assert_eq!(
         e.to_string(),
         "TwoLayerNet::train_step: x is 4×3 but must be 4×2 (N × the input width)"
     );
     let xv = MatRef::from_row_major(&x, 6, 2).unwrap();
-    let e = net.train_step(xv, &[0, 1, 2], &sgd).unwrap_err();
+    let e = net.train_step(xv, &[0, 1, 2], &mut sgd).unwrap_err();
     assert_eq!(e.kind(), nnkern::ErrorKind::Length);
     assert!(e.to_string().contains("targets"), "{e}");
-    let e = net.train_step(xv, &[0, 1, 2, 3, 0, 1], &sgd).unwrap_err();
+    let e = net.train_step(xv, &[0, 1, 2, 3, 0, 1], &mut sgd).unwrap_err();
     assert_eq!(e.kind(), nnkern::ErrorKind::Label);
     assert!(e.to_string().contains("[3] is 3"), "{e}");
     // a failed step changes nothing
@@ -349,10 +371,10 @@ fn train_step_rejects_bad_inputs_and_falls_back_beyond_16_wide() {
     let xv = MatRef::from_row_major(&xs, n, d).unwrap();
     let mut a = TwoLayerNet::<f32>::new(d, h, c, &mut Rng::new(3));
     let mut b = TwoLayerNet::<f32>::new(d, h, c, &mut Rng::new(3));
-    let la = a.train_step(xv, &t, &sgd).unwrap();
+    let la = a.train_step(xv, &t, &mut sgd).unwrap();
     let lb = b.forward(xv, &t).unwrap();
     b.backward().unwrap();
-    b.step(&sgd).unwrap();
+    b.step(&mut sgd).unwrap();
     assert_eq!(la.to_bits(), lb.to_bits());
     assert_eq!(a.out.params(), b.out.params());
     assert_eq!(a.hidden.params(), b.hidden.params());

@@ -171,7 +171,7 @@ fn training(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let (xb, tb) = (&x[..60], &t[..30]);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(1));
-    let sgd = Sgd { lr: 1.0 };
+    let mut sgd = Sgd::new(1.0);
     let xv = MatRef::from_row_major(xb, 30, 2).unwrap();
     g.bench_function(BenchmarkId::new("step_unfused", 30), |b| {
         let mut u = Unfused::new(&mut Rng::new(1));
@@ -181,12 +181,12 @@ fn training(c: &mut Criterion) {
         b.iter(|| {
             let l = net.forward(xv, tb).unwrap();
             net.backward().unwrap();
-            net.step(&sgd).unwrap();
+            net.step(&mut sgd).unwrap();
             l
         })
     });
     g.bench_function(BenchmarkId::new("step_nnkern", 30), |b| {
-        b.iter(|| net.train_step(xv, tb, &sgd).unwrap())
+        b.iter(|| net.train_step(xv, tb, &mut sgd).unwrap())
     });
     g.bench_function(BenchmarkId::new("run_300_epochs_unfused", 30), |b| {
         b.iter(|| {
@@ -202,7 +202,7 @@ fn training(c: &mut Criterion) {
             epochs(&x, &t, rng, |xb, tb| {
                 let l = net.forward(m(xb, 30, 2), tb).unwrap();
                 net.backward().unwrap();
-                net.step(&Sgd { lr: 1.0 }).unwrap();
+                net.step(&mut Sgd::new(1.0)).unwrap();
                 l
             })
         })
@@ -211,12 +211,9 @@ fn training(c: &mut Criterion) {
         b.iter(|| {
             let mut rng = Rng::new(2);
             let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-            let mut tr = Trainer::new(30, Sgd { lr: 1.0 }, rng).unwrap();
-            let mut last = 0.0;
-            for _ in 0..300 {
-                last = tr.epoch(&mut net, &x, &t).unwrap();
-            }
-            last
+            let mut tr = Trainer::new(30, Sgd::new(1.0), rng).unwrap();
+            let xv = MatRef::from_row_major(&x, 300, 2).unwrap();
+            tr.fit(&mut net, xv, &t, 300, |_, _, _, _| Ok(())).unwrap()
         })
     });
     g.finish();

@@ -135,9 +135,7 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let n = t.len();
     let mut rng = Rng::new(cfg.seed.wrapping_add(1));
     let mut net = TwoLayerNet::<T>::new(2, cfg.hidden, classes, &mut rng);
-    let sgd = Sgd {
-        lr: T::from_f64(cfg.lr),
-    };
+    let sgd = Sgd::new(T::from_f64(cfg.lr));
     let iters = n.div_ceil(cfg.batch);
     println!(
         "spiral: {n} points, {classes} classes; net 2→{}→{classes} ({}); SGD lr {}, batch {}, {} epochs × {iters} steps",
@@ -149,12 +147,13 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let mut trainer = Trainer::new(cfg.batch, sgd, rng)?;
+    let xv = MatRef::from_row_major(&x, n, 2)?;
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut busy = Duration::ZERO;
     let report_every = (cfg.epochs / 15).max(1);
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
-        let avg = trainer.epoch(&mut net, &x, &t)?.to_f64();
+        let avg = trainer.epoch(&mut net, xv, &t)?.to_f64();
         busy += start.elapsed();
         curve.push(avg);
         progress(epoch, cfg.epochs, avg);
@@ -173,23 +172,12 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // accuracy on the training set, and the picture
-    let scores = net.predict(MatRef::from_row_major(&x, n, 2)?)?;
-    let correct = (0..n).filter(|&i| argmax(scores, i) == t[i]).count();
-    let accuracy = correct as f64 / n as f64;
+    let accuracy = nnkern::accuracy(net.predict(xv)?, &t)?;
     let final_loss = *curve.last().unwrap_or(&f64::NAN);
     draw(cfg, &mut net, &x, &t, &curve, final_loss, accuracy)?;
     println!("wrote {}", cfg.out.display());
     println!("final loss {final_loss:.4}, training accuracy {accuracy:.4}");
     Ok(())
-}
-
-fn argmax<T: Float>(s: MatRef<'_, T>, i: usize) -> usize {
-    (0..s.cols())
-        .fold((0, T::NEG_INFINITY), |(bi, bv), j| {
-            let v = s.get(i, j).unwrap_or(T::NEG_INFINITY);
-            if v > bv { (j, v) } else { (bi, bv) }
-        })
-        .0
 }
 
 fn progress(epoch: usize, epochs: usize, loss: f64) {
@@ -228,12 +216,10 @@ fn draw<T: Float>(
         .flat_map(|k| [T::from_f64(to_world(k % side)), T::from_f64(-to_world(k / side))])
         .collect();
     let scores = net.predict(MatRef::from_row_major(&grid, side * side, 2)?)?;
-    for k in 0..side * side {
-        c.set(
-            px + (k % side) as i64,
-            py + (k / side) as i64,
-            LIGHT[argmax(scores, k) % 3],
-        );
+    let mut class = vec![0; side * side];
+    nnkern::argmax_rows(scores, &mut class)?;
+    for (k, &cl) in class.iter().enumerate() {
+        c.set(px + (k % side) as i64, py + (k / side) as i64, LIGHT[cl % 3]);
     }
     for (i, &ti) in t.iter().enumerate() {
         let to_px = |v: f64| (v + lim) / (2.0 * lim) * side as f64;

@@ -1,7 +1,9 @@
 //! The layer API driven by arbitrary call sequences: MatMul, Affine (every activation), the
-//! activation and Softmax layers, Softmax-with-Loss, `TwoLayerNet` (forward, backward, step,
-//! the fused training step), `Trainer` (epochs, batch and optimizer setters) and the SGD and
-//! Adam optimizers over changing layer sets — with inputs of any shape (wrong ones included),
+//! activation and Softmax layers (forward, inference, backward with and without dx),
+//! Softmax-with-Loss, `Sequential` stacks (training steps, prediction, loss), `TwoLayerNet`
+//! (forward, backward, step, the fused training step), `Trainer` (epochs on either model,
+//! batch and learning-rate setters) and the optimizers (SGD with momentum, Nesterov and
+//! weight decay, Adam, AdamW) over changing parameter sets — with inputs of any shape (wrong ones included),
 //! edge-case values and hyper-parameters, on pools of 1–3 threads under any SIMD path. Never a
 //! panic; every `Err` names its operation and argument; an update refused with an `Err`
 //! changes no parameter.
@@ -10,7 +12,8 @@
 use libfuzzer_sys::fuzz_target;
 use nnkern::data::Rng;
 use nnkern::layers::{
-    Adam, Affine, Layer, MatMul, Relu, Sgd, Sigmoid, Softmax, SoftmaxWithLoss, Tanh, Trainer, TwoLayerNet,
+    Adam, Affine, Init, Layer, MatMul, Optimizer, Relu, Sequential, Sgd, Sigmoid, Softmax, SoftmaxWithLoss, Tanh,
+    Trainer, TwoLayerNet,
 };
 use nnkern::*;
 use nnkern_fuzz::{ACTS, Input, Stored, in_env};
@@ -36,6 +39,26 @@ fn lr(inp: &mut Input<'_>) -> f32 {
         inp.value()
     } else {
         inp.moderate().abs()
+    }
+}
+
+/// Any optimizer, its hyper-parameters mostly valid.
+fn optimizer(inp: &mut Input<'_>) -> Box<dyn Optimizer<f32>> {
+    let small = |inp: &mut Input<'_>| if inp.byte() % 8 == 0 { inp.value() } else { inp.moderate().abs().min(0.99) };
+    match inp.byte() % 3 {
+        0 => Box::new(
+            Sgd::new(lr(inp))
+                .momentum(small(inp))
+                .nesterov(inp.flag())
+                .weight_decay(small(inp)),
+        ),
+        1 => Box::new(Adam::new(AdamParams {
+            lr: lr(inp),
+            beta1: small(inp),
+            weight_decay: small(inp),
+            ..Default::default()
+        })),
+        _ => Box::new(Adam::new(AdamParams::adamw(lr(inp), small(inp)))),
     }
 }
 
@@ -78,11 +101,21 @@ fn session(inp: &mut Input<'_>) {
         classes,
         &mut Rng::new(inp.byte() as u64),
     );
-    let mut adam = Adam::new(AdamParams {
-        lr: lr(inp),
-        ..Default::default()
-    });
-    let mut trainer = match Trainer::new(inp.dim(40), Sgd { lr: lr(inp) }, Rng::new(1)) {
+    let mut adam = optimizer(inp);
+    let mut rng = Rng::new(inp.byte() as u64);
+    let inits = [Init::HeNormal, Init::HeUniform, Init::XavierNormal, Init::XavierUniform, Init::TorchLinear];
+    let mut seq = Sequential::new();
+    for _ in 0..inp.dim(4) {
+        let (i, o) = (width(inp), width(inp));
+        match inp.byte() % 3 {
+            0 => seq.add(Box::new(Relu::new())),
+            _ => seq.add(Box::new(
+                Affine::init(i, o, ACTS[inp.byte() as usize % 4], inits[inp.byte() as usize % 5], &mut rng)
+                    .expect("small sizes"),
+            )),
+        }
+    }
+    let mut trainer = match Trainer::new(inp.dim(40), Sgd::new(lr(inp)), Rng::new(1)) {
         Ok(t) => Some(t),
         Err(e) => {
             named::<()>(&Err(e));
@@ -96,7 +129,7 @@ fn session(inp: &mut Input<'_>) {
         let labels: Vec<usize> = (0..rows + usize::from(inp.byte() % 16 == 0))
             .map(|_| inp.dim(6))
             .collect();
-        match inp.byte() % 14 {
+        match inp.byte() % 17 {
             0 => named(&mm.forward(x.view()).map(|_| ())),
             1 => named(&mm.backward(x.view()).map(|_| ())),
             2 => named(&aff.forward(x.view()).map(|_| ())),
@@ -110,14 +143,16 @@ fn session(inp: &mut Input<'_>) {
                     _ => &mut soft,
                 };
                 named(&l.forward(x.view()).map(|_| ()));
+                named(&l.infer(x.view()).map(|_| ()));
                 named(&l.backward(x.view()).map(|_| ()));
+                named(&l.backward_params(x.view()));
             }
             6 => {
                 named(&swl.forward(x.view(), &labels));
                 named(&swl.backward(inp.value()).map(|_| ()));
             }
             7 => {
-                let sgd = Sgd { lr: lr(inp) };
+                let mut sgd = Sgd::new(lr(inp));
                 let before = snapshot(&[&mm]);
                 let r = sgd.step(&mut mm);
                 named(&r);
@@ -132,17 +167,21 @@ fn session(inp: &mut Input<'_>) {
             8 => {
                 // the layer set changes from step to step: later steps with another set fail
                 let before = snapshot(&[&mm, &aff]);
-                let r = match inp.byte() % 3 {
-                    0 => adam.step(&mut [&mut mm]),
-                    1 => adam.step(&mut [&mut mm, &mut aff]),
-                    _ => adam.step(&mut [&mut aff, &mut net.hidden]),
+                let r = match inp.byte() % 4 {
+                    0 => adam.step(&mut mm),
+                    1 => adam.step(&mut aff),
+                    2 => adam.step(&mut net),
+                    _ => {
+                        adam.reset();
+                        adam.step(&mut seq)
+                    }
                 };
                 named(&r);
                 if r.is_err() {
                     assert_eq!(
                         snapshot(&[&mm, &aff]),
                         before,
-                        "Adam::step changed a parameter before its Err"
+                        "an optimizer changed a parameter before its Err"
                     );
                 }
             }
@@ -152,7 +191,7 @@ fn session(inp: &mut Input<'_>) {
             }
             10 => {
                 let before = snapshot(&[&net.hidden, &net.out]);
-                let r = net.train_step(x.view(), &labels, &Sgd { lr: lr(inp) });
+                let r = net.train_step(x.view(), &labels, &mut Sgd::new(lr(inp)));
                 named(&r);
                 if r.is_err() {
                     assert_eq!(
@@ -164,19 +203,36 @@ fn session(inp: &mut Input<'_>) {
             }
             11 => {
                 named(&net.predict(x.view()).map(|_| ()));
-                named(&net.step(&Sgd { lr: lr(inp) }));
+                named(&net.step(&mut Sgd::new(lr(inp))));
             }
             12 => {
                 if let Some(t) = trainer.as_mut() {
                     named(&t.set_batch(inp.dim(40)));
-                    named(&t.set_sgd(Sgd { lr: lr(inp) }));
+                    named(&t.optimizer_mut().set_lr(lr(inp)));
                 }
+            }
+            13 => {
+                if let Some(t) = trainer.as_mut() {
+                    // x's width may or may not fit the net's
+                    named(&t.epoch(&mut net, x.view(), &labels));
+                }
+            }
+            14 => {
+                let before = snapshot(&[&seq]);
+                let r = seq.train_step(x.view(), &labels, &mut *adam);
+                named(&r);
+                if r.is_err() {
+                    assert_eq!(snapshot(&[&seq]), before, "Sequential::train_step changed a parameter before its Err");
+                }
+            }
+            15 => {
+                named(&seq.predict(x.view()).map(|_| ()));
+                named(&seq.loss(x.view(), &labels));
+                named(&seq.backward(x.view()).map(|_| ()));
             }
             _ => {
                 if let Some(t) = trainer.as_mut() {
-                    // x as a flat data set: its length may or may not fit the net's width
-                    let flat: Vec<f32> = (0..rows * cols).map(|_| inp.moderate()).collect();
-                    named(&t.epoch(&mut net, &flat, &labels));
+                    named(&t.epoch(&mut seq, x.view(), &labels));
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod bce;
 pub mod cross_entropy;
 pub mod matmul;
 pub mod optim;
+pub mod select;
 pub mod softmax;
 pub mod softmax_cross_entropy;
 pub(crate) mod two_layer;

@@ -1,8 +1,17 @@
-//! Parameter updates: SGD and Adam.
+//! Parameter updates: SGD (with momentum, Nesterov and weight decay) and Adam / AdamW, on the
+//! SIMD path.
+//!
+//! The updates are elementwise with no sums, so every path (and every vector width) gives the
+//! same bits: each element goes through the same IEEE operations in the same order, and no
+//! multiply-add is fused. The kernels run on the calling thread.
 
 use super::check_len;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
+use crate::simd::{Isa, Kernel, Math, dispatch};
+
+/// Elements per unrolled chunk: one AVX-512 register of f32.
+const CHUNK: usize = 16;
 
 /// Plain SGD: p ← p − lr·g, elementwise.
 ///
@@ -30,15 +39,163 @@ pub fn sgd_update<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> 
     Ok(())
 }
 
-/// Hyper-parameters of [`adam_update`] (defaults as in Kingma & Ba and PyTorch).
+/// Hyper-parameters of [`sgd_momentum_update`] and [`layers::Sgd`](crate::layers::Sgd), as in
+/// PyTorch's `torch.optim.SGD` (no dampening).
+///
+/// # Example
+///
+/// ```
+/// let hp = nnkern::SgdParams::<f32> { lr: 0.1, momentum: 0.9, ..Default::default() };
+/// assert!(!hp.nesterov);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdParams<T> {
+    /// Step size (default 0.01).
+    pub lr: T,
+    /// Momentum μ (default 0: plain SGD).
+    pub momentum: T,
+    /// Nesterov momentum (needs μ > 0; default off).
+    pub nesterov: bool,
+    /// L2 penalty λ added to the gradient: g ← g + λp (default 0).
+    pub weight_decay: T,
+}
+
+impl<T: Float> Default for SgdParams<T> {
+    fn default() -> Self {
+        SgdParams {
+            lr: T::from_f64(0.01),
+            momentum: T::ZERO,
+            nesterov: false,
+            weight_decay: T::ZERO,
+        }
+    }
+}
+
+/// One SGD step with momentum, as PyTorch's `SGD` with `dampening = 0`, elementwise:
+/// g ← g + λp; b ← μb + g; g ← g + μb (Nesterov) or g ← b; p ← p − lr·g.
+///
+/// Shapes: `params`, `grads` and `velocity` (the momentum buffer b) have the same length;
+/// `velocity` starts at zero and is kept between steps (with μ = 0 it is not read or written
+/// and may be empty).
+///
+/// # Errors
+///
+/// [`ErrorKind::Length`] naming `grads` or `velocity`; [`ErrorKind::Value`] naming `lr`,
+/// `momentum` or `weight_decay` unless it is finite and ≥ 0, or `nesterov` if it is set with
+/// μ = 0 (PyTorch refuses it too). Nothing is updated then.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{SgdParams, sgd_momentum_update};
+///
+/// let hp = SgdParams { lr: 0.5, momentum: 0.9, ..Default::default() };
+/// let (mut p, mut b) = ([1.0_f64], [0.0]);
+/// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1, p = 1 − 0.5
+/// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1.9, p = 0.5 − 0.95
+/// assert!((p[0] + 0.45).abs() < 1e-12);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn sgd_momentum_update<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    velocity: &mut [T],
+    hp: &SgdParams<T>,
+) -> Result<()> {
+    const OP: &str = "sgd_momentum_update";
+    let n = params.len();
+    check_len(OP, "grads", grads.len(), n, "params.len")?;
+    check_sgd(OP, hp)?;
+    if hp.momentum != T::ZERO {
+        check_len(OP, "velocity", velocity.len(), n, "params.len")?;
+    }
+    dispatch(
+        Isa::current(),
+        SgdKernel {
+            p: params,
+            g: grads,
+            b: velocity,
+            hp: *hp,
+        },
+    );
+    Ok(())
+}
+
+/// The SGD update over one run of elements (lengths checked by the caller).
+struct SgdKernel<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    b: &'a mut [T],
+    hp: SgdParams<T>,
+}
+
+impl<T: Float> SgdKernel<'_, T> {
+    #[inline(always)]
+    fn one(hp: &SgdParams<T>, p: &mut T, g: T, b: Option<&mut T>) {
+        let g = if hp.weight_decay == T::ZERO {
+            g
+        } else {
+            g + hp.weight_decay * *p
+        };
+        let g = match b {
+            Some(b) => {
+                *b = hp.momentum * *b + g;
+                if hp.nesterov { g + hp.momentum * *b } else { *b }
+            }
+            None => g,
+        };
+        *p -= hp.lr * g;
+    }
+}
+
+impl<T: Float> Kernel for SgdKernel<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let hp = self.hp;
+        if hp.momentum == T::ZERO {
+            let split = self.p.len() / CHUNK * CHUNK;
+            let (ph, pt) = self.p.split_at_mut(split);
+            for (pc, gc) in ph.chunks_exact_mut(CHUNK).zip(self.g.chunks_exact(CHUNK)) {
+                for i in 0..CHUNK {
+                    Self::one(&hp, &mut pc[i], gc[i], None);
+                }
+            }
+            for (p, &g) in pt.iter_mut().zip(&self.g[split..]) {
+                Self::one(&hp, p, g, None);
+            }
+            return;
+        }
+        let split = self.p.len() / CHUNK * CHUNK;
+        let (ph, pt) = self.p.split_at_mut(split);
+        let (bh, bt) = self.b.split_at_mut(split);
+        for ((pc, gc), bc) in ph
+            .chunks_exact_mut(CHUNK)
+            .zip(self.g.chunks_exact(CHUNK))
+            .zip(bh.chunks_exact_mut(CHUNK))
+        {
+            for i in 0..CHUNK {
+                Self::one(&hp, &mut pc[i], gc[i], Some(&mut bc[i]));
+            }
+        }
+        for ((p, &g), b) in pt.iter_mut().zip(&self.g[split..]).zip(bt) {
+            Self::one(&hp, p, g, Some(b));
+        }
+    }
+}
+
+/// Hyper-parameters of [`adam_update`] and [`layers::Adam`](crate::layers::Adam) (defaults as
+/// in Kingma & Ba and PyTorch's `Adam`; [`AdamParams::adamw`] for `AdamW`).
 ///
 /// # Example
 ///
 /// ```
 /// let hp = nnkern::AdamParams::<f32> { lr: 0.01, ..Default::default() };
 /// assert_eq!(hp.beta1, 0.9);
+/// let w = nnkern::AdamParams::<f32>::adamw(1e-3, 0.01);
+/// assert!(w.decoupled_weight_decay);
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamParams<T> {
     /// Step size (default 0.001).
     pub lr: T,
@@ -48,6 +205,12 @@ pub struct AdamParams<T> {
     pub beta2: T,
     /// Added to √v̂ (default 1e-8).
     pub eps: T,
+    /// Weight decay λ (default 0): an L2 term g ← g + λp (Adam), or with
+    /// `decoupled_weight_decay` p ← p·(1 − lr·λ) before the step (AdamW).
+    pub weight_decay: T,
+    /// Apply `weight_decay` to the parameters directly (AdamW, Loshchilov & Hutter) instead of
+    /// through the gradient (default false).
+    pub decoupled_weight_decay: bool,
 }
 
 impl<T: Float> Default for AdamParams<T> {
@@ -57,13 +220,30 @@ impl<T: Float> Default for AdamParams<T> {
             beta1: T::from_f64(0.9),
             beta2: T::from_f64(0.999),
             eps: T::from_f64(1e-8),
+            weight_decay: T::ZERO,
+            decoupled_weight_decay: false,
         }
     }
 }
 
-/// One Adam step (number `step` ≥ 1):
-/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr·m̂/(√v̂ + ε) with
-/// m̂ = m/(1−β₁^step), v̂ = v/(1−β₂^step).
+impl<T: Float> AdamParams<T> {
+    /// AdamW's hyper-parameters: step size `lr`, decoupled weight decay `weight_decay`
+    /// (PyTorch's default is 0.01), the other fields at their defaults.
+    pub fn adamw(lr: T, weight_decay: T) -> Self {
+        AdamParams {
+            lr,
+            weight_decay,
+            decoupled_weight_decay: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// One Adam (or AdamW) step, number `step` ≥ 1, elementwise as PyTorch's `Adam`/`AdamW`:
+/// g ← g + λp (Adam with λ > 0) or p ← p·(1 − lr·λ) (AdamW);
+/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+/// p ← p − (lr/c₁)·m / (√v/√c₂ + ε), with cᵢ = 1 − βᵢ^step (so m/c₁ and v/c₂ are the
+/// bias-corrected moments m̂ and v̂).
 ///
 /// Shapes: `params`, `grads`, `m`, `v` have the same length; `m` and `v` start at zero and
 /// are kept between steps.
@@ -71,9 +251,9 @@ impl<T: Float> Default for AdamParams<T> {
 /// # Errors
 ///
 /// [`ErrorKind::Length`] naming `grads`, `m` or `v`; [`ErrorKind::Value`] naming `step` if it
-/// is 0, `lr` unless it is finite and ≥ 0, `beta1` or `beta2` unless it lies in [0, 1), or
-/// `eps` unless it is finite and > 0 (β = 1 would divide by 1 − βᵗ = 0, and ε = 0 gives
-/// 0/0 = NaN for a gradient that has been 0). Nothing is updated then.
+/// is 0, `lr` or `weight_decay` unless it is finite and ≥ 0, `beta1` or `beta2` unless it
+/// lies in [0, 1), or `eps` unless it is finite and > 0 (β = 1 would divide by 1 − βᵗ = 0,
+/// and ε = 0 gives 0/0 = NaN for a gradient that has been 0). Nothing is updated then.
 ///
 /// # Example
 ///
@@ -107,32 +287,137 @@ pub fn adam_update<T: Float>(
         ));
     }
     check_adam(OP, hp)?;
-    let bias = |beta: T| T::ONE - T::from_f64(beta.to_f64().powi(step.min(i32::MAX as u32) as i32));
+    let bias = |beta: T| 1.0 - beta.to_f64().powi(step.min(i32::MAX as u32) as i32);
     let (c1, c2) = (bias(hp.beta1), bias(hp.beta2));
-    for (((p, &g), mi), vi) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *mi = hp.beta1 * *mi + (T::ONE - hp.beta1) * g;
-        *vi = hp.beta2 * *vi + (T::ONE - hp.beta2) * g * g;
-        *p -= hp.lr * (*mi / c1) / ((*vi / c2).sqrt() + hp.eps);
-    }
+    dispatch(
+        Isa::current(),
+        AdamKernel {
+            p: params,
+            g: grads,
+            m,
+            v,
+            k: AdamConsts {
+                b1: hp.beta1,
+                b2: hp.beta2,
+                one_b1: T::ONE - hp.beta1,
+                one_b2: T::ONE - hp.beta2,
+                step_size: T::from_f64(hp.lr.to_f64() / c1),
+                inv_sqrt_c2: T::from_f64(1.0 / c2.sqrt()),
+                eps: hp.eps,
+                l2: if hp.decoupled_weight_decay {
+                    T::ZERO
+                } else {
+                    hp.weight_decay
+                },
+                shrink: if hp.decoupled_weight_decay {
+                    T::ONE - hp.lr * hp.weight_decay
+                } else {
+                    T::ONE
+                },
+            },
+        },
+    );
     Ok(())
+}
+
+/// The per-step constants of one Adam update.
+#[derive(Clone, Copy)]
+struct AdamConsts<T> {
+    b1: T,
+    b2: T,
+    one_b1: T,
+    one_b2: T,
+    step_size: T,
+    inv_sqrt_c2: T,
+    eps: T,
+    l2: T,
+    shrink: T,
+}
+
+impl<T: Float> AdamConsts<T> {
+    #[inline(always)]
+    fn one(&self, p: &mut T, g: T, m: &mut T, v: &mut T) {
+        // (without weight decay, g and p go through unchanged: p·1 = p)
+        let g = if self.l2 == T::ZERO { g } else { g + self.l2 * *p };
+        let q = *p * self.shrink;
+        *m = self.b1 * *m + self.one_b1 * g;
+        *v = self.b2 * *v + self.one_b2 * (g * g);
+        *p = q - self.step_size * *m / (v.sqrt() * self.inv_sqrt_c2 + self.eps);
+    }
+}
+
+/// The Adam update over one run of elements (lengths checked by the caller).
+struct AdamKernel<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    k: AdamConsts<T>,
+}
+
+impl<T: Float> Kernel for AdamKernel<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let k = self.k;
+        let split = self.p.len() / CHUNK * CHUNK;
+        let (ph, pt) = self.p.split_at_mut(split);
+        let (mh, mt) = self.m.split_at_mut(split);
+        let (vh, vt) = self.v.split_at_mut(split);
+        for (((pc, gc), mc), vc) in ph
+            .chunks_exact_mut(CHUNK)
+            .zip(self.g.chunks_exact(CHUNK))
+            .zip(mh.chunks_exact_mut(CHUNK))
+            .zip(vh.chunks_exact_mut(CHUNK))
+        {
+            for i in 0..CHUNK {
+                k.one(&mut pc[i], gc[i], &mut mc[i], &mut vc[i]);
+            }
+        }
+        for (((p, &g), m), v) in pt.iter_mut().zip(&self.g[split..]).zip(mt).zip(vt) {
+            k.one(p, g, m, v);
+        }
+    }
 }
 
 /// A learning rate must be finite and ≥ 0 (PyTorch's optimizers reject a negative one; NaN
 /// or ±∞ would turn every parameter into NaN or ±∞).
 pub(crate) fn check_lr<T: Float>(op: &'static str, lr: T) -> Result<()> {
-    if !(lr >= T::ZERO && lr.is_finite()) {
+    check_nonneg(op, "lr", lr, "a learning rate")
+}
+
+/// `value` (argument `arg`, a `what`) must be finite and ≥ 0.
+fn check_nonneg<T: Float>(op: &'static str, arg: &'static str, value: T, what: &str) -> Result<()> {
+    if !(value >= T::ZERO && value.is_finite()) {
         return Err(Error::new(
             op,
-            "lr",
+            arg,
             ErrorKind::Value,
-            format!("is {lr} but a learning rate must be finite and ≥ 0"),
+            format!("is {value} but {what} must be finite and ≥ 0"),
         ));
     }
     Ok(())
 }
 
-/// Adam's hyper-parameters: lr as [`check_lr`], β₁ and β₂ in [0, 1) (β = 1 makes the bias
-/// correction 1 − βᵗ zero, so every step divides by 0), ε finite and > 0 (with ε = 0 a
+/// SGD's hyper-parameters: lr, μ and λ finite and ≥ 0; Nesterov only with μ > 0 (without
+/// momentum it would be plain SGD under another name: PyTorch refuses it too).
+pub(crate) fn check_sgd<T: Float>(op: &'static str, hp: &SgdParams<T>) -> Result<()> {
+    check_lr(op, hp.lr)?;
+    check_nonneg(op, "momentum", hp.momentum, "a momentum")?;
+    check_nonneg(op, "weight_decay", hp.weight_decay, "a weight decay")?;
+    if hp.nesterov && hp.momentum == T::ZERO {
+        return Err(Error::new(
+            op,
+            "nesterov",
+            ErrorKind::Value,
+            "is set but Nesterov momentum needs momentum > 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Adam's hyper-parameters: lr and λ as [`check_lr`], β₁ and β₂ in [0, 1) (β = 1 makes the
+/// bias correction 1 − βᵗ zero, so every step divides by 0), ε finite and > 0 (with ε = 0 a
 /// gradient that has been 0 so far gives 0/0 = NaN).
 pub(crate) fn check_adam<T: Float>(op: &'static str, hp: &AdamParams<T>) -> Result<()> {
     check_lr(op, hp.lr)?;
@@ -154,5 +439,5 @@ pub(crate) fn check_adam<T: Float>(op: &'static str, hp: &AdamParams<T>) -> Resu
             format!("is {} but must be finite and > 0", hp.eps),
         ));
     }
-    Ok(())
+    check_nonneg(op, "weight_decay", hp.weight_decay, "a weight decay")
 }

@@ -952,7 +952,7 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
         .train_step(
             MatRef::from_row_major(&xt, n, d).unwrap(),
             &t,
-            &Sgd { lr: T::from_f64(lr) },
+            &mut Sgd::new(T::from_f64(lr)),
         )
         .unwrap();
 

@@ -128,3 +128,14 @@ pub const BCE_ROUNDINGS: f64 = 17.0;
 /// coefficient products (3), the difference (1), the weight and the upstream factor (2), and
 /// Mean's division of dloss (1): 13 roundings of the magnitudes of both terms.
 pub const BCE_GRAD_ROUNDINGS: f64 = 13.0;
+
+/// One optimizer step against its formula evaluated in f64, per element, relative to the
+/// magnitudes the step rounds (|p| and |Δp|): Adam's second moment β₂v + (1−β₂)·g² (4
+/// roundings, carried into √v at half weight: 2, the square root itself: 1), the product with
+/// 1/√c₂ (1, plus 2 in forming 1/√c₂), + ε (1), the first moment (3), lr/c₁ (2: c₁ from a
+/// power in f64 and the division), the product and the quotient (2), the L2 term g + λp or the
+/// AdamW factor 1 − lr·λ and its product (3), and the final subtraction (1): 22. SGD with
+/// momentum rounds fewer (g + λp: 2, μb + g: 2, Nesterov's g + μb: 2, lr·g: 1, subtraction:
+/// 1). Errors carried between steps through m and v shrink by β < 1, so over k steps the
+/// bound is k times this, on the sum of each step's magnitudes.
+pub const OPTIM_ROUNDINGS: f64 = 22.0;
