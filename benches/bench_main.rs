@@ -9,5 +9,6 @@ criterion::criterion_main!(
     benchmarks::linear::benches,
     benchmarks::rowwise::benches,
     benchmarks::loss::benches,
-    benchmarks::training::benches
+    benchmarks::training::benches,
+    benchmarks::digits::benches
 );

@@ -1,5 +1,6 @@
 //! Bench groups and shared helpers.
 
+pub mod digits;
 pub mod linear;
 pub mod loss;
 pub mod rowwise;

@@ -6,16 +6,17 @@
 //! SGD with learning rate 1.0, batches of 30, 300 epochs, the data shuffled every epoch.
 //! Writes `spiral.png`: the decision regions with the training points, and the loss curve.
 
-mod plot;
+#[path = "../support/mod.rs"]
+mod support;
 
 use nnkern::data::{Rng, spiral};
 use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
 use nnkern::{Float, MatRef};
-use plot::{Canvas, Rgb};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::plot::{Canvas, DARK, GRID, INK, LIGHT};
+use support::{clear_progress, progress};
 
 const USAGE: &str =
     "usage: spiral [--epochs N] [--hidden N] [--lr X] [--batch N] [--seed N] [--out PATH] [--dtype f32|f64]
@@ -156,13 +157,13 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
         let avg = trainer.epoch(&mut net, xv, &t)?.to_f64();
         busy += start.elapsed();
         curve.push(avg);
-        progress(epoch, cfg.epochs, avg);
+        progress(epoch, cfg.epochs, avg, "");
         if epoch % report_every == 0 || epoch == 1 {
-            eprint!("\r\x1b[K");
+            clear_progress();
             println!("| epoch {epoch:4} | loss {avg:.4}");
         }
     }
-    eprint!("\r\x1b[K");
+    clear_progress();
     let steps = cfg.epochs * iters;
     println!(
         "trained in {:.2} ms ({} steps, {:.2} µs per step)",
@@ -179,20 +180,6 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     println!("final loss {final_loss:.4}, training accuracy {accuracy:.4}");
     Ok(())
 }
-
-fn progress(epoch: usize, epochs: usize, loss: f64) {
-    let width = 30;
-    let done = epoch * width / epochs;
-    let bar: String = (0..width).map(|i| if i < done { '#' } else { '.' }).collect();
-    let mut err = std::io::stderr();
-    let _ = write!(err, "\r[{bar}] epoch {epoch}/{epochs} loss {loss:.4}");
-    let _ = err.flush();
-}
-
-const LIGHT: [Rgb; 3] = [[253, 218, 200], [204, 230, 204], [205, 218, 245]];
-const DARK: [Rgb; 3] = [[214, 72, 36], [40, 140, 60], [50, 90, 200]];
-const INK: Rgb = [30, 30, 30];
-const GRID: Rgb = [225, 225, 225];
 
 fn draw<T: Float>(
     cfg: &Config,
@@ -251,54 +238,12 @@ fn draw<T: Float>(
     }
 
     // right: the loss curve
-    let (qx, qy, qw, qh) = (560_i64, 80_i64, 360_i64, 400_i64);
     let top = curve.iter().cloned().fold(0.0_f64, f64::max).max(1e-9) * 1.05;
-    for k in 1..5 {
-        let y = qy + qh * k / 5;
-        c.rect(qx, y, qw, 1, GRID);
-    }
-    let n = curve.len().max(2);
-    let at = |i: usize, v: f64| {
-        (
-            qx as f64 + qw as f64 * i as f64 / (n - 1) as f64,
-            qy as f64 + qh as f64 * (1.0 - v / top),
-        )
-    };
-    for i in 1..curve.len() {
-        c.line(at(i - 1, curve[i - 1]), at(i, curve[i]), 2.5, DARK[2]);
-    }
-    c.rect(qx, qy, 2, qh, INK);
-    c.rect(qx, qy + qh, qw, 2, INK);
-    c.text(qx, qy - 22, "TRAINING LOSS (MEAN PER EPOCH)", 2, INK);
-    for k in 0..=5 {
-        let v = top * k as f64 / 5.0;
-        let label = format!("{v:.2}");
-        c.text(
-            qx - 8 - Canvas::text_width(&label, 2),
-            qy + qh - qh * k / 5 - 7,
-            &label,
-            2,
-            INK,
-        );
-    }
-    for k in 0..=3 {
-        let e = (curve.len() * k / 3).max(if k == 0 { 0 } else { 1 });
-        let label = e.to_string();
-        let xk = qx + qw * k as i64 / 3;
-        c.text(
-            xk - Canvas::text_width(&label, 2) / 2,
-            qy + qh + 8,
-            &label,
-            2,
-            INK,
-        );
-    }
-    c.text(
-        qx + qw / 2 - Canvas::text_width("EPOCH", 2) / 2,
-        qy + qh + 28,
-        "EPOCH",
-        2,
-        INK,
+    c.chart(
+        (560, 80, 360, 400),
+        &[(curve, DARK[2])],
+        top,
+        "TRAINING LOSS (MEAN PER EPOCH)",
     );
     let summary = format!(
         "FINAL LOSS {final_loss:.3}   ACCURACY {:.1}%   {} EPOCHS, BATCH {}, LR {}, {}",

@@ -32,7 +32,7 @@ impl<T: Float> MatMul<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Length`] if `w.len() != d·h`.
+    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h`.
     pub fn new(w: Vec<T>, d: usize, h: usize) -> Result<Self> {
         MatRef::from_row_major(&w, d, h)?;
         Ok(MatMul {
@@ -135,7 +135,7 @@ impl<T: Float> Affine<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Length`] if `w.len() != d·h` or `b.len() != h`.
+    /// [`ErrorKind::Length`](crate::ErrorKind::Length) if `w.len() != d·h` or `b.len() != h`.
     pub fn new(w: Vec<T>, b: Vec<T>, d: usize, h: usize, act: Activation) -> Result<Self> {
         MatRef::from_row_major(&w, d, h)?;
         crate::ops::check_len("Affine::new", "b", b.len(), h, "h")?;
@@ -182,10 +182,10 @@ impl<T: Float> Affine<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Overflow`](crate::ErrorKind::Overflow) naming `h` if D·H overflows,
-    /// [`ErrorKind::Alloc`](crate::ErrorKind::Alloc) naming `d` or `h` if the parameters
+    /// [`ErrorKind::Overflow`](crate::ErrorKind::Overflow)(crate::ErrorKind::Overflow) naming `h` if D·H overflows,
+    /// [`ErrorKind::Alloc`](crate::ErrorKind::Alloc)(crate::ErrorKind::Alloc) naming `d` or `h` if the parameters
     /// cannot be allocated,
-    /// [`ErrorKind::Value`](crate::ErrorKind::Value) naming `init` for a negative or
+    /// [`ErrorKind::Value`](crate::ErrorKind::Value)(crate::ErrorKind::Value) naming `init` for a negative or
     /// non-finite standard deviation.
     ///
     /// # Example
@@ -450,7 +450,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Alloc`] if the scaled gradient's buffer cannot be allocated (only when
+    /// [`ErrorKind::Alloc`](crate::ErrorKind::Alloc) if the scaled gradient's buffer cannot be allocated (only when
     /// `dout` ≠ 1: with 1 the forward's buffer is returned as it is).
     pub fn backward(&mut self, dout: T) -> Result<MatRef<'_, T>> {
         if dout == T::ONE {

@@ -18,6 +18,9 @@ use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entro
 /// labels at the end (the fused kernel: loss and gradient in one pass), and
 /// [`predict`](Sequential::predict) runs the stack in inference mode.
 ///
+/// Its layers are `Send` (every layer of this crate is), so a stack can move to another
+/// thread or run inside a rayon pool.
+///
 /// After the first call at a batch size nothing is allocated (every layer and the loss reuse
 /// their buffers; smaller batches reuse those of larger ones).
 ///
@@ -40,7 +43,7 @@ use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entro
 /// ```
 #[derive(Default)]
 pub struct Sequential<T> {
-    layers: Vec<Box<dyn Layer<T>>>,
+    layers: Vec<Box<dyn Layer<T> + Send>>,
     loss: SoftmaxWithLoss<T>,
     /// The output (and dx) of an empty stack: a copy of its input.
     ident: Buf<T>,
@@ -64,23 +67,23 @@ impl<T: Float> Sequential<T> {
 
     /// The stack with `layer` appended (builder form of [`add`](Self::add)).
     #[must_use]
-    pub fn push(mut self, layer: impl Layer<T> + 'static) -> Self {
+    pub fn push(mut self, layer: impl Layer<T> + Send + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
     }
 
     /// Appends a boxed layer.
-    pub fn add(&mut self, layer: Box<dyn Layer<T>>) {
+    pub fn add(&mut self, layer: Box<dyn Layer<T> + Send>) {
         self.layers.push(layer);
     }
 
     /// The layers, in order.
-    pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
+    pub fn layers(&self) -> &[Box<dyn Layer<T> + Send>] {
         &self.layers
     }
 
     /// The layers, in order, to inspect or change one.
-    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<T>>] {
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<T> + Send>] {
         &mut self.layers
     }
 
@@ -152,7 +155,7 @@ impl<T: Float> Sequential<T> {
 
 /// Runs the layers in order on `x` (`infer`: inference mode); an empty stack copies x.
 fn forward_all<'a, T: Float>(
-    layers: &'a mut [Box<dyn Layer<T>>],
+    layers: &'a mut [Box<dyn Layer<T> + Send>],
     ident: &'a mut Buf<T>,
     x: MatRef<'_, T>,
     infer: bool,
@@ -172,7 +175,7 @@ fn forward_all<'a, T: Float>(
 /// Runs backward from the last layer to the first; the first computes dx only if `want_dx`.
 /// Returns the first layer's dx (or, for an empty stack, a copy of dy) when `want_dx`.
 fn backward_all<'a, T: Float>(
-    layers: &'a mut [Box<dyn Layer<T>>],
+    layers: &'a mut [Box<dyn Layer<T> + Send>],
     ident: &'a mut Buf<T>,
     dy: MatRef<'_, T>,
     want_dx: bool,

@@ -153,32 +153,27 @@ impl<T: Float> Kernel for SgdKernel<'_, T> {
     #[inline(always)]
     fn run<M: Math>(self) {
         let hp = self.hp;
+        // fixed-size chunks: no bounds checks in the body, which the compiler vectorizes
+        let (ph, pt) = self.p.as_chunks_mut::<CHUNK>();
+        let (gh, gt) = self.g.as_chunks::<CHUNK>();
         if hp.momentum == T::ZERO {
-            let split = self.p.len() / CHUNK * CHUNK;
-            let (ph, pt) = self.p.split_at_mut(split);
-            for (pc, gc) in ph.chunks_exact_mut(CHUNK).zip(self.g.chunks_exact(CHUNK)) {
+            for (pc, gc) in ph.iter_mut().zip(gh) {
                 for i in 0..CHUNK {
                     Self::one(&hp, &mut pc[i], gc[i], None);
                 }
             }
-            for (p, &g) in pt.iter_mut().zip(&self.g[split..]) {
+            for (p, &g) in pt.iter_mut().zip(gt) {
                 Self::one(&hp, p, g, None);
             }
             return;
         }
-        let split = self.p.len() / CHUNK * CHUNK;
-        let (ph, pt) = self.p.split_at_mut(split);
-        let (bh, bt) = self.b.split_at_mut(split);
-        for ((pc, gc), bc) in ph
-            .chunks_exact_mut(CHUNK)
-            .zip(self.g.chunks_exact(CHUNK))
-            .zip(bh.chunks_exact_mut(CHUNK))
-        {
+        let (bh, bt) = self.b.as_chunks_mut::<CHUNK>();
+        for ((pc, gc), bc) in ph.iter_mut().zip(gh).zip(bh) {
             for i in 0..CHUNK {
                 Self::one(&hp, &mut pc[i], gc[i], Some(&mut bc[i]));
             }
         }
-        for ((p, &g), b) in pt.iter_mut().zip(&self.g[split..]).zip(bt) {
+        for ((p, &g), b) in pt.iter_mut().zip(gt).zip(bt) {
             Self::one(&hp, p, g, Some(b));
         }
     }
@@ -360,21 +355,17 @@ impl<T: Float> Kernel for AdamKernel<'_, T> {
     #[inline(always)]
     fn run<M: Math>(self) {
         let k = self.k;
-        let split = self.p.len() / CHUNK * CHUNK;
-        let (ph, pt) = self.p.split_at_mut(split);
-        let (mh, mt) = self.m.split_at_mut(split);
-        let (vh, vt) = self.v.split_at_mut(split);
-        for (((pc, gc), mc), vc) in ph
-            .chunks_exact_mut(CHUNK)
-            .zip(self.g.chunks_exact(CHUNK))
-            .zip(mh.chunks_exact_mut(CHUNK))
-            .zip(vh.chunks_exact_mut(CHUNK))
-        {
+        // fixed-size chunks: no bounds checks in the body, which the compiler vectorizes
+        let (ph, pt) = self.p.as_chunks_mut::<CHUNK>();
+        let (gh, gt) = self.g.as_chunks::<CHUNK>();
+        let (mh, mt) = self.m.as_chunks_mut::<CHUNK>();
+        let (vh, vt) = self.v.as_chunks_mut::<CHUNK>();
+        for (((pc, gc), mc), vc) in ph.iter_mut().zip(gh).zip(mh).zip(vh) {
             for i in 0..CHUNK {
                 k.one(&mut pc[i], gc[i], &mut mc[i], &mut vc[i]);
             }
         }
-        for (((p, &g), m), v) in pt.iter_mut().zip(&self.g[split..]).zip(mt).zip(vt) {
+        for (((p, &g), m), v) in pt.iter_mut().zip(gt).zip(mt).zip(vt) {
             k.one(p, g, m, v);
         }
     }

@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 
-/// out[i] = the column of row i's largest element (the first one on ties), for an N×C view
+/// out\[i\] = the column of row i's largest element (the first one on ties), for an N×C view
 /// of any strides; as PyTorch's `argmax(dim=1)`, a NaN counts as larger than every number
 /// (the first NaN of a row wins).
 ///
@@ -81,7 +81,7 @@ pub fn accuracy<T: Float>(scores: MatRef<'_, T>, labels: &[usize]) -> Result<f64
     Ok(hits as f64 / labels.len() as f64)
 }
 
-/// out row k = x row idx[k]: gathers a minibatch (any strides on either side).
+/// out row k = x row idx\[k\]: gathers a minibatch (any strides on either side).
 ///
 /// Shapes: `x` N×D, `idx` of length B with every index below N, `out` B×D.
 ///

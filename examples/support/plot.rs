@@ -1,7 +1,13 @@
-//! A small RGB canvas with lines, discs, 5×7-pixel text and a PNG writer, for the example's
-//! picture (no plotting or font dependency: the glyphs are below).
+//! A small RGB canvas with lines, discs, 5×7-pixel text, line charts and a PNG writer, for the
+//! examples' pictures (no plotting or font dependency: the glyphs are below).
 
 pub type Rgb = [u8; 3];
+
+/// Light and dark shades of three series colours, ink and grid lines.
+pub const LIGHT: [Rgb; 3] = [[253, 218, 200], [204, 230, 204], [205, 218, 245]];
+pub const DARK: [Rgb; 3] = [[214, 72, 36], [40, 140, 60], [50, 90, 200]];
+pub const INK: Rgb = [30, 30, 30];
+pub const GRID: Rgb = [225, 225, 225];
 
 pub struct Canvas {
     pub w: usize,
@@ -76,6 +82,57 @@ impl Canvas {
     }
 
     /// Writes the canvas as an 8-bit RGB PNG.
+    /// A line chart of per-epoch series in the panel (x, y, w, h) with y from 0 to `top`:
+    /// grid, one line per (values, colour), axes, labels and `title` above.
+    pub fn chart(
+        &mut self,
+        (qx, qy, qw, qh): (i64, i64, i64, i64),
+        series: &[(&[f64], Rgb)],
+        top: f64,
+        title: &str,
+    ) {
+        for k in 1..5 {
+            self.rect(qx, qy + qh * k / 5, qw, 1, GRID);
+        }
+        let n = series.iter().map(|s| s.0.len()).max().unwrap_or(0);
+        let at = |i: usize, v: f64| {
+            (
+                qx as f64 + qw as f64 * i as f64 / (n.max(2) - 1) as f64,
+                qy as f64 + qh as f64 * (1.0 - v.min(top) / top),
+            )
+        };
+        for (vals, colour) in series {
+            for i in 1..vals.len() {
+                self.line(at(i - 1, vals[i - 1]), at(i, vals[i]), 2.5, *colour);
+            }
+        }
+        self.rect(qx, qy, 2, qh, INK);
+        self.rect(qx, qy + qh, qw, 2, INK);
+        self.text(qx, qy - 22, title, 2, INK);
+        for k in 0..=5 {
+            let label = format!("{:.2}", top * k as f64 / 5.0);
+            self.text(
+                qx - 8 - Self::text_width(&label, 2),
+                qy + qh - qh * k / 5 - 7,
+                &label,
+                2,
+                INK,
+            );
+        }
+        for k in 0..=3 {
+            let label = (n * k / 3).max(usize::from(k > 0)).to_string();
+            let xk = qx + qw * k as i64 / 3;
+            self.text(xk - Self::text_width(&label, 2) / 2, qy + qh + 8, &label, 2, INK);
+        }
+        self.text(
+            qx + qw / 2 - Self::text_width("EPOCH", 2) / 2,
+            qy + qh + 28,
+            "EPOCH",
+            2,
+            INK,
+        );
+    }
+
     pub fn write_png(&self, path: &std::path::Path) -> std::io::Result<()> {
         let mut raw = Vec::with_capacity(self.h * (1 + 3 * self.w));
         for row in self.px.chunks_exact(self.w) {
