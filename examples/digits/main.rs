@@ -33,6 +33,18 @@ struct Digits {
 
 const WIDTH: usize = 64;
 
+impl Digits {
+    /// (x, labels) of the training set, then of the test set.
+    fn split(&self) -> nnkern::Result<[(MatRef<'_, f32>, &[usize]); 2]> {
+        let (n, k) = (self.t.len(), self.train);
+        let (xtr, xte) = self.x.split_at(k * WIDTH);
+        Ok([
+            (MatRef::from_row_major(xtr, k, WIDTH)?, &self.t[..k]),
+            (MatRef::from_row_major(xte, n - k, WIDTH)?, &self.t[k..]),
+        ])
+    }
+}
+
 fn load() -> Result<Digits, String> {
     let raw = miniz_oxide::inflate::decompress_to_vec_zlib(include_bytes!("digits.bin.z"))
         .map_err(|e| format!("digits.bin.z: {e:?}"))?;
@@ -92,72 +104,41 @@ fn parse() -> Result<Config, String> {
     Ok(cfg)
 }
 
-/// What a run produced: per-epoch training loss, training and test accuracy, the trained
-/// net.
+/// What a run produced: per-epoch training loss, training and test accuracy, and its time.
+#[derive(Default)]
 struct Run {
     loss: Vec<f64>,
     train_acc: Vec<f64>,
     test_acc: Vec<f64>,
-    net: Sequential<f32>,
     seconds: f64,
 }
 
 /// Builds the MLP and trains it, evaluating after every epoch.
-fn train(data: &Digits, cfg: &Config, show: bool) -> nnkern::Result<Run> {
-    let (xtr, ttr) = (
-        MatRef::from_row_major(&data.x[..data.train * WIDTH], data.train, WIDTH)?,
-        &data.t[..data.train],
-    );
-    let n_test = data.t.len() - data.train;
-    let (xte, tte) = (
-        MatRef::from_row_major(&data.x[data.train * WIDTH..], n_test, WIDTH)?,
-        &data.t[data.train..],
-    );
+fn train(data: &Digits, cfg: &Config, show: bool) -> nnkern::Result<(Run, Sequential<f32>)> {
+    let [(xtr, ttr), (xte, tte)] = data.split()?;
     let mut rng = Rng::new(cfg.seed);
-    let mut net = Sequential::new();
-    let mut width = WIDTH;
+    let (mut net, mut width) = (Sequential::new(), WIDTH);
     for &h in &cfg.hidden {
-        net.add(Box::new(Affine::init(
-            width,
-            h,
-            Activation::Relu,
-            Init::TorchLinear,
-            &mut rng,
-        )?));
-        width = h;
+        let layer = Affine::init(width, h, Activation::Relu, Init::TorchLinear, &mut rng)?;
+        (net, width) = (net.push(layer), h);
     }
-    net.add(Box::new(Affine::init(
-        width,
-        10,
-        Activation::Identity,
-        Init::TorchLinear,
-        &mut rng,
-    )?));
-    let adam = Adam::new(AdamParams {
-        lr: 1e-3,
-        ..Default::default()
-    });
-    let mut trainer = Trainer::new(32, adam, rng)?;
-    let (mut loss, mut train_acc, mut test_acc) = (Vec::new(), Vec::new(), Vec::new());
-    let start = Instant::now();
-    trainer.fit(&mut net, xtr, ttr, cfg.epochs, |net, _, epoch, l| {
-        loss.push(f64::from(l));
-        train_acc.push(accuracy(net.predict(xtr)?, ttr)?);
-        test_acc.push(accuracy(net.predict(xte)?, tte)?);
+    let out = Affine::init(width, 10, Activation::Identity, Init::TorchLinear, &mut rng)?;
+    net = net.push(out);
+    // Adam's defaults are PyTorch's: lr 0.001, betas (0.9, 0.999), eps 1e-8
+    let mut trainer = Trainer::new(32, Adam::new(AdamParams::default()), rng)?;
+    let (mut run, start) = (Run::default(), Instant::now());
+    trainer.fit(&mut net, xtr, ttr, cfg.epochs, |net, _, epoch, loss| {
+        run.loss.push(f64::from(loss));
+        run.train_acc.push(accuracy(net.predict(xtr)?, ttr)?);
+        run.test_acc.push(accuracy(net.predict(xte)?, tte)?);
         if show {
-            let acc = format!(" test accuracy {:.4}", test_acc[epoch]);
-            support::progress(epoch + 1, cfg.epochs, f64::from(l), &acc);
+            let acc = format!(" test accuracy {:.4}", run.test_acc[epoch]);
+            support::progress(epoch + 1, cfg.epochs, f64::from(loss), &acc);
         }
         Ok(())
     })?;
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(Run {
-        loss,
-        train_acc,
-        test_acc,
-        net,
-        seconds,
-    })
+    run.seconds = start.elapsed().as_secs_f64();
+    Ok((run, net))
 }
 
 fn main() -> ExitCode {
@@ -184,7 +165,7 @@ fn run(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
             .join("→"),
         cfg.epochs
     );
-    let mut run = train(&data, cfg, true)?;
+    let (run, mut net) = train(&data, cfg, true)?;
     support::clear_progress();
     for e in (0..cfg.epochs).filter(|e| e % 5 == 4 || *e == 0) {
         println!(
@@ -204,7 +185,7 @@ fn run(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
 
     // confusion matrix on the test set: rows are the true digits, columns the predictions
     let n_test = n - data.train;
-    let scores = run.net.predict(MatRef::from_row_major(
+    let scores = net.predict(MatRef::from_row_major(
         &data.x[data.train * WIDTH..],
         n_test,
         WIDTH,
@@ -230,12 +211,7 @@ fn run(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let top = run.loss.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.05;
     c.chart((80, 80, 360, 340), &[(&run.loss, DARK[2])], top, "TRAINING LOSS");
     let accs = [(&run.train_acc[..], DARK[1]), (&run.test_acc[..], DARK[0])];
-    c.chart(
-        (560, 80, 360, 340),
-        &accs,
-        1.0,
-        "ACCURACY: TRAIN (GREEN), TEST (RED)",
-    );
+    c.chart((540, 80, 360, 340), &accs, 1.0, "ACCURACY: GREEN TRAIN, RED TEST");
     let summary = format!(
         "TEST ACCURACY {:.1}%   {} EPOCHS, BATCH 32, ADAM LR 0.001",
         test_acc * 100.0,
@@ -262,7 +238,7 @@ mod tests {
             hidden: vec![256, 128],
             out: String::new(),
         };
-        let run = train(&data, &cfg, false).unwrap();
+        let (run, _) = train(&data, &cfg, false).unwrap();
         let acc = *run.test_acc.last().unwrap();
         assert!(acc >= 0.96, "test accuracy {acc}");
         assert!(run.loss[29] < run.loss[0] / 10.0, "loss {:?}", run.loss);
