@@ -15,8 +15,10 @@
 //! | [`softmax_cross_entropy`] | L = (1/N) Σ (logsumexp(s) − Σ t·s) | ds = (softmax(s) − t)/N |
 //! | [`bce_with_logits`] | L = mean(p·t·softplus(−x) + (1−t)·softplus(x)) | dx = (σ(x)·(1+(p−1)t) − p·t)/(N·C) |
 //!
-//! Beside the kernels: [`layers`] has the book's layer objects (with `TwoLayerNet`, `Sgd`,
-//! `Adam` and a minibatch `Trainer`), [`data`] the spiral data set. Elementwise and row kernels
+//! Beside the kernels: [`layers`] has the book's layer objects and what composes them (a
+//! `Sequential` stack, the `Optimizer` trait with `Sgd` and `Adam`/AdamW, named
+//! initialisations, `TwoLayerNet` and a minibatch `Trainer`); [`argmax_rows`], [`accuracy`]
+//! and [`gather_rows`] help a training loop; [`data`] has the spiral data set. Elementwise and row kernels
 //! pick AVX-512, AVX2+FMA, portable (`wide`) or scalar code at run time ([`SimdPath`],
 //! [`with_simd_path`], the `NNKERN_SIMD` environment variable).
 //!

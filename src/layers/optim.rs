@@ -6,9 +6,10 @@ use super::Params;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::ops::optim::{
-    AdamParams, SgdParams, adam_update, check_adam, check_lr, check_sgd, sgd_momentum_update,
+    AdamConsts, AdamParams, SgdParams, adam_apply, check_adam, check_lr, check_sgd, sgd_apply,
 };
 use crate::ops::reserve;
+use crate::simd::Isa;
 
 /// Updates a set of parameters from their gradients, keeping whatever state it needs between
 /// steps. Hand it the same parameter set (same tensors, same order) at every step.
@@ -179,24 +180,8 @@ impl<T: Float, const S: usize> Slots<T, S> {
     }
 }
 
-/// Runs `update(k, param, grad)` over every pair of `params` (checked before), stopping at
-/// the first error.
-fn update_all<T: Float>(
-    params: &mut dyn Params<T>,
-    mut update: impl FnMut(usize, &mut [T], &[T]) -> Result<()>,
-) -> Result<()> {
-    let (mut k, mut result) = (0, Ok(()));
-    params.visit_params(&mut |p, g| {
-        if result.is_ok() {
-            result = update(k, p, g);
-        }
-        k += 1;
-    });
-    result
-}
-
 /// Stochastic gradient descent as PyTorch's `torch.optim.SGD` (no dampening), through
-/// [`sgd_momentum_update`]: g ← g + λp; b ← μb + g; p ← p − lr·(g + μb if Nesterov, else b).
+/// [`sgd_momentum_update`](crate::sgd_momentum_update): g ← g + λp; b ← μb + g; p ← p − lr·(g + μb if Nesterov, else b).
 /// With μ = 0 (the default) it is the book's p ← p − lr·g and keeps no state.
 ///
 /// # Example
@@ -271,14 +256,20 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut dyn Params<T>) -> Result<()> {
         const OP: &str = "Sgd::step";
         check_sgd(OP, &self.hp)?;
-        let hp = self.hp;
+        let (hp, isa) = (self.hp, Isa::current());
+        // checked above, for every tensor: the updates themselves cannot fail
         if hp.momentum == T::ZERO {
             check_pairs(OP, params, &mut |_, _| true)?;
-            return update_all(params, |_, p, g| sgd_momentum_update(p, g, &mut [], &hp));
+            params.visit_params(&mut |p, g| sgd_apply(isa, p, g, &mut [], &hp));
+            return Ok(());
         }
         self.velocity.prepare(OP, params)?;
-        let bufs = &mut self.velocity.bufs;
-        update_all(params, |k, p, g| sgd_momentum_update(p, g, &mut bufs[k][0], &hp))
+        let (bufs, mut k) = (&mut self.velocity.bufs, 0);
+        params.visit_params(&mut |p, g| {
+            sgd_apply(isa, p, g, &mut bufs[k][0], &hp);
+            k += 1;
+        });
+        Ok(())
     }
     fn lr(&self) -> T {
         self.hp.lr
@@ -294,7 +285,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
 }
 
 /// Adam (Kingma & Ba) or, with [`AdamParams::decoupled_weight_decay`], AdamW (Loshchilov &
-/// Hutter), as PyTorch's `torch.optim.Adam` / `AdamW`, through [`adam_update`] on the SIMD
+/// Hutter), as PyTorch's `torch.optim.Adam` / `AdamW`, through [`adam_update`](crate::adam_update) on the SIMD
 /// path. Its moments are kept per parameter tensor, in visiting order, allocated on the first
 /// step.
 ///
@@ -350,13 +341,15 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         const OP: &str = "Adam::step";
         check_adam(OP, &self.hp)?;
         self.moments.prepare(OP, params)?;
-        let step = self.step.saturating_add(1);
-        let (hp, bufs) = (self.hp, &mut self.moments.bufs);
-        update_all(params, |k, p, g| {
+        // checked above, for every tensor: the updates themselves cannot fail
+        self.step = self.step.saturating_add(1);
+        let (consts, isa) = (AdamConsts::new(&self.hp, self.step), Isa::current());
+        let (bufs, mut k) = (&mut self.moments.bufs, 0);
+        params.visit_params(&mut |p, g| {
             let [m, v] = &mut bufs[k];
-            adam_update(p, g, m, v, step, &hp)
-        })?;
-        self.step = step;
+            adam_apply(isa, p, g, m, v, &consts);
+            k += 1;
+        });
         Ok(())
     }
     fn lr(&self) -> T {

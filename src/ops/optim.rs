@@ -109,16 +109,14 @@ pub fn sgd_momentum_update<T: Float>(
     if hp.momentum != T::ZERO {
         check_len(OP, "velocity", velocity.len(), n, "params.len")?;
     }
-    dispatch(
-        Isa::current(),
-        SgdKernel {
-            p: params,
-            g: grads,
-            b: velocity,
-            hp: *hp,
-        },
-    );
+    sgd_apply(Isa::current(), params, grads, velocity, hp);
     Ok(())
+}
+
+/// [`sgd_momentum_update`] without its checks, on `isa`'s path: for callers that checked the
+/// lengths (the velocity's only when μ ≠ 0) and the hyper-parameters once for many tensors.
+pub(crate) fn sgd_apply<T: Float>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
+    dispatch(isa, SgdKernel { p, g, b, hp: *hp });
 }
 
 /// The SGD update over one run of elements (lengths checked by the caller).
@@ -282,42 +280,26 @@ pub fn adam_update<T: Float>(
         ));
     }
     check_adam(OP, hp)?;
-    let bias = |beta: T| 1.0 - beta.to_f64().powi(step.min(i32::MAX as u32) as i32);
-    let (c1, c2) = (bias(hp.beta1), bias(hp.beta2));
-    dispatch(
-        Isa::current(),
-        AdamKernel {
-            p: params,
-            g: grads,
-            m,
-            v,
-            k: AdamConsts {
-                b1: hp.beta1,
-                b2: hp.beta2,
-                one_b1: T::ONE - hp.beta1,
-                one_b2: T::ONE - hp.beta2,
-                step_size: T::from_f64(hp.lr.to_f64() / c1),
-                inv_sqrt_c2: T::from_f64(1.0 / c2.sqrt()),
-                eps: hp.eps,
-                l2: if hp.decoupled_weight_decay {
-                    T::ZERO
-                } else {
-                    hp.weight_decay
-                },
-                shrink: if hp.decoupled_weight_decay {
-                    T::ONE - hp.lr * hp.weight_decay
-                } else {
-                    T::ONE
-                },
-            },
-        },
-    );
+    adam_apply(Isa::current(), params, grads, m, v, &AdamConsts::new(hp, step));
     Ok(())
 }
 
+/// [`adam_update`] without its checks, on `isa`'s path, with the step's constants computed
+/// once ([`AdamConsts::new`]) for many tensors.
+pub(crate) fn adam_apply<T: Float>(
+    isa: Isa,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    k: &AdamConsts<T>,
+) {
+    dispatch(isa, AdamKernel { p, g, m, v, k: *k });
+}
+
 /// The per-step constants of one Adam update.
-#[derive(Clone, Copy)]
-struct AdamConsts<T> {
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamConsts<T> {
     b1: T,
     b2: T,
     one_b1: T,
@@ -330,6 +312,29 @@ struct AdamConsts<T> {
 }
 
 impl<T: Float> AdamConsts<T> {
+    /// The constants of step number `step` (≥ 1) with hyper-parameters `hp` (both checked by
+    /// the caller): cᵢ = 1 − βᵢ^step in f64, then lr/c₁ and 1/√c₂ rounded once to T.
+    pub(crate) fn new(hp: &AdamParams<T>, step: u32) -> Self {
+        let bias = |beta: T| 1.0 - beta.to_f64().powi(step.min(i32::MAX as u32) as i32);
+        let (c1, c2) = (bias(hp.beta1), bias(hp.beta2));
+        let decoupled = hp.decoupled_weight_decay;
+        AdamConsts {
+            b1: hp.beta1,
+            b2: hp.beta2,
+            one_b1: T::ONE - hp.beta1,
+            one_b2: T::ONE - hp.beta2,
+            step_size: T::from_f64(hp.lr.to_f64() / c1),
+            inv_sqrt_c2: T::from_f64(1.0 / c2.sqrt()),
+            eps: hp.eps,
+            l2: if decoupled { T::ZERO } else { hp.weight_decay },
+            shrink: if decoupled {
+                T::ONE - hp.lr * hp.weight_decay
+            } else {
+                T::ONE
+            },
+        }
+    }
+
     #[inline(always)]
     fn one(&self, p: &mut T, g: T, m: &mut T, v: &mut T) {
         // (without weight decay, g and p go through unchanged: p·1 = p)
