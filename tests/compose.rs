@@ -1,7 +1,8 @@
 //! Composition beyond the book's net: `Sequential` stacks (against the same layers called by
 //! hand and against central differences), inference mode, backward without dx, boxed and
 //! borrowed layers, the optimizers against their formulas (SGD with momentum, Nesterov and
-//! weight decay; Adam with an L2 term; AdamW) on every SIMD path, the initialisers' moments,
+//! weight decay; Adam with an L2 term; AdamW) on every SIMD path and against PyTorch's own
+//! `torch.optim` (golden values from `tests/golden/optim_torch.py`), the initialisers' moments,
 //! and the row helpers (argmax, accuracy, gathering) against plain loops.
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
@@ -118,6 +119,75 @@ fn optimizers_follow_their_formulas<T: Float>() {
     }
 }
 both_types!(optimizer_formulas, optimizers_follow_their_formulas);
+
+/// One parameter tensor and its gradient, for the optimizers.
+struct One {
+    p: Vec<f64>,
+    g: Vec<f64>,
+}
+
+impl Params<f64> for One {
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut [f64], &[f64])) {
+        f(&mut self.p, &self.g);
+    }
+}
+
+/// Three steps of each optimizer against PyTorch's own `torch.optim` in float64
+/// (`tests/golden/optim_torch.py` → `optim.txt`), within `OPTIM_ROUNDINGS` per step on the
+/// magnitudes each step rounds.
+#[test]
+fn optimizers_match_pytorch() {
+    let golden = include_str!("golden/optim.txt");
+    let n = 37;
+    let mut seen = 0;
+    for line in golden.lines() {
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap();
+        let want: Vec<f64> = words.map(|w| w.parse().unwrap()).collect();
+        assert_eq!(want.len(), n, "{name}");
+        let adam = |lr, wd, decoupled| AdamParams {
+            lr,
+            beta1: 0.8,
+            beta2: 0.95,
+            eps: 1e-6,
+            weight_decay: wd,
+            decoupled_weight_decay: decoupled,
+        };
+        let (mut opt, wd): (Box<dyn Optimizer<f64>>, f64) = match name {
+            "sgd" => (Box::new(Sgd::new(0.1)), 0.0),
+            "sgd_momentum" => (Box::new(Sgd::new(0.1).momentum(0.9)), 0.0),
+            "sgd_nesterov_wd" => (
+                Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(0.01)),
+                0.01,
+            ),
+            "adam" => (Box::new(Adam::new(adam(0.01, 0.0, false))), 0.0),
+            "adam_l2" => (Box::new(Adam::new(adam(0.01, 0.1, false))), 0.1),
+            "adamw" => (Box::new(Adam::new(adam(0.01, 0.3, true))), 0.3),
+            other => panic!("unknown configuration {other}"),
+        };
+        let p0: Vec<f64> = (0..n).map(|i| (0.37 * i as f64 + 0.1).sin()).collect();
+        let mut one = One {
+            p: p0,
+            g: vec![0.0; n],
+        };
+        let mut scale = vec![0.0; n];
+        for k in 0..3 {
+            one.g = (0..n).map(|i| (0.71 * i as f64 + k as f64).cos()).collect();
+            let before = one.p.clone();
+            opt.step(&mut one).unwrap();
+            for i in 0..n {
+                scale[i] += before[i].abs() + (one.p[i] - before[i]).abs() + wd * before[i].abs();
+            }
+        }
+        for i in 0..n {
+            assert_within::<f64>(one.p[i], want[i], 3.0 * OPTIM_ROUNDINGS, scale[i], &|| {
+                format!("{name}, element {i}")
+            });
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
 
 /// The updates are elementwise with no fused multiply-add: the same bits on every SIMD path
 /// and for every length (tails of every size against the 16-wide body).
