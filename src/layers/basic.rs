@@ -14,6 +14,25 @@ use crate::ops::softmax::{softmax_backward, softmax_forward};
 use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy};
 use crate::ops::{Accum, Workspace};
 
+/// Checks that dy has the shape of the last output (x's rows × H, for a D→H layer whose
+/// cached input is `x`) and, when `want_dx`, sizes the dx buffer to x's rows × D: the view a
+/// backward kernel writes dx into.
+fn dx_out<'a, T: Float>(
+    op: &'static str,
+    dy: &MatRef<'_, T>,
+    x: &Buf<T>,
+    (d, h): (usize, usize),
+    dx: &'a mut Buf<T>,
+    want_dx: bool,
+) -> Result<Option<MatMut<'a, T>>> {
+    check_dy(op, dy, (x.rows, h))?;
+    if !want_dx {
+        return Ok(None);
+    }
+    dx.shape(op, x.rows, d)?;
+    Ok(Some(dx.view_mut()))
+}
+
 /// MatMul: y = x·W (W: D×H), dx = dy·Wᵀ, dW = xᵀ·dy.
 #[derive(Debug)]
 pub struct MatMul<T> {
@@ -50,18 +69,27 @@ impl<T: Float> MatMul<T> {
     /// dW (and dx into the layer's buffer when `want_dx`) for upstream dy.
     fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
         const OP: &str = "MatMul::backward";
-        check_dy(OP, &dy, (self.x.rows, self.h))?;
-        if want_dx {
-            self.dx.shape(OP, self.x.rows, self.d)?;
-        }
+        let dx = dx_out(OP, &dy, &self.x, (self.d, self.h), &mut self.dx, want_dx)?;
         matmul_backward(
             self.x.view(),
             MatRef::from_row_major(&self.w, self.d, self.h)?,
             dy,
-            if want_dx { Some(self.dx.view_mut()) } else { None },
+            dx,
             MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
             Accum::Replace,
         )
+    }
+
+    /// y = x·W into the training buffer (keeping a copy of x) or, for inference, the other.
+    fn apply(&mut self, op: &'static str, x: MatRef<'_, T>, train: bool) -> Result<MatRef<'_, T>> {
+        check_input(op, &x, self.d)?;
+        let y = if train { &mut self.y } else { &mut self.yi };
+        y.shape(op, x.rows(), self.h)?;
+        if train {
+            self.x.copy_from(op, x)?;
+        }
+        matmul_forward(x, MatRef::from_row_major(&self.w, self.d, self.h)?, y.view_mut())?;
+        Ok(y.view())
     }
 }
 
@@ -73,27 +101,10 @@ impl<T: Float> Params<T> for MatMul<T> {
 
 impl<T: Float> Layer<T> for MatMul<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        const OP: &str = "MatMul::forward";
-        check_input(OP, &x, self.d)?;
-        self.y.shape(OP, x.rows(), self.h)?;
-        self.x.copy_from(OP, x)?;
-        matmul_forward(
-            x,
-            MatRef::from_row_major(&self.w, self.d, self.h)?,
-            self.y.view_mut(),
-        )?;
-        Ok(self.y.view())
+        self.apply("MatMul::forward", x, true)
     }
     fn infer(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        const OP: &str = "MatMul::infer";
-        check_input(OP, &x, self.d)?;
-        self.yi.shape(OP, x.rows(), self.h)?;
-        matmul_forward(
-            x,
-            MatRef::from_row_major(&self.w, self.d, self.h)?,
-            self.yi.view_mut(),
-        )?;
-        Ok(self.yi.view())
+        self.apply("MatMul::infer", x, false)
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         self.grads(dy, true)?;
@@ -157,10 +168,7 @@ impl<T: Float> Affine<T> {
 
     fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
         const OP: &str = "Affine::backward";
-        check_dy(OP, &dy, (self.x.rows, self.h))?;
-        if want_dx {
-            self.dx.shape(OP, self.x.rows, self.d)?;
-        }
+        let dx = dx_out(OP, &dy, &self.x, (self.d, self.h), &mut self.dx, want_dx)?;
         affine_backward(
             self.x.view(),
             MatRef::from_row_major(&self.w, self.d, self.h)?,
@@ -168,13 +176,27 @@ impl<T: Float> Affine<T> {
             dy,
             self.act,
             AffineGrads {
-                dx: if want_dx { Some(self.dx.view_mut()) } else { None },
+                dx,
                 dw: MatMut::from_row_major(&mut self.dw, self.d, self.h)?,
                 db: &mut self.db,
             },
             Accum::Replace,
             &mut self.ws,
         )
+    }
+
+    /// y = act(x·W + b) into the training buffer (keeping a copy of x) or, for inference,
+    /// the other.
+    fn apply(&mut self, op: &'static str, x: MatRef<'_, T>, train: bool) -> Result<MatRef<'_, T>> {
+        check_input(op, &x, self.d)?;
+        let y = if train { &mut self.y } else { &mut self.yi };
+        y.shape(op, x.rows(), self.h)?;
+        if train {
+            self.x.copy_from(op, x)?;
+        }
+        let w = MatRef::from_row_major(&self.w, self.d, self.h)?;
+        affine_forward(x, w, &self.b, self.act, y.view_mut())?;
+        Ok(y.view())
     }
 
     /// A D→H layer with activation `act`, its weights and bias drawn by `init` from `rng`
@@ -215,31 +237,10 @@ impl<T: Float> Params<T> for Affine<T> {
 
 impl<T: Float> Layer<T> for Affine<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        const OP: &str = "Affine::forward";
-        check_input(OP, &x, self.d)?;
-        self.y.shape(OP, x.rows(), self.h)?;
-        self.x.copy_from(OP, x)?;
-        affine_forward(
-            x,
-            MatRef::from_row_major(&self.w, self.d, self.h)?,
-            &self.b,
-            self.act,
-            self.y.view_mut(),
-        )?;
-        Ok(self.y.view())
+        self.apply("Affine::forward", x, true)
     }
     fn infer(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
-        const OP: &str = "Affine::infer";
-        check_input(OP, &x, self.d)?;
-        self.yi.shape(OP, x.rows(), self.h)?;
-        affine_forward(
-            x,
-            MatRef::from_row_major(&self.w, self.d, self.h)?,
-            &self.b,
-            self.act,
-            self.yi.view_mut(),
-        )?;
-        Ok(self.yi.view())
+        self.apply("Affine::infer", x, false)
     }
     fn backward(&mut self, dy: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         self.grads(dy, true)?;
