@@ -6,6 +6,10 @@
 //! and 4M in memory: 28 bytes move per parameter, so the larger sizes measure bandwidth).
 
 use super::config;
+
+#[path = "../../examples/digits/data.rs"]
+mod digits_data;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::data::Rng;
 use nnkern::layers::{Adam, Affine, Init, Layer, Sequential, Trainer};
@@ -14,26 +18,8 @@ use nnkern::{
     adam_update, affine_backward, affine_forward, gather_rows, softmax_cross_entropy,
 };
 
-const D: usize = 64;
+const D: usize = digits_data::WIDTH;
 const BATCH: usize = 32;
-
-/// The example's data: pixels / 16, labels; the training rows only.
-fn data() -> (Vec<f32>, Vec<usize>) {
-    let raw =
-        miniz_oxide::inflate::decompress_to_vec_zlib(include_bytes!("../../examples/digits/digits.bin.z"))
-            .expect("the example's data");
-    let n = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
-    let train = n * 4 / 5;
-    let x = raw[12..12 + train * D]
-        .iter()
-        .map(|&p| f32::from(p) / 16.0)
-        .collect();
-    let t = raw[12 + n * D..12 + n * D + train]
-        .iter()
-        .map(|&c| usize::from(c))
-        .collect();
-    (x, t)
-}
 
 /// The net's layers' sizes.
 const SIZES: [(usize, usize); 3] = [(64, 256), (256, 128), (128, 10)];
@@ -167,9 +153,10 @@ impl Raw {
 }
 
 fn digits(c: &mut Criterion) {
-    let (x, t) = data();
+    // the example's data: its training rows
+    let data = digits_data::load().expect("the example's data");
+    let [(xv, t), _] = data.split().unwrap();
     let n = t.len();
-    let xv = MatRef::from_row_major(&x, n, D).unwrap();
     let hp = AdamParams {
         lr: 1e-3,
         ..Default::default()
@@ -184,10 +171,10 @@ fn digits(c: &mut Criterion) {
     let mut order: Vec<usize> = (0..n).collect();
     Rng::new(1).shuffle(&mut order);
     g.bench_function(BenchmarkId::new("sequential", n), |b| {
-        b.iter(|| pool.install(|| trainer.epoch(&mut net, xv, &t).unwrap()))
+        b.iter(|| pool.install(|| trainer.epoch(&mut net, xv, t).unwrap()))
     });
     g.bench_function(BenchmarkId::new("raw_kernels", n), |b| {
-        b.iter(|| pool.install(|| raw.epoch(xv, &t, &order, &hp)))
+        b.iter(|| pool.install(|| raw.epoch(xv, t, &order, &hp)))
     });
     g.finish();
 
