@@ -2,8 +2,16 @@
 //!
 //! nnkern implements the layers of chapter 1 of *Deep Learning from Scratch 2* — MatMul,
 //! Affine, Sigmoid (and Tanh, ReLU), Softmax and LogSoftmax, Cross-Entropy and
-//! Softmax-with-Loss — each forward and backward, for `f32` and `f64`, as kernels a framework
-//! can call on its own buffers.
+//! Softmax-with-Loss — each forward and backward, for `f32` and `f64`. It is for framework
+//! authors: the kernels run on your buffers through strided views (transposes cost nothing),
+//! write into outputs you provide, answer every bad input with an [`Error`] naming the
+//! argument, and give bit-identical results whatever the number of threads. A small layer API
+//! ([`layers`]: `Sequential`, SGD/Adam/AdamW, `Trainer`) sits on top.
+//!
+//! Cargo features: `ndarray` (views of ndarray arrays: `MatRef::try_from(a.view())`,
+//! `MatMut::try_from(a.view_mut())`), `gemm` (the `gemm` crate as the GEMM engine).
+//! Any slice is a 1-row view (`sigmoid_forward(x.into(), y.into())`), and
+//! [`MatRef::from_raw_parts`] takes another tensor type's pointer and strides.
 //!
 //! | layer | forward | backward |
 //! |---|---|---|
@@ -18,7 +26,7 @@
 //! Beside the kernels: [`layers`] has the book's layer objects and what composes them (a
 //! `Sequential` stack, the `Optimizer` trait with `Sgd` and `Adam`/AdamW, named
 //! initialisations, `TwoLayerNet` and a minibatch `Trainer`); [`argmax_rows`], [`accuracy`]
-//! and [`gather_rows`] help a training loop; [`data`] has the spiral data set. Elementwise and row kernels
+//! and [`gather_rows`] help a training loop. Elementwise and row kernels
 //! pick AVX-512, AVX2+FMA, portable (`wide`) or scalar code at run time ([`SimdPath`],
 //! [`with_simd_path`], the `NNKERN_SIMD` environment variable).
 //!
@@ -47,8 +55,9 @@
 //!
 //! - **Shapes** follow the book: a minibatch x is N×D (one sample per row), weights W are D×H,
 //!   the bias b has length H, outputs are N×H. Losses take N×C logits or probabilities.
-//! - **Views.** Matrices are passed as [`MatRef`] / [`MatMut`]: a slice plus rows, columns
-//!   and row/column strides, built only by checked constructors. `.t()` transposes without a
+//! - **Views.** Matrices are passed as [`MatRef`] / [`MatMut`]: rows, columns and row/column
+//!   strides over a slice (or an ndarray view, or raw parts), built only by checked
+//!   constructors; a view never touches memory between its elements. `.t()` transposes without a
 //!   copy, so backward passes use Wᵀ and xᵀ for free. GEMM operands (x, W, dy…) may be any
 //!   view; outputs of elementwise and row kernels need unit column stride.
 //! - **Outputs** are caller-provided. An output is overwritten without being read (fill it
@@ -108,10 +117,11 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod data;
 mod error;
 mod float;
 mod gemm;
+#[cfg(feature = "ndarray")]
+mod interop;
 pub mod layers;
 mod mat;
 mod ops;

@@ -2,6 +2,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// The number of slice elements a `rows × cols` view with strides `rs`, `cs` spans:
 /// `(rows−1)·rs + (cols−1)·cs + 1`, or 0 for an empty view; `None` if it overflows `usize`.
@@ -66,7 +68,9 @@ fn check_view(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
 
 /// An immutable `rows × cols` view: element (i, j) is `data[i·row_stride + j·col_stride]`.
 ///
-/// Built only by checked constructors, so every element of the view lies inside its slice.
+/// Built only by checked constructors, so every element of the view lies inside its slice
+/// (or, for [`from_raw_parts`](Self::from_raw_parts) and the `ndarray` conversions, is an
+/// element the caller's view owns: a view never reads memory between its elements).
 /// Any strides are allowed, zero included (a zero row stride broadcasts one row to all rows).
 /// [`t`](Self::t) transposes by swapping the strides, without copying. `MatRef` is `Copy`.
 ///
@@ -85,14 +89,31 @@ fn check_view(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
 /// assert_eq!(at.get(2, 1), Some(6.0));
 /// # Ok::<(), nnkern::Error>(())
 /// ```
-#[derive(Clone, Copy)]
 pub struct MatRef<'a, T> {
-    data: &'a [T],
+    /// Element (0, 0). Invariant: for every i < rows and j < cols, `ptr + i·rs + j·cs` is an
+    /// initialised `T` of one allocation, readable and not written for `'a`; the largest such
+    /// offset times `size_of::<T>()` fits in `isize`; rows·cols ≤ isize::MAX.
+    ptr: NonNull<T>,
     rows: usize,
     cols: usize,
     rs: usize,
     cs: usize,
+    _borrow: PhantomData<&'a [T]>,
 }
+
+impl<T> Clone for MatRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for MatRef<'_, T> {}
+
+// SAFETY: a `MatRef` is a shared borrow of `T`s (like `&'a [T]`), so it may cross or be
+// shared between threads exactly when `&T` may: when `T: Sync`.
+unsafe impl<T: Sync> Send for MatRef<'_, T> {}
+// SAFETY: as above; `&MatRef` only gives out shared reads.
+unsafe impl<T: Sync> Sync for MatRef<'_, T> {}
 
 /// A mutable `rows × cols` view: element (i, j) is `data[i·row_stride + j·col_stride]`.
 ///
@@ -114,12 +135,21 @@ pub struct MatRef<'a, T> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub struct MatMut<'a, T> {
-    data: &'a mut [T],
+    /// Element (0, 0). Invariant: as [`MatRef`]'s, with every element also writable and
+    /// borrowed exclusively for `'a`, and no two (i, j) at the same location.
+    ptr: NonNull<T>,
     rows: usize,
     cols: usize,
     rs: usize,
     cs: usize,
+    _borrow: PhantomData<&'a mut [T]>,
 }
+
+// SAFETY: a `MatMut` is an exclusive borrow of `T`s (like `&'a mut [T]`): it may move to
+// another thread when `T: Send`.
+unsafe impl<T: Send> Send for MatMut<'_, T> {}
+// SAFETY: `&MatMut` only gives out shared reads (`get`, `rb`), as `&&mut [T]` does.
+unsafe impl<T: Sync> Sync for MatMut<'_, T> {}
 
 impl<T> fmt::Debug for MatRef<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,6 +173,100 @@ impl<T> fmt::Debug for MatMut<'_, T> {
     }
 }
 
+impl<'a, T> MatRef<'a, T> {
+    /// The view of `data`'s elements at these dimensions (the caller checked them: every
+    /// element inside `data`).
+    fn of_slice(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        MatRef {
+            ptr: NonNull::from(data).cast(),
+            rows,
+            cols,
+            rs,
+            cs,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+/// A 1×len view of a slice (row-major), so an elementwise kernel runs on a flat buffer:
+/// `sigmoid_forward(x.into(), y.into())`.
+///
+/// # Example
+///
+/// ```
+/// let x = [0.0_f32, 1.0, -1.0];
+/// let mut y = [9.0_f32; 3];
+/// nnkern::sigmoid_forward(x[..].into(), (&mut y[..]).into())?;
+/// assert_eq!(y[0], 0.5);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+impl<'a, T> From<&'a [T]> for MatRef<'a, T> {
+    fn from(data: &'a [T]) -> Self {
+        // a slice holds at most isize::MAX bytes: every size check holds
+        MatRef::of_slice(data, 1, data.len(), data.len(), 1)
+    }
+}
+
+/// A 1×len mutable view of a slice (row-major), for elementwise kernels on flat buffers.
+///
+/// # Example
+///
+/// ```
+/// let mut y = vec![0.0_f64; 4];
+/// let view: nnkern::MatMut<'_, f64> = y.as_mut_slice().into();
+/// assert_eq!((view.rows(), view.cols()), (1, 4));
+/// ```
+impl<'a, T> From<&'a mut [T]> for MatMut<'a, T> {
+    fn from(data: &'a mut [T]) -> Self {
+        let len = data.len();
+        MatMut::of_slice(data, 1, len, len, 1)
+    }
+}
+
+impl<'a, T> MatMut<'a, T> {
+    /// The view of `data`'s elements at these dimensions (the caller checked them: every
+    /// element inside `data`, none sharing a location).
+    fn of_slice(data: &'a mut [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        MatMut {
+            ptr: NonNull::from(data).cast(),
+            rows,
+            cols,
+            rs,
+            cs,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+/// Checks what a raw view needs beyond the caller's promises: a non-null pointer, strides and
+/// an extent whose byte offsets fit in `isize` (as `pointer::add` requires).
+fn check_raw<T>(
+    op: &'static str,
+    ptr: *const T,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+) -> Result<()> {
+    if ptr.is_null() {
+        return Err(Error::new(op, "ptr", ErrorKind::Value, "is null".to_string()));
+    }
+    check_view(op, usize::MAX, rows, cols, rs, cs)?;
+    let need = extent(rows, cols, rs, cs).unwrap_or(usize::MAX);
+    if need
+        .checked_mul(size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
+        return Err(Error::new(
+            op,
+            "strides",
+            ErrorKind::Overflow,
+            format!("({rs}, {cs}) for a {rows}×{cols} view span more than isize::MAX bytes"),
+        ));
+    }
+    Ok(())
+}
+
 impl<'a, T: Copy> MatRef<'a, T> {
     /// A `rows × cols` view of a row-major slice (row stride `cols`, column stride 1).
     ///
@@ -160,13 +284,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// ```
     pub fn from_row_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self> {
         check_exact("MatRef::from_row_major", data.len(), rows, cols)?;
-        Ok(MatRef {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        })
+        Ok(MatRef::of_slice(data, rows, cols, cols, 1))
     }
 
     /// A `rows × cols` view of a column-major slice (row stride 1, column stride `rows`).
@@ -184,13 +302,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// ```
     pub fn from_col_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self> {
         check_exact("MatRef::from_col_major", data.len(), rows, cols)?;
-        Ok(MatRef {
-            data,
-            rows,
-            cols,
-            rs: 1,
-            cs: rows,
-        })
+        Ok(MatRef::of_slice(data, rows, cols, 1, rows))
     }
 
     /// A `rows × cols` view with explicit strides: element (i, j) is
@@ -227,12 +339,52 @@ impl<'a, T: Copy> MatRef<'a, T> {
             row_stride,
             col_stride,
         )?;
+        Ok(MatRef::of_slice(data, rows, cols, row_stride, col_stride))
+    }
+
+    /// A view over memory the caller describes by a pointer and strides: element (i, j) is
+    /// at `ptr.add(i·row_stride + j·col_stride)`. For a framework's own tensor type; the
+    /// `ndarray` conversions are built on it. Memory between the elements is never read, so
+    /// the elements may interleave with memory borrowed elsewhere (a column slice of a
+    /// matrix another thread writes the other columns of).
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` is aligned for `T` (even when the view is empty);
+    /// - every element (i < rows, j < cols) lies in the same allocation as `ptr`, is an
+    ///   initialised `T`, and is not written by anyone for the lifetime `'a`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Value`] naming `ptr` if it is null; [`ErrorKind::Stride`] if a stride
+    /// exceeds `isize::MAX`; [`ErrorKind::Overflow`] if the offsets of the view overflow or
+    /// reach past `isize::MAX` bytes, or the view has more than `isize::MAX` elements.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let data = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// // column 1 of a 3×2 row-major matrix, as a 3×1 view
+    /// // SAFETY: elements 1, 3, 5 of `data`, which outlives the view and is not written
+    /// let col = unsafe { nnkern::MatRef::from_raw_parts(data.as_ptr().add(1), 3, 1, 2, 1)? };
+    /// assert_eq!(col.get(2, 0), Some(6.0));
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub unsafe fn from_raw_parts(
+        ptr: *const T,
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        check_raw("MatRef::from_raw_parts", ptr, rows, cols, row_stride, col_stride)?;
         Ok(MatRef {
-            data,
+            ptr: NonNull::new(ptr.cast_mut()).expect("checked non-null"),
             rows,
             cols,
             rs: row_stride,
             cs: col_stride,
+            _borrow: PhantomData,
         })
     }
 
@@ -248,11 +400,11 @@ impl<'a, T: Copy> MatRef<'a, T> {
     #[must_use]
     pub fn t(self) -> MatRef<'a, T> {
         MatRef {
-            data: self.data,
             rows: self.cols,
             cols: self.rows,
             rs: self.cs,
             cs: self.rs,
+            ..self
         }
     }
 
@@ -278,7 +430,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
 
     /// Element (i, j), or `None` if `i ≥ rows` or `j ≥ cols`.
     pub fn get(&self, i: usize, j: usize) -> Option<T> {
-        (i < self.rows && j < self.cols).then(|| self.data[i * self.rs + j * self.cs])
+        (i < self.rows && j < self.cols).then(|| self.at(i, j))
     }
 
     /// Rows `start..end` as a view, or `None` if the range is not inside `0..rows`.
@@ -295,18 +447,14 @@ impl<'a, T: Copy> MatRef<'a, T> {
             return None;
         }
         let rows = end - start;
-        let data = if rows == 0 || self.cols == 0 {
-            &self.data[..0]
+        let ptr = if rows == 0 || self.cols == 0 {
+            self.ptr
         } else {
-            &self.data[start * self.rs..]
+            // SAFETY: row `start` < `self.rows` exists and has an element, so its offset is
+            // inside the view's allocation (the invariant).
+            unsafe { self.ptr.add(start * self.rs) }
         };
-        Some(MatRef {
-            data,
-            rows,
-            cols: self.cols,
-            rs: self.rs,
-            cs: self.cs,
-        })
+        Some(MatRef { ptr, rows, ..*self })
     }
 
     /// Row `i` as a slice: `Some` when `i < rows` and the row's elements are adjacent (column
@@ -335,9 +483,9 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// # Ok::<(), nnkern::Error>(())
     /// ```
     pub fn row_iter(&self, i: usize) -> impl ExactSizeIterator<Item = T> + 'a {
-        let (data, rs, cs) = (self.data, self.rs, self.cs);
+        let view = *self;
         let cols = if i < self.rows { self.cols } else { 0 };
-        (0..cols).map(move |j| data[i * rs + j * cs])
+        (0..cols).map(move |j| view.at(i, j))
     }
 
     /// Row `i` as a slice when the column stride is 1 (crate-internal: callers checked `i`).
@@ -347,14 +495,26 @@ impl<'a, T: Copy> MatRef<'a, T> {
         if self.cols == 0 {
             return &[];
         }
-        let start = i * self.rs;
-        &self.data[start..start + self.cols]
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        // SAFETY: row i exists (asserted) and its `cols` elements are adjacent (unit column
+        // stride or one column), so they form one slice of the view's elements (invariant).
+        unsafe { std::slice::from_raw_parts(self.ptr.add(i * self.rs).as_ptr(), self.cols) }
     }
 
-    /// Element (i, j) for in-range indices (crate-internal).
+    /// Element (i, j) for in-range indices (crate-internal; out of range panics).
     #[inline]
-    pub(crate) fn at(&self, i: usize, j: usize) -> T {
-        self.data[i * self.rs + j * self.cs]
+    pub(crate) fn at(&self, i: usize, j: usize) -> T
+    where
+        T: Copy,
+    {
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) of {}×{}",
+            self.rows,
+            self.cols
+        );
+        // SAFETY: (i, j) is in range (asserted), so it is an element of the view (invariant).
+        unsafe { *self.ptr.add(i * self.rs + j * self.cs).as_ptr() }
     }
 
     /// True when each row is a contiguous slice.
@@ -382,12 +542,14 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// The elements as one row-major slice, when rows follow each other without gaps.
     pub(crate) fn as_flat(&self) -> Option<&'a [T]> {
         let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
-        dense.then(|| &self.data[..self.rows * self.cols])
+        // SAFETY: dense rows follow each other without gaps, so the rows·cols elements from
+        // (0, 0) are exactly the view's elements (invariant).
+        dense.then(|| unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.rows * self.cols) })
     }
 
     /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).
     pub(crate) fn as_ptr(&self) -> *const T {
-        self.data.as_ptr()
+        self.ptr.as_ptr()
     }
 }
 
@@ -429,6 +591,22 @@ fn non_aliasing(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
     }
 }
 
+/// A mutable view's elements must not share a location ([`ErrorKind::Stride`] otherwise).
+fn check_distinct(op: &'static str, rows: usize, cols: usize, rs: usize, cs: usize) -> Result<()> {
+    if non_aliasing(rows, cols, rs, cs) {
+        return Ok(());
+    }
+    Err(Error::new(
+        op,
+        "strides",
+        ErrorKind::Stride,
+        format!(
+            "({rs}, {cs}) make elements of a {rows}×{cols} output share memory; a mutable \
+             view needs row_stride ≥ cols·col_stride or col_stride ≥ rows·row_stride"
+        ),
+    ))
+}
+
 impl<'a, T: Copy> MatMut<'a, T> {
     /// A mutable `rows × cols` view of a row-major slice.
     ///
@@ -447,13 +625,7 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// ```
     pub fn from_row_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self> {
         check_exact("MatMut::from_row_major", data.len(), rows, cols)?;
-        Ok(MatMut {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        })
+        Ok(MatMut::of_slice(data, rows, cols, cols, 1))
     }
 
     /// A mutable `rows × cols` view of a column-major slice.
@@ -472,13 +644,7 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// ```
     pub fn from_col_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self> {
         check_exact("MatMut::from_col_major", data.len(), rows, cols)?;
-        Ok(MatMut {
-            data,
-            rows,
-            cols,
-            rs: 1,
-            cs: rows,
-        })
+        Ok(MatMut::of_slice(data, rows, cols, 1, rows))
     }
 
     /// A mutable view with explicit strides.
@@ -506,24 +672,53 @@ impl<'a, T: Copy> MatMut<'a, T> {
     ) -> Result<Self> {
         const OP: &str = "MatMut::from_strided";
         check_view(OP, data.len(), rows, cols, row_stride, col_stride)?;
-        if !non_aliasing(rows, cols, row_stride, col_stride) {
-            return Err(Error::new(
-                OP,
-                "strides",
-                ErrorKind::Stride,
-                format!(
-                    "({row_stride}, {col_stride}) make elements of a {rows}×{cols} output \
-                     share memory; a mutable view needs row_stride ≥ cols·col_stride or \
-                     col_stride ≥ rows·row_stride"
-                ),
-            ));
-        }
+        check_distinct(OP, rows, cols, row_stride, col_stride)?;
+        Ok(MatMut::of_slice(data, rows, cols, row_stride, col_stride))
+    }
+
+    /// A mutable view over memory the caller describes by a pointer and strides: element
+    /// (i, j) is at `ptr.add(i·row_stride + j·col_stride)`. Memory between the elements is
+    /// never read or written.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` is aligned for `T` (even when the view is empty);
+    /// - every element (i < rows, j < cols) lies in the same allocation as `ptr`, is an
+    ///   initialised `T`, and is accessed by nobody else (read or written) for `'a`.
+    ///
+    /// # Errors
+    ///
+    /// As [`MatRef::from_raw_parts`], and [`ErrorKind::Stride`] if two elements would share a
+    /// location (as [`MatMut::from_strided`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut data = [0.0_f64; 6];
+    /// // the 3×1 column 1 of a 3×2 row-major matrix
+    /// // SAFETY: elements 1, 3, 5 of `data`, used only through the view while it lives
+    /// let mut col = unsafe { nnkern::MatMut::from_raw_parts(data.as_mut_ptr().add(1), 3, 1, 2, 1)? };
+    /// col.fill(1.0);
+    /// assert_eq!(data, [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    /// # Ok::<(), nnkern::Error>(())
+    /// ```
+    pub unsafe fn from_raw_parts(
+        ptr: *mut T,
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        const OP: &str = "MatMut::from_raw_parts";
+        check_raw(OP, ptr, rows, cols, row_stride, col_stride)?;
+        check_distinct(OP, rows, cols, row_stride, col_stride)?;
         Ok(MatMut {
-            data,
+            ptr: NonNull::new(ptr).expect("checked non-null"),
             rows,
             cols,
             rs: row_stride,
             cs: col_stride,
+            _borrow: PhantomData,
         })
     }
 
@@ -540,33 +735,35 @@ impl<'a, T: Copy> MatMut<'a, T> {
     #[must_use]
     pub fn t(self) -> MatMut<'a, T> {
         MatMut {
-            data: self.data,
             rows: self.cols,
             cols: self.rows,
             rs: self.cs,
             cs: self.rs,
+            ..self
         }
     }
 
     /// A shorter-lived immutable view of the same elements.
     pub fn rb(&self) -> MatRef<'_, T> {
         MatRef {
-            data: self.data,
+            ptr: self.ptr,
             rows: self.rows,
             cols: self.cols,
             rs: self.rs,
             cs: self.cs,
+            _borrow: PhantomData,
         }
     }
 
     /// A shorter-lived mutable view of the same elements (to pass to a kernel and keep `self`).
     pub fn rb_mut(&mut self) -> MatMut<'_, T> {
         MatMut {
-            data: self.data,
+            ptr: self.ptr,
             rows: self.rows,
             cols: self.cols,
             rs: self.rs,
             cs: self.cs,
+            _borrow: PhantomData,
         }
     }
 
@@ -598,7 +795,7 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// Writes element (i, j); returns `false` (and writes nothing) if out of range.
     pub fn set(&mut self, i: usize, j: usize, value: T) -> bool {
         if i < self.rows && j < self.cols {
-            self.data[i * self.rs + j * self.cs] = value;
+            *self.at_mut(i, j) = value;
             true
         } else {
             false
@@ -612,7 +809,7 @@ impl<'a, T: Copy> MatMut<'a, T> {
         }
         for i in 0..self.rows {
             for j in 0..self.cols {
-                self.data[i * self.rs + j * self.cs] = value;
+                *self.at_mut(i, j) = value;
             }
         }
     }
@@ -630,44 +827,45 @@ impl<'a, T: Copy> MatMut<'a, T> {
         if self.cols == 0 {
             return &mut [];
         }
-        let start = i * self.rs;
-        &mut self.data[start..start + self.cols]
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        // SAFETY: row i exists (asserted); its `cols` adjacent elements are the view's own,
+        // exclusively borrowed through `&mut self` (invariant).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i * self.rs).as_ptr(), self.cols) }
     }
 
-    /// Element (i, j) as a mutable reference (crate-internal, indices checked by the caller).
+    /// Element (i, j) as a mutable reference (crate-internal; out of range panics).
     #[inline]
     pub(crate) fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
-        &mut self.data[i * self.rs + j * self.cs]
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) of {}×{}",
+            self.rows,
+            self.cols
+        );
+        // SAFETY: (i, j) is in range (asserted), an element exclusively borrowed through
+        // `&mut self` (invariant).
+        unsafe { &mut *self.ptr.add(i * self.rs + j * self.cs).as_ptr() }
     }
 
     /// Splits into rows `0..k` and `k..rows` (crate-internal, unit column stride, `k ≤ rows`).
     pub(crate) fn split_rows(self, k: usize) -> (MatMut<'a, T>, MatMut<'a, T>) {
         debug_assert!(self.unit_col_stride() && k <= self.rows);
-        let (rows, cols, rs, cs) = (self.rows, self.cols, self.rs, self.cs);
-        // Row k starts at k·rs, which lies inside the slice when row k exists and is not
-        // empty; otherwise the split point only needs to give each part its own elements.
-        let at = if k == rows {
-            self.data.len()
-        } else if cols == 0 {
-            0
+        assert!(k <= self.rows, "split at {k} of {} rows", self.rows);
+        let bottom = if k == self.rows || self.cols == 0 {
+            self.ptr
         } else {
-            k * rs
+            // SAFETY: row k < rows exists and has an element: its offset is in the view's
+            // allocation (invariant).
+            unsafe { self.ptr.add(k * self.rs) }
         };
-        let (top, bottom) = self.data.split_at_mut(at);
+        // The two parts hold disjoint sets of the view's elements (rows 0..k and k..rows;
+        // no two elements share a location), so each may be borrowed exclusively.
         (
+            MatMut { rows: k, ..self },
             MatMut {
-                data: top,
-                rows: k,
-                cols,
-                rs,
-                cs,
-            },
-            MatMut {
-                data: bottom,
-                rows: rows - k,
-                cols,
-                rs,
-                cs,
+                ptr: bottom,
+                rows: self.rows - k,
+                ..self
             },
         )
     }
@@ -676,7 +874,9 @@ impl<'a, T: Copy> MatMut<'a, T> {
     pub(crate) fn as_flat_mut(&mut self) -> Option<&mut [T]> {
         let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
         let len = self.rows * self.cols;
-        if dense { Some(&mut self.data[..len]) } else { None }
+        // SAFETY: dense rows follow each other without gaps: the `len` elements from (0, 0)
+        // are exactly the view's, exclusively borrowed through `&mut self` (invariant).
+        dense.then(|| unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), len) })
     }
 
     /// Consumes the view into its row-major slice, when rows follow each other without gaps.
@@ -684,7 +884,8 @@ impl<'a, T: Copy> MatMut<'a, T> {
         let dense = self.unit_col_stride() && (self.rs == self.cols || self.rows <= 1);
         let len = self.rows * self.cols;
         if dense {
-            Ok(&mut self.data[..len])
+            // SAFETY: as in `as_flat_mut`; the view is consumed, its borrow passes to the slice.
+            Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), len) })
         } else {
             Err(self)
         }
@@ -692,6 +893,6 @@ impl<'a, T: Copy> MatMut<'a, T> {
 
     /// Pointer to element (0, 0) (crate-internal, for the GEMM engine).
     pub(crate) fn as_mut_ptr(&mut self) -> *mut T {
-        self.data.as_mut_ptr()
+        self.ptr.as_ptr()
     }
 }
