@@ -10,7 +10,7 @@
 mod common;
 
 use common::tol::{GRAD_STEP, OPTIM_ROUNDINGS, assert_grad, assert_within};
-use nnkern::data::Rng;
+use nnkern::layers::Rng;
 use nnkern::layers::{
     Adam, Affine, Init, Layer, MatMul, Optimizer, Params, Relu, Sequential, Sgd, Sigmoid, Softmax,
     SoftmaxWithLoss, Tanh, Trainer, TwoLayerNet,
@@ -439,7 +439,7 @@ fn boxed_borrowed_and_empty() {
 /// and stops at its first `Err`.
 #[test]
 fn fit_runs_the_evaluation_hook() {
-    let (x, t) = nnkern::data::spiral::<f32>(20, 3, 0).unwrap();
+    let (x, t) = common::spiral::spiral::<f32>(20, 3, 0);
     let x = m(&x, 60, 2);
     let mut rng = Rng::new(1);
     let mut seq = Sequential::new()

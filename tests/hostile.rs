@@ -4,10 +4,15 @@
 //! views, return at once) — never a panic, an abort or a hang. (Thread-count independence
 //! under every SIMD override is in `determinism.rs`; subnormal class weights in `losses.rs`.)
 
+#[path = "../examples/support/spiral.rs"]
+mod spiral;
+
 use nnkern::layers::{
-    Adam, Affine, Layer, MatMul, Optimizer, Params, Sequential, Sgd, SoftmaxWithLoss, Trainer, TwoLayerNet,
+    Adam, Affine, Layer, MatMul, Optimizer, Params, Rng, Sequential, Sgd, SoftmaxWithLoss, Trainer,
+    TwoLayerNet,
 };
 use nnkern::*;
+use spiral::spiral;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -313,25 +318,25 @@ fn loss_layer_checks_before_allocating() {
 
 #[test]
 fn trainer_batch_sizes() {
-    let (x, t) = data::spiral::<f32>(10, 3, 1).unwrap();
+    let (x, t) = spiral::<f32>(10, 3, 1);
     let x = MatRef::from_row_major(&x, 30, 2).unwrap();
     let sgd = || Sgd::new(1.0);
     expect_err(
-        Trainer::new(0, sgd(), data::Rng::new(0)),
+        Trainer::new(0, sgd(), Rng::new(0)),
         "Trainer::set_batch",
         "batch",
         ErrorKind::Value,
     );
     // a batch larger than the data set is the whole set, not a capacity overflow
-    let mut tr = Trainer::new(usize::MAX, sgd(), data::Rng::new(0)).unwrap();
-    let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut data::Rng::new(1));
+    let mut tr = Trainer::new(usize::MAX, sgd(), Rng::new(0)).unwrap();
+    let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut Rng::new(1));
     let loss = tr.epoch(&mut net, x, &t).unwrap();
     assert!(loss.is_finite());
     // a bad label in the last batch: an error before the first step, the net unchanged
     let before = net.hidden.params()[0].to_vec();
     let mut bad = t.clone();
     *bad.last_mut().unwrap() = 3;
-    let mut small = Trainer::new(4, sgd(), data::Rng::new(0)).unwrap();
+    let mut small = Trainer::new(4, sgd(), Rng::new(0)).unwrap();
     expect_err(
         small.epoch(&mut net, x, &bad),
         "Trainer::epoch",
@@ -353,7 +358,7 @@ fn trainer_batch_sizes() {
     );
     assert_eq!(tr.optimizer().lr(), 1.0, "the rate is unchanged");
     expect_err(
-        Trainer::new(30, Sgd::new(-1.0_f32), data::Rng::new(0)),
+        Trainer::new(30, Sgd::new(-1.0_f32), Rng::new(0)),
         "Sgd::step",
         "lr",
         ErrorKind::Value,
@@ -387,22 +392,6 @@ fn trainer_batch_sizes() {
         ErrorKind::Label,
     );
     assert_eq!(seq.params()[0], &[0.0; 6][..]);
-}
-
-#[test]
-fn spiral_sizes_it_cannot_make() {
-    expect_err(
-        data::spiral::<f32>(usize::MAX, 3, 0),
-        "spiral",
-        "per_class",
-        ErrorKind::Overflow,
-    );
-    expect_err(
-        data::spiral::<f32>(1 << 60, 2, 0),
-        "spiral",
-        "per_class",
-        ErrorKind::Alloc,
-    );
 }
 
 // ----- 7. hyper-parameters --------------------------------------------------------------------
@@ -468,7 +457,7 @@ fn hyper_parameters_out_of_their_domain() {
     adam_update(&mut p, &g, &mut m, &mut v, 1, &hp).unwrap();
     sgd_update(&mut p, &g, 0.0).unwrap();
     // the layer API checks them before touching any parameter
-    let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut data::Rng::new(1));
+    let mut net = TwoLayerNet::<f32>::new(2, 4, 3, &mut Rng::new(1));
     let before = net.hidden.params()[0].to_vec();
     let x = MatRef::from_row_major(&[0.1_f32, 0.2], 1, 2).unwrap();
     expect_err(

@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::spiral::spiral;
 use common::tol::{GRAD_STEP, assert_grad};
-use nnkern::data::{Rng, spiral};
+use nnkern::layers::Rng;
 use nnkern::layers::{
     Adam, Affine, Init, Layer, MatMul, Optimizer, Params, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh,
     Trainer, TwoLayerNet,
@@ -52,7 +53,7 @@ fn allocs() -> usize {
 /// Trains the book's net with the book's hyper-parameters; returns (final epoch loss,
 /// training accuracy).
 fn train<T: Float>(seed: u64) -> (f64, f64) {
-    let (x, t) = spiral::<T>(100, 3, seed).unwrap();
+    let (x, t) = spiral::<T>(100, 3, seed);
     let mut rng = Rng::new(seed + 1);
     let mut net = TwoLayerNet::<T>::new(2, 10, 3, &mut rng);
     let mut trainer = Trainer::new(30, Sgd::new(T::ONE), rng).unwrap();
@@ -108,7 +109,7 @@ fn spiral_learns_f64() {
 
 #[test]
 fn training_allocates_nothing_after_the_first_step() {
-    let (x, t) = spiral::<f32>(100, 3, 3).unwrap();
+    let (x, t) = spiral::<f32>(100, 3, 3);
     let mut rng = Rng::new(4);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
     let x = MatRef::from_row_major(&x, 300, 2).unwrap();
@@ -170,7 +171,7 @@ fn training_allocates_nothing_after_the_first_step() {
 
 #[test]
 fn two_layer_net_gradients_match_central_differences() {
-    let (x, t) = spiral::<f64>(4, 3, 5).unwrap();
+    let (x, t) = spiral::<f64>(4, 3, 5);
     let mut rng = Rng::new(6);
     let mut net = TwoLayerNet::<f64>::new(2, 5, 3, &mut rng);
     // larger weights than the book's 0.01, so every path carries a visible gradient
@@ -272,7 +273,7 @@ fn sgd_and_adam_follow_their_formulas() {
 
 #[test]
 fn adam_trains_the_spiral_net_too() {
-    let (x, t) = spiral::<f32>(100, 3, 8).unwrap();
+    let (x, t) = spiral::<f32>(100, 3, 8);
     let mut rng = Rng::new(9);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
     let mut adam = Adam::new(AdamParams {

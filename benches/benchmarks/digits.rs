@@ -11,7 +11,7 @@ use super::config;
 mod digits_data;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use nnkern::data::Rng;
+use nnkern::layers::Rng;
 use nnkern::layers::{Adam, Affine, Init, Layer, Sequential, Trainer};
 use nnkern::{
     Accum, Activation, AdamParams, AffineGrads, CrossEntropyOptions, MatMut, MatRef, Targets, Workspace,

@@ -5,7 +5,11 @@
 
 use super::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use nnkern::data::{Rng, spiral};
+use nnkern::layers::Rng;
+use spiral::spiral;
+
+#[path = "../../examples/support/spiral.rs"]
+mod spiral;
 use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
 use nnkern::{
     Accum, MatMut, MatRef, Reduction, Targets, cross_entropy_backward, cross_entropy_forward,
@@ -166,7 +170,7 @@ fn epochs(x: &[f32], t: &[usize], mut rng: Rng, mut step: impl FnMut(&[f32], &[u
 }
 
 fn training(c: &mut Criterion) {
-    let (x, t) = spiral::<f32>(100, 3, 1984).unwrap();
+    let (x, t) = spiral::<f32>(100, 3, 1984);
     let mut g = c.benchmark_group("spiral_training");
     g.throughput(Throughput::Elements(1));
     let (xb, tb) = (&x[..60], &t[..30]);

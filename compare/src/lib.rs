@@ -22,7 +22,7 @@ pub const ROWS: [(usize, usize); 3] = [(1024, 1000), (4096, 10), (100, 3)];
 /// Deterministic pseudo-random values in [lo, hi] (nnkern's seeded generator; `hi` itself only
 /// by rounding).
 pub fn values(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut rng = nnkern::data::Rng::new(seed);
+    let mut rng = nnkern::layers::Rng::new(seed);
     (0..len)
         .map(|_| (lo as f64 + (hi - lo) as f64 * rng.uniform()) as f32)
         .collect()

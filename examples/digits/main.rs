@@ -18,7 +18,7 @@ mod data;
 mod support;
 
 use data::{Digits, WIDTH, load};
-use nnkern::data::Rng;
+use nnkern::layers::Rng;
 use nnkern::layers::{Adam, Affine, Init, Sequential, Trainer};
 use nnkern::{Activation, AdamParams, MatRef, accuracy, argmax_rows};
 use std::process::ExitCode;
@@ -32,32 +32,29 @@ struct Config {
     out: String,
 }
 
-fn parse() -> Result<Config, String> {
+fn parse() -> Result<Config, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut cfg = Config {
         epochs: 30,
         seed: 0,
         hidden: vec![256, 128],
         out: "digits.png".into(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--epochs" => cfg.epochs = value.parse().map_err(|e| bad(&e))?,
-            "--seed" => cfg.seed = value.parse().map_err(|e| bad(&e))?,
-            "--hidden" => {
-                cfg.hidden = value
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| bad(&e))?
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("epochs") => cfg.epochs = p.value()?.parse()?,
+            Long("seed") => cfg.seed = p.value()?.parse()?,
+            Long("hidden") => {
+                cfg.hidden = p
+                    .value()?
+                    .parse_with(|v| v.split(',').map(str::parse).collect())?
             }
-            "--out" => cfg.out = value,
+            Long("out") => cfg.out = p.value()?.string()?,
             _ => {
-                return Err(format!(
-                    "unknown option {flag} (--epochs, --seed, --hidden, --out)"
-                ));
+                return Err(
+                    format!("{} (flags: --epochs, --seed, --hidden, --out)", arg.unexpected()).into(),
+                );
             }
         }
     }
@@ -87,22 +84,29 @@ fn train(data: &Digits, cfg: &Config, show: bool) -> nnkern::Result<(Run, Sequen
     // Adam's defaults are PyTorch's: lr 0.001, betas (0.9, 0.999), eps 1e-8
     let mut trainer = Trainer::new(32, Adam::new(AdamParams::default()), rng)?;
     let (mut run, start) = (Run::default(), Instant::now());
+    let bar = show.then(|| support::Progress::new(cfg.epochs));
     trainer.fit(&mut net, xtr, ttr, cfg.epochs, |net, _, epoch, loss| {
         run.loss.push(f64::from(loss));
         run.train_acc.push(accuracy(net.predict(xtr)?, ttr)?);
         run.test_acc.push(accuracy(net.predict(xte)?, tte)?);
-        if show {
+        if let Some(bar) = &bar {
             let acc = format!(" test accuracy {:.4}", run.test_acc[epoch]);
-            support::progress(epoch + 1, cfg.epochs, f64::from(loss), &acc);
+            bar.epoch(epoch + 1, f64::from(loss), &acc);
         }
         Ok(())
     })?;
     run.seconds = start.elapsed().as_secs_f64();
+    if let Some(bar) = bar {
+        bar.finish();
+    }
     Ok((run, net))
 }
 
 fn main() -> ExitCode {
-    match parse().and_then(|cfg| run(&cfg).map_err(|e| e.to_string())) {
+    match parse()
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| run(&cfg).map_err(|e| e.to_string()))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("digits: {e}");
@@ -126,7 +130,6 @@ fn run(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
         cfg.epochs
     );
     let (run, mut net) = train(&data, cfg, true)?;
-    support::clear_progress();
     for e in (0..cfg.epochs).filter(|e| e % 5 == 4 || *e == 0) {
         println!(
             "| epoch {:3} | loss {:.4} | train accuracy {:.4} | test accuracy {:.4}",

@@ -9,14 +9,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use nnkern::data::{Rng, spiral};
+use nnkern::layers::Rng;
 use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
 use nnkern::{Float, MatRef};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::Progress;
 use support::plot::{Canvas, DARK, GRID, INK, LIGHT};
-use support::{clear_progress, progress};
 
 const USAGE: &str =
     "usage: spiral [--epochs N] [--hidden N] [--lr X] [--batch N] [--seed N] [--out PATH] [--dtype f32|f64]
@@ -42,7 +42,9 @@ struct Config {
     f64: bool,
 }
 
-fn parse(args: &[String]) -> Result<Config, String> {
+/// The flags (`None` for `--help`).
+fn parse() -> Result<Option<Config>, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut c = Config {
         epochs: 300,
         hidden: 10,
@@ -52,67 +54,52 @@ fn parse(args: &[String]) -> Result<Config, String> {
         out: PathBuf::from("spiral.png"),
         f64: false,
     };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
+    let positive = |v: usize, flag: &str| {
+        if v > 0 {
+            Ok(v)
+        } else {
+            Err(lexopt::Error::from(format!(
+                "--{flag} takes a positive integer, got 0"
+            )))
         }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |what: &str| format!("{flag} takes {what}, got {value:?}");
-        match flag.as_str() {
-            "--epochs" => {
-                c.epochs = value
-                    .parse()
-                    .ok()
-                    .filter(|&v| v > 0)
-                    .ok_or_else(|| bad("a positive integer"))?
-            }
-            "--hidden" => {
-                c.hidden = value
-                    .parse()
-                    .ok()
-                    .filter(|&v| v > 0)
-                    .ok_or_else(|| bad("a positive integer"))?
-            }
-            "--batch" => {
-                c.batch = value
-                    .parse()
-                    .ok()
-                    .filter(|&v| v > 0)
-                    .ok_or_else(|| bad("a positive integer"))?
-            }
-            "--lr" => {
-                c.lr = value
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| v.is_finite() && *v > 0.0)
-                    .ok_or_else(|| bad("a positive number"))?
-            }
-            "--seed" => c.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
-            "--out" => c.out = PathBuf::from(value),
-            "--dtype" => {
-                c.f64 = match value.as_str() {
-                    "f32" => false,
-                    "f64" => true,
-                    _ => return Err(bad("f32 or f64")),
+    };
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("epochs") => c.epochs = positive(p.value()?.parse()?, "epochs")?,
+            Long("hidden") => c.hidden = positive(p.value()?.parse()?, "hidden")?,
+            Long("batch") => c.batch = positive(p.value()?.parse()?, "batch")?,
+            Long("lr") => {
+                c.lr = p.value()?.parse()?;
+                if !(c.lr.is_finite() && c.lr > 0.0) {
+                    return Err(format!("--lr takes a positive number, got {}", c.lr).into());
                 }
             }
-            _ => return Err(format!("unknown flag {flag}")),
+            Long("seed") => c.seed = p.value()?.parse()?,
+            Long("out") => c.out = p.value()?.into(),
+            Long("dtype") => {
+                c.f64 = match p.value()?.string()?.as_str() {
+                    "f32" => false,
+                    "f64" => true,
+                    other => return Err(format!("--dtype takes f32 or f64, got {other:?}").into()),
+                }
+            }
+            _ => return Err(arg.unexpected()),
         }
     }
-    Ok(c)
+    Ok(Some(c))
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let cfg = match parse(&args) {
-        Ok(c) => c,
-        Err(msg) if msg.is_empty() => {
+    let cfg = match parse() {
+        Ok(Some(c)) => c,
+        Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Err(msg) => {
-            eprintln!("spiral: {msg}\n\n{USAGE}");
+        Err(e) => {
+            eprintln!("spiral: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -132,7 +119,7 @@ fn main() -> ExitCode {
 
 fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let (per_class, classes) = (100, 3);
-    let (x, t) = spiral::<T>(per_class, classes, cfg.seed)?;
+    let (x, t) = support::spiral::spiral::<T>(per_class, classes, cfg.seed);
     let n = t.len();
     let mut rng = Rng::new(cfg.seed.wrapping_add(1));
     let mut net = TwoLayerNet::<T>::new(2, cfg.hidden, classes, &mut rng);
@@ -152,18 +139,18 @@ fn run<T: Float>(cfg: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut busy = Duration::ZERO;
     let report_every = (cfg.epochs / 15).max(1);
+    let bar = Progress::new(cfg.epochs);
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
         let avg = trainer.epoch(&mut net, xv, &t)?.to_f64();
         busy += start.elapsed();
         curve.push(avg);
-        progress(epoch, cfg.epochs, avg, "");
+        bar.epoch(epoch, avg, "");
         if epoch % report_every == 0 || epoch == 1 {
-            clear_progress();
-            println!("| epoch {epoch:4} | loss {avg:.4}");
+            bar.println(format!("| epoch {epoch:4} | loss {avg:.4}"));
         }
     }
-    clear_progress();
+    bar.finish();
     let steps = cfg.epochs * iters;
     println!(
         "trained in {:.2} ms ({} steps, {:.2} µs per step)",

@@ -1,5 +1,6 @@
-//! A small RGB canvas with lines, discs, 5×7-pixel text, line charts and a PNG writer, for the
-//! examples' pictures (no plotting or font dependency: the glyphs are below).
+//! A small RGB canvas with lines, discs, 5×7-pixel text and line charts for the examples'
+//! pictures, encoded by the `png` crate. (The plotting crates draw text through system or
+//! bundled TrueType fonts; a 5×7 bitmap font keeps the pictures free of both.)
 
 pub type Rgb = [u8; 3];
 
@@ -133,53 +134,17 @@ impl Canvas {
         );
     }
 
-    pub fn write_png(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let mut raw = Vec::with_capacity(self.h * (1 + 3 * self.w));
-        for row in self.px.chunks_exact(self.w) {
-            raw.push(0); // filter: none
-            for p in row {
-                raw.extend_from_slice(p);
-            }
-        }
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&(self.w as u32).to_be_bytes());
-        ihdr.extend_from_slice(&(self.h as u32).to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, no filter, no interlace
-        chunk(&mut out, b"IHDR", &ihdr);
-        chunk(
-            &mut out,
-            b"IDAT",
-            &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 9),
-        );
-        chunk(&mut out, b"IEND", &[]);
-        std::fs::write(path, out)
+    /// Encodes the canvas as an 8-bit RGB PNG (the `png` crate).
+    pub fn write_png(&self, path: &std::path::Path) -> Result<(), png::EncodingError> {
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut enc = png::Encoder::new(file, self.w as u32, self.h as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::High);
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(self.px.as_flattened())?;
+        writer.finish()
     }
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// CRC-32 (IEEE 802.3), bit by bit: the picture is written once.
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 /// 5×7 glyphs, one byte per row (bit 4 = leftmost column).

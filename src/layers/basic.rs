@@ -1,8 +1,8 @@
 //! The book's layers: MatMul, Affine (with a fused activation), the activation layers,
 //! Softmax and Softmax-with-Loss.
 
+use super::Rng;
 use super::{Buf, Init, Layer, Params, check_dy, check_input};
-use crate::data::Rng;
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
@@ -214,7 +214,7 @@ impl<T: Float> Affine<T> {
     ///
     /// ```
     /// use nnkern::layers::{Affine, Init, Layer};
-    /// use nnkern::{Activation, data::Rng};
+    /// use nnkern::{Activation, layers::Rng};
     ///
     /// let layer = Affine::<f32>::init(64, 128, Activation::Relu, Init::HeNormal, &mut Rng::new(0))?;
     /// let w = layer.params()[0];

@@ -1,6 +1,6 @@
 //! Named weight initialisations for [`Affine`](super::Affine).
 
-use crate::data::Rng;
+use super::Rng;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::ops::reserve;
@@ -23,7 +23,7 @@ use crate::ops::reserve;
 ///
 /// ```
 /// use nnkern::layers::{Affine, Init, Layer};
-/// use nnkern::{Activation, data::Rng};
+/// use nnkern::{Activation, layers::Rng};
 ///
 /// let l = Affine::<f64>::init(100, 10, Activation::Identity, Init::TorchLinear, &mut Rng::new(3))?;
 /// assert!(l.params().iter().flat_map(|p| p.iter()).all(|w| w.abs() <= 0.1));

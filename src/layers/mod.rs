@@ -21,15 +21,19 @@
 //!
 //! # Example
 //!
-//! A 2→16→3 ReLU network trained on the spiral set with Adam:
+//! A 2→16→3 ReLU network trained with Adam on three noisy clusters:
 //!
 //! ```
-//! use nnkern::layers::{Adam, Affine, Init, Sequential};
-//! use nnkern::{Activation, AdamParams, MatRef, data};
+//! use nnkern::layers::{Adam, Affine, Init, Rng, Sequential};
+//! use nnkern::{Activation, AdamParams, MatRef};
 //!
-//! let (x, t) = data::spiral::<f32>(50, 3, 0)?;
+//! let mut rng = Rng::new(1);
+//! let t: Vec<usize> = (0..150).map(|i| i % 3).collect();
+//! let x: Vec<f32> = t.iter()
+//!     .flat_map(|&c| [(c as f64 * 2.1).cos(), (c as f64 * 2.1).sin()])
+//!     .map(|v| (v + 0.3 * rng.normal()) as f32)
+//!     .collect();
 //! let x = MatRef::from_row_major(&x, 150, 2)?;
-//! let mut rng = data::Rng::new(1);
 //! let mut net = Sequential::new()
 //!     .push(Affine::init(2, 16, Activation::Relu, Init::HeNormal, &mut rng)?)
 //!     .push(Affine::init(16, 3, Activation::Identity, Init::XavierUniform, &mut rng)?);
@@ -46,12 +50,14 @@ mod basic;
 mod init;
 mod net;
 mod optim;
+mod rng;
 mod sequential;
 
 pub use basic::{Act, Affine, MatMul, Relu, Sigmoid, Softmax, SoftmaxWithLoss, Tanh};
 pub use init::Init;
 pub use net::{Model, Trainer, TwoLayerNet};
 pub use optim::{Adam, Optimizer, Sgd};
+pub use rng::Rng;
 pub use sequential::Sequential;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,8 +1,8 @@
 //! The book's two-layer network and its minibatch trainer, for any [`Model`] and
 //! [`Optimizer`].
 
+use super::Rng;
 use super::{Affine, Init, Layer, Optimizer, Params, Sequential, SoftmaxWithLoss};
-use crate::data::Rng;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
@@ -59,7 +59,7 @@ impl<T: Float> Model<T> for Sequential<T> {
 ///
 /// ```
 /// use nnkern::MatRef;
-/// use nnkern::data::Rng;
+/// use nnkern::layers::Rng;
 /// use nnkern::layers::{Sgd, TwoLayerNet};
 ///
 /// let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(0));
@@ -104,7 +104,7 @@ impl<T: Float> TwoLayerNet<T> {
     ///
     /// ```
     /// use nnkern::layers::{Init, TwoLayerNet};
-    /// use nnkern::{Activation, data::Rng};
+    /// use nnkern::{Activation, layers::Rng};
     ///
     /// let net = TwoLayerNet::<f32>::with(64, 128, 10, Activation::Relu, Init::HeNormal, &mut Rng::new(0))?;
     /// assert_eq!(net.out.params()[0].len(), 128 * 10);
@@ -193,7 +193,7 @@ impl<T: Float> TwoLayerNet<T> {
     ///
     /// ```
     /// use nnkern::MatRef;
-    /// use nnkern::data::Rng;
+    /// use nnkern::layers::Rng;
     /// use nnkern::layers::{Sgd, TwoLayerNet};
     ///
     /// let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut Rng::new(0));
@@ -286,12 +286,16 @@ impl<T: Float> Model<T> for TwoLayerNet<T> {
 ///
 /// ```
 /// use nnkern::MatRef;
-/// use nnkern::data::{Rng, spiral};
-/// use nnkern::layers::{Sgd, Trainer, TwoLayerNet};
+/// use nnkern::layers::{Rng, Sgd, Trainer, TwoLayerNet};
 ///
-/// let (x, t) = spiral::<f32>(100, 3, 1)?;
-/// let x = MatRef::from_row_major(&x, 300, 2)?;
+/// // three noisy clusters of 100 points
 /// let mut rng = Rng::new(2);
+/// let t: Vec<usize> = (0..300).map(|i| i % 3).collect();
+/// let x: Vec<f32> = t.iter()
+///     .flat_map(|&c| [(c as f64 * 2.1).cos(), (c as f64 * 2.1).sin()])
+///     .map(|v| (v + 0.3 * rng.normal()) as f32)
+///     .collect();
+/// let x = MatRef::from_row_major(&x, 300, 2)?;
 /// let mut net = TwoLayerNet::new(2, 10, 3, &mut rng);
 /// let mut trainer = Trainer::new(30, Sgd::new(1.0), rng)?;
 /// let first = trainer.epoch(&mut net, x, &t)?;

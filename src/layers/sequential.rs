@@ -28,7 +28,7 @@ use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entro
 ///
 /// ```
 /// use nnkern::layers::{Affine, Init, Optimizer, Sequential, Sgd};
-/// use nnkern::{Activation, MatRef, data::Rng};
+/// use nnkern::{Activation, MatRef, layers::Rng};
 ///
 /// let mut rng = Rng::new(0);
 /// let mut net = Sequential::<f32>::new()

@@ -944,7 +944,7 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
     let b2 = rng.values::<T>(c, -0.5, 0.5);
     let lr = 0.5;
     let tv = |v: &[f64]| v.iter().map(|&e| T::from_f64(e)).collect::<Vec<T>>();
-    let mut net = TwoLayerNet::<T>::new(d, h, c, &mut nnkern::data::Rng::new(0));
+    let mut net = TwoLayerNet::<T>::new(d, h, c, &mut nnkern::layers::Rng::new(0));
     net.hidden = Affine::new(tv(&w1), tv(&b1), d, h, act).unwrap();
     net.out = Affine::new(tv(&w2), tv(&b2), h, c, Activation::Identity).unwrap();
     let xt = tv(&x);

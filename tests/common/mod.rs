@@ -5,16 +5,18 @@
 pub mod checks;
 pub mod dd;
 pub mod reference;
+#[path = "../../examples/support/spiral.rs"]
+pub mod spiral;
 pub mod tol;
 
 use nnkern::{Float, MatMut, MatRef};
 
 /// The crate's seeded generator (SplitMix64) with the helpers the tests need.
-pub struct Rng(nnkern::data::Rng);
+pub struct Rng(nnkern::layers::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(nnkern::data::Rng::new(seed))
+        Rng(nnkern::layers::Rng::new(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
