@@ -495,8 +495,10 @@ impl<'a, T: Copy> MatRef<'a, T> {
         if self.cols == 0 {
             return &[];
         }
-        assert!(i < self.rows, "row {i} of {}", self.rows);
-        // SAFETY: row i exists (asserted) and its `cols` elements are adjacent (unit column
+        if i >= self.rows {
+            out_of_range();
+        }
+        // SAFETY: row i exists (checked) and its `cols` elements are adjacent (unit column
         // stride or one column), so they form one slice of the view's elements (invariant).
         unsafe { std::slice::from_raw_parts(self.ptr.add(i * self.rs).as_ptr(), self.cols) }
     }
@@ -507,13 +509,10 @@ impl<'a, T: Copy> MatRef<'a, T> {
     where
         T: Copy,
     {
-        assert!(
-            i < self.rows && j < self.cols,
-            "({i}, {j}) of {}×{}",
-            self.rows,
-            self.cols
-        );
-        // SAFETY: (i, j) is in range (asserted), so it is an element of the view (invariant).
+        if i >= self.rows || j >= self.cols {
+            out_of_range();
+        }
+        // SAFETY: (i, j) is in range (checked), so it is an element of the view (invariant).
         unsafe { *self.ptr.add(i * self.rs + j * self.cs).as_ptr() }
     }
 
@@ -551,6 +550,15 @@ impl<'a, T: Copy> MatRef<'a, T> {
     pub(crate) fn as_ptr(&self) -> *const T {
         self.ptr.as_ptr()
     }
+}
+
+/// A crate-internal caller passed an index outside the view: a bug in nnkern, never a
+/// user's bad input (those are `Err`s). Out of line, so each check is one compare.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn out_of_range() -> ! {
+    panic!("nnkern: index outside a view (internal error)")
 }
 
 /// `rows·cols` must equal `len` exactly for the contiguous constructors.
@@ -827,8 +835,10 @@ impl<'a, T: Copy> MatMut<'a, T> {
         if self.cols == 0 {
             return &mut [];
         }
-        assert!(i < self.rows, "row {i} of {}", self.rows);
-        // SAFETY: row i exists (asserted); its `cols` adjacent elements are the view's own,
+        if i >= self.rows {
+            out_of_range();
+        }
+        // SAFETY: row i exists (checked); its `cols` adjacent elements are the view's own,
         // exclusively borrowed through `&mut self` (invariant).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i * self.rs).as_ptr(), self.cols) }
     }
@@ -836,13 +846,10 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// Element (i, j) as a mutable reference (crate-internal; out of range panics).
     #[inline]
     pub(crate) fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
-        assert!(
-            i < self.rows && j < self.cols,
-            "({i}, {j}) of {}×{}",
-            self.rows,
-            self.cols
-        );
-        // SAFETY: (i, j) is in range (asserted), an element exclusively borrowed through
+        if i >= self.rows || j >= self.cols {
+            out_of_range();
+        }
+        // SAFETY: (i, j) is in range (checked), an element exclusively borrowed through
         // `&mut self` (invariant).
         unsafe { &mut *self.ptr.add(i * self.rs + j * self.cs).as_ptr() }
     }
@@ -850,7 +857,9 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// Splits into rows `0..k` and `k..rows` (crate-internal, unit column stride, `k ≤ rows`).
     pub(crate) fn split_rows(self, k: usize) -> (MatMut<'a, T>, MatMut<'a, T>) {
         debug_assert!(self.unit_col_stride() && k <= self.rows);
-        assert!(k <= self.rows, "split at {k} of {} rows", self.rows);
+        if k > self.rows {
+            out_of_range();
+        }
         let bottom = if k == self.rows || self.cols == 0 {
             self.ptr
         } else {
