@@ -331,7 +331,7 @@ fn train_step_matches_reference<T: Float>() {
         let mut rng = common::Rng::new(11);
         for (s, &shape) in SHAPES.iter().enumerate() {
             for n in [1, 7, 16, 30, 33] {
-                let act = common::checks::ACTS[(s + n) % 4];
+                let act = Activation::ALL[(s + n) % Activation::ALL.len()];
                 common::checks::two_layer_step::<T>(&mut rng, n, shape, act);
             }
         }

@@ -5,11 +5,14 @@
 
 mod common;
 
-use common::checks::{self, ACTS};
+use common::checks;
 use common::reference as r;
 use common::tol::assert_within;
 use common::{LAYOUTS, Layout, Rng, SWEEP, Stored};
-use nnkern::{Accum, Float, GemmEngine, Workspace, gemm, with_gemm_engine};
+use nnkern::{
+    Accum, Activation, Float, GemmEngine, Workspace, activation_forward, affine_forward, gemm,
+    with_gemm_engine,
+};
 
 fn layout(i: usize) -> Layout {
     LAYOUTS[i % 3]
@@ -68,7 +71,14 @@ fn affine_forward_sweep<T: Float>() {
             for &h in &SWEEP {
                 case += 1;
                 let lay = [layout(case), layout(case / 3), layout(case / 9)];
-                checks::affine_forward::<T>(&mut rng, nr, d, h, ACTS[case % 4], lay);
+                checks::affine_forward::<T>(
+                    &mut rng,
+                    nr,
+                    d,
+                    h,
+                    Activation::ALL[case % Activation::ALL.len()],
+                    lay,
+                );
             }
         }
     }
@@ -88,7 +98,16 @@ fn affine_backward_sweep<T: Float>() {
                 case += 1;
                 let accum = if case % 5 == 0 { Accum::Add } else { Accum::Replace };
                 let lay = |o: usize| layout(case / 3usize.pow(o as u32));
-                checks::affine_backward::<T>(&mut rng, &mut ws, nr, d, h, ACTS[case % 4], accum, &lay);
+                checks::affine_backward::<T>(
+                    &mut rng,
+                    &mut ws,
+                    nr,
+                    d,
+                    h,
+                    Activation::ALL[case % Activation::ALL.len()],
+                    accum,
+                    &lay,
+                );
             }
         }
     }
@@ -117,7 +136,7 @@ fn split_products<T: Float>() {
                     n,
                     [Layout::Contiguous, Layout::Transposed, Layout::Strided],
                 );
-                for (i, &act) in ACTS.iter().enumerate() {
+                for (i, &act) in Activation::ALL.iter().enumerate() {
                     let ly = if i == 3 { Layout::Transposed } else { layout(i + 1) };
                     checks::affine_forward::<T>(&mut rng, m, k, n, act, [layout(i), layout(i + 2), ly]);
                     let accum = if i % 2 == 0 { Accum::Replace } else { Accum::Add };
@@ -232,4 +251,52 @@ fn gemm_broadcast_zero_stride_operand() {
     )
     .unwrap();
     assert_eq!(c, [6.0, -6.0]);
+}
+
+/// The activation of `affine_forward` is the elementwise kernel's, bit for bit, whatever the
+/// output's layout: act(x·W + b) equals `activation_forward(act, ·)` applied to the same
+/// layout's x·W + b (Identity), for contiguous, padded and transposed outputs (a transposed
+/// output goes through the SIMD body by a buffer of 64), on every activation and SIMD path,
+/// at widths each side of the per-part epilogue (16) and of the buffer.
+fn activation_bits_in_every_output_layout<T: Float>() {
+    let mut rng = Rng::new(17);
+    for &(m, k, n) in &[(5, 7, 3), (9, 4, 70), (40, 12, 130)] {
+        let x = Stored::<T>::new(&rng.values::<T>(m * k, -3.0, 3.0), m, k, Layout::Contiguous);
+        let w = Stored::<T>::new(&rng.values::<T>(k * n, -3.0, 3.0), k, n, Layout::Contiguous);
+        let b: Vec<T> = rng
+            .values::<T>(n, -3.0, 3.0)
+            .into_iter()
+            .map(T::from_f64)
+            .collect();
+        for act in Activation::ALL {
+            for out in LAYOUTS {
+                common::each_path(|| {
+                    let mut z = Stored::<T>::nan(m, n, out);
+                    let mut y = Stored::<T>::nan(m, n, out);
+                    affine_forward(x.view(), w.view(), &b, Activation::Identity, z.view_mut()).unwrap();
+                    affine_forward(x.view(), w.view(), &b, act, y.view_mut()).unwrap();
+                    let z = Stored::<T>::new(&z.values(), m, n, Layout::Contiguous);
+                    let mut want = Stored::<T>::nan(m, n, Layout::Contiguous);
+                    activation_forward(act, z.view(), want.view_mut()).unwrap();
+                    let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(y.values()),
+                        bits(want.values()),
+                        "{act:?}, {out:?} output, {m}×{k}·{k}×{n}, {:?}",
+                        nnkern::simd_path()
+                    );
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn activation_bits_in_every_output_layout_f32() {
+    activation_bits_in_every_output_layout::<f32>();
+}
+
+#[test]
+fn activation_bits_in_every_output_layout_f64() {
+    activation_bits_in_every_output_layout::<f64>();
 }

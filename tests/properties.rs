@@ -10,7 +10,7 @@ use common::checks::{self, Case, Kind};
 use common::reference as r;
 use common::tol::assert_within;
 use common::{LAYOUTS, Layout, Rng};
-use nnkern::{Accum, MatMut, MatRef, Reduction, SimdPath, Workspace, gemm, with_simd_path};
+use nnkern::{Accum, Activation, MatMut, MatRef, Reduction, SimdPath, Workspace, gemm, with_simd_path};
 use proptest::prelude::*;
 
 proptest! {
@@ -106,18 +106,18 @@ mod every_kernel {
 
         #[test]
         fn gemm_and_affine(m in 0usize..40, k in 0usize..40, n in 0usize..40, l in 0usize..729,
-                           act in 0usize..4, add: bool, f64_: bool, path in 0usize..4, seed: u64) {
+                           act in 0usize..Activation::ALL.len(), add: bool, f64_: bool, path in 0usize..4, seed: u64) {
             let mut rng = Rng::new(seed);
             let accum = if add { Accum::Add } else { Accum::Replace };
             let run = |rng: &mut Rng| {
                 if f64_ {
                     checks::gemm::<f64>(rng, m, k, n, [lay(l), lay(l / 3), lay(l / 9)]);
-                    checks::affine_forward::<f64>(rng, m, k, n, checks::ACTS[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
-                    checks::affine_backward::<f64>(rng, &mut Workspace::new(), m, k, n, checks::ACTS[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
+                    checks::affine_forward::<f64>(rng, m, k, n, Activation::ALL[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
+                    checks::affine_backward::<f64>(rng, &mut Workspace::new(), m, k, n, Activation::ALL[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
                 } else {
                     checks::gemm::<f32>(rng, m, k, n, [lay(l), lay(l / 3), lay(l / 9)]);
-                    checks::affine_forward::<f32>(rng, m, k, n, checks::ACTS[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
-                    checks::affine_backward::<f32>(rng, &mut Workspace::new(), m, k, n, checks::ACTS[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
+                    checks::affine_forward::<f32>(rng, m, k, n, Activation::ALL[act], [lay(l / 27), lay(l / 81), lay(l / 243)]);
+                    checks::affine_backward::<f32>(rng, &mut Workspace::new(), m, k, n, Activation::ALL[act], accum, &|o| lay(l / 3usize.pow(o as u32)));
                 }
             };
             on(path, || run(&mut Rng::new(seed ^ 1)));

@@ -10,10 +10,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nnkern::data::Rng;
 use nnkern::layers::{
-    Adam, Affine, Init, Layer, MatMul, Optimizer, Relu, Sequential, Sgd, Sigmoid, Softmax, SoftmaxWithLoss, Tanh,
-    Trainer, TwoLayerNet,
+    Adam, Affine, Init, Layer, MatMul, Optimizer, Relu, Rng, Sequential, Sgd, Sigmoid, Softmax, SoftmaxWithLoss,
+    Tanh, Trainer, TwoLayerNet,
 };
 use nnkern::*;
 use nnkern_fuzz::{ACTS, Input, Stored, in_env};
@@ -87,7 +86,7 @@ fn snapshot(layers: &[&dyn Layer<f32>]) -> Vec<u32> {
 fn session(inp: &mut Input<'_>) {
     let (d, h) = (width(inp), width(inp));
     let mut mm = MatMul::new(params(inp, d * h), d, h).expect("lengths fit");
-    let act = ACTS[inp.byte() as usize % 4];
+    let act = ACTS[inp.byte() as usize % ACTS.len()];
     let mut aff = Affine::new(params(inp, h * d), params(inp, d), h, d, act).expect("lengths fit");
     let mut sig = Sigmoid::<f32>::new();
     let mut tanh = Tanh::<f32>::new();
@@ -110,7 +109,7 @@ fn session(inp: &mut Input<'_>) {
         match inp.byte() % 3 {
             0 => seq.add(Box::new(Relu::new())),
             _ => seq.add(Box::new(
-                Affine::init(i, o, ACTS[inp.byte() as usize % 4], inits[inp.byte() as usize % 5], &mut rng)
+                Affine::init(i, o, ACTS[inp.byte() as usize % ACTS.len()], inits[inp.byte() as usize % 5], &mut rng)
                     .expect("small sizes"),
             )),
         }

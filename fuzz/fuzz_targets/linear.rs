@@ -31,7 +31,7 @@ fn hostile(inp: &mut Input<'_>) {
         1 => 1 << 56,
         _ => (isize::MAX as usize) / h,
     };
-    let act = ACTS[inp.byte() as usize % 4];
+    let act = ACTS[inp.byte() as usize % ACTS.len()];
     let xrow: Vec<f32> = (0..d).map(|_| inp.value()).collect();
     let yrow: Vec<f32> = (0..h).map(|_| inp.value()).collect();
     let w: Vec<f32> = (0..d * h).map(|_| inp.value()).collect();
@@ -180,7 +180,7 @@ fn gemm_case(inp: &mut Input<'_>) {
 
 fn affine_fwd(inp: &mut Input<'_>) {
     let (n, d, h) = dims(inp);
-    let act = ACTS[inp.byte() as usize % 4];
+    let act = ACTS[inp.byte() as usize % ACTS.len()];
     let moderate = inp.flag();
     let x = Stored::new(inp, n, d, moderate);
     let w = Stored::new(inp, d, h, moderate);
@@ -221,7 +221,7 @@ fn affine_fwd(inp: &mut Input<'_>) {
 
 fn affine_bwd(inp: &mut Input<'_>) {
     let (n, d, h) = dims(inp);
-    let act = ACTS[inp.byte() as usize % 4];
+    let act = ACTS[inp.byte() as usize % ACTS.len()];
     let accum = if inp.flag() { Accum::Add } else { Accum::Replace };
     let x = Stored::new(inp, n, d, true);
     let w = Stored::new(inp, d, h, true);

@@ -30,7 +30,7 @@ fn shape(inp: &mut Input<'_>) -> (usize, usize) {
 
 fn activations(inp: &mut Input<'_>) {
     let (n, d) = shape(inp);
-    let act = ACTS[inp.byte() as usize % 4];
+    let act = ACTS[inp.byte() as usize % ACTS.len()];
     let x = Stored::new(inp, n, d, false);
     let dn = if inp.byte() % 16 == 0 { inp.dim(5) } else { n };
     let mut y = Stored::out(inp, dn, d);

@@ -48,6 +48,23 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every activation, in declaration order (for tests and benches that cover them all).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nnkern::Activation;
+    ///
+    /// assert!(Activation::ALL.contains(&Activation::Tanh));
+    /// assert_eq!(Activation::ALL[0], Activation::Identity);
+    /// ```
+    pub const ALL: [Activation; 4] = [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+    ];
+
     /// f(x) for one value.
     #[inline(always)]
     pub fn apply<T: Float>(self, x: T) -> T {
@@ -104,22 +121,41 @@ impl Activation {
         }
     }
 
-    /// y ← f(y) for a whole output, on the SIMD path where f has one.
+    /// y ← f(y) for a whole output, on the SIMD path where f has one. An output with a column
+    /// stride (a transposed y) goes through the same SIMD body, a row at a time via a small
+    /// contiguous buffer, so it gets the bits of a contiguous output.
     pub(crate) fn apply_inplace<T: Float>(self, mut y: MatMut<'_, T>) {
-        let rows_contiguous = y.unit_col_stride();
-        match self {
-            Activation::Identity => {}
-            Activation::Sigmoid | Activation::Tanh if rows_contiguous => {
-                map_unary_inplace(self.unary().expect("sigmoid and tanh have SIMD bodies"), y)
-            }
-            // ReLU, and outputs with a column stride (e.g. a transposed y): elementwise
-            _ if y.cols() == 0 => {} // no elements, however many rows
-            _ => {
+        if y.cols() == 0 {
+            return; // no elements, however many rows
+        }
+        let op = match self {
+            Activation::Identity => return,
+            Activation::Relu => {
                 for i in 0..y.rows() {
                     for j in 0..y.cols() {
                         let v = y.at_mut(i, j);
                         *v = self.apply(*v);
                     }
+                }
+                return;
+            }
+            Activation::Sigmoid => Unary::Sigmoid,
+            Activation::Tanh => Unary::Tanh,
+        };
+        if y.unit_col_stride() {
+            return map_unary_inplace(op, y);
+        }
+        const CHUNK: usize = 64;
+        let mut buf = [T::ZERO; CHUNK];
+        for i in 0..y.rows() {
+            for j0 in (0..y.cols()).step_by(CHUNK) {
+                let n = CHUNK.min(y.cols() - j0);
+                for (k, v) in buf[..n].iter_mut().enumerate() {
+                    *v = *y.at_mut(i, j0 + k);
+                }
+                map_unary_inplace(op, MatMut::from(&mut buf[..n]));
+                for (k, v) in buf[..n].iter().enumerate() {
+                    *y.at_mut(i, j0 + k) = *v;
                 }
             }
         }

@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Isa, Kernel, Math, dispatch};
+use crate::simd::{Isa, Kernel, Math, Unary, dispatch};
 
 /// y = act(x·W + b), the dense layer.
 ///
@@ -115,10 +115,11 @@ impl<T: Float> Kernel for BiasAct<'_, T> {
         for (v, &bj) in self.y.iter_mut().zip(self.b) {
             *v += bj;
         }
-        match (self.act, self.act.unary()) {
-            (_, Some(op)) => M::map_inplace(op, self.y),
-            (Activation::Relu, None) => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
-            _ => {}
+        match self.act {
+            Activation::Identity => {}
+            Activation::Sigmoid => M::map_inplace(Unary::Sigmoid, self.y),
+            Activation::Tanh => M::map_inplace(Unary::Tanh, self.y),
+            Activation::Relu => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
         }
     }
 }

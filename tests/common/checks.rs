@@ -13,13 +13,6 @@ use nnkern::{
     Result, Targets, Workspace,
 };
 
-pub const ACTS: [Activation; 4] = [
-    Activation::Identity,
-    Activation::Sigmoid,
-    Activation::Tanh,
-    Activation::Relu,
-];
-
 /// (Lipschitz constant, relative roundings) of each activation.
 pub fn act_error(act: Activation) -> (f64, f64) {
     match act {
