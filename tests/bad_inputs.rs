@@ -394,10 +394,7 @@ fn labels_out_of_range() {
         "[0] is 7",
     );
     // a label equal to ignore_index may lie outside 0..C
-    let ign = CrossEntropyOptions {
-        ignore_index: Some(100),
-        ..Default::default()
-    };
+    let ign = CrossEntropyOptions::default().ignore_index(Some(100));
     assert!(
         softmax_cross_entropy_forward(m(&x, 2, 3), Targets::Classes(&[0, 100]), &ign, &mut l, None).is_ok()
     );
@@ -429,10 +426,7 @@ fn targets_of_the_wrong_size() {
 fn loss_and_gradient_buffers_of_the_wrong_length() {
     let x = [0.0_f32; 6];
     let mut l = [0.0_f32; 2];
-    let none = CrossEntropyOptions {
-        reduction: Reduction::None,
-        ..Default::default()
-    };
+    let none = CrossEntropyOptions::default().reduction(Reduction::None);
     expect(
         softmax_cross_entropy_forward(
             m(&x, 2, 3),
@@ -520,10 +514,7 @@ fn loss_options_out_of_domain() {
     };
     let op = "softmax_cross_entropy_forward";
     for eps in [-0.1_f32, 1.5, f32::NAN] {
-        let o = CrossEntropyOptions {
-            label_smoothing: eps,
-            ..Default::default()
-        };
+        let o = CrossEntropyOptions::default().label_smoothing(eps);
         expect(
             run(&o, Targets::Classes(&[0, 1]), &mut l),
             op,
@@ -533,10 +524,7 @@ fn loss_options_out_of_domain() {
         );
     }
     let w = [1.0_f32, -1.0, 1.0];
-    let o = CrossEntropyOptions {
-        weight: Some(&w),
-        ..Default::default()
-    };
+    let o = CrossEntropyOptions::default().weight(Some(&w));
     expect(
         run(&o, Targets::Classes(&[0, 1]), &mut l),
         op,
@@ -545,10 +533,7 @@ fn loss_options_out_of_domain() {
         "[1] is -1 but class weights must be finite and ≥ 0",
     );
     let w = [1.0_f32, f32::NAN, 1.0];
-    let o = CrossEntropyOptions {
-        weight: Some(&w),
-        ..Default::default()
-    };
+    let o = CrossEntropyOptions::default().weight(Some(&w));
     expect(
         run(&o, Targets::Classes(&[0, 1]), &mut l),
         op,
@@ -557,10 +542,7 @@ fn loss_options_out_of_domain() {
         "[1] is NaN",
     );
     let w = [1.0_f32; 2];
-    let o = CrossEntropyOptions {
-        weight: Some(&w),
-        ..Default::default()
-    };
+    let o = CrossEntropyOptions::default().weight(Some(&w));
     expect(
         run(&o, Targets::Classes(&[0, 1]), &mut l),
         op,
@@ -569,10 +551,7 @@ fn loss_options_out_of_domain() {
         "has length 2 but must have 3",
     );
     let q = [0.0_f32; 6];
-    let o = CrossEntropyOptions {
-        ignore_index: Some(0),
-        ..Default::default()
-    };
+    let o = CrossEntropyOptions::default().ignore_index(Some(0));
     expect(
         run(&o, Targets::Probs(m(&q, 2, 3)), &mut l),
         op,
@@ -596,10 +575,7 @@ fn binary_cross_entropy_arguments_of_the_wrong_size() {
         "is 3×2 but must be 2×3",
     );
     let w = [1.0_f32; 3];
-    let bad_w = BceOptions {
-        weight: Some(m(&w, 1, 3)),
-        ..Default::default()
-    };
+    let bad_w = BceOptions::default().weight(Some(m(&w, 1, 3)));
     expect(
         bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &bad_w, &mut loss),
         "bce_with_logits_forward",
@@ -607,10 +583,7 @@ fn binary_cross_entropy_arguments_of_the_wrong_size() {
         ErrorKind::Shape,
         "is 1×3 but must be 2×3",
     );
-    let bad_p = BceOptions {
-        pos_weight: Some(&[1.0, 2.0]),
-        ..Default::default()
-    };
+    let bad_p = BceOptions::default().pos_weight(Some(&[1.0, 2.0]));
     expect(
         bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &bad_p, &mut loss),
         "bce_with_logits_forward",
@@ -618,10 +591,7 @@ fn binary_cross_entropy_arguments_of_the_wrong_size() {
         ErrorKind::Length,
         "has length 2 but must have 3",
     );
-    let none = BceOptions {
-        reduction: Reduction::None,
-        ..Default::default()
-    };
+    let none = BceOptions::default().reduction(Reduction::None);
     expect(
         bce_with_logits_forward(m(&x, 2, 3), m(&t5, 2, 3), &none, &mut loss),
         "bce_with_logits_forward",

@@ -48,10 +48,7 @@ fn nonfinite<T: Float>() {
         (zero, nan, nan, nan),
     ];
     for (x, t, l, g) in cases {
-        let opts = BceOptions {
-            reduction: Reduction::None,
-            ..Default::default()
-        };
+        let opts = BceOptions::default().reduction(Reduction::None);
         let (mut loss, mut dx) = ([T::NAN], [T::NAN]);
         bce_with_logits(
             MatRef::from_row_major(&[x], 1, 1).unwrap(),
@@ -70,10 +67,7 @@ fn nonfinite<T: Float>() {
     if T::MAX.to_f64() < 1e300 {
         let x = [big, big];
         let mut loss = [T::NAN];
-        let opts = BceOptions {
-            reduction: Reduction::Sum,
-            ..Default::default()
-        };
+        let opts = BceOptions::default().reduction(Reduction::Sum);
         bce_with_logits_forward(
             MatRef::from_row_major(&x, 1, 2).unwrap(),
             MatRef::from_row_major(&[zero, zero], 1, 2).unwrap(),

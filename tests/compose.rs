@@ -51,12 +51,11 @@ fn optimizers_follow_their_formulas<T: Float>() {
         (0.5, false, 0.1),
         (0.0, false, 0.05),
     ] {
-        let hp = SgdParams {
-            lr: T::from_f64(0.1),
-            momentum: T::from_f64(mu),
-            nesterov,
-            weight_decay: T::from_f64(wd),
-        };
+        let hp = SgdParams::default()
+            .lr(T::from_f64(0.1))
+            .momentum(T::from_f64(mu))
+            .nesterov(nesterov)
+            .weight_decay(T::from_f64(wd));
         let (lr, mu, wd) = (r(0.1), r(mu), r(wd));
         let (mut p, mut b) = (tv(&p0), vec![T::ZERO; n]);
         let (mut pr, mut br, mut scale) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
@@ -80,14 +79,13 @@ fn optimizers_follow_their_formulas<T: Float>() {
     }
     // Adam (with and without an L2 term) and AdamW
     for (wd, decoupled) in [(0.0, false), (0.1, false), (0.01, true), (0.3, true)] {
-        let hp = AdamParams {
-            lr: T::from_f64(0.01),
-            beta1: T::from_f64(0.8),
-            beta2: T::from_f64(0.95),
-            eps: T::from_f64(1e-6),
-            weight_decay: T::from_f64(wd),
-            decoupled_weight_decay: decoupled,
-        };
+        let hp = AdamParams::default()
+            .lr(T::from_f64(0.01))
+            .beta1(T::from_f64(0.8))
+            .beta2(T::from_f64(0.95))
+            .eps(T::from_f64(1e-6))
+            .weight_decay(T::from_f64(wd))
+            .decoupled_weight_decay(decoupled);
         let (lr, b1, b2, eps, wd) = (r(0.01), r(0.8), r(0.95), r(1e-6), r(wd));
         let (mut p, mut mm, mut vv) = (tv(&p0), vec![T::ZERO; n], vec![T::ZERO; n]);
         let (mut pr, mut mr, mut vr, mut scale) = (p0.clone(), vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -145,13 +143,14 @@ fn optimizers_match_pytorch() {
         let name = words.next().unwrap();
         let want: Vec<f64> = words.map(|w| w.parse().unwrap()).collect();
         assert_eq!(want.len(), n, "{name}");
-        let adam = |lr, wd, decoupled| AdamParams {
-            lr,
-            beta1: 0.8,
-            beta2: 0.95,
-            eps: 1e-6,
-            weight_decay: wd,
-            decoupled_weight_decay: decoupled,
+        let adam = |lr, wd, decoupled| {
+            AdamParams::default()
+                .lr(lr)
+                .beta1(0.8)
+                .beta2(0.95)
+                .eps(1e-6)
+                .weight_decay(wd)
+                .decoupled_weight_decay(decoupled)
         };
         let (mut opt, wd): (Box<dyn Optimizer<f64>>, f64) = match name {
             "sgd" => (Box::new(Sgd::new(0.1)), 0.0),
@@ -202,12 +201,11 @@ fn optimizer_updates_are_identical_on_every_simd_path() {
             for step in 1..4 {
                 nnkern::adam_update(&mut p, &g, &mut m1, &mut v1, step, &AdamParams::adamw(0.01, 0.1))
                     .unwrap();
-                let hp = SgdParams {
-                    lr: 0.1,
-                    momentum: 0.9,
-                    nesterov: true,
-                    weight_decay: 0.01,
-                };
+                let hp = SgdParams::default()
+                    .lr(0.1)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .weight_decay(0.01);
                 nnkern::sgd_momentum_update(&mut p, &g, &mut b, &hp).unwrap();
             }
             out.extend(p.iter().map(|v| v.to_bits()));
@@ -234,10 +232,7 @@ fn optimizers_reject_bad_state_and_keep_their_step_count() {
     adam.reset();
     assert_eq!(adam.steps(), 0);
     let (mut p, mut b) = ([1.0_f32; 3], [0.0_f32; 2]);
-    let hp = SgdParams {
-        momentum: 0.9,
-        ..Default::default()
-    };
+    let hp = SgdParams::default().momentum(0.9);
     let e = nnkern::sgd_momentum_update(&mut p, &[1.0; 3], &mut b, &hp).unwrap_err();
     assert_eq!(
         (e.op(), e.arg(), e.kind()),

@@ -63,11 +63,7 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
     out.extend([bits(&s), bits(&ls), bits(&sb), bits(&sg)]);
 
     for red in [Reduction::Mean, Reduction::Sum, Reduction::None] {
-        let opts = CrossEntropyOptions {
-            reduction: red,
-            label_smoothing: 0.1,
-            ..Default::default()
-        };
+        let opts = CrossEntropyOptions::default().reduction(red).label_smoothing(0.1);
         let len = if red == Reduction::None { n } else { 1 };
         let (mut loss, mut lse, mut g) = (vec![0.0_f32; len], vec![0.0_f32; n], vec![0.0_f32; n * d]);
         softmax_cross_entropy_forward(xv, Targets::Classes(labels), &opts, &mut loss, Some(&mut lse))
@@ -97,11 +93,10 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
     let pw: Vec<f32> = (0..d).map(|k| 0.5 + k as f32 / 8.0).collect();
     let t: Vec<f32> = (0..n * d).map(|e| ((e * 7) % 3) as f32 / 2.0).collect();
     for red in [Reduction::Mean, Reduction::Sum, Reduction::None] {
-        let opts = BceOptions {
-            reduction: red,
-            weight: Some(MatRef::from_strided(&pw, n, d, 0, 1).unwrap()),
-            pos_weight: Some(&pw),
-        };
+        let opts = BceOptions::default()
+            .reduction(red)
+            .weight(Some(MatRef::from_strided(&pw, n, d, 0, 1).unwrap()))
+            .pos_weight(Some(&pw));
         let len = if red == Reduction::None { n * d } else { 1 };
         let (mut loss, mut g) = (vec![0.0_f32; len], vec![0.0_f32; n * d]);
         let t = MatRef::from_row_major(&t, n, d).unwrap();
@@ -442,10 +437,8 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
     // softmax family
     let (mut p, mut pz, mut lp, mut dp, mut dlp) = (nd(), nd(), nd(), nd(), nd());
     softmax_forward(x, MatMut::from_row_major(&mut p, n, d).unwrap()).unwrap();
-    let zero_rows = SoftmaxOptions {
-        masked_rows: MaskedRows::Zero,
-    };
-    softmax_forward_with(x, MatMut::from_row_major(&mut pz, n, d).unwrap(), zero_rows).unwrap();
+    let zero_rows = SoftmaxOptions::default().masked_rows(MaskedRows::Zero);
+    softmax_forward_with(x, MatMut::from_row_major(&mut pz, n, d).unwrap(), &zero_rows).unwrap();
     log_softmax_forward(x, MatMut::from_row_major(&mut lp, n, d).unwrap()).unwrap();
     let pv = MatRef::from_row_major(&p, n, d).unwrap();
     softmax_backward(pv, x, MatMut::from_row_major(&mut dp, n, d).unwrap()).unwrap();
@@ -467,20 +460,12 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
         for (targets, opts) in [
             (
                 classes,
-                CrossEntropyOptions {
-                    reduction: red,
-                    label_smoothing: T::from_f64(0.1),
-                    weight: Some(&weight),
-                    ..Default::default()
-                },
+                CrossEntropyOptions::default()
+                    .reduction(red)
+                    .label_smoothing(T::from_f64(0.1))
+                    .weight(Some(&weight)),
             ),
-            (
-                probs,
-                CrossEntropyOptions {
-                    reduction: red,
-                    ..Default::default()
-                },
-            ),
+            (probs, CrossEntropyOptions::default().reduction(red)),
         ] {
             let (mut loss, mut lse, mut g, mut g2) = (vec![T::NAN; len], vec![T::NAN; n], nd(), nd());
             softmax_cross_entropy_forward(x, targets, &opts, &mut loss, Some(&mut lse)).unwrap();
@@ -519,11 +504,10 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
             out.extend([bits_of(&loss), bits_of(&g)]);
         }
         let blen = if red == Reduction::None { n * d } else { 1 };
-        let opts = BceOptions {
-            reduction: red,
-            weight: Some(MatRef::from_strided(&weight, n, d, 0, 1).unwrap()),
-            pos_weight: Some(&weight),
-        };
+        let opts = BceOptions::default()
+            .reduction(red)
+            .weight(Some(MatRef::from_strided(&weight, n, d, 0, 1).unwrap()))
+            .pos_weight(Some(&weight));
         let dbl = vec![T::from_f64(0.75); blen];
         let (mut l1, mut l2, mut g1, mut g2) = (vec![T::NAN; blen], vec![T::NAN; blen], nd(), nd());
         bce_with_logits_forward(x, xpos, &opts, &mut l1).unwrap();
@@ -552,10 +536,7 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
     let logits10 = MatRef::from_row_major(&c10, n, 10).unwrap();
     for red in [Reduction::Mean, Reduction::None] {
         let len = if red == Reduction::None { n } else { 1 };
-        let opts = CrossEntropyOptions {
-            reduction: red,
-            ..Default::default()
-        };
+        let opts = CrossEntropyOptions::default().reduction(red);
         let (mut loss, mut g) = (vec![T::NAN; len], vec![T::NAN; n * 10]);
         softmax_cross_entropy(
             logits10,

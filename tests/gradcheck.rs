@@ -215,12 +215,11 @@ fn softmax_cross_entropy_gradients_every_option() {
                         } else {
                             Targets::Classes(&labels)
                         };
-                        let opts = CrossEntropyOptions {
-                            reduction: red,
-                            weight,
-                            ignore_index: ignore,
-                            label_smoothing: eps,
-                        };
+                        let opts = CrossEntropyOptions::default()
+                            .reduction(red)
+                            .weight(weight)
+                            .ignore_index(ignore)
+                            .label_smoothing(eps);
                         let f = |v: &[f64]| -> f64 {
                             let mut l = vec![0.0; len];
                             softmax_cross_entropy_forward(mat(v, n, c), targets, &opts, &mut l, None)

@@ -401,10 +401,7 @@ fn hyper_parameters_out_of_their_domain() {
     let (mut p, g, mut m, mut v) = ([1.0_f32; 2], [0.0_f32; 2], [0.0_f32; 2], [0.0_f32; 2]);
     for lr in [f32::NAN, f32::INFINITY, -0.1] {
         expect_err(sgd_update(&mut p, &g, lr), "sgd_update", "lr", ErrorKind::Value);
-        let hp = AdamParams {
-            lr,
-            ..Default::default()
-        };
+        let hp = AdamParams::default().lr(lr);
         expect_err(
             adam_update(&mut p, &g, &mut m, &mut v, 1, &hp),
             "adam_update",
@@ -413,20 +410,14 @@ fn hyper_parameters_out_of_their_domain() {
         );
     }
     for beta in [1.0, 1.5, -0.1, f32::NAN] {
-        let hp = AdamParams {
-            beta1: beta,
-            ..Default::default()
-        };
+        let hp = AdamParams::default().beta1(beta);
         expect_err(
             adam_update(&mut p, &g, &mut m, &mut v, 1, &hp),
             "adam_update",
             "beta1",
             ErrorKind::Value,
         );
-        let hp = AdamParams {
-            beta2: beta,
-            ..Default::default()
-        };
+        let hp = AdamParams::default().beta2(beta);
         expect_err(
             adam_update(&mut p, &g, &mut m, &mut v, 1, &hp),
             "adam_update",
@@ -435,10 +426,7 @@ fn hyper_parameters_out_of_their_domain() {
         );
     }
     for eps in [0.0, -1e-8, f32::NAN, f32::INFINITY] {
-        let hp = AdamParams {
-            eps,
-            ..Default::default()
-        };
+        let hp = AdamParams::default().eps(eps);
         expect_err(
             adam_update(&mut p, &g, &mut m, &mut v, 1, &hp),
             "adam_update",
@@ -448,12 +436,7 @@ fn hyper_parameters_out_of_their_domain() {
     }
     assert_eq!((p, m, v), ([1.0; 2], [0.0; 2], [0.0; 2]), "nothing is updated");
     // lr = 0 and β = 0 are in the domain
-    let hp = AdamParams {
-        lr: 0.0,
-        beta1: 0.0,
-        beta2: 0.0,
-        ..Default::default()
-    };
+    let hp = AdamParams::default().lr(0.0).beta1(0.0).beta2(0.0);
     adam_update(&mut p, &g, &mut m, &mut v, 1, &hp).unwrap();
     sgd_update(&mut p, &g, 0.0).unwrap();
     // the layer API checks them before touching any parameter
@@ -467,10 +450,7 @@ fn hyper_parameters_out_of_their_domain() {
         ErrorKind::Value,
     );
     assert_eq!(net.hidden.params()[0], &before[..]);
-    let mut adam = Adam::new(AdamParams {
-        beta2: 1.0,
-        ..Default::default()
-    });
+    let mut adam = Adam::new(AdamParams::default().beta2(1.0));
     expect_err(
         adam.step(&mut net.hidden),
         "Adam::step",
@@ -492,10 +472,7 @@ fn hyper_parameters_out_of_their_domain() {
             ErrorKind::Value,
         );
     }
-    let wd = AdamParams {
-        weight_decay: -1.0,
-        ..AdamParams::adamw(0.1, 0.0)
-    };
+    let wd = AdamParams::adamw(0.1, 0.0).weight_decay(-1.0);
     expect_err(
         Adam::new(wd).step(&mut net),
         "Adam::step",
@@ -515,10 +492,7 @@ fn zero_row_batches_reduce_as_pytorch() {
     for (red, want) in [(Reduction::Sum, 0.0_f32), (Reduction::Mean, f32::NAN)] {
         let same = |got: f32| got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan());
         let mut loss = [7.0_f32];
-        let opts = CrossEntropyOptions {
-            reduction: red,
-            ..Default::default()
-        };
+        let opts = CrossEntropyOptions::default().reduction(red);
         softmax_cross_entropy_forward(x, Targets::Classes(&[]), &opts, &mut loss, None).unwrap();
         assert!(
             same(loss[0]),
@@ -529,10 +503,7 @@ fn zero_row_batches_reduce_as_pytorch() {
         cross_entropy_forward(x, Targets::Classes(&[]), red, &mut loss).unwrap();
         assert!(same(loss[0]), "cross_entropy_forward {red:?}: {}", loss[0]);
         let mut loss = [7.0_f32];
-        let opts = BceOptions {
-            reduction: red,
-            ..Default::default()
-        };
+        let opts = BceOptions::default().reduction(red);
         bce_with_logits_forward(x, x, &opts, &mut loss).unwrap();
         assert!(same(loss[0]), "bce_with_logits_forward {red:?}: {}", loss[0]);
     }

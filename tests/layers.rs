@@ -240,13 +240,7 @@ fn sgd_and_adam_follow_their_formulas() {
         assert_eq!(p[i], p0[i] - 0.3 * g[i]);
     }
     // Adam, three steps, against the formulas written out in f64
-    let hp = AdamParams {
-        lr: 0.01,
-        beta1: 0.8,
-        beta2: 0.95,
-        eps: 1e-6,
-        ..Default::default()
-    };
+    let hp = AdamParams::default().lr(0.01).beta1(0.8).beta2(0.95).eps(1e-6);
     let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; 37], vec![0.0; 37]);
     let (mut pr, mut mr, mut vr) = (p0.clone(), vec![0.0; 37], vec![0.0; 37]);
     for step in 1..=3u32 {
@@ -276,10 +270,7 @@ fn adam_trains_the_spiral_net_too() {
     let (x, t) = spiral::<f32>(100, 3, 8);
     let mut rng = Rng::new(9);
     let mut net = TwoLayerNet::<f32>::new(2, 10, 3, &mut rng);
-    let mut adam = Adam::new(AdamParams {
-        lr: 0.05,
-        ..Default::default()
-    });
+    let mut adam = Adam::new(AdamParams::default().lr(0.05));
     let xv = MatRef::from_row_major(&x, 300, 2).unwrap();
     let first = net.forward(xv, &t).unwrap();
     let mut last = first;

@@ -224,10 +224,7 @@ fn fused_matches_forward<T: Float>() {
         let xt: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
         let xv = MatRef::from_row_major(&xt, n, c).unwrap();
         let labels: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
-        let opts = nnkern::CrossEntropyOptions {
-            reduction: Reduction::None,
-            ..Default::default()
-        };
+        let opts = nnkern::CrossEntropyOptions::default().reduction(Reduction::None);
         let (mut a, mut b) = (vec![T::NAN; n], vec![T::NAN; n]);
         nnkern::softmax_cross_entropy_forward(xv, Targets::Classes(&labels), &opts, &mut a, None).unwrap();
         let mut g = vec![T::ZERO; n * c];
@@ -261,11 +258,9 @@ fn ignored_long_row_between_distant_rows<T: Float>() {
         .map(|(k, &v)| T::from_f64(v + offsets[k / c]))
         .collect();
     let labels = [3, 7, 11, 13];
-    let opts = nnkern::CrossEntropyOptions {
-        reduction: Reduction::None,
-        ignore_index: Some(7),
-        ..Default::default()
-    };
+    let opts = nnkern::CrossEntropyOptions::default()
+        .reduction(Reduction::None)
+        .ignore_index(Some(7));
     let xv = MatRef::from_row_major(&x, n, c).unwrap();
     let (mut a, mut b) = (vec![T::NAN; n], vec![T::NAN; n]);
     nnkern::softmax_cross_entropy_forward(xv, Targets::Classes(&labels), &opts, &mut a, None).unwrap();

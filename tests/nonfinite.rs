@@ -129,15 +129,13 @@ fn softmax_rows<T: Float>() {
     assert_eq!(lp[1], T::from_f64(-6e38)); // −∞ in f32, −6e38 in f64: exact either way
 
     // fully masked rows: NaN by default, zeros on request; NaN never becomes zeros.
-    let opts = SoftmaxOptions {
-        masked_rows: MaskedRows::Zero,
-    };
+    let opts = SoftmaxOptions::default().masked_rows(MaskedRows::Zero);
     let zero = |x: &[T]| {
         let mut y = vec![T::ONE; x.len()];
         softmax_forward_with(
             MatRef::from_row_major(x, 1, x.len()).unwrap(),
             MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
-            opts,
+            &opts,
         )
         .unwrap();
         y
@@ -181,10 +179,7 @@ fn sce<T: Float>(
 
 fn losses<T: Float>() {
     let inf = f64::INFINITY;
-    let none = CrossEntropyOptions {
-        reduction: Reduction::None,
-        ..Default::default()
-    };
+    let none = CrossEntropyOptions::default().reduction(Reduction::None);
     let mean = CrossEntropyOptions::<T>::default();
 
     // −∞ logit at the label: +∞ loss, finite gradient p − onehot
@@ -236,10 +231,10 @@ fn losses<T: Float>() {
     assert_eq!(l[0], T::INFINITY);
 
     // ignored rows: 0 loss, exactly 0 gradient even with NaN logits; all ignored: Mean is NaN
-    let ign = |red| CrossEntropyOptions {
-        reduction: red,
-        ignore_index: Some(9),
-        ..Default::default()
+    let ign = |red| {
+        CrossEntropyOptions::default()
+            .reduction(red)
+            .ignore_index(Some(9))
     };
     let (l, d) = sce::<T>(
         &[f64::NAN, 1.0, 0.0, 1.0],
@@ -312,10 +307,7 @@ fn zero_row_batches_are_noops() {
     softmax_cross_entropy_forward(
         MatRef::from_row_major(&x, 0, 5).unwrap(),
         Targets::Classes(&[]),
-        &CrossEntropyOptions {
-            reduction: Reduction::Sum,
-            ..Default::default()
-        },
+        &CrossEntropyOptions::default().reduction(Reduction::Sum),
         &mut loss,
         None,
     )

@@ -135,12 +135,11 @@ fn lane_transposes<T: Float>() {
                     .map(T::from_f64)
                     .collect();
                 let opts = if options {
-                    CrossEntropyOptions {
-                        reduction: Reduction::None,
-                        weight: Some(&w),
-                        ignore_index: Some(labels[n / 2]),
-                        label_smoothing: T::from_f64(0.1),
-                    }
+                    CrossEntropyOptions::default()
+                        .reduction(Reduction::None)
+                        .weight(Some(&w))
+                        .ignore_index(Some(labels[n / 2]))
+                        .label_smoothing(T::from_f64(0.1))
                 } else {
                     CrossEntropyOptions::default()
                 };

@@ -157,10 +157,7 @@ fn digits(c: &mut Criterion) {
     let data = digits_data::load().expect("the example's data");
     let [(xv, t), _] = data.split().unwrap();
     let n = t.len();
-    let hp = AdamParams {
-        lr: 1e-3,
-        ..Default::default()
-    };
+    let hp = AdamParams::default().lr(1e-3);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let mut g = c.benchmark_group("digits_epoch/1t");
     g.throughput(Throughput::Elements(n as u64));

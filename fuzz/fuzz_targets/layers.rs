@@ -51,12 +51,7 @@ fn optimizer(inp: &mut Input<'_>) -> Box<dyn Optimizer<f32>> {
                 .nesterov(inp.flag())
                 .weight_decay(small(inp)),
         ),
-        1 => Box::new(Adam::new(AdamParams {
-            lr: lr(inp),
-            beta1: small(inp),
-            weight_decay: small(inp),
-            ..Default::default()
-        })),
+        1 => Box::new(Adam::new(AdamParams::default().lr(lr(inp)).beta1(small(inp)).weight_decay(small(inp)))),
         _ => Box::new(Adam::new(AdamParams::adamw(lr(inp), small(inp)))),
     }
 }

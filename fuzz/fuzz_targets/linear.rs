@@ -272,6 +272,7 @@ fn affine_bwd(inp: &mut Input<'_>) {
                     g
                 }
             }
+            other => panic!("no reference for {other:?}: add one here"),
         }
     };
     let old = Stored { data: dw0, ..dw };

@@ -54,12 +54,7 @@ fn sce(inp: &mut Input<'_>) {
         2 => inp.value(),
         _ => 1.0,
     };
-    let opts = CrossEntropyOptions {
-        reduction: red,
-        weight: if use_weight { Some(&weight) } else { None },
-        ignore_index: ignore,
-        label_smoothing: eps,
-    };
+    let opts = CrossEntropyOptions::default().reduction(red).weight(if use_weight { Some(&weight) } else { None }).ignore_index(ignore).label_smoothing(eps);
     let targets = if probs {
         Targets::Probs(q.view())
     } else {
@@ -104,6 +99,7 @@ fn sce(inp: &mut Input<'_>) {
             Reduction::None => row_scale(k),
             Reduction::Sum => (0..n).map(row_scale).sum(),
             Reduction::Mean => (0..n).map(row_scale).sum::<f64>() / n.max(1) as f64,
+            other => panic!("no reference for {other:?}: add one here"),
         };
         close(
             a,
@@ -176,6 +172,7 @@ fn ce(inp: &mut Input<'_>) {
                 Reduction::None => dl[i] as f64,
                 Reduction::Mean => dl[0] as f64 / n as f64,
                 Reduction::Sum => dl[0] as f64,
+                other => panic!("no reference for {other:?}: add one here"),
             };
             let want = if labels[i] == j {
                 -scale / p.at(i, j) as f64
@@ -204,11 +201,7 @@ fn bce(inp: &mut Input<'_>) {
     let pos: Vec<f32> = (0..if inp.byte() % 16 == 0 { inp.dim(4) } else { c })
         .map(|_| inp.moderate())
         .collect();
-    let opts = BceOptions {
-        reduction: red,
-        weight,
-        pos_weight: if inp.flag() { Some(&pos) } else { None },
-    };
+    let opts = BceOptions::default().reduction(red).weight(weight).pos_weight(if inp.flag() { Some(&pos) } else { None });
     let len = if red == Reduction::None { n * c } else { 1 };
     let mut loss = vec![f32::NAN; len];
     if bce_with_logits_forward(x.view(), t.view(), &opts, &mut loss).is_err() {
@@ -251,19 +244,12 @@ fn hostile(inp: &mut Input<'_>) {
     if inp.flag() {
         let c = huge(inp, 1);
         let row = MatRef::from_strided(&v, 1, c, 0, 0).expect("one broadcast row");
-        let opts = CrossEntropyOptions {
-            reduction: red,
-            ..Default::default()
-        };
+        let opts = CrossEntropyOptions::default().reduction(red);
         let r = match inp.byte() % 3 {
             0 => softmax_cross_entropy_forward(row, Targets::Classes(&[1]), &opts, &mut loss, None),
             1 => softmax_cross_entropy_forward(row, Targets::Probs(row), &opts, &mut loss, None),
             _ => {
-                let o = BceOptions {
-                    reduction: red,
-                    weight: Some(row),
-                    pos_weight: None,
-                };
+                let o = BceOptions::default().reduction(red).weight(Some(row)).pos_weight(None);
                 bce_with_logits_forward(row, row, &o, &mut loss)
             }
         };
@@ -275,10 +261,7 @@ fn hostile(inp: &mut Input<'_>) {
         let x = MatRef::from_strided(&[] as &[f32], usize::MAX, 0, 1, 1).expect("an empty view");
         let opts = CrossEntropyOptions::<f32>::default();
         assert!(softmax_cross_entropy_forward(x, Targets::Probs(x), &opts, &mut loss, None).is_err());
-        let o = BceOptions {
-            reduction: red,
-            ..Default::default()
-        };
+        let o = BceOptions::default().reduction(red);
         // (Reduction::None wants N·C = 0 loss values, not 1)
         let r = bce_with_logits_forward(x, x, &o, &mut loss);
         assert_eq!(r.is_ok(), red != Reduction::None, "{r:?}");

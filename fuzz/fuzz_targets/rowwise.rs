@@ -63,6 +63,7 @@ fn activations(inp: &mut Input<'_>) {
                         g
                     }
                 }
+                other => panic!("no reference for {other:?}: add one here"),
             };
             let scale = g.abs() * (1.0 + yv.abs()) * (1.0 + yv.abs());
             close(dx.at(i, j), want, scale, 4e-7, "activation_backward");
@@ -86,14 +87,8 @@ fn softmaxes(inp: &mut Input<'_>) {
     let x = Stored::new(inp, n, c, false);
     let zero_masked = inp.flag();
     let mut y = Stored::out(inp, n, c);
-    let opts = SoftmaxOptions {
-        masked_rows: if zero_masked {
-            MaskedRows::Zero
-        } else {
-            MaskedRows::Nan
-        },
-    };
-    let r = softmax_forward_with(x.view(), y.view_mut(), opts);
+    let opts = SoftmaxOptions::default().masked_rows(if zero_masked { MaskedRows::Zero } else { MaskedRows::Nan });
+    let r = softmax_forward_with(x.view(), y.view_mut(), &opts);
     if c == 0 {
         assert!(r.is_err());
         return;

@@ -156,6 +156,7 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
                 0.0
             }
         }
+        other => panic!("no reference for {other:?}: add one here"),
     }
 }
 

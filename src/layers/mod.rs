@@ -37,7 +37,7 @@
 //! let mut net = Sequential::new()
 //!     .push(Affine::init(2, 16, Activation::Relu, Init::HeNormal, &mut rng)?)
 //!     .push(Affine::init(16, 3, Activation::Identity, Init::XavierUniform, &mut rng)?);
-//! let mut adam = Adam::new(AdamParams { lr: 0.05, ..Default::default() });
+//! let mut adam = Adam::new(AdamParams::default().lr(0.05));
 //! let first = net.train_step(x, &t, &mut adam)?;
 //! for _ in 0..200 {
 //!     net.train_step(x, &t, &mut adam)?;

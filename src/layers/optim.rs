@@ -32,7 +32,7 @@ use crate::simd::Isa;
 ///     Ok(layer.params()[0][0])
 /// }
 /// assert!((train(&mut Sgd::new(0.3))? - 3.0).abs() < 1e-6);
-/// assert!((train(&mut Adam::new(AdamParams { lr: 0.3, ..Default::default() }))? - 3.0).abs() < 0.1);
+/// assert!((train(&mut Adam::new(AdamParams::default().lr(0.3)))? - 3.0).abs() < 0.1);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub trait Optimizer<T: Float> {
@@ -298,7 +298,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
 /// let mut layer = MatMul::new(vec![1.0_f64], 1, 1)?;
 /// layer.forward(nnkern::MatRef::from_row_major(&[2.0], 1, 1)?)?;
 /// layer.backward(nnkern::MatRef::from_row_major(&[1.0], 1, 1)?)?;
-/// let mut adam = Adam::new(AdamParams { lr: 0.1, ..Default::default() });
+/// let mut adam = Adam::new(AdamParams::default().lr(0.1));
 /// adam.step(&mut layer)?;
 /// assert!((layer.params()[0][0] - 0.9).abs() < 1e-6);
 /// let mut adamw = Adam::new(AdamParams::adamw(0.1, 0.01));

@@ -35,6 +35,7 @@ use crate::simd::Unary;
 /// assert_eq!(Activation::Sigmoid.grad_from_output(0.5_f32, 1.0), 0.25);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Activation {
     /// y = x.
     #[default]

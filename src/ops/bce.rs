@@ -20,15 +20,15 @@ use crate::simd::{Isa, Kernel, Math, Unary, dispatch, ln_1p_unit};
 ///
 /// // a weight per class is a view of C values with row stride 0 (broadcast over the rows)
 /// let per_class = [1.0_f32, 2.0, 0.5];
-/// let opts = BceOptions {
-///     reduction: Reduction::Sum,
-///     weight: Some(MatRef::from_strided(&per_class, 4, 3, 0, 1)?),
-///     pos_weight: Some(&[3.0, 1.0, 1.0]),
-/// };
+/// let opts = BceOptions::default()
+///     .reduction(Reduction::Sum)
+///     .weight(Some(MatRef::from_strided(&per_class, 4, 3, 0, 1)?))
+///     .pos_weight(Some(&[3.0, 1.0, 1.0]));
 /// # let _ = opts;
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct BceOptions<'a, T> {
     /// `None`: one loss per element (N×C, row-major); `Mean`: the sum over the N·C elements
     /// divided by N·C (weights do not change the divisor, as in PyTorch); `Sum`.
@@ -38,6 +38,10 @@ pub struct BceOptions<'a, T> {
     pub weight: Option<MatRef<'a, T>>,
     /// p: the weight of the positive term, one per class (length C), broadcast over the rows.
     pub pos_weight: Option<&'a [T]>,
+}
+
+impl<'a, T> BceOptions<'a, T> {
+    setters!(reduction: Reduction, weight: Option<MatRef<'a, T>>, pos_weight: Option<&'a [T]>);
 }
 
 impl<T> Default for BceOptions<'_, T> {
@@ -291,7 +295,7 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
 /// let x = [0.0_f64, 2.0];
 /// let t = [1.0_f64, 0.0];
 /// let mut loss = [0.0; 2];
-/// let opts = BceOptions { reduction: Reduction::None, ..Default::default() };
+/// let opts = BceOptions::default().reduction(Reduction::None);
 /// bce_with_logits_forward(
 ///     MatRef::from_row_major(&x, 1, 2)?,
 ///     MatRef::from_row_major(&t, 1, 2)?,
@@ -388,7 +392,7 @@ pub fn bce_with_logits_backward<T: Float>(
 /// let x = [3.0e38_f32, -3.0e38]; // far beyond e^x's range
 /// let t = [0.0_f32, 0.0];
 /// let (mut loss, mut dx) = ([0.0_f32], [0.0_f32; 2]);
-/// let opts = BceOptions { reduction: Reduction::Sum, ..Default::default() };
+/// let opts = BceOptions::default().reduction(Reduction::Sum);
 /// bce_with_logits(
 ///     MatRef::from_row_major(&x, 1, 2)?,
 ///     MatRef::from_row_major(&t, 1, 2)?,

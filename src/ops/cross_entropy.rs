@@ -24,6 +24,7 @@ use crate::par::{RowSplit, map_blocks};
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Targets<'a, T> {
     /// One class index per row, each in `0..C` (or equal to the loss's `ignore_index`).
     Classes(&'a [usize]),

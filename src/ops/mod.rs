@@ -3,6 +3,22 @@
 //! Every public function here validates all of its arguments (shapes, lengths, strides, labels,
 //! options) before it touches memory, and names the offending argument in its [`Error`].
 
+/// Builder-style setters, one per public field of an option struct. The structs are
+/// `#[non_exhaustive]` (a field added later breaks nobody), so code outside the crate starts
+/// from `default()` and sets what it needs: `CrossEntropyOptions::default().label_smoothing(0.1)`.
+macro_rules! setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets `", stringify!($field), "` (see the field's documentation).")]
+            #[must_use]
+            pub fn $field(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 pub mod activation;
 pub mod affine;
 pub mod bce;
@@ -46,6 +62,7 @@ use crate::simd::{Isa, Kernel, Math, Unary, dispatch};
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Accum {
     /// out ← g (the output is not read).
     #[default]
@@ -78,6 +95,7 @@ impl Accum {
 /// The loss output slice has length 1 for `Mean` and `Sum`, and N (one per row) for `None`;
 /// the upstream gradient `dloss` of a backward has the same length.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reduction {
     /// One value per row, no reduction.
     None,

@@ -45,10 +45,11 @@ pub fn sgd_update<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> 
 /// # Example
 ///
 /// ```
-/// let hp = nnkern::SgdParams::<f32> { lr: 0.1, momentum: 0.9, ..Default::default() };
+/// let hp = nnkern::SgdParams::<f32>::default().lr(0.1).momentum(0.9);
 /// assert!(!hp.nesterov);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SgdParams<T> {
     /// Step size (default 0.01).
     pub lr: T,
@@ -58,6 +59,10 @@ pub struct SgdParams<T> {
     pub nesterov: bool,
     /// L2 penalty λ added to the gradient: g ← g + λp (default 0).
     pub weight_decay: T,
+}
+
+impl<T> SgdParams<T> {
+    setters!(lr: T, momentum: T, nesterov: bool, weight_decay: T);
 }
 
 impl<T: Float> Default for SgdParams<T> {
@@ -89,7 +94,7 @@ impl<T: Float> Default for SgdParams<T> {
 /// ```
 /// use nnkern::{SgdParams, sgd_momentum_update};
 ///
-/// let hp = SgdParams { lr: 0.5, momentum: 0.9, ..Default::default() };
+/// let hp = SgdParams::default().lr(0.5).momentum(0.9);
 /// let (mut p, mut b) = ([1.0_f64], [0.0]);
 /// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1, p = 1 − 0.5
 /// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1.9, p = 0.5 − 0.95
@@ -183,12 +188,13 @@ impl<T: Float> Kernel for SgdKernel<'_, T> {
 /// # Example
 ///
 /// ```
-/// let hp = nnkern::AdamParams::<f32> { lr: 0.01, ..Default::default() };
+/// let hp = nnkern::AdamParams::<f32>::default().lr(0.01);
 /// assert_eq!(hp.beta1, 0.9);
 /// let w = nnkern::AdamParams::<f32>::adamw(1e-3, 0.01);
 /// assert!(w.decoupled_weight_decay);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct AdamParams<T> {
     /// Step size (default 0.001).
     pub lr: T,
@@ -220,6 +226,8 @@ impl<T: Float> Default for AdamParams<T> {
 }
 
 impl<T: Float> AdamParams<T> {
+    setters!(lr: T, beta1: T, beta2: T, eps: T, weight_decay: T, decoupled_weight_decay: bool);
+
     /// AdamW's hyper-parameters: step size `lr`, decoupled weight decay `weight_decay`
     /// (PyTorch's default is 0.01), the other fields at their defaults.
     pub fn adamw(lr: T, weight_decay: T) -> Self {
@@ -254,7 +262,7 @@ impl<T: Float> AdamParams<T> {
 /// use nnkern::{AdamParams, adam_update};
 ///
 /// let (mut p, mut m, mut v) = ([1.0_f64], [0.0], [0.0]);
-/// adam_update(&mut p, &[2.0], &mut m, &mut v, 1, &AdamParams { lr: 0.1, ..Default::default() })?;
+/// adam_update(&mut p, &[2.0], &mut m, &mut v, 1, &AdamParams::default().lr(0.1))?;
 /// assert!((p[0] - 0.9).abs() < 1e-6); // the first step moves each parameter by ≈ lr
 /// # Ok::<(), nnkern::Error>(())
 /// ```

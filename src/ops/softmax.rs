@@ -8,6 +8,7 @@ use crate::simd::{self, Isa, Kernel, Math, Unary, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MaskedRows {
     /// NaN in every column, as PyTorch's `softmax`.
     #[default]
@@ -23,13 +24,18 @@ pub enum MaskedRows {
 /// ```
 /// use nnkern::{MaskedRows, SoftmaxOptions};
 ///
-/// let opts = SoftmaxOptions { masked_rows: MaskedRows::Zero };
+/// let opts = SoftmaxOptions::default().masked_rows(MaskedRows::Zero);
 /// assert_ne!(opts, SoftmaxOptions::default());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct SoftmaxOptions {
     /// The result for rows whose logits are all −∞.
     pub masked_rows: MaskedRows,
+}
+
+impl SoftmaxOptions {
+    setters!(masked_rows: MaskedRows);
 }
 
 /// Rows narrower than this are processed as one flat run per block (several rows per vector);
@@ -261,7 +267,7 @@ fn check_row_backward<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    softmax_named("softmax_forward", x, y, SoftmaxOptions::default())
+    softmax_named("softmax_forward", x, y, &SoftmaxOptions::default())
 }
 
 /// [`softmax_forward`] with options (what a fully masked row gives).
@@ -277,15 +283,16 @@ pub fn softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<(
 ///
 /// let x = [f32::NEG_INFINITY; 2];
 /// let mut y = [f32::NAN; 2];
-/// let opts = SoftmaxOptions { masked_rows: MaskedRows::Zero };
-/// softmax_forward_with(MatRef::from_row_major(&x, 1, 2)?, MatMut::from_row_major(&mut y, 1, 2)?, opts)?;
+/// let opts = SoftmaxOptions::default().masked_rows(MaskedRows::Zero);
+/// let (xv, yv) = (MatRef::from_row_major(&x, 1, 2)?, MatMut::from_row_major(&mut y, 1, 2)?);
+/// softmax_forward_with(xv, yv, &opts)?;
 /// assert_eq!(y, [0.0, 0.0]);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_forward_with<T: Float>(
     x: MatRef<'_, T>,
     y: MatMut<'_, T>,
-    opts: SoftmaxOptions,
+    opts: &SoftmaxOptions,
 ) -> Result<()> {
     softmax_named("softmax_forward_with", x, y, opts)
 }
@@ -294,7 +301,7 @@ fn softmax_named<T: Float>(
     op: &'static str,
     x: MatRef<'_, T>,
     y: MatMut<'_, T>,
-    opts: SoftmaxOptions,
+    opts: &SoftmaxOptions,
 ) -> Result<()> {
     check_row_op(op, &x, &y)?;
     run_rows(RowOp::Softmax(opts.masked_rows), x, x, y);

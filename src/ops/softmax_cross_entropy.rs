@@ -32,16 +32,16 @@ use crate::simd::{self, Internal, Isa, Kernel, LANES, Math, Unary, dispatch, unr
 /// use nnkern::{CrossEntropyOptions, Reduction};
 ///
 /// let w = [1.0_f32, 2.0, 0.5];
-/// let opts = CrossEntropyOptions {
-///     reduction: Reduction::Sum,
-///     weight: Some(&w),
-///     ignore_index: Some(3),
-///     label_smoothing: 0.1,
-/// };
+/// let opts = CrossEntropyOptions::default()
+///     .reduction(Reduction::Sum)
+///     .weight(Some(&w))
+///     .ignore_index(Some(3))
+///     .label_smoothing(0.1);
 /// assert_eq!(CrossEntropyOptions::<f32>::default().reduction, Reduction::Mean);
 /// # let _ = opts;
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct CrossEntropyOptions<'a, T> {
     /// How per-row losses are reduced (default `Mean`).
     pub reduction: Reduction,
@@ -52,6 +52,10 @@ pub struct CrossEntropyOptions<'a, T> {
     pub ignore_index: Option<usize>,
     /// Label smoothing ε in [0, 1] (default 0).
     pub label_smoothing: T,
+}
+
+impl<'a, T> CrossEntropyOptions<'a, T> {
+    setters!(reduction: Reduction, weight: Option<&'a [T]>, ignore_index: Option<usize>, label_smoothing: T);
 }
 
 /// The validated problem: everything a row needs besides its logits and target.

@@ -48,6 +48,7 @@ use std::sync::OnceLock;
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SimdPath {
     /// AVX-512 (F, BW, DQ, VL) with FMA: 16 f32 lanes.
     Avx512,

@@ -20,6 +20,7 @@ pub fn act_error(act: Activation) -> (f64, f64) {
         Activation::Relu => (1.0, 0.0),
         Activation::Sigmoid => (0.25, tol::SIGMOID_ROUNDINGS),
         Activation::Tanh => (1.0, tol::TANH_ROUNDINGS),
+        other => panic!("no reference for {other:?}: add one here"),
     }
 }
 
@@ -29,6 +30,7 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
         Activation::Sigmoid => r::sigmoid(z),
         Activation::Tanh => z.tanh(),
         Activation::Relu => r::relu(z),
+        other => panic!("no reference for {other:?}: add one here"),
     }
 }
 
@@ -44,6 +46,7 @@ pub fn act_grad_ref(act: Activation, y: f64, dy: f64) -> f64 {
                 0.0
             }
         }
+        other => panic!("no reference for {other:?}: add one here"),
     }
 }
 
@@ -144,10 +147,12 @@ pub fn affine_backward<T: Float>(
     let mut dw = match accum {
         Accum::Replace => Stored::<T>::nan(d, h, lay(5)),
         Accum::Add => Stored::<T>::filled(&dw0, d, h, lay(5)),
+        other => panic!("no reference for {other:?}: add one here"),
     };
     let mut db: Vec<T> = match accum {
         Accum::Replace => vec![T::NAN; h],
         Accum::Add => db0.iter().map(|&v| T::from_f64(v)).collect(),
+        other => panic!("no reference for {other:?}: add one here"),
     };
     let grads = AffineGrads {
         dx: Some(dx.view_mut()),
@@ -468,12 +473,11 @@ pub fn sce<T: Float>(rng: &mut Rng, k: &Case) {
         },
         eps: eps_t.to_f64(),
     };
-    let opts = CrossEntropyOptions {
-        reduction: red,
-        weight: wt.as_deref(),
-        ignore_index: ropts.ignore,
-        label_smoothing: eps_t,
-    };
+    let opts = CrossEntropyOptions::default()
+        .reduction(red)
+        .weight(wt.as_deref())
+        .ignore_index(ropts.ignore)
+        .label_smoothing(eps_t);
     let out_len = if red == Reduction::None { n } else { 1 };
     let dloss = rng.values::<T>(out_len, 0.5, 2.0);
     let dloss_t: Vec<T> = dloss.iter().map(|&v| T::from_f64(v)).collect();
@@ -734,11 +738,10 @@ pub fn bce<T: Float>(rng: &mut Rng, n: usize, c: usize, red: Reduction, case: us
         _ => 1.0,
     };
     let p_at = |k: usize| if with_pos { pw[k] } else { 1.0 };
-    let opts = BceOptions {
-        reduction: red,
-        weight,
-        pos_weight: with_pos.then_some(&pwt[..]),
-    };
+    let opts = BceOptions::default()
+        .reduction(red)
+        .weight(weight)
+        .pos_weight(with_pos.then_some(&pwt[..]));
     let what = |s: &str| format!("{s} {n}×{c} {red:?} w{weight_kind} pos{with_pos} soft{soft}");
 
     // reference, per element
@@ -789,6 +792,7 @@ pub fn bce<T: Float>(rng: &mut Rng, n: usize, c: usize, red: Reduction, case: us
                 Reduction::None => (up[e], 1.0),
                 Reduction::Mean => (up[0], count as f64),
                 Reduction::Sum => (up[0], 1.0),
+                other => panic!("no reference for {other:?}: add one here"),
             };
             assert_within::<T>(
                 g[e],
@@ -864,10 +868,7 @@ pub fn optimizers<T: Float>(rng: &mut Rng, len: usize, lr: f64, step: u32) {
     }
     let m0 = rng.values::<T>(len, -1.0, 1.0);
     let v0 = rng.values::<T>(len, 0.0, 1.0);
-    let hp = nnkern::AdamParams::<T> {
-        lr: lr_t,
-        ..Default::default()
-    };
+    let hp = nnkern::AdamParams::<T>::default().lr(lr_t);
     let (b1, b2, eps) = (hp.beta1.to_f64(), hp.beta2.to_f64(), hp.eps.to_f64());
     let (mut p, mut m, mut v) = (t(&p0), t(&m0), t(&v0));
     nnkern::adam_update(&mut p, &t(&g), &mut m, &mut v, step, &hp).unwrap();
@@ -1032,6 +1033,7 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
                         + tol::ACT_GRAD_ROUNDINGS * u * dh.v.abs() * (1.0 + y.v * y.v);
                     (v, e)
                 }
+                other => panic!("no reference for {other:?}: add one here"),
             };
             dz[i * h + j] = Bounded { v, e };
         }
