@@ -238,8 +238,9 @@ impl<'a, T> MatMut<'a, T> {
     }
 }
 
-/// Checks what a raw view needs beyond the caller's promises: a non-null pointer, strides and
-/// an extent whose byte offsets fit in `isize` (as `pointer::add` requires).
+/// Checks what a raw view needs beyond the caller's promises — a non-null pointer (returned as
+/// the view's `NonNull`), strides and an extent whose byte offsets fit in `isize` (as
+/// `pointer::add` requires).
 fn check_raw<T>(
     op: &'static str,
     ptr: *const T,
@@ -247,10 +248,10 @@ fn check_raw<T>(
     cols: usize,
     rs: usize,
     cs: usize,
-) -> Result<()> {
-    if ptr.is_null() {
+) -> Result<NonNull<T>> {
+    let Some(nn) = NonNull::new(ptr.cast_mut()) else {
         return Err(Error::new(op, "ptr", ErrorKind::Value, "is null".to_string()));
-    }
+    };
     check_view(op, usize::MAX, rows, cols, rs, cs)?;
     let need = extent(rows, cols, rs, cs).unwrap_or(usize::MAX);
     if need
@@ -264,7 +265,7 @@ fn check_raw<T>(
             format!("({rs}, {cs}) for a {rows}×{cols} view span more than isize::MAX bytes"),
         ));
     }
-    Ok(())
+    Ok(nn)
 }
 
 impl<'a, T: Copy> MatRef<'a, T> {
@@ -377,9 +378,9 @@ impl<'a, T: Copy> MatRef<'a, T> {
         row_stride: usize,
         col_stride: usize,
     ) -> Result<Self> {
-        check_raw("MatRef::from_raw_parts", ptr, rows, cols, row_stride, col_stride)?;
+        let ptr = check_raw("MatRef::from_raw_parts", ptr, rows, cols, row_stride, col_stride)?;
         Ok(MatRef {
-            ptr: NonNull::new(ptr.cast_mut()).expect("checked non-null"),
+            ptr,
             rows,
             cols,
             rs: row_stride,
@@ -718,10 +719,10 @@ impl<'a, T: Copy> MatMut<'a, T> {
         col_stride: usize,
     ) -> Result<Self> {
         const OP: &str = "MatMut::from_raw_parts";
-        check_raw(OP, ptr, rows, cols, row_stride, col_stride)?;
+        let ptr = check_raw(OP, ptr, rows, cols, row_stride, col_stride)?;
         check_distinct(OP, rows, cols, row_stride, col_stride)?;
         Ok(MatMut {
-            ptr: NonNull::new(ptr).expect("checked non-null"),
+            ptr,
             rows,
             cols,
             rs: row_stride,
