@@ -133,10 +133,10 @@ pub use float::Float;
 pub use gemm::{GemmEngine, gemm, gemm_engine, with_gemm_engine};
 pub use mat::{MatMut, MatRef};
 pub use ops::activation::{
-    Activation, activation_backward, activation_forward, exp_forward, relu_backward, relu_forward,
+    Activation, Saved, activation_backward, activation_forward, exp_forward, relu_backward, relu_forward,
     sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
 };
-pub use ops::affine::{AffineGrads, affine_backward, affine_forward};
+pub use ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
 pub use ops::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
 pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
 pub use ops::matmul::{matmul_backward, matmul_forward};

@@ -125,18 +125,18 @@ mod every_kernel {
         }
 
         #[test]
-        fn activations_and_softmax(n in 0usize..40, c in 1usize..300, l in 0usize..243, which in 0usize..3,
+        fn activations_and_softmax(n in 0usize..40, c in 1usize..300, l in 0usize..243, which in 0usize..Activation::ALL.len(),
                                    f64_: bool, path in 0usize..4, seed: u64) {
             on(path, || {
                 let mut rng = Rng::new(seed);
                 if f64_ {
-                    checks::activation_forward::<f64>(&mut rng, n, c, which, [lay(l), out_lay(l)]);
-                    checks::activation_backward::<f64>(&mut rng, n, c, which, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::activation_forward::<f64>(&mut rng, n, c, Activation::ALL[which], [lay(l), out_lay(l)]);
+                    checks::activation_backward::<f64>(&mut rng, n, c, Activation::ALL[which], [lay(l), lay(l / 3), out_lay(l / 9)]);
                     checks::softmax_forward::<f64>(&mut rng, n, c, [lay(l / 3), out_lay(l), out_lay(l / 2)]);
                     checks::softmax_backward::<f64>(&mut rng, n, c, [lay(l), lay(l / 3), lay(l / 9), out_lay(l / 27), out_lay(l / 81)]);
                 } else {
-                    checks::activation_forward::<f32>(&mut rng, n, c, which, [lay(l), out_lay(l)]);
-                    checks::activation_backward::<f32>(&mut rng, n, c, which, [lay(l), lay(l / 3), out_lay(l / 9)]);
+                    checks::activation_forward::<f32>(&mut rng, n, c, Activation::ALL[which], [lay(l), out_lay(l)]);
+                    checks::activation_backward::<f32>(&mut rng, n, c, Activation::ALL[which], [lay(l), lay(l / 3), out_lay(l / 9)]);
                     checks::softmax_forward::<f32>(&mut rng, n, c, [lay(l / 3), out_lay(l), out_lay(l / 2)]);
                     checks::softmax_backward::<f32>(&mut rng, n, c, [lay(l), lay(l / 3), lay(l / 9), out_lay(l / 27), out_lay(l / 81)]);
                 }

@@ -7,20 +7,20 @@ mod common;
 
 use common::checks::{self, OUT_LAYOUTS};
 use common::{LAYOUTS, Rng, SWEEP, SWEEP_NONZERO};
-use nnkern::{Float, MatMut, MatRef};
+use nnkern::{Activation, Float, MatMut, MatRef};
 
 fn activations_sweep<T: Float>() {
     let mut rng = Rng::new(10);
     let mut case = 0;
     for &n in &SWEEP {
         for &c in &SWEEP {
-            for which in 0..3 {
+            for act in Activation::ALL {
                 case += 1;
                 checks::activation_forward::<T>(
                     &mut rng,
                     n,
                     c,
-                    which,
+                    act,
                     [LAYOUTS[case % 3], OUT_LAYOUTS[case % 2]],
                 );
             }
@@ -34,10 +34,10 @@ fn activation_grads_sweep<T: Float>() {
     let mut case = 0;
     for &n in &SWEEP {
         for &c in &SWEEP {
-            for which in 0..3 {
+            for act in Activation::ALL {
                 case += 1;
                 let lay = [LAYOUTS[case % 3], LAYOUTS[(case / 3) % 3], OUT_LAYOUTS[case % 2]];
-                checks::activation_backward::<T>(&mut rng, n, c, which, lay);
+                checks::activation_backward::<T>(&mut rng, n, c, act, lay);
             }
         }
     }

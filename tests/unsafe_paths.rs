@@ -73,8 +73,8 @@ fn gemm_and_affine_f64() {
 fn rowwise<T: Float>() {
     let mut rng = Rng::new(91);
     for (n, c) in [(3, 5), (2, 33)] {
-        for which in 0..3 {
-            checks::activation_forward::<T>(&mut rng, n, c, which, [Layout::Strided, Layout::Contiguous]);
+        for act in Activation::ALL {
+            checks::activation_forward::<T>(&mut rng, n, c, act, [Layout::Strided, Layout::Contiguous]);
         }
         checks::softmax_forward::<T>(
             &mut rng,

@@ -6,8 +6,8 @@ use super::{Buf, Init, Layer, Params, check_dy, check_input};
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::ops::activation::{Activation, activation_backward, activation_forward};
-use crate::ops::affine::{AffineGrads, affine_backward, affine_forward};
+use crate::ops::activation::{Activation, Saved, activation_backward, activation_forward};
+use crate::ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
 use crate::ops::cross_entropy::Targets;
 use crate::ops::matmul::{matmul_backward, matmul_forward};
 use crate::ops::softmax::{softmax_backward, softmax_forward};
@@ -135,6 +135,8 @@ pub struct Affine<T> {
     pub(crate) h: usize,
     pub(crate) act: Activation,
     x: Buf<T>,
+    /// The pre-activation, kept in training for the activations whose derivative needs it.
+    z: Buf<T>,
     y: Buf<T>,
     yi: Buf<T>,
     dx: Buf<T>,
@@ -159,6 +161,7 @@ impl<T: Float> Affine<T> {
             h,
             act,
             x: Buf::default(),
+            z: Buf::default(),
             y: Buf::default(),
             yi: Buf::default(),
             dx: Buf::default(),
@@ -169,10 +172,15 @@ impl<T: Float> Affine<T> {
     fn grads(&mut self, dy: MatRef<'_, T>, want_dx: bool) -> Result<()> {
         const OP: &str = "Affine::backward";
         let dx = dx_out(OP, &dy, &self.x, (self.d, self.h), &mut self.dx, want_dx)?;
+        let saved = if self.act.needs_input() {
+            Saved::Input(self.z.view())
+        } else {
+            Saved::Output(self.y.view())
+        };
         affine_backward(
             self.x.view(),
             MatRef::from_row_major(&self.w, self.d, self.h)?,
-            self.y.view(),
+            saved,
             dy,
             self.act,
             AffineGrads {
@@ -195,7 +203,12 @@ impl<T: Float> Affine<T> {
             self.x.copy_from(op, x)?;
         }
         let w = MatRef::from_row_major(&self.w, self.d, self.h)?;
-        affine_forward(x, w, &self.b, self.act, y.view_mut())?;
+        if train && self.act.needs_input() {
+            self.z.shape(op, x.rows(), self.h)?;
+            affine_forward_with_z(x, w, &self.b, self.act, self.z.view_mut(), y.view_mut())?;
+        } else {
+            affine_forward(x, w, &self.b, self.act, y.view_mut())?;
+        }
         Ok(y.view())
     }
 
@@ -260,10 +273,12 @@ impl<T: Float> Layer<T> for Affine<T> {
     }
 }
 
-/// An elementwise activation layer over an [`Activation`]: keeps its output for backward.
+/// An elementwise activation layer over an [`Activation`]: keeps its output for backward, or
+/// its input where the derivative needs it ([`Activation::needs_input`]).
 #[derive(Debug)]
 pub struct Act<T> {
     act: Activation,
+    x: Buf<T>,
     y: Buf<T>,
     yi: Buf<T>,
     dx: Buf<T>,
@@ -274,6 +289,7 @@ impl<T: Float> Act<T> {
     pub fn new(act: Activation) -> Self {
         Act {
             act,
+            x: Buf::default(),
             y: Buf::default(),
             yi: Buf::default(),
             dx: Buf::default(),
@@ -286,6 +302,9 @@ impl<T: Float> Params<T> for Act<T> {}
 impl<T: Float> Layer<T> for Act<T> {
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<MatRef<'_, T>> {
         self.y.shape("Act::forward", x.rows(), x.cols())?;
+        if self.act.needs_input() {
+            self.x.copy_from("Act::forward", x)?;
+        }
         activation_forward(self.act, x, self.y.view_mut())?;
         Ok(self.y.view())
     }
@@ -298,7 +317,12 @@ impl<T: Float> Layer<T> for Act<T> {
         const OP: &str = "Act::backward";
         check_dy(OP, &dy, (self.y.rows, self.y.cols))?;
         self.dx.shape(OP, self.y.rows, self.y.cols)?;
-        activation_backward(self.act, self.y.view(), dy, self.dx.view_mut())?;
+        let saved = if self.act.needs_input() {
+            Saved::Input(self.x.view())
+        } else {
+            Saved::Output(self.y.view())
+        };
+        activation_backward(self.act, saved, dy, self.dx.view_mut())?;
         Ok(self.dx.view())
     }
 }
@@ -348,6 +372,16 @@ act_layer!(
     Relu,
     Relu,
     "The ReLU layer: y = max(x, 0), dx = dy where y > 0, else 0."
+);
+act_layer!(
+    Silu,
+    Silu,
+    "The SiLU layer: y = x·σ(x), dx = dy⊙σ(x)⊙(1 + x⊙σ(−x)); keeps its input."
+);
+act_layer!(
+    GeluTanh,
+    GeluTanh,
+    "The GELU layer, tanh form (PyTorch's `approximate='tanh'`); keeps its input."
 );
 
 /// The Softmax layer (row-wise): y = softmax(x), dx = y⊙(dy − Σ dy⊙y).

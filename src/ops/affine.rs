@@ -1,14 +1,15 @@
 //! Affine: y = act(x·W + b), forward and backward, with the activation fused.
 
-use super::activation::Activation;
+use super::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut, Saved};
 use super::matmul::{backward_products, check_backward, check_xw};
-use super::{Accum, Workspace, check_len, check_shape, dims_mut, row_of, scratch_len};
+use super::{Accum, Workspace, check_len, check_shape, dims_mut, map_unary, row_of, scratch_len};
 use crate::error::Result;
 use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Isa, Kernel, Math, Unary, dispatch};
+use crate::simd::{Isa, Kernel, Math, dispatch};
+use std::marker::PhantomData;
 
 /// y = act(x·W + b), the dense layer.
 ///
@@ -46,12 +47,24 @@ pub fn affine_forward<T: Float>(
     w: MatRef<'_, T>,
     b: &[T],
     act: Activation,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    forward_checked("affine_forward", x, w, b, act, y)
+}
+
+/// [`affine_forward`] once its arguments are named by `op`.
+fn forward_checked<T: Float>(
+    op: &'static str,
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: &[T],
+    act: Activation,
     mut y: MatMut<'_, T>,
 ) -> Result<()> {
-    const OP: &str = "affine_forward";
-    check_xw(OP, &x, &w)?;
-    check_len(OP, "b", b.len(), w.cols(), "w.cols")?;
-    check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
+    act.check(op, "act")?;
+    check_xw(op, &x, &w)?;
+    check_len(op, "b", b.len(), w.cols(), "w.cols")?;
+    check_shape(op, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
     let (n, d, h) = (x.rows(), x.cols(), w.cols());
     if n == 0 || h == 0 {
         return Ok(()); // y has no elements, however long its other side
@@ -98,6 +111,75 @@ pub fn affine_forward<T: Float>(
     Ok(())
 }
 
+/// z = x·W + b and y = act(z): [`affine_forward`] that also keeps the pre-activation z, for
+/// the activations whose derivative needs it ([`Activation::needs_input`]: SiLU, GELU).
+///
+/// z is written by the product's own epilogue (the bias added per part while it is in
+/// cache), then y = act(z) in one SIMD pass; y gets exactly the bits of [`affine_forward`].
+/// Pass `Saved::Input(z)` to [`affine_backward`].
+///
+/// Shapes: x: N×D, w: D×H, b: H, z and y: N×H, any non-aliasing views.
+///
+/// # Errors
+///
+/// As [`affine_forward`], and [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `z` if z
+/// is not N×H.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{Activation, MatMut, MatRef, affine_forward_with_z};
+///
+/// let x = [1.0_f32, -1.0]; // 1×2
+/// let w = [2.0_f32, 0.0, 0.0, 2.0]; // 2×2
+/// let b = [0.0_f32, 0.0];
+/// let (mut z, mut y) = ([0.0_f32; 2], [0.0_f32; 2]);
+/// affine_forward_with_z(
+///     MatRef::from_row_major(&x, 1, 2)?,
+///     MatRef::from_row_major(&w, 2, 2)?,
+///     &b,
+///     Activation::Silu,
+///     MatMut::from_row_major(&mut z, 1, 2)?,
+///     MatMut::from_row_major(&mut y, 1, 2)?,
+/// )?;
+/// assert_eq!(z, [2.0, -2.0]);
+/// assert_eq!(y[0], 2.0 * Activation::Sigmoid.apply(2.0_f32)); // x·σ(x)
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn affine_forward_with_z<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: &[T],
+    act: Activation,
+    mut z: MatMut<'_, T>,
+    mut y: MatMut<'_, T>,
+) -> Result<()> {
+    const OP: &str = "affine_forward_with_z";
+    act.check(OP, "act")?;
+    check_xw(OP, &x, &w)?;
+    check_shape(OP, "z", dims_mut(&z), (x.rows(), w.cols()), "x.rows × w.cols")?;
+    check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
+    forward_checked(OP, x, w, b, Activation::Identity, z.rb_mut())?;
+    if y.unit_col_stride() {
+        struct V<'a, T>(MatRef<'a, T>, MatMut<'a, T>);
+        impl<T: Float> ActVisitor<T> for V<'_, T> {
+            type Out = ();
+            fn visit<A: ActFn<T>>(self, a: A) {
+                map_unary(Fwd(a), Some(self.0), self.1)
+            }
+        }
+        act.visit(V(z.rb(), y));
+        return Ok(());
+    }
+    for i in 0..y.rows() {
+        for j in 0..y.cols() {
+            *y.at_mut(i, j) = *z.at_mut(i, j);
+        }
+    }
+    act.apply_inplace(y);
+    Ok(())
+}
+
 /// Output widths from which `affine_forward` applies bias and activation per GEMM part.
 const EPILOGUE_MIN_COLS: usize = 16;
 
@@ -112,15 +194,20 @@ impl<T: Float> Kernel for BiasAct<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
+        struct V<'a, T, M>(&'a mut [T], PhantomData<M>);
+        impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+            type Out = ();
+            #[inline(always)]
+            fn visit<A: ActFn<T>>(self, a: A) {
+                if !A::IDENTITY {
+                    M::map_inplace(Fwd(a), self.0)
+                }
+            }
+        }
         for (v, &bj) in self.y.iter_mut().zip(self.b) {
             *v += bj;
         }
-        match self.act {
-            Activation::Identity => {}
-            Activation::Sigmoid => M::map_inplace(Unary::Sigmoid, self.y),
-            Activation::Tanh => M::map_inplace(Unary::Tanh, self.y),
-            Activation::Relu => self.y.iter_mut().for_each(|v| *v = Activation::Relu.apply(*v)),
-        }
+        self.act.visit(V::<T, M>(self.y, PhantomData));
     }
 }
 
@@ -138,20 +225,24 @@ pub struct AffineGrads<'a, T> {
     pub db: &'a mut [T],
 }
 
-/// The gradients of y = act(x·W + b):
-/// dz = dy ⊙ act′(y), dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ_rows dz.
+/// The gradients of y = act(z), z = x·W + b:
+/// dz = dy ⊙ act′, dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ_rows dz.
 ///
-/// act′ is computed from the forward output y (see [`Activation`]), so no pre-activation
-/// needs to be kept. Shapes: x: N×D, w: D×H, y and dy: N×H, and the [`AffineGrads`]
+/// act′ is computed from what the forward saved (`saved`): the output y (a `MatRef` passed as
+/// is, or [`Saved::Output`]) for the activations whose derivative is a function of y, or the
+/// pre-activation z ([`Saved::Input`], kept by [`affine_forward_with_z`]) for any
+/// activation. Shapes: x: N×D, w: D×H, the saved y or z and dy: N×H, and the [`AffineGrads`]
 /// dx: N×D, dw: D×H, db: H. `ws` holds dz (N×H) between the passes when the activation is
 /// not the identity; reuse one [`Workspace`] across steps and nothing is allocated after
 /// the first. With N = 0, dW and db are zeroed (`Replace`) or left as they are (`Add`).
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `w`, `y`, `dy`, `dx` or `dw` when its
-/// shape does not fit x; [`ErrorKind::Length`](crate::ErrorKind::Length) naming `db` if its
-/// length is not H.
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `w`, `saved`, `dy`, `dx` or `dw` when
+/// its shape does not fit x; [`ErrorKind::Length`](crate::ErrorKind::Length) naming `db` if
+/// its length is not H; [`ErrorKind::Value`](crate::ErrorKind::Value) naming `saved` if it is
+/// the output y of an activation whose derivative needs z, or `act` for a non-finite
+/// LeakyReLU slope.
 ///
 /// # Example
 ///
@@ -183,10 +274,10 @@ pub struct AffineGrads<'a, T> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn affine_backward<T: Float>(
+pub fn affine_backward<'s, T: Float>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
-    y: MatRef<'_, T>,
+    saved: impl Into<Saved<'s, T>>,
     dy: MatRef<'_, T>,
     act: Activation,
     grads: AffineGrads<'_, T>,
@@ -195,14 +286,18 @@ pub fn affine_backward<T: Float>(
 ) -> Result<()> {
     const OP: &str = "affine_backward";
     let AffineGrads { dx, dw, db } = grads;
+    let saved = saved.into();
+    let y = *saved.mat();
+    act.check(OP, "act")?;
     check_backward(OP, &x, &w, &dy, &dx, &dw)?;
     check_shape(
         OP,
-        "y",
+        "saved",
         (y.rows(), y.cols()),
         (x.rows(), w.cols()),
         "x.rows × w.cols",
     )?;
+    act.check_saved(OP, "saved", &saved)?;
     check_len(OP, "db", db.len(), w.cols(), "w.cols")?;
     let (n, h) = (x.rows(), w.cols());
 
@@ -235,7 +330,7 @@ pub fn affine_backward<T: Float>(
                 path,
                 DzBlock {
                     act,
-                    y,
+                    saved,
                     dy,
                     r0,
                     r1,
@@ -262,11 +357,11 @@ pub fn affine_backward<T: Float>(
     Ok(())
 }
 
-/// Rows r0..r1: dz = dy ⊙ act′(y) (stored unless the activation is the identity, where dz is
+/// Rows r0..r1: dz = dy ⊙ act′ (stored unless the activation is the identity, where dz is
 /// dy itself) and `sums` ← Σ of those dz rows.
 struct DzBlock<'a, T> {
     act: Activation,
-    y: MatRef<'a, T>,
+    saved: Saved<'a, T>,
     dy: MatRef<'a, T>,
     r0: usize,
     r1: usize,
@@ -278,22 +373,25 @@ impl<T: Float> Kernel for DzBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
-        // one loop per activation, so that each is branch-free and vectorizes
-        match self.act {
-            Activation::Identity => self.rows(|_, gv| gv),
-            Activation::Sigmoid => self.rows(|yv, gv| Activation::Sigmoid.grad_from_output(yv, gv)),
-            Activation::Tanh => self.rows(|yv, gv| Activation::Tanh.grad_from_output(yv, gv)),
-            Activation::Relu => self.rows(|yv, gv| Activation::Relu.grad_from_output(yv, gv)),
+        struct V<'a, T, M>(DzBlock<'a, T>, PhantomData<M>);
+        impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+            type Out = ();
+            #[inline(always)]
+            fn visit<A: ActFn<T>>(self, a: A) {
+                self.0.rows::<M, A>(a)
+            }
         }
+        let act = self.act;
+        act.visit(V::<T, M>(self, PhantomData));
     }
 }
 
 impl<T: Float> DzBlock<'_, T> {
-    /// The block's rows for the activation's derivative `f(y, dy)`.
+    /// The block's rows for the activation `a`.
     #[inline(always)]
-    fn rows(self, f: impl Fn(T, T) -> T) {
+    fn rows<M: Math, A: ActFn<T>>(self, a: A) {
         let DzBlock {
-            y,
+            saved,
             dy,
             r0,
             r1,
@@ -305,21 +403,19 @@ impl<T: Float> DzBlock<'_, T> {
         let (mut ybuf, mut dybuf) = (Vec::new(), Vec::new());
         for i in r0..r1 {
             let g = row_of(&dy, i, &mut dybuf);
-            match dz.as_mut() {
-                None => {
-                    for (s, &v) in sums.iter_mut().zip(g) {
-                        *s += v;
-                    }
+            let Some(dz) = dz.as_mut() else {
+                for (s, &v) in sums.iter_mut().zip(g) {
+                    *s += v;
                 }
-                Some(dz) => {
-                    let yr = row_of(&y, i, &mut ybuf);
-                    let out = dz.row_mut(i - r0);
-                    for (((o, s), &yv), &gv) in out.iter_mut().zip(sums.iter_mut()).zip(yr).zip(g) {
-                        let v = f(yv, gv);
-                        *o = v;
-                        *s += v;
-                    }
-                }
+                continue;
+            };
+            let out = dz.row_mut(i - r0);
+            match saved {
+                Saved::Output(y) => M::map2(GradOut(a), row_of(&y, i, &mut ybuf), g, out),
+                Saved::Input(z) => M::map2(GradIn(a), row_of(&z, i, &mut ybuf), g, out),
+            }
+            for (s, &v) in sums.iter_mut().zip(out.iter()) {
+                *s += v;
             }
         }
     }

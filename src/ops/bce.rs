@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::par::{map_blocks, rows_per_block};
-use crate::simd::{Isa, Kernel, Math, Unary, dispatch, ln_1p_unit};
+use crate::simd::{ExpNonPos, Isa, Kernel, Math, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
 /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`.
@@ -218,7 +218,7 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
                 for (o, &v) in e.iter_mut().zip(xs) {
                     *o = -v.abs();
                 }
-                M::map_inplace(Unary::ExpNonPos, &mut e[..len]);
+                M::map_inplace(ExpNonPos, &mut e[..len]);
                 // the chunk's operands in fixed-size arrays (made once per block), so the loop
                 // below has no bounds checks or branches and vectorizes
                 if let Some(p) = k.opts.pos_weight {

@@ -33,7 +33,7 @@ pub(crate) mod two_layer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Isa, Kernel, Math, Unary, dispatch};
+use crate::simd::{BinaryOp, Isa, Kernel, Math, UnaryOp, dispatch};
 
 /// How a gradient kernel stores into its output: overwrite it, or add to it.
 ///
@@ -340,98 +340,104 @@ pub(crate) fn row_of<'a: 'b, 'b, T: Float>(m: &MatRef<'a, T>, i: usize, buf: &'b
     }
 }
 
-/// Applies `k(x_row, out_row)` to every row, in parallel over fixed row blocks.
-/// Shapes are the caller's to check; `out` has unit column stride.
-pub(crate) fn map_rows<T, K>(x: MatRef<'_, T>, out: MatMut<'_, T>, k: &K)
-where
-    T: Float,
-    K: Fn(&[T], &mut [T]) + Sync,
-{
-    crate::par::for_each_row_block(out, &|r0, mut blk: MatMut<'_, T>| {
-        let mut buf = Vec::new();
-        for i in 0..blk.rows() {
-            let xr = row_of(&x, r0 + i, &mut buf);
-            k(xr, blk.row_mut(i));
-        }
-    });
-}
-
-/// Applies `k(a_row, b_row, out_row)` to every row, in parallel over fixed row blocks.
-pub(crate) fn map_rows2<T, K>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>, k: &K)
-where
-    T: Float,
-    K: Fn(&[T], &[T], &mut [T]) + Sync,
-{
-    crate::par::for_each_row_block(out, &|r0, mut blk: MatMut<'_, T>| {
-        let (mut abuf, mut bbuf) = (Vec::new(), Vec::new());
-        for i in 0..blk.rows() {
-            let ar = row_of(&a, r0 + i, &mut abuf);
-            let br = row_of(&b, r0 + i, &mut bbuf);
-            k(ar, br, blk.row_mut(i));
-        }
-    });
-}
-
 // ----- SIMD elementwise drivers --------------------------------------------------------------
 
-/// y = op(x) over one dense run of elements.
-struct FlatUnary<'a, T> {
-    op: Unary,
-    x: &'a [T],
+/// y = op(x) over one dense run of elements (`x = None`: in place).
+struct FlatUnary<'a, T, O> {
+    op: O,
+    x: Option<&'a [T]>,
     y: &'a mut [T],
 }
 
-impl<T: Float> Kernel for FlatUnary<'_, T> {
+impl<T: Float, O: UnaryOp<T>> Kernel for FlatUnary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
-        M::map(self.op, self.x, self.y);
+        match self.x {
+            Some(x) => M::map(self.op, x, self.y),
+            None => M::map_inplace(self.op, self.y),
+        }
     }
 }
 
-/// y = op(x) over a block of rows starting at row `r0` of x.
-struct RowsUnary<'a, T> {
-    op: Unary,
-    x: MatRef<'a, T>,
+/// y = op(x) over a block of rows starting at row `r0` of x (`x = None`: in place).
+struct RowsUnary<'a, T, O> {
+    op: O,
+    x: Option<MatRef<'a, T>>,
     r0: usize,
     y: MatMut<'a, T>,
 }
 
-impl<T: Float> Kernel for RowsUnary<'_, T> {
+impl<T: Float, O: UnaryOp<T>> Kernel for RowsUnary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
         let mut buf = Vec::new();
         for i in 0..self.y.rows() {
-            let xr = row_of(&self.x, self.r0 + i, &mut buf);
-            M::map(self.op, xr, self.y.row_mut(i));
+            match &self.x {
+                Some(x) => {
+                    let xr = row_of(x, self.r0 + i, &mut buf);
+                    M::map(self.op, xr, self.y.row_mut(i));
+                }
+                None => M::map_inplace(self.op, self.y.row_mut(i)),
+            }
         }
     }
 }
 
-/// y ← op(y) over a dense run.
-struct InplaceUnary<'a, T> {
-    op: Unary,
-    y: &'a mut [T],
+/// out = op(a, b) over one dense run.
+struct FlatBinary<'a, T, O> {
+    op: O,
+    a: &'a [T],
+    b: &'a [T],
+    out: &'a mut [T],
 }
 
-impl<T: Float> Kernel for InplaceUnary<'_, T> {
+impl<T: Float, O: BinaryOp<T>> Kernel for FlatBinary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
-        M::map_inplace(self.op, self.y);
+        M::map2(self.op, self.a, self.b, self.out);
     }
 }
 
-/// y = op(x) elementwise on the current SIMD path; dense operands are split into fixed-size
-/// runs of elements, others by row blocks. Shapes are the caller's to check; y has unit
-/// column stride.
-pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>) {
+/// out = op(a, b) over a block of rows starting at row `r0` of a and b.
+struct RowsBinary<'a, T, O> {
+    op: O,
+    a: MatRef<'a, T>,
+    b: MatRef<'a, T>,
+    r0: usize,
+    out: MatMut<'a, T>,
+}
+
+impl<T: Float, O: BinaryOp<T>> Kernel for RowsBinary<'_, T, O> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(mut self) {
+        let (mut abuf, mut bbuf) = (Vec::new(), Vec::new());
+        for i in 0..self.out.rows() {
+            let ar = row_of(&self.a, self.r0 + i, &mut abuf);
+            let br = row_of(&self.b, self.r0 + i, &mut bbuf);
+            M::map2(self.op, ar, br, self.out.row_mut(i));
+        }
+    }
+}
+
+/// y = op(x) elementwise on the current SIMD path (`x = None`: y ← op(y)); dense operands
+/// are split into fixed-size runs of elements, others by row blocks. Shapes are the caller's
+/// to check; y has unit column stride.
+pub(crate) fn map_unary<T: Float, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>, y: MatMut<'_, T>) {
     let path = Isa::current();
     let rows = |y: MatMut<'_, T>| {
         crate::par::for_each_row_block(y, &|r0, blk| dispatch(path, RowsUnary { op, x, r0, y: blk }));
     };
-    let Some(xf) = x.as_flat() else { return rows(y) };
+    let xf = match x {
+        Some(x) => match x.as_flat() {
+            Some(xf) => Some(xf),
+            None => return rows(y),
+        },
+        None => None,
+    };
     match y.into_flat() {
         Ok(yf) => {
             crate::par::map_blocks(
@@ -439,14 +445,8 @@ pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>)
                 1,
                 yf,
                 &|r0, r1, yb: &mut [T]| {
-                    dispatch(
-                        path,
-                        FlatUnary {
-                            op,
-                            x: &xf[r0..r1],
-                            y: yb,
-                        },
-                    )
+                    let x = xf.map(|xf| &xf[r0..r1]);
+                    dispatch(path, FlatUnary { op, x, y: yb })
                 },
                 &|(), ()| (),
             );
@@ -455,29 +455,52 @@ pub(crate) fn map_unary<T: Float>(op: Unary, x: MatRef<'_, T>, y: MatMut<'_, T>)
     }
 }
 
-/// y ← op(y) elementwise on the current SIMD path (unit column stride).
-pub(crate) fn map_unary_inplace<T: Float>(op: Unary, y: MatMut<'_, T>) {
+/// out = op(a, b) elementwise on the current SIMD path, split as [`map_unary`]; `out` has
+/// unit column stride, shapes are the caller's to check.
+pub(crate) fn map_binary<T: Float, O: BinaryOp<T>>(
+    op: O,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    out: MatMut<'_, T>,
+) {
     let path = Isa::current();
-    match y.into_flat() {
-        Ok(yf) => {
+    let rows = |out: MatMut<'_, T>| {
+        crate::par::for_each_row_block(out, &|r0, blk| {
+            dispatch(
+                path,
+                RowsBinary {
+                    op,
+                    a,
+                    b,
+                    r0,
+                    out: blk,
+                },
+            )
+        });
+    };
+    let (Some(af), Some(bf)) = (a.as_flat(), b.as_flat()) else {
+        return rows(out);
+    };
+    match out.into_flat() {
+        Ok(of) => {
             crate::par::map_blocks(
-                yf.len(),
+                of.len(),
                 1,
-                yf,
-                &|_, _, yb: &mut [T]| dispatch(path, InplaceUnary { op, y: yb }),
+                of,
+                &|r0, r1, ob: &mut [T]| {
+                    dispatch(
+                        path,
+                        FlatBinary {
+                            op,
+                            a: &af[r0..r1],
+                            b: &bf[r0..r1],
+                            out: ob,
+                        },
+                    )
+                },
                 &|(), ()| (),
             );
         }
-        Err(y) => crate::par::for_each_row_block(y, &|_, mut blk: MatMut<'_, T>| {
-            for i in 0..blk.rows() {
-                dispatch(
-                    path,
-                    InplaceUnary {
-                        op,
-                        y: blk.row_mut(i),
-                    },
-                );
-            }
-        }),
+        Err(out) => rows(out),
     }
 }

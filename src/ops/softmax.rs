@@ -4,7 +4,7 @@ use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, 
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{self, Isa, Kernel, Math, Unary, dispatch};
+use crate::simd::{self, Exp, ExpNonPos, Isa, Kernel, Math, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -106,7 +106,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                         self.shift_row(i, masked, &mut abuf);
                     }
                     if let Some(flat) = self.out.as_flat_mut() {
-                        M::map_inplace(Unary::ExpNonPos, flat);
+                        M::map_inplace(ExpNonPos, flat);
                     }
                     for i in 0..rows {
                         self.normalize_row(i);
@@ -147,7 +147,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                         }
                         let flat = self.out.as_flat_mut().expect("checked dense above");
                         let run = &flat[g0 * cols..g1 * cols];
-                        M::map(Unary::ExpNonPos, run, &mut e[..run.len()]);
+                        M::map(ExpNonPos, run, &mut e[..run.len()]);
                         for i in g0..g1 {
                             let k = (i - g0) * cols;
                             let ls = simd::sum(&e[k..k + cols]).ln();
@@ -183,7 +183,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                 let short = self.out.cols() < FLAT_COLS;
                 let flat = match (ya, self.out.as_flat_mut()) {
                     (Some(yf), Some(df)) if short => {
-                        M::map(Unary::Exp, yf, df);
+                        M::map(Exp, yf, df);
                         true
                     }
                     _ => false,
@@ -193,7 +193,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
                     let s = simd::sum(dyr);
                     if !flat {
                         let yr = row_of(&self.a, self.r0 + i, &mut abuf);
-                        M::map(Unary::Exp, yr, self.out.row_mut(i));
+                        M::map(Exp, yr, self.out.row_mut(i));
                     }
                     let dxr = self.out.row_mut(i);
                     for (o, &g) in dxr.iter_mut().zip(dyr) {

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::par::rows_per_block;
-use crate::simd::{self, Internal, Isa, Kernel, LANES, Math, Unary, dispatch, unrolled};
+use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, LANES, Math, dispatch, unrolled};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -569,7 +569,7 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
             for (o, &v) in d.iter_mut().zip(s) {
                 *o = v - st.m;
             }
-            M::map_inplace(Unary::Exp, d);
+            M::map_inplace(Exp, d);
             let g = row_scale(p.red, self.dloss, p.denom, i);
             row_grad(p, &st, &self.targets, i, g, d);
         }
@@ -843,7 +843,7 @@ fn lane_group<T: Float, M: Math, const W: usize>(
             e[j][k] = x[j][k] - m[k];
         }
     });
-    M::map_inplace(Unary::ExpNonPos, e.as_flattened_mut());
+    M::map_inplace(ExpNonPos, e.as_flattened_mut());
     // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
     let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
     unrolled!(W, |j| {
@@ -950,7 +950,7 @@ fn lane_backward<T: Float, M: Math, const W: usize>(
             e[j][k] = x[j][k] - lse[k];
         }
     });
-    M::map_inplace(Unary::Exp, e.as_flattened_mut());
+    M::map_inplace(Exp, e.as_flattened_mut());
     let (tf, w_t) = lane_labels(p, t);
     let (mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES]);
     for k in 0..LANES {
@@ -1070,7 +1070,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     }
                 }
                 if let Some(f) = self.blk.as_flat_mut() {
-                    M::map_inplace(Unary::ExpNonPos, &mut f[g0 * cols..g1 * cols]);
+                    M::map_inplace(ExpNonPos, &mut f[g0 * cols..g1 * cols]);
                 }
             }
             for r in g0..g1 {

@@ -16,8 +16,9 @@
 use super::softmax_cross_entropy::mean_lane_group;
 use crate::float::Float;
 use crate::mat::MatRef;
-use crate::ops::activation::Activation;
+use crate::ops::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut};
 use crate::simd::{Kernel, LANES, Math};
+use std::marker::PhantomData;
 
 /// The largest input width, hidden width and class count the fused step takes.
 pub(crate) const MAX_WIDTH: usize = LANES;
@@ -63,25 +64,45 @@ impl<T: Float> Kernel for Step<'_, T> {
     }
 }
 
-/// y ← act(y) over whole columns (Sigmoid and Tanh on their SIMD bodies).
+/// y ← act(y) over whole columns, on the path's SIMD body of the activation.
 #[inline(always)]
 fn activate<T: Float, M: Math>(act: Activation, y: &mut [T]) {
-    match act.unary() {
-        Some(op) => M::map_inplace(op, y),
-        None => y.iter_mut().for_each(|v| *v = act.apply(*v)),
+    struct V<'a, T, M>(&'a mut [T], PhantomData<M>);
+    impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+        type Out = ();
+        #[inline(always)]
+        fn visit<A: ActFn<T>>(self, a: A) {
+            if !A::IDENTITY {
+                M::map_inplace(Fwd(a), self.0)
+            }
+        }
     }
+    act.visit(V::<T, M>(y, PhantomData));
 }
 
-/// g ← act′ given the output y and the upstream g, one branch-free loop per activation.
+/// g ← g·act′, from the output `y` where the derivative allows it, else from the input `z`.
 #[inline(always)]
-fn activation_grad<T: Float>(act: Activation, y: &[T], g: &mut [T]) {
-    let each = |f: fn(T, T) -> T, g: &mut [T]| g.iter_mut().zip(y).for_each(|(g, &y)| *g = f(y, *g));
-    match act {
-        Activation::Identity => {}
-        Activation::Sigmoid => each(|y, g| Activation::Sigmoid.grad_from_output(y, g), g),
-        Activation::Tanh => each(|y, g| Activation::Tanh.grad_from_output(y, g), g),
-        Activation::Relu => each(|y, g| Activation::Relu.grad_from_output(y, g), g),
+fn activation_grad<T: Float, M: Math>(act: Activation, y: &[T], z: &[T], g: &mut [T]) {
+    struct V<'a, T, M>(&'a [T], &'a [T], &'a mut [T], PhantomData<M>);
+    impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+        type Out = ();
+        #[inline(always)]
+        fn visit<A: ActFn<T>>(self, a: A) {
+            let V(y, z, g, _) = self;
+            if A::IDENTITY {
+                return;
+            }
+            let mut up = [T::ZERO; LANES * MAX_WIDTH];
+            let up = &mut up[..g.len()];
+            up.copy_from_slice(g);
+            if a.reads_output() {
+                M::map2(GradOut(a), y, up, g)
+            } else {
+                M::map2(GradIn(a), z, up, g)
+            }
+        }
     }
+    act.visit(V::<T, M>(y, z, g, PhantomData));
 }
 
 /// Σ of the [`LANES`] = 16 lanes in a fixed tree (lane k + lane k + 8, then k + 4, k + 2,
@@ -134,6 +155,9 @@ impl<T: Float> Step<'_, T> {
         // the group's columns: inputs, hidden outputs (then their gradients), scores, dscores
         let mut xs = [[T::ZERO; LANES]; MAX_WIDTH];
         let mut hs = [[T::ZERO; LANES]; MAX_WIDTH];
+        // the pre-activations, kept for the activations whose derivative needs them
+        let mut zs = [[T::ZERO; LANES]; MAX_WIDTH];
+        let keep_z = act.needs_input();
         let mut dz = [[T::ZERO; LANES]; MAX_WIDTH];
         let mut s = [[T::NEG_INFINITY; LANES]; W];
         let mut ds = [[T::ZERO; LANES]; W];
@@ -158,6 +182,9 @@ impl<T: Float> Step<'_, T> {
                     add_scaled(&mut z, &xs[q], p.w1[q * h + j]);
                 }
                 hs[j] = z;
+            }
+            if keep_z {
+                zs[..h].copy_from_slice(&hs[..h]);
             }
             activate::<T, M>(act, hs[..h].as_flattened_mut());
             for (cc, sc) in s.iter_mut().enumerate().take(c) {
@@ -184,7 +211,12 @@ impl<T: Float> Step<'_, T> {
                 }
                 dz[j] = dh;
             }
-            activation_grad(act, hs[..h].as_flattened(), dz[..h].as_flattened_mut());
+            activation_grad::<T, M>(
+                act,
+                hs[..h].as_flattened(),
+                zs[..h].as_flattened(),
+                dz[..h].as_flattened_mut(),
+            );
             for j in 0..h {
                 g.b1[j] += lane_sum(&dz[j]);
                 for q in 0..d {

@@ -6,44 +6,80 @@
 //! x ≤ 0: 15 per vector, against 19 for the same body vectorized by LLVM, which builds 2ⁿ
 //! with integer shifts and adds and applies it in two products).
 //!
-//! Soundness: the vector types here are private to this module, and every function that
-//! makes one is `unsafe` with the precondition that the CPU has AVX-512 F and DQ, which the
-//! crate checks once (`SimdPath::Avx512` is only chosen when they were detected).
+//! Soundness: a vector here is made only from an [`Avx512`] token (its `Lane::splat` and
+//! `Lane::load` take one), and a token only by [`Avx512::new`], an `unsafe` function whose
+//! precondition is that the CPU has AVX-512 F, BW, DQ, VL and FMA, which the crate checks once
+//! (`SimdPath::Avx512` is only chosen when they were detected). Every other operation takes a
+//! vector, so it runs only where one was made.
+
+/// The proof that this CPU has AVX-512 F, BW, DQ, VL and FMA: the token of the 512-bit lane
+/// types.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512(());
+
+impl Avx512 {
+    /// # Safety
+    ///
+    /// The CPU supports avx512f, avx512bw, avx512dq, avx512vl, avx2 and fma.
+    #[inline(always)]
+    pub(crate) unsafe fn new() -> Avx512 {
+        Avx512(())
+    }
+}
 
 use super::lane::Lane;
 use super::math::{self, Consts};
-use super::{ACC, Internal, Unary, combine};
+use super::ops::{BinaryOp, UnaryOp};
+use super::{ACC, Internal, combine, drive};
 use std::arch::x86_64::*;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// The operations of one 512-bit vector type, through its intrinsics.
 macro_rules! zmm_lane {
-    ($name:ident, $v:ty, $t:ty, $n:expr, $mask:ty,
+    ($name:ident, $v:ty, $t:ty, $n:expr, $mask:ty, maskz_loadu = $maskz_loadu:ident,
+     mask_storeu = $mask_storeu:ident,
      set1 = $set1:ident, loadu = $loadu:ident, storeu = $storeu:ident,
      fmadd = $fmadd:ident, add = $add:ident, sub = $sub:ident, mul = $mul:ident,
      div = $div:ident, min = $min:ident, max = $max:ident, cmp = $cmp:ident,
      blend = $blend:ident, and = $and:ident, andnot = $andnot:ident, or = $or:ident,
      xor = $xor:ident, scalef = $scalef:ident, pow2i = $pow2i:expr) => {
-        /// One 512-bit vector (private: made only by this module's `unsafe` functions).
+        /// One 512-bit vector: made only with an [`Avx512`] token.
         #[derive(Clone, Copy)]
         struct $name($v);
 
-        // SAFETY (every block of this impl): a value of this type exists only inside this
-        // module's `unsafe` functions, whose precondition is that the CPU has AVX-512 F and
-        // DQ, the features of every intrinsic used here.
+        // SAFETY (every block of this impl): a value of this type, and so a call of any of
+        // these methods, exists only where an `Avx512` token was made: the CPU has AVX-512
+        // F, BW, DQ, VL and FMA, the features of every intrinsic used here.
         impl Lane for $name {
             type E = $t;
+            type Token = Avx512;
             const N: usize = $n;
             #[inline(always)]
-            fn splat(v: $t) -> Self {
-                // SAFETY: see the impl.
+            fn token(self) -> Avx512 {
+                Avx512(())
+            }
+            #[inline(always)]
+            fn splat(_: Avx512, v: $t) -> Self {
+                // SAFETY: see the impl (the token is the proof).
                 Self(unsafe { $set1(v) })
             }
             #[inline(always)]
-            fn load(s: &[$t]) -> Self {
+            fn load(_: Avx512, s: &[$t]) -> Self {
                 let s = &s[..$n];
                 // SAFETY: see the impl; `s` holds the $n elements read.
                 Self(unsafe { $loadu(s.as_ptr()) })
+            }
+            #[inline(always)]
+            fn load_partial(_: Avx512, s: &[$t]) -> Self {
+                let m = ((1u32 << s.len().min($n)) - 1) as $mask;
+                // SAFETY: see the impl; the mask reads only the elements of `s`.
+                Self(unsafe { $maskz_loadu(m, s.as_ptr()) })
+            }
+            #[inline(always)]
+            fn store_partial(self, s: &mut [$t]) {
+                let m = ((1u32 << s.len().min($n)) - 1) as $mask;
+                // SAFETY: see the impl; the mask writes only the elements of `s`.
+                unsafe { $mask_storeu(s.as_mut_ptr(), m, self.0) }
             }
             #[inline(always)]
             fn store(self, s: &mut [$t]) {
@@ -170,6 +206,8 @@ zmm_lane!(
     f32,
     16,
     __mmask16,
+    maskz_loadu = _mm512_maskz_loadu_ps,
+    mask_storeu = _mm512_mask_storeu_ps,
     set1 = _mm512_set1_ps,
     loadu = _mm512_loadu_ps,
     storeu = _mm512_storeu_ps,
@@ -202,6 +240,8 @@ zmm_lane!(
     f64,
     8,
     __mmask8,
+    maskz_loadu = _mm512_maskz_loadu_pd,
+    mask_storeu = _mm512_mask_storeu_pd,
     set1 = _mm512_set1_pd,
     loadu = _mm512_loadu_pd,
     storeu = _mm512_storeu_pd,
@@ -235,7 +275,13 @@ pub trait ZFloat: Copy + Consts {
     /// # Safety
     ///
     /// The CPU supports AVX-512 F and DQ.
-    unsafe fn z_map(_: Internal, op: Unary, x: Option<&[Self]>, y: &mut [Self]);
+    unsafe fn z_map<O: UnaryOp<Self>>(_: Internal, op: O, x: Option<&[Self]>, y: &mut [Self]);
+    /// out = op(a, b) elementwise (equal lengths).
+    ///
+    /// # Safety
+    ///
+    /// As for [`ZFloat::z_map`].
+    unsafe fn z_map2<O: BinaryOp<Self>>(_: Internal, op: O, a: &[Self], b: &[Self], out: &mut [Self]);
     /// y = e^(x − m); returns Σ y in the 16 partial sums of [`super::Math::exp_shift_sum`].
     ///
     /// # Safety
@@ -313,21 +359,15 @@ macro_rules! zfloat {
             }
 
             #[inline(always)]
-            unsafe fn z_map(_: Internal, op: Unary, x: Option<&[$t]>, y: &mut [$t]) {
+            unsafe fn z_map<O: UnaryOp<$t>>(_: Internal, op: O, x: Option<&[$t]>, y: &mut [$t]) {
                 // SAFETY: the caller holds this function's precondition, `map`'s.
-                unsafe {
-                    match op {
-                        Unary::Exp => map::<0>(x, y),
-                        Unary::ExpNonPos => map::<1>(x, y),
-                        Unary::Sigmoid => map::<2>(x, y),
-                        // tanh's e^(2|x|) − 1 has no power of two for `vscalef` to take
-                        // over, and on these vectors it measured slower than vectorized
-                        Unary::Tanh => match x {
-                            Some(x) => <crate::simd::Vector as crate::simd::Math>::map(op, x, y),
-                            None => <crate::simd::Vector as crate::simd::Math>::map_inplace(op, y),
-                        },
-                    }
-                }
+                unsafe { map(op, x, y) }
+            }
+
+            #[inline(always)]
+            unsafe fn z_map2<O: BinaryOp<$t>>(_: Internal, op: O, a: &[$t], b: &[$t], out: &mut [$t]) {
+                // SAFETY: as above.
+                unsafe { map2(op, a, b, out) }
             }
 
             #[inline(always)]
@@ -356,39 +396,38 @@ macro_rules! zfloat {
             }
         }
 
-        /// [`ZFloat::z_map`] of exp (`OP` 0), e^x for x ≤ 0 (1) or sigmoid (2).
+        /// [`ZFloat::z_map`]: the driver over 512-bit vectors (a masked tail), or over the
+        /// one-element body vectorized under these features for an op without `ZMM`.
         ///
         /// # Safety
         ///
-        /// The CPU supports AVX-512 F and DQ.
-        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        /// The CPU supports AVX-512 F, BW, DQ, VL and FMA.
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
         #[inline]
-        unsafe fn map<const OP: u8>(x: Option<&[$t]>, y: &mut [$t]) {
-            // (a constant: each instance inlines its one body)
-            let f = |v: $z| match OP {
-                0 => math::exp(v),
-                1 => math::exp_nonpos(v),
-                _ => math::sigmoid(v),
-            };
-            let len = x.map_or(y.len(), |x| x.len().min(y.len()));
-            let full = len / $n * $n;
-            for (i, yc) in y[..full].chunks_exact_mut($n).enumerate() {
-                let v = match x {
-                    Some(x) => $z::load(&x[i * $n..]),
-                    None => $z::load(yc),
-                };
-                f(v).store(yc);
+        unsafe fn map<O: UnaryOp<$t>>(op: O, x: Option<&[$t]>, y: &mut [$t]) {
+            if O::ZMM {
+                // SAFETY: this function's precondition.
+                let t = unsafe { Avx512::new() };
+                drive::map::<$z, O>(t, op, x, y)
+            } else {
+                drive::map::<$t, O>((), op, x, y)
             }
-            let tail = len - full;
-            if tail > 0 {
-                let m: $mask = ((1u32 << tail) - 1) as $mask;
-                let src = x.map_or(y[full..].as_ptr(), |x| x[full..].as_ptr());
-                // SAFETY: the masks read and write only the `tail` elements from `full`,
-                // which exist (the read done before the write, where both are `y`).
-                unsafe {
-                    let v = $z($maskz_loadu(m, src));
-                    $mask_storeu(y[full..].as_mut_ptr(), m, f(v).0);
-                }
+        }
+
+        /// [`ZFloat::z_map2`], as [`map`].
+        ///
+        /// # Safety
+        ///
+        /// As for [`map`].
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+        #[inline]
+        unsafe fn map2<O: BinaryOp<$t>>(op: O, a: &[$t], b: &[$t], out: &mut [$t]) {
+            if O::ZMM {
+                // SAFETY: this function's precondition.
+                let t = unsafe { Avx512::new() };
+                drive::map2::<$z, O>(t, op, a, b, out)
+            } else {
+                drive::map2::<$t, O>((), op, a, b, out)
             }
         }
 
@@ -422,8 +461,8 @@ macro_rules! zfloat {
         ///
         /// # Safety
         ///
-        /// The CPU supports AVX-512 F and DQ.
-        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        /// The CPU supports AVX-512 F, BW, DQ, VL and FMA.
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
         #[inline]
         unsafe fn shift_exp_sums<const REST: bool, const NEXT: bool>(
             x: &[$t],
@@ -431,10 +470,12 @@ macro_rules! zfloat {
             y: &mut [$t],
             next: &[$t],
         ) -> ([$t; ACC], $t, [$t; ACC]) {
-            let mv = $z::splat(m);
-            let mut acc = [$z::splat(0.0); $k];
+            // SAFETY: this function's precondition.
+            let t = unsafe { Avx512::new() };
+            let mv = $z::splat(t, m);
+            let mut acc = [$z::splat(t, 0.0); $k];
             let mut tops = 0_u32;
-            let mut nmax = [$z::splat(<$t>::NEG_INFINITY); $k];
+            let mut nmax = [$z::splat(t, <$t>::NEG_INFINITY); $k];
             let len = x.len().min(y.len());
             let full = len / $n * $n;
             // the next row's maxima run over its whole 16-element chunks only
@@ -451,9 +492,9 @@ macro_rules! zfloat {
                 let j = (i * $n) % ACC / $n;
                 if NEXT && (i + 1) * $n <= next_full {
                     // `vmax(a, b)` is `if a > b { a } else { b }`: `max`'s lane step
-                    nmax[j] = $z::load(&next[i * $n..]).vmax(nmax[j]);
+                    nmax[j] = $z::load(t, &next[i * $n..]).vmax(nmax[j]);
                 }
-                shift_exp_step::<REST>($z::load(xc), mv, !0, &mut acc[j], &mut tops).store(yc);
+                shift_exp_step::<REST>($z::load(t, xc), mv, !0, &mut acc[j], &mut tops).store(yc);
             }
             let tail = len - full;
             if tail > 0 {

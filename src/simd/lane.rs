@@ -1,7 +1,14 @@
-//! `Lane`: the operations the math bodies need, for one element (`f32`, `f64`: compiled inside
-//! `#[target_feature]` functions, where LLVM vectorizes the loops over them) and for `wide`'s
-//! portable vectors (`f32x8`, `f64x4`).
+//! `Lane`: the operations the math bodies need, on one vector type per instruction set: one
+//! element (`f32`, `f64`: compiled inside `#[target_feature]` functions, where LLVM vectorizes
+//! the loops over them), `wide`'s portable vectors (`f32x8`, `f64x4`), [`Std`] (one element
+//! over `std`'s exponentials: the scalar baseline) and, in `avx512.rs`, 512-bit registers.
+//!
+//! A value of a lane type is the proof that its instruction set is present: the constructors
+//! ([`Lane::splat`], [`Lane::load`]) take the type's [`Lane::Token`], and a value hands its
+//! token on ([`Lane::token`]), so a body makes its constants from its argument. The portable
+//! types' token is `()`; the AVX-512 types' token can only be made where the CPU was checked.
 
+use super::math::{self, Consts};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use wide::{f32x8, f64x4, u32x8, u64x4};
 
@@ -10,14 +17,35 @@ pub trait Lane:
     Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
 {
     /// The element type.
-    type E: Copy;
+    type E: Consts;
+    /// The proof that this type's instructions may run (`()` where they always may).
+    type Token: Copy;
     /// Elements per lane value.
     const N: usize;
-    fn splat(v: Self::E) -> Self;
+    /// The token this value proves.
+    fn token(self) -> Self::Token;
+    /// Every lane `v`.
+    fn splat(t: Self::Token, v: Self::E) -> Self;
     /// Loads `N` elements from the front of `s` (`s.len() ≥ N`).
-    fn load(s: &[Self::E]) -> Self;
+    fn load(t: Self::Token, s: &[Self::E]) -> Self;
     /// Stores `N` elements to the front of `s` (`s.len() ≥ N`).
     fn store(self, s: &mut [Self::E]);
+    /// Loads the `s.len() < N` elements of `s`, the other lanes 0 (a slice's tail).
+    #[inline(always)]
+    fn load_partial(t: Self::Token, s: &[Self::E]) -> Self {
+        let mut buf = [Self::E::K0; 16];
+        let n = s.len().min(Self::N);
+        buf[..n].copy_from_slice(&s[..n]);
+        Self::load(t, &buf)
+    }
+    /// Stores the first `s.len() < N` lanes to `s` (a slice's tail).
+    #[inline(always)]
+    fn store_partial(self, s: &mut [Self::E]) {
+        let mut buf = [Self::E::K0; 16];
+        self.store(&mut buf);
+        let n = s.len().min(Self::N);
+        s[..n].copy_from_slice(&buf[..n]);
+    }
     /// self·b + c, fused where the target has FMA.
     fn fma(self, b: Self, c: Self) -> Self;
     fn vabs(self) -> Self;
@@ -56,19 +84,37 @@ pub trait Lane:
     fn scalef(self, _n: Self) -> Option<Self> {
         None
     }
+    /// eˣ ([`math::exp`]; [`Std`] calls `std`'s).
+    #[inline(always)]
+    fn vexp(self) -> Self {
+        math::exp(self)
+    }
+    /// eˣ for x ≤ 0 or NaN ([`math::exp_nonpos`], exp's bits; [`Std`] calls `std`'s exp).
+    #[inline(always)]
+    fn vexp_nonpos(self) -> Self {
+        math::exp_nonpos(self)
+    }
+    /// eˣ − 1 for 0 ≤ x ≤ 2·TANH_SAT ([`math::expm1_nonneg`]; [`Std`] calls `std`'s).
+    #[inline(always)]
+    fn vexpm1_nonneg(self) -> Self {
+        math::expm1_nonneg(self)
+    }
 }
 
 macro_rules! scalar_lane {
     ($t:ty, $bits:ty, $mant:expr, $bias:expr) => {
         impl Lane for $t {
             type E = $t;
+            type Token = ();
             const N: usize = 1;
             #[inline(always)]
-            fn splat(v: $t) -> Self {
+            fn token(self) {}
+            #[inline(always)]
+            fn splat(_: (), v: $t) -> Self {
                 v
             }
             #[inline(always)]
-            fn load(s: &[$t]) -> Self {
+            fn load(_: (), s: &[$t]) -> Self {
                 s[0]
             }
             #[inline(always)]
@@ -128,13 +174,16 @@ macro_rules! wide_lane {
     ($v:ty, $t:ty, $u:ty, $n:expr, $mant:expr, $bias:expr) => {
         impl Lane for $v {
             type E = $t;
+            type Token = ();
             const N: usize = $n;
             #[inline(always)]
-            fn splat(v: $t) -> Self {
+            fn token(self) {}
+            #[inline(always)]
+            fn splat(_: (), v: $t) -> Self {
                 <$v>::splat(v)
             }
             #[inline(always)]
-            fn load(s: &[$t]) -> Self {
+            fn load(_: (), s: &[$t]) -> Self {
                 let a: [$t; $n] = s[..$n].try_into().expect("a full lane");
                 <$v>::new(a)
             }
@@ -191,3 +240,123 @@ macro_rules! wide_lane {
 
 wide_lane!(f32x8, f32, u32x8, 8, 23, 127);
 wide_lane!(f64x4, f64, u64x4, 4, 52, 1023);
+
+/// One element whose exponentials are `std`'s (`exp`, `exp_m1`): the scalar path, the benches'
+/// baseline, running the same bodies as the vector paths around them.
+#[derive(Clone, Copy, Debug)]
+pub struct Std<T>(pub T);
+
+macro_rules! std_lane {
+    ($t:ty) => {
+        impl Lane for Std<$t> {
+            type E = $t;
+            type Token = ();
+            const N: usize = 1;
+            #[inline(always)]
+            fn token(self) {}
+            #[inline(always)]
+            fn splat(_: (), v: $t) -> Self {
+                Std(v)
+            }
+            #[inline(always)]
+            fn load(_: (), s: &[$t]) -> Self {
+                Std(s[0])
+            }
+            #[inline(always)]
+            fn store(self, s: &mut [$t]) {
+                s[0] = self.0;
+            }
+            #[inline(always)]
+            fn fma(self, b: Self, c: Self) -> Self {
+                // no FMA instruction is assumed on this path: a product and a sum
+                Std(self.0 * b.0 + c.0)
+            }
+            #[inline(always)]
+            fn vabs(self) -> Self {
+                Std(self.0.vabs())
+            }
+            #[inline(always)]
+            fn vmin(self, o: Self) -> Self {
+                Std(self.0.vmin(o.0))
+            }
+            #[inline(always)]
+            fn vmax(self, o: Self) -> Self {
+                Std(self.0.vmax(o.0))
+            }
+            #[inline(always)]
+            fn sel_ge(a: Self, b: Self, t: Self, f: Self) -> Self {
+                Std(<$t>::sel_ge(a.0, b.0, t.0, f.0))
+            }
+            #[inline(always)]
+            fn sel_gt(a: Self, b: Self, t: Self, f: Self) -> Self {
+                Std(<$t>::sel_gt(a.0, b.0, t.0, f.0))
+            }
+            #[inline(always)]
+            fn sel_lt(a: Self, b: Self, t: Self, f: Self) -> Self {
+                Std(<$t>::sel_lt(a.0, b.0, t.0, f.0))
+            }
+            #[inline(always)]
+            fn keep_nan(x: Self, y: Self) -> Self {
+                Std(<$t>::keep_nan(x.0, y.0))
+            }
+            #[inline(always)]
+            fn copysign(mag: Self, sign: Self) -> Self {
+                Std(mag.0.copysign(sign.0))
+            }
+            #[inline(always)]
+            fn pow2i(n_plus_magic: Self, magic: Self) -> Self {
+                Std(<$t>::pow2i(n_plus_magic.0, magic.0))
+            }
+            #[inline(always)]
+            fn vexp(self) -> Self {
+                Std(self.0.exp())
+            }
+            #[inline(always)]
+            fn vexp_nonpos(self) -> Self {
+                Std(self.0.exp())
+            }
+            #[inline(always)]
+            fn vexpm1_nonneg(self) -> Self {
+                Std(self.0.exp_m1())
+            }
+        }
+        impl Add for Std<$t> {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                Std(self.0 + o.0)
+            }
+        }
+        impl Sub for Std<$t> {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                Std(self.0 - o.0)
+            }
+        }
+        impl Mul for Std<$t> {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                Std(self.0 * o.0)
+            }
+        }
+        impl Div for Std<$t> {
+            type Output = Self;
+            #[inline(always)]
+            fn div(self, o: Self) -> Self {
+                Std(self.0 / o.0)
+            }
+        }
+        impl Neg for Std<$t> {
+            type Output = Self;
+            #[inline(always)]
+            fn neg(self) -> Self {
+                Std(-self.0)
+            }
+        }
+    };
+}
+
+std_lane!(f32);
+std_lane!(f64);

@@ -38,6 +38,8 @@ pub trait Consts: Copy + 'static {
     const K1: Self;
     const K2: Self;
     const KHALF: Self;
+    /// +∞.
+    const INF: Self;
 }
 
 macro_rules! inv_fact {
@@ -71,6 +73,7 @@ impl Consts for f32 {
     const K1: f32 = 1.0;
     const K2: f32 = 2.0;
     const KHALF: f32 = 0.5;
+    const INF: f32 = f32::INFINITY;
 }
 
 impl Consts for f64 {
@@ -90,56 +93,54 @@ impl Consts for f64 {
     const K1: f64 = 1.0;
     const K2: f64 = 2.0;
     const KHALF: f64 = 0.5;
+    const INF: f64 = f64::INFINITY;
 }
 
 /// Horner evaluation of Σ c_k·r^k.
 #[inline(always)]
 fn horner<L: Lane>(r: L, c: &[L::E]) -> L {
-    let mut p = L::splat(c[c.len() - 1]);
+    let t = r.token();
+    let mut p = L::splat(t, c[c.len() - 1]);
     for &ck in c[..c.len() - 1].iter().rev() {
-        p = p.fma(r, L::splat(ck));
+        p = p.fma(r, L::splat(t, ck));
     }
     p
 }
 
 /// Splits x into n = round(x/ln 2) (as `n + MAGIC`, and as a float) and r = x − n·ln 2.
 #[inline(always)]
-fn reduce<L: Lane>(x: L) -> (L, L, L)
-where
-    L::E: Consts,
-{
-    let magic = L::splat(L::E::MAGIC);
-    let nm = x.fma(L::splat(L::E::LOG2E), magic);
+fn reduce<L: Lane>(x: L) -> (L, L, L) {
+    let t = x.token();
+    let magic = L::splat(t, L::E::MAGIC);
+    let nm = x.fma(L::splat(t, L::E::LOG2E), magic);
     let n = nm - magic;
-    let r = n.fma(L::splat(L::E::NEG_LN2_HI), x);
-    let r = n.fma(L::splat(L::E::NEG_LN2_LO), r);
+    let r = n.fma(L::splat(t, L::E::NEG_LN2_HI), x);
+    let r = n.fma(L::splat(t, L::E::NEG_LN2_LO), r);
     (nm, n, r)
 }
 
 /// eˣ: ≤ 1 ulp on the whole range, subnormal results included; e^(+∞) = +∞, e^(−∞) = 0,
 /// NaN → NaN.
 #[inline(always)]
-pub(crate) fn exp<L: Lane>(x: L) -> L
-where
-    L::E: Consts,
-{
+pub(crate) fn exp<L: Lane>(x: L) -> L {
+    let t = x.token();
     // Clamps that keep NaN (the comparison is false for it, so x passes through): NaN then
     // flows through the arithmetic, and e^(±big) overflows or underflows by itself.
-    let lo = L::splat(L::E::EXP_LO);
-    let hi = L::splat(L::E::EXP_HI);
+    let lo = L::splat(t, L::E::EXP_LO);
+    let hi = L::splat(t, L::E::EXP_HI);
     let xc = L::clamp_hi(L::clamp_lo(x, lo), hi);
     let (_, n, r) = reduce(xc);
     // e^r = 1 + (r + r²·q(r)): the small part is formed first, so only the final addition
     // rounds at the result's scale (≤ 1 ulp also without FMA).
     let q = horner(r, L::E::EXPM1_POLY);
-    let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    let p = L::splat(t, L::E::K1) + (r * r).fma(q, r);
     if let Some(v) = p.scalef(n) {
         // p·2ⁿ rounded once, as the two products below round (the first is exact)
         return v;
     }
     // 2ⁿ = 2^n1 · 2^(n − n1) with n1 = round(n/2): each factor stays a normal number.
-    let magic = L::splat(L::E::MAGIC);
-    let n1m = n.fma(L::splat(L::E::KHALF), magic);
+    let magic = L::splat(t, L::E::MAGIC);
+    let n1m = n.fma(L::splat(t, L::E::KHALF), magic);
     let n1 = n1m - magic;
     let n2m = (n - n1) + magic;
     p * L::pow2i(n1m, magic) * L::pow2i(n2m, magic)
@@ -150,38 +151,34 @@ where
 /// for f64): p·2^(n+64) is exact and the product with 2⁻⁶⁴ rounds once, as exp's two
 /// factors do. No upper clamp is needed. Used for e^(x − max) and e^(−|x|).
 #[inline(always)]
-pub(crate) fn exp_nonpos<L: Lane>(x: L) -> L
-where
-    L::E: Consts,
-{
-    let lo = L::splat(L::E::EXP_LO);
+pub(crate) fn exp_nonpos<L: Lane>(x: L) -> L {
+    let t = x.token();
+    let lo = L::splat(t, L::E::EXP_LO);
     let xc = L::clamp_lo(x, lo);
     let (nm, n, r) = reduce(xc);
     let q = horner(r, L::E::EXPM1_POLY);
-    let p = L::splat(L::E::K1) + (r * r).fma(q, r);
+    let p = L::splat(t, L::E::K1) + (r * r).fma(q, r);
     if let Some(v) = p.scalef(n) {
         return v;
     }
-    p * L::pow2i(nm, L::splat(L::E::MAGIC_LESS_64)) * L::splat(L::E::POW2_NEG_64)
+    p * L::pow2i(nm, L::splat(t, L::E::MAGIC_LESS_64)) * L::splat(t, L::E::POW2_NEG_64)
 }
 
 /// eʸ − 1 for 0 ≤ y ≤ 2·TANH_SAT, accurate relative to the result also near 0. With
 /// n = ⌊y/ln 2⌋ and 0 ≤ r < ln 2, expm1(y) = (2ⁿ − 1) + 2ⁿ·expm1(r), expm1(r) = r + r²·q(r):
 /// every term is non-negative, so nothing cancels and one FMA rounds the sum.
 #[inline(always)]
-fn expm1_nonneg<L: Lane>(y: L) -> L
-where
-    L::E: Consts,
-{
-    let magic = L::splat(L::E::MAGIC);
-    let nm = y.fma(L::splat(L::E::LOG2E), -L::splat(L::E::KHALF)) + magic;
+pub(crate) fn expm1_nonneg<L: Lane>(y: L) -> L {
+    let t = y.token();
+    let magic = L::splat(t, L::E::MAGIC);
+    let nm = y.fma(L::splat(t, L::E::LOG2E), -L::splat(t, L::E::KHALF)) + magic;
     let n = nm - magic;
-    let r = n.fma(L::splat(L::E::NEG_LN2_HI), y);
-    let r = n.fma(L::splat(L::E::NEG_LN2_LO), r);
+    let r = n.fma(L::splat(t, L::E::NEG_LN2_HI), y);
+    let r = n.fma(L::splat(t, L::E::NEG_LN2_LO), r);
     let q = horner(r, L::E::EXPM1_POS_POLY);
     let pm = (r * r).fma(q, r);
     let s = L::pow2i(nm, magic);
-    s.fma(pm, s - L::splat(L::E::K1))
+    s.fma(pm, s - L::splat(t, L::E::K1))
 }
 
 /// σ(x) = num/(1 + e) with e = e^(−|x|), num = 1 for x ≥ 0 and e for x < 0: no overflow for
@@ -189,21 +186,24 @@ where
 /// (exact, as 1 ≥ e) and q = num/d, σ = q − q·d_lo/d, where 1/d is q (x ≥ 0) or 1 − q (x < 0).
 /// Error ≤ exp's + the division's, under 2 ulp.
 #[inline(always)]
-pub(crate) fn sigmoid<L: Lane>(x: L) -> L
-where
-    L::E: Consts,
-{
-    sigmoid_from_exp(x, exp_nonpos(-x.vabs()))
+pub(crate) fn sigmoid<L: Lane>(x: L) -> L {
+    sigmoid_from_exp(x, (-x.vabs()).vexp_nonpos())
+}
+
+/// (σ(x), σ(−x)) = (σ(x), 1 − σ(x)), each to [`sigmoid`]'s accuracy from one exponential:
+/// derivatives use σ(x)·σ(−x) without the cancellation of 1 − σ(x).
+#[inline(always)]
+pub(crate) fn sigmoid_pair<L: Lane>(x: L) -> (L, L) {
+    let e = (-x.vabs()).vexp_nonpos();
+    (sigmoid_from_exp(x, e), sigmoid_from_exp(-x, e))
 }
 
 /// [`sigmoid`] given e = e^(−|x|) from any exp.
 #[inline(always)]
-pub(crate) fn sigmoid_from_exp<L: Lane>(x: L, e: L) -> L
-where
-    L::E: Consts,
-{
-    let one = L::splat(L::E::K1);
-    let zero = L::splat(L::E::K0);
+pub(crate) fn sigmoid_from_exp<L: Lane>(x: L, e: L) -> L {
+    let t = x.token();
+    let one = L::splat(t, L::E::K1);
+    let zero = L::splat(t, L::E::K0);
     let d = one + e;
     let d_lo = e - (d - one);
     let num = L::sel_ge(x, zero, one, e);
@@ -217,25 +217,21 @@ where
 /// rounding of d = m + 2 is compensated as in [`sigmoid`] (d_lo by Fast2Sum, larger operand
 /// first; 1/d = (1 − q)/2 with q = m/d).
 #[inline(always)]
-pub(crate) fn tanh<L: Lane>(x: L) -> L
-where
-    L::E: Consts,
-{
-    let a = x.vabs().vmin(L::splat(L::E::TANH_SAT));
-    tanh_from_expm1(x, expm1_nonneg(a + a))
+pub(crate) fn tanh<L: Lane>(x: L) -> L {
+    let t = x.token();
+    let a = x.vabs().vmin(L::splat(t, L::E::TANH_SAT));
+    tanh_from_expm1(x, (a + a).vexpm1_nonneg())
 }
 
 /// [`tanh`] given m = expm1(2·min(|x|, TANH_SAT)) from any expm1.
 #[inline(always)]
-pub(crate) fn tanh_from_expm1<L: Lane>(x: L, m: L) -> L
-where
-    L::E: Consts,
-{
-    let two = L::splat(L::E::K2);
+pub(crate) fn tanh_from_expm1<L: Lane>(x: L, m: L) -> L {
+    let t = x.token();
+    let two = L::splat(t, L::E::K2);
     let d = m + two;
     let d_lo = L::sel_gt(m, two, two - (d - m), m - (d - two));
     let q = m / d;
-    let inv_d = (L::splat(L::E::K1) - q) * L::splat(L::E::KHALF);
+    let inv_d = (L::splat(t, L::E::K1) - q) * L::splat(t, L::E::KHALF);
     let t = q - q * inv_d * d_lo;
     L::keep_nan(x, L::copysign(t, x))
 }

@@ -15,8 +15,10 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-mod lane;
-mod math;
+pub(crate) mod drive;
+pub(crate) mod lane;
+pub(crate) mod math;
+pub(crate) mod ops;
 
 /// Off x86-64 there are no AVX-512 kernels: the trait is empty.
 #[cfg(not(target_arch = "x86_64"))]
@@ -29,8 +31,9 @@ mod avx512 {
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
-use lane::Lane;
+use lane::{Lane, Std};
 use math::Consts;
+pub(crate) use ops::{BinaryOp, Exp, ExpNonPos, UnaryOp};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -196,9 +199,11 @@ pub fn with_simd_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R> {
 pub struct Internal;
 
 /// An element type with SIMD bodies: `f32` (with `wide::f32x8`) and `f64` (with `f64x4`).
-pub trait SimdFloat: Lane<E = Self> + Consts + avx512::ZFloat + Send + Sync {
+pub trait SimdFloat: Lane<E = Self, Token = ()> + Consts + avx512::ZFloat + Send + Sync {
     /// The portable vector type.
-    type Wide: Lane<E = Self>;
+    type Wide: Lane<E = Self, Token = ()>;
+    /// The scalar path's lane: one element over `std`'s exponentials.
+    type Std: Lane<E = Self, Token = ()>;
 
     /// ln(1 + x) for x ≥ 0 (or NaN, +∞) within 1 ulp: the log-sum-exp's ln(1 + rest), on
     /// the fastest accurate scalar route for the type.
@@ -214,6 +219,7 @@ pub trait SimdFloat: Lane<E = Self> + Consts + avx512::ZFloat + Send + Sync {
 
 impl SimdFloat for f32 {
     type Wide = wide::f32x8;
+    type Std = Std<f32>;
 
     #[inline(always)]
     fn ln_1p_lse(self, _: Internal) -> f32 {
@@ -235,6 +241,7 @@ impl SimdFloat for f32 {
 
 impl SimdFloat for f64 {
     type Wide = wide::f64x4;
+    type Std = Std<f64>;
 
     #[inline(always)]
     fn ln_1p_lse(self, _: Internal) -> f64 {
@@ -342,28 +349,17 @@ fn ln_1p_f64_body(x: f64) -> f64 {
     if x.is_nan() { x } else { r }
 }
 
-/// An elementwise function with a SIMD body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unary {
-    /// eˣ.
-    Exp,
-    /// eˣ for x ≤ 0 or NaN only (shifted logits): the same bits as `Exp`, faster.
-    ExpNonPos,
-    /// 1/(1+e^(−x)).
-    Sigmoid,
-    /// tanh x.
-    Tanh,
-}
-
 /// The slice-level math of one path.
 pub(crate) trait Math {
     /// Whether this path's code is compiled with FMA enabled, so that
     /// [`SimdFloat::fused_mul_add`] is one instruction.
     const FMA: bool = false;
     /// y = op(x) elementwise (`x.len() == y.len()`).
-    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]);
+    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]);
     /// y ← op(y) in place.
-    fn map_inplace<T: Float>(op: Unary, y: &mut [T]);
+    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]);
+    /// out = op(a, b) elementwise (equal lengths).
+    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]);
     /// y = e^(x − m) elementwise; returns Σ y (softmax's numerators and denominator in one
     /// pass). The sum runs in 16 interleaved partial sums, like [`sum`].
     #[inline(always)]
@@ -371,7 +367,7 @@ pub(crate) trait Math {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v - m;
         }
-        Self::map_inplace(Unary::ExpNonPos, y);
+        Self::map_inplace(ExpNonPos, y);
         sum(y)
     }
     /// y = e^(x − m) elementwise, m = max x finite; returns (Σ of y over the elements that
@@ -383,7 +379,7 @@ pub(crate) trait Math {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v - m;
         }
-        Self::map_inplace(Unary::ExpNonPos, y);
+        Self::map_inplace(ExpNonPos, y);
         sum_except_max(x, m, y)
     }
     /// [`Math::exp_shift_rest`] of row `x`, and [`max`] of the next row `next` (of the same
@@ -420,13 +416,16 @@ pub(crate) struct Scalar;
 impl Math for Vector {
     const FMA: bool = true;
     #[inline(always)]
-    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
-        match op {
-            Unary::Exp => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::exp(v)),
-            Unary::ExpNonPos => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::exp_nonpos(v)),
-            Unary::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::sigmoid(v)),
-            Unary::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = math::tanh(v)),
-        }
+    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+        drive::map::<T, O>((), op, Some(x), y)
+    }
+    #[inline(always)]
+    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+        drive::map::<T, O>((), op, None, y)
+    }
+    #[inline(always)]
+    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+        drive::map2::<T, O>((), op, a, b, out)
     }
     #[inline(always)]
     fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
@@ -456,75 +455,35 @@ impl Math for Vector {
         });
         (combine(acc), combine(ones))
     }
-    #[inline(always)]
-    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
-        match op {
-            Unary::Exp => y.iter_mut().for_each(|o| *o = math::exp(*o)),
-            Unary::ExpNonPos => y.iter_mut().for_each(|o| *o = math::exp_nonpos(*o)),
-            Unary::Sigmoid => y.iter_mut().for_each(|o| *o = math::sigmoid(*o)),
-            Unary::Tanh => y.iter_mut().for_each(|o| *o = math::tanh(*o)),
-        }
-    }
-}
-
-/// Applies `f` to the full `W::N`-element chunks of `y` in place, and to the tail through a
-/// padded lane (padding 0, its results discarded).
-#[inline(always)]
-fn wide_inplace<T: Float, W: Lane<E = T>>(y: &mut [T], f: impl Fn(W) -> W) {
-    let n = W::N;
-    let full = y.len() / n * n;
-    for c in y[..full].chunks_exact_mut(n) {
-        f(W::load(c)).store(c);
-    }
-    if full < y.len() {
-        let mut buf = [T::ZERO; 8];
-        let tail = y.len() - full;
-        buf[..tail].copy_from_slice(&y[full..]);
-        f(W::load(&buf)).store(&mut buf);
-        y[full..].copy_from_slice(&buf[..tail]);
-    }
 }
 
 impl Math for Portable {
     #[inline(always)]
-    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
-        y.copy_from_slice(x);
-        Self::map_inplace(op, y);
+    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+        drive::map::<T::Wide, O>((), op, Some(x), y)
     }
     #[inline(always)]
-    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
-        match op {
-            Unary::Exp => wide_inplace::<T, T::Wide>(y, math::exp),
-            Unary::ExpNonPos => wide_inplace::<T, T::Wide>(y, math::exp_nonpos),
-            Unary::Sigmoid => wide_inplace::<T, T::Wide>(y, math::sigmoid),
-            Unary::Tanh => wide_inplace::<T, T::Wide>(y, math::tanh),
-        }
+    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+        drive::map::<T::Wide, O>((), op, None, y)
     }
-}
-
-impl Scalar {
     #[inline(always)]
-    fn one<T: Float>(op: Unary, v: T) -> T {
-        match op {
-            Unary::Exp | Unary::ExpNonPos => v.exp(),
-            // the same compensated forms as the vector paths, over std's exp and expm1
-            Unary::Sigmoid => math::sigmoid_from_exp(v, (-v.abs()).exp()),
-            Unary::Tanh => {
-                let a = v.abs().min(<T as Consts>::TANH_SAT);
-                math::tanh_from_expm1(v, (a + a).exp_m1())
-            }
-        }
+    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+        drive::map2::<T::Wide, O>((), op, a, b, out)
     }
 }
 
 impl Math for Scalar {
     #[inline(always)]
-    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
-        y.iter_mut().zip(x).for_each(|(o, &v)| *o = Self::one(op, v));
+    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+        drive::map::<T::Std, O>((), op, Some(x), y)
     }
     #[inline(always)]
-    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
-        y.iter_mut().for_each(|o| *o = Self::one(op, *o));
+    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+        drive::map::<T::Std, O>((), op, None, y)
+    }
+    #[inline(always)]
+    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+        drive::map2::<T::Std, O>((), op, a, b, out)
     }
 }
 
@@ -596,14 +555,19 @@ struct Avx512;
 impl Math for Avx512 {
     const FMA: bool = true;
     #[inline(always)]
-    fn map<T: Float>(op: Unary, x: &[T], y: &mut [T]) {
+    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
         // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
         unsafe { T::z_map(Internal, op, Some(x), y) }
     }
     #[inline(always)]
-    fn map_inplace<T: Float>(op: Unary, y: &mut [T]) {
+    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
         // SAFETY: as above.
         unsafe { T::z_map(Internal, op, None, y) }
+    }
+    #[inline(always)]
+    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+        // SAFETY: as above.
+        unsafe { T::z_map2(Internal, op, a, b, out) }
     }
     #[inline(always)]
     fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {

@@ -9,8 +9,8 @@ use super::tol::exp_cap;
 use super::tol::{self, assert_bounded, assert_within};
 use super::{Layout, Rng, Stored};
 use nnkern::{
-    Accum, Activation, AffineGrads, BceOptions, CrossEntropyOptions, Float, MatMut, MatRef, Reduction,
-    Result, Targets, Workspace,
+    Accum, Activation, AffineGrads, BceOptions, CrossEntropyOptions, Float, MatRef, Reduction, Targets,
+    Workspace,
 };
 
 /// (Lipschitz constant, relative roundings) of each activation.
@@ -18,9 +18,26 @@ pub fn act_error(act: Activation) -> (f64, f64) {
     match act {
         Activation::Identity => (1.0, 0.0),
         Activation::Relu => (1.0, 0.0),
+        Activation::LeakyRelu(s) => (s.abs().max(1.0), tol::LEAKY_ROUNDINGS),
         Activation::Sigmoid => (0.25, tol::SIGMOID_ROUNDINGS),
         Activation::Tanh => (1.0, tol::TANH_ROUNDINGS),
+        // max |f′|: SiLU 1.0998 (at x ≈ 2.40), the tanh GELU 1.1289 (at x ≈ 1.50)
+        Activation::Silu => (1.1, tol::GATE_ROUNDINGS),
+        Activation::GeluTanh => (1.13, tol::GATE_ROUNDINGS),
         other => panic!("no reference for {other:?}: add one here"),
+    }
+}
+
+/// The absolute error, in units of u, of evaluating `act` at z beyond its relative roundings:
+/// for the tanh GELU the three roundings of its gate's argument v = 2√(2/π)(z + 0.044715z³),
+/// carried to y = z·σ(v) by ∂y/∂v = z·σ(v)·σ(−v): 3·|v|·|z|·σ(v)·σ(−v).
+pub fn act_eval_error(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::GeluTanh => {
+            let (v, _) = r::gelu_tanh_arg(z);
+            3.0 * (v * z).abs() * r::sigmoid(v) * r::sigmoid(-v)
+        }
+        _ => 0.0,
     }
 }
 
@@ -30,11 +47,23 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
         Activation::Sigmoid => r::sigmoid(z),
         Activation::Tanh => z.tanh(),
         Activation::Relu => r::relu(z),
+        Activation::LeakyRelu(s) => {
+            if z > 0.0 {
+                z
+            } else {
+                s * z
+            }
+        }
+        Activation::Silu => z * r::sigmoid(z),
+        Activation::GeluTanh => z * r::sigmoid(r::gelu_tanh_arg(z).0),
         other => panic!("no reference for {other:?}: add one here"),
     }
 }
 
-pub fn act_grad_ref(act: Activation, y: f64, dy: f64) -> f64 {
+/// dy·f′ from what the backward reads ([`Activation::needs_input`]): the input z for SiLU
+/// and GELU, else the output y.
+pub fn act_grad_ref(act: Activation, saved: f64, dy: f64) -> f64 {
+    let y = saved;
     match act {
         Activation::Identity => dy,
         Activation::Sigmoid => dy * y * (1.0 - y),
@@ -46,7 +75,53 @@ pub fn act_grad_ref(act: Activation, y: f64, dy: f64) -> f64 {
                 0.0
             }
         }
+        Activation::LeakyRelu(s) => {
+            if y > 0.0 {
+                dy
+            } else {
+                s * dy
+            }
+        }
+        Activation::Silu => {
+            let (z, s) = (saved, r::sigmoid(saved));
+            dy * (s + z * s * r::sigmoid(-z))
+        }
+        Activation::GeluTanh => {
+            let z = saved;
+            let (v, dv) = r::gelu_tanh_arg(z);
+            let s = r::sigmoid(v);
+            dy * (s + z * dv * s * r::sigmoid(-v))
+        }
         other => panic!("no reference for {other:?}: add one here"),
+    }
+}
+
+/// The range the saved matrix of a backward test is drawn from: the output's range, or the
+/// input's where the derivative reads the input.
+pub fn saved_range(act: Activation) -> (f64, f64) {
+    match act {
+        Activation::Sigmoid => (0.0, 1.0),
+        _ if act.needs_input() => (-4.0, 4.0),
+        _ => (-1.0, 1.0),
+    }
+}
+
+/// The relative roundings of a derivative from what the backward reads, of the magnitudes
+/// |dy|·(1 + |saved|)² (`tol::ACT_GRAD_ROUNDINGS`, `tol::GATE_GRAD_ROUNDINGS`).
+pub fn act_grad_roundings(act: Activation) -> f64 {
+    if act.needs_input() {
+        tol::GATE_GRAD_ROUNDINGS
+    } else {
+        tol::ACT_GRAD_ROUNDINGS
+    }
+}
+
+/// The matrix a backward reads for `act`, as the kernels take it.
+pub fn saved<'a, T: Float>(act: Activation, m: MatRef<'a, T>) -> nnkern::Saved<'a, T> {
+    if act.needs_input() {
+        nnkern::Saved::Input(m)
+    } else {
+        nnkern::Saved::Output(m)
     }
 }
 
@@ -108,7 +183,9 @@ pub fn affine_forward<T: Float>(
         for j in 0..h {
             let e = i * h + j;
             let want = act_ref(act, z[e] + b[j]);
-            let scale = (d + 3) as f64 * lip * (s[e] + b[j].abs()) + rr * want.abs();
+            let scale = (d + 3) as f64 * lip * (s[e] + b[j].abs())
+                + rr * want.abs()
+                + act_eval_error(act, z[e] + b[j]);
             assert_within::<T>(got[e], want, 1.0, scale, &|| {
                 format!("affine_forward {act:?} {nr}×{d}·{d}×{h} {lx:?}/{lw:?}/{ly:?} at ({i},{j})")
             });
@@ -130,11 +207,7 @@ pub fn affine_backward<T: Float>(
 ) {
     let x = rng.values::<T>(nr * d, -2.0, 2.0);
     let w = rng.values::<T>(d * h, -1.0, 1.0);
-    let (ylo, yhi) = match act {
-        Activation::Sigmoid => (0.0, 1.0),
-        Activation::Tanh => (-1.0, 1.0),
-        _ => (-1.0, 1.0),
-    };
+    let (ylo, yhi) = saved_range(act);
     let y = rng.values::<T>(nr * h, ylo, yhi);
     let dy = rng.values::<T>(nr * h, -1.0, 1.0);
     let dw0 = rng.values::<T>(d * h, -1.0, 1.0);
@@ -159,7 +232,17 @@ pub fn affine_backward<T: Float>(
         dw: dw.view_mut(),
         db: &mut db,
     };
-    nnkern::affine_backward(sx.view(), sw.view(), sy.view(), sdy.view(), act, grads, accum, ws).unwrap();
+    nnkern::affine_backward(
+        sx.view(),
+        sw.view(),
+        saved(act, sy.view()),
+        sdy.view(),
+        act,
+        grads,
+        accum,
+        ws,
+    )
+    .unwrap();
     assert!(dx.padding_untouched() && dw.padding_untouched());
 
     let dz: Vec<f64> = (0..nr * h).map(|e| act_grad_ref(act, y[e], dy[e])).collect();
@@ -176,8 +259,9 @@ pub fn affine_backward<T: Float>(
         d,
     );
     let gdx = dx.values();
+    let agr = act_grad_roundings(act);
     for e in 0..nr * d {
-        let scale = (h + 3) as f64 * dx_s[e] + tol::ACT_GRAD_ROUNDINGS * dxs_scale[e];
+        let scale = (h + 3) as f64 * dx_s[e] + agr * dxs_scale[e];
         assert_within::<T>(gdx[e], dx_ref[e], 1.0, scale, &|| {
             format!("dx {act:?} {nr}×{d}×{h} at {e}")
         });
@@ -188,7 +272,7 @@ pub fn affine_backward<T: Float>(
     let gdw = dw.values();
     for e in 0..d * h {
         let base = if accum == Accum::Add { dw0[e] } else { 0.0 };
-        let scale = (nr + 4) as f64 * (dw_s[e] + base.abs()) + tol::ACT_GRAD_ROUNDINGS * dws_scale[e];
+        let scale = (nr + 4) as f64 * (dw_s[e] + base.abs()) + agr * dws_scale[e];
         assert_within::<T>(gdw[e], dw_ref[e] + base, 1.0, scale, &|| {
             format!("dW {act:?} {accum:?} {nr}×{d}×{h} at {e}")
         });
@@ -198,7 +282,7 @@ pub fn affine_backward<T: Float>(
         let want: f64 = (0..nr).map(|i| dz[i * h + j]).sum::<f64>() + base;
         let scale: f64 = (0..nr).map(|i| dz[i * h + j].abs()).sum::<f64>() * (nr + 4) as f64
             + base.abs() * 2.0
-            + tol::ACT_GRAD_ROUNDINGS * (0..nr).map(|i| dzs[i * h + j]).sum::<f64>();
+            + agr * (0..nr).map(|i| dzs[i * h + j]).sum::<f64>();
         assert_within::<T>(db[j].to_f64(), want, 1.0, scale, &|| {
             format!("db {act:?} {nr}×{d}×{h} at {j}")
         });
@@ -208,80 +292,72 @@ pub fn affine_backward<T: Float>(
 /// Output layouts of row kernels: unit column stride only.
 pub const OUT_LAYOUTS: [Layout; 2] = [Layout::Contiguous, Layout::Strided];
 
-type Fwd<T> = fn(MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
-type Bwd<T> = fn(MatRef<'_, T>, MatRef<'_, T>, MatMut<'_, T>) -> Result<()>;
-/// (name, kernel, reference, roundings)
-type FwdCase<T> = (&'static str, Fwd<T>, fn(f64) -> f64, f64);
-/// (name, kernel, reference, y range low, y range high)
-type BwdCase<T> = (&'static str, Bwd<T>, fn(f64, f64) -> f64, f64, f64);
-
-/// Activation `which` (0 sigmoid, 1 tanh, 2 ReLU) forward on an n×c input in layouts
-/// [x, y].
-pub fn activation_forward<T: Float>(rng: &mut Rng, n: usize, c: usize, which: usize, [lx, ly]: [Layout; 2]) {
-    let fwd: [FwdCase<T>; 3] = [
-        (
-            "sigmoid",
-            nnkern::sigmoid_forward,
-            r::sigmoid,
-            tol::SIGMOID_ROUNDINGS,
-        ),
-        ("tanh", nnkern::tanh_forward, f64::tanh, tol::TANH_ROUNDINGS),
-        ("relu", nnkern::relu_forward, r::relu, 0.0),
-    ];
-    let (name, f, reff, rr) = fwd[which];
+/// `act` forward on an n×c input in layouts [x, y] (sigmoid, tanh and ReLU through their
+/// named kernels, the others through `activation_forward`).
+pub fn activation_forward<T: Float>(
+    rng: &mut Rng,
+    n: usize,
+    c: usize,
+    act: Activation,
+    [lx, ly]: [Layout; 2],
+) {
     let x = rng.values::<T>(n * c, -30.0, 30.0);
     let sx = Stored::<T>::new(&x, n, c, lx);
     let mut y = Stored::<T>::nan(n, c, ly);
-    f(sx.view(), y.view_mut()).unwrap();
+    match act {
+        Activation::Sigmoid => nnkern::sigmoid_forward(sx.view(), y.view_mut()),
+        Activation::Tanh => nnkern::tanh_forward(sx.view(), y.view_mut()),
+        Activation::Relu => nnkern::relu_forward(sx.view(), y.view_mut()),
+        _ => nnkern::activation_forward(act, sx.view(), y.view_mut()),
+    }
+    .unwrap();
     assert!(y.padding_untouched());
+    let (lip, rr) = act_error(act);
     for (e, &g) in y.values().iter().enumerate() {
-        let want = reff(x[e]);
-        // the function's own roundings, plus the input's rounding carried through a
-        // derivative bounded by 1
-        assert_within::<T>(g, want, 1.0, rr * want.abs(), &|| {
-            format!("{name} {n}×{c} x={}", x[e])
+        let want = act_ref(act, x[e]);
+        // the function's own roundings, plus the input's rounding carried through its
+        // Lipschitz constant (the `1.0·lip` term: x itself is exact here)
+        assert_within::<T>(g, want, 1.0, rr * want.abs() + act_eval_error(act, x[e]), &|| {
+            format!("{act:?} {n}×{c} x={} (lip {lip})", x[e])
         });
     }
 }
 
-/// Activation `which` (0 sigmoid, 1 tanh, 2 ReLU) backward on n×c, layouts [y, dy, dx].
+/// `act` backward on n×c, layouts [saved, dy, dx]: from the output y, or from the input
+/// where the derivative needs it (sigmoid, tanh and ReLU through their named kernels).
 pub fn activation_backward<T: Float>(
     rng: &mut Rng,
     n: usize,
     c: usize,
-    which: usize,
+    act: Activation,
     [ly, ldy, ldx]: [Layout; 3],
 ) {
-    let bwd: [BwdCase<T>; 3] = [
-        (
-            "sigmoid",
-            nnkern::sigmoid_backward,
-            |y, g| g * y * (1.0 - y),
-            0.0,
-            1.0,
-        ),
-        ("tanh", nnkern::tanh_backward, |y, g| g * (1.0 - y * y), -1.0, 1.0),
-        (
-            "relu",
-            nnkern::relu_backward,
-            |y, g| if y > 0.0 { g } else { 0.0 },
-            -2.0,
-            2.0,
-        ),
-    ];
-    let (name, f, reff, lo, hi) = bwd[which];
+    let (lo, hi) = match act {
+        Activation::Relu | Activation::LeakyRelu(_) => (-2.0, 2.0),
+        _ => saved_range(act),
+    };
     let y = rng.values::<T>(n * c, lo, hi);
     let dy = rng.values::<T>(n * c, -3.0, 3.0);
     let sy = Stored::<T>::new(&y, n, c, ly);
     let sdy = Stored::<T>::new(&dy, n, c, ldy);
     let mut dx = Stored::<T>::nan(n, c, ldx);
-    f(sy.view(), sdy.view(), dx.view_mut()).unwrap();
+    match act {
+        Activation::Sigmoid => nnkern::sigmoid_backward(sy.view(), sdy.view(), dx.view_mut()),
+        Activation::Tanh => nnkern::tanh_backward(sy.view(), sdy.view(), dx.view_mut()),
+        Activation::Relu => nnkern::relu_backward(sy.view(), sdy.view(), dx.view_mut()),
+        _ => nnkern::activation_backward(act, saved(act, sy.view()), sdy.view(), dx.view_mut()),
+    }
+    .unwrap();
     assert!(dx.padding_untouched());
     for (e, &g) in dx.values().iter().enumerate() {
         let scale = dy[e].abs() * (1.0 + y[e].abs()) * (1.0 + y[e].abs());
-        assert_within::<T>(g, reff(y[e], dy[e]), tol::ACT_GRAD_ROUNDINGS, scale, &|| {
-            format!("{name}_backward {n}×{c}")
-        });
+        assert_within::<T>(
+            g,
+            act_grad_ref(act, y[e], dy[e]),
+            act_grad_roundings(act),
+            scale,
+            &|| format!("{act:?} backward {n}×{c} at saved={} dy={}", y[e], dy[e]),
+        );
     }
 }
 
@@ -955,6 +1031,7 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
     let (lip, act_r) = act_error(act);
     // forward, row by row
     let mut ys = vec![Bounded::default(); n * h];
+    let mut zs = vec![Bounded::default(); n * h];
     let mut ss = vec![0.0; n * c];
     let mut s_err = vec![0.0_f64; n];
     for i in 0..n {
@@ -965,11 +1042,16 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
                 u,
             );
             let y = act_ref(act, z.v);
-            // ReLU's kink: within the bound of 0 either side may be taken
-            let kink = act == Activation::Relu && z.v.abs() <= z.e;
+            // the kinks of ReLU and LeakyReLU: within the bound of 0 either side may be taken
+            let kinked = matches!(act, Activation::Relu | Activation::LeakyRelu(_));
+            let kink = kinked && z.v.abs() <= z.e;
+            zs[i * h + j] = z;
             ys[i * h + j] = Bounded {
                 v: y,
-                e: lip * z.e + act_r * u * y.abs() + if kink { z.e } else { 0.0 },
+                e: lip * z.e
+                    + act_r * u * y.abs()
+                    + act_eval_error(act, z.v) * u
+                    + if kink { lip * z.e } else { 0.0 },
             };
         }
         for k in 0..c {
@@ -1032,6 +1114,27 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
                         + 2.0 * dh.v.abs() * y.v.abs() * y.e
                         + tol::ACT_GRAD_ROUNDINGS * u * dh.v.abs() * (1.0 + y.v * y.v);
                     (v, e)
+                }
+                Activation::LeakyRelu(sl) => {
+                    let v = act_grad_ref(act, y.v, dh.v);
+                    // near the kink either branch may be taken: |1 − slope|·|dh| apart
+                    let kink = if y.v.abs() <= y.e {
+                        (1.0 - sl).abs() * dh.v.abs()
+                    } else {
+                        0.0
+                    };
+                    (v, sl.abs().max(1.0) * dh.e + u * dh.v.abs() + kink)
+                }
+                Activation::Silu | Activation::GeluTanh => {
+                    // from the pre-activation z: f′ is Lipschitz with constant ½ for SiLU
+                    // (max |f″| = 0.5 at 0) and 0.8 for the tanh GELU (max |f″| ≈ 0.80 at 0)
+                    let z = zs[i * h + j];
+                    let lip2 = if act == Activation::Silu { 0.5 } else { 0.8 };
+                    let g = act_grad_ref(act, z.v, 1.0);
+                    let e = g.abs() * dh.e
+                        + lip2 * dh.v.abs() * z.e
+                        + tol::GATE_GRAD_ROUNDINGS * u * dh.v.abs() * (1.0 + z.v.abs()).powi(2);
+                    (dh.v * g, e)
                 }
                 other => panic!("no reference for {other:?}: add one here"),
             };

@@ -26,8 +26,21 @@ pub fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     t
 }
 
+/// σ(x) without overflow: 1/(1 + e^(−x)) for x ≥ 0, e^x/(1 + e^x) below (so the tail keeps
+/// its subnormal values where 1/(1 + e^(−x)) would divide by ∞).
 pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The tanh GELU's gate argument v = 2√(2/π)(x + 0.044715x³) and v′ (y = x·σ(v)).
+pub fn gelu_tanh_arg(x: f64) -> (f64, f64) {
+    let c = 2.0 * (2.0 / std::f64::consts::PI).sqrt();
+    (c * (x + 0.044715 * x * x * x), c * (1.0 + 3.0 * 0.044715 * x * x))
 }
 
 pub fn relu(x: f64) -> f64 {

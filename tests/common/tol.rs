@@ -92,6 +92,21 @@ pub const SIGMOID_ROUNDINGS: f64 = 5.0;
 /// Tanh: ≤ 2 ulp on every path (`tests/accuracy.rs`), 1 ulp ≤ 2u relative: 4u.
 pub const TANH_ROUNDINGS: f64 = 4.0;
 
+/// LeakyReLU: slope·x rounds once (1u), and so does the f64 reference's product (1u).
+pub const LEAKY_ROUNDINGS: f64 = 2.0;
+
+/// SiLU and the tanh GELU, y = x·σ(v): σ's ≤ 2 ulp (4u) and the product's rounding (1u),
+/// plus the f64 reference's own (σ's exponential, sum and quotient, and the product: 4u).
+/// The GELU's gate argument v adds an absolute error of its own (`checks::act_eval_error`).
+pub const GATE_ROUNDINGS: f64 = 9.0;
+
+/// Derivatives from the input, dy·(σ(v) + x·v′·σ(v)·σ(−v)) (SiLU: v = x, v′ = 1), relative to
+/// the magnitudes |dy|·(1 + |x|)², which bound |σ| + |x·v′|·σσ̄ + |v|·σσ̄ for |x| ≤ 15: σ and
+/// σ̄ ≤ 2 ulp each (8u), x·v′ and its two factors' products (3u), the sum and dy's product
+/// (2u), v′'s two roundings (2u), v's three carried through ∂σ/∂v = σσ̄ (3u), and the f64
+/// reference's own (6u): 24u.
+pub const GATE_GRAD_ROUNDINGS: f64 = 24.0;
+
 /// Derivatives from y: sigmoid dy·(y·(1−y)) and tanh dy·(1−y·y) take 3 roundings of the
 /// magnitudes |dy|·|y|·(|1| + |y|) (1−y and 1−y² cancel, so the scale holds both terms).
 pub const ACT_GRAD_ROUNDINGS: f64 = 3.0;

@@ -1,0 +1,673 @@
+//! Elementwise activations: identity, sigmoid, tanh, ReLU, LeakyReLU, SiLU and the tanh GELU;
+//! forward and backward.
+//!
+//! Each activation is one definition (`defs.rs`): its forward, its derivative from the input
+//! and, where the derivative is a function of the output alone, from the output. A backward
+//! takes what was saved ([`Saved`]): the output y where that suffices (identity, sigmoid,
+//! tanh, ReLU, LeakyReLU with slope ≥ 0), else the pre-activation x.
+
+mod defs;
+
+pub(crate) use defs::{ActFn, Fwd, GradIn, GradOut};
+
+use super::{check_rows_contiguous, check_shape, dims, dims_mut, map_binary, map_unary};
+use crate::error::{Error, ErrorKind, Result};
+use crate::float::Float;
+use crate::mat::{MatMut, MatRef};
+use crate::simd::{Exp, Isa, Kernel, Math, UnaryOp, dispatch};
+use std::hash::{Hash, Hasher};
+
+/// An elementwise activation, applied after an affine map or on its own.
+///
+/// | variant | y = f(x) | f′ | backward reads |
+/// |---|---|---|---|
+/// | `Identity` | x | 1 | y (or x) |
+/// | `Sigmoid` | 1/(1+e^(−x)) | y·(1−y) | y (or x) |
+/// | `Tanh` | tanh x | 1−y² | y (or x) |
+/// | `Relu` | max(x, 0) | 1 if x > 0 else 0 | y (or x) |
+/// | `LeakyRelu(s)` | x if x > 0 else s·x | 1 if x > 0 else s | y if s ≥ 0 (or x) |
+/// | `Silu` | x·σ(x) | σ(x)·(1 + x·σ(−x)) | x |
+/// | `GeluTanh` | ½x·(1 + tanh(√(2/π)(x + 0.044715x³))) | see [`Activation::GeluTanh`] | x |
+///
+/// Accuracy (f32 and f64, every SIMD path but the scalar one, which calls `std`'s
+/// exponentials under the same formulas): sigmoid ≤ 2 ulp, tanh ≤ 2 ulp; SiLU and GELU
+/// (tanh) ≤ 3 ulp where the result is a normal number (x ≥ −87 in f32, x ≥ −708 in f64),
+/// measured over every f32 by `tests/accuracy.rs`; in the negative tail beyond, their gate
+/// σ is subnormal and the product keeps the absolute accuracy of that subnormal.
+///
+/// Non-finite values: NaN in gives NaN out. sigmoid(±∞) = 1 / 0, tanh(±∞) = ±1,
+/// relu(+∞) = +∞, relu(−∞) = 0, leaky_relu(−∞) = −∞ (s > 0), silu(+∞) = gelu(+∞) = +∞ as in
+/// PyTorch. silu(−∞) = gelu(−∞) = −0 and their derivatives at ±∞ are the limits 1 (+∞) and 0
+/// (−∞), where PyTorch's formulas give NaN (∞·0). ReLU's backward passes dy where x > 0 or x
+/// is NaN and gives exactly 0 elsewhere (a select, so a NaN dy at x ≤ 0 gives 0, as PyTorch).
+///
+/// # Example
+///
+/// ```
+/// use nnkern::Activation;
+///
+/// assert_eq!(Activation::Sigmoid.apply(0.0_f32), 0.5);
+/// assert_eq!(Activation::Relu.apply(-3.0_f64), 0.0);
+/// assert_eq!(Activation::LeakyRelu(0.1).apply(-3.0_f64), -0.30000000000000004);
+/// // sigmoid′ = y(1−y), from the output …
+/// assert_eq!(Activation::Sigmoid.grad_from_output(0.5_f32, 1.0), Some(0.25));
+/// // … while SiLU′ needs the input
+/// assert_eq!(Activation::Silu.grad_from_output(0.5_f32, 1.0), None);
+/// assert_eq!(Activation::Silu.grad_from_input(0.0_f32, 1.0), 0.5);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub enum Activation {
+    /// y = x.
+    #[default]
+    Identity,
+    /// y = 1/(1+e^(−x)), evaluated without overflow for every finite x.
+    Sigmoid,
+    /// y = tanh x.
+    Tanh,
+    /// y = max(x, 0).
+    Relu,
+    /// y = x for x > 0, else slope·x (PyTorch's `leaky_relu(x, negative_slope)`; its default
+    /// slope is 0.01). The slope must be finite.
+    LeakyRelu(f64),
+    /// y = x·σ(x) (SiLU, also called swish).
+    Silu,
+    /// PyTorch's `gelu(x, approximate='tanh')`: y = ½x·(1 + tanh u), u = √(2/π)·(x +
+    /// 0.044715x³), evaluated as x·σ(2u) (the same function, without the cancellation of
+    /// 1 + tanh u for negative x). f′ = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u′ = √(2/π)·(1 +
+    /// 0.134145x²).
+    GeluTanh,
+}
+
+impl PartialEq for Activation {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            // the slope's bits: a total equivalence (Eq, Hash), −0 ≠ +0
+            (Activation::LeakyRelu(a), Activation::LeakyRelu(b)) => a.to_bits() == b.to_bits(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(o),
+        }
+    }
+}
+
+impl Eq for Activation {}
+
+impl Hash for Activation {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        if let Activation::LeakyRelu(s) = self {
+            s.to_bits().hash(h);
+        }
+    }
+}
+
+/// What an activation's backward reads: the saved output y, or the saved input (for Affine,
+/// the pre-activation z = x·W + b).
+///
+/// A `MatRef` converts into `Saved::Output`, so `activation_backward(act, y, dy, dx)` reads
+/// as before for the activations whose derivative is a function of y. Every activation
+/// accepts `Input`; `Output` is an error for those that need the input ([`Activation::Silu`],
+/// [`Activation::GeluTanh`], and [`Activation::LeakyRelu`] with a negative slope).
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{Activation, MatMut, MatRef, Saved, activation_backward};
+///
+/// let x = [0.0_f32, 1.0];
+/// let dy = [1.0_f32, 1.0];
+/// let mut dx = [0.0_f32; 2];
+/// activation_backward(
+///     Activation::Silu,
+///     Saved::Input(MatRef::from_row_major(&x, 1, 2)?),
+///     MatRef::from_row_major(&dy, 1, 2)?,
+///     MatMut::from_row_major(&mut dx, 1, 2)?,
+/// )?;
+/// assert_eq!(dx[0], 0.5); // σ(0)·(1 + 0)
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Saved<'a, T> {
+    /// The forward's output y = f(x).
+    Output(MatRef<'a, T>),
+    /// The forward's input x (the pre-activation).
+    Input(MatRef<'a, T>),
+}
+
+impl<'a, T> Saved<'a, T> {
+    /// The saved matrix, whichever it is.
+    pub fn mat(&self) -> &MatRef<'a, T> {
+        match self {
+            Saved::Output(m) | Saved::Input(m) => m,
+        }
+    }
+}
+
+impl<'a, T> From<MatRef<'a, T>> for Saved<'a, T> {
+    fn from(y: MatRef<'a, T>) -> Self {
+        Saved::Output(y)
+    }
+}
+
+/// A computation generic over one activation's definition, run by [`Activation::visit`].
+pub(crate) trait ActVisitor<T: Float> {
+    type Out;
+    fn visit<A: ActFn<T>>(self, a: A) -> Self::Out;
+}
+
+impl Activation {
+    /// Every activation, in declaration order (LeakyReLU with PyTorch's default slope 0.01),
+    /// for tests and benches that cover them all.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nnkern::Activation;
+    ///
+    /// assert!(Activation::ALL.contains(&Activation::Tanh));
+    /// assert_eq!(Activation::ALL[0], Activation::Identity);
+    /// ```
+    pub const ALL: [Activation; 7] = [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::LeakyRelu(0.01),
+        Activation::Silu,
+        Activation::GeluTanh,
+    ];
+
+    /// Runs `v` on this activation's definition: the one place that maps a variant to its
+    /// type, so every kernel is generic over the definition and dispatched once per call.
+    #[inline(always)]
+    pub(crate) fn visit<T: Float, V: ActVisitor<T>>(self, v: V) -> V::Out {
+        match self {
+            Activation::Identity => v.visit(defs::Identity),
+            Activation::Sigmoid => v.visit(defs::Sigmoid),
+            Activation::Tanh => v.visit(defs::Tanh),
+            Activation::Relu => v.visit(defs::Relu),
+            Activation::LeakyRelu(s) => v.visit(defs::LeakyRelu {
+                slope: T::from_f64(s),
+            }),
+            Activation::Silu => v.visit(defs::Silu),
+            Activation::GeluTanh => v.visit(defs::GeluTanh),
+        }
+    }
+
+    /// The name used in messages and benches (PyTorch's, lower case).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// assert_eq!(nnkern::Activation::GeluTanh.name(), "gelu_tanh");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Silu => "silu",
+            Activation::GeluTanh => "gelu_tanh",
+        }
+    }
+
+    /// Whether the derivative needs the forward's input (the pre-activation): then a layer
+    /// keeps x (or z) for backward, and [`Saved::Output`] is an error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nnkern::Activation;
+    ///
+    /// assert!(!Activation::Sigmoid.needs_input());
+    /// assert!(Activation::Silu.needs_input());
+    /// assert!(Activation::LeakyRelu(-0.5).needs_input());
+    /// ```
+    pub fn needs_input(self) -> bool {
+        struct V;
+        impl ActVisitor<f64> for V {
+            type Out = bool;
+            fn visit<A: ActFn<f64>>(self, a: A) -> bool {
+                !a.reads_output()
+            }
+        }
+        self.visit(V)
+    }
+
+    /// f(x) for one value: the bits the kernels give on the calling thread's SIMD path.
+    #[inline]
+    pub fn apply<T: Float>(self, x: T) -> T {
+        let mut y = [x];
+        self.apply_slice(None, &mut y);
+        y[0]
+    }
+
+    /// dy·f′(x), from the input x.
+    #[inline]
+    pub fn grad_from_input<T: Float>(self, x: T, dy: T) -> T {
+        let mut g = [dy];
+        self.grad_slice(Saved::Input(MatRef::from(&[x][..])), &[dy], &mut g);
+        g[0]
+    }
+
+    /// dy·f′ from the forward's output y, where f′ is a function of y ([`None`] where it is
+    /// not: see [`Activation::needs_input`]).
+    #[inline]
+    pub fn grad_from_output<T: Float>(self, y: T, dy: T) -> Option<T> {
+        if self.needs_input() {
+            return None;
+        }
+        let mut g = [dy];
+        self.grad_slice(Saved::Output(MatRef::from(&[y][..])), &[dy], &mut g);
+        Some(g[0])
+    }
+
+    /// y ← f(x) (or f(y) in place) over one run on the current path.
+    fn apply_slice<T: Float>(self, x: Option<&[T]>, y: &mut [T]) {
+        struct V<'a, T> {
+            x: Option<&'a [T]>,
+            y: &'a mut [T],
+        }
+        impl<T: Float> ActVisitor<T> for V<'_, T> {
+            type Out = ();
+            fn visit<A: ActFn<T>>(self, a: A) {
+                dispatch(
+                    Isa::current(),
+                    Run1 {
+                        op: Fwd(a),
+                        x: self.x,
+                        y: self.y,
+                    },
+                )
+            }
+        }
+        self.visit(V { x, y });
+    }
+
+    /// One run of the backward (a 1-row saved matrix).
+    fn grad_slice<T: Float>(self, saved: Saved<'_, T>, dy: &[T], out: &mut [T]) {
+        let one = |m: &MatRef<'_, T>| m.as_flat().map(|v| v.to_vec()).unwrap_or_default();
+        let (v, input) = match saved {
+            Saved::Output(m) => (one(&m), false),
+            Saved::Input(m) => (one(&m), true),
+        };
+        struct V<'a, T> {
+            v: &'a [T],
+            dy: &'a [T],
+            out: &'a mut [T],
+            input: bool,
+        }
+        impl<T: Float> ActVisitor<T> for V<'_, T> {
+            type Out = ();
+            fn visit<A: ActFn<T>>(self, a: A) {
+                let (v, dy, out) = (self.v, self.dy, self.out);
+                if self.input {
+                    dispatch(
+                        Isa::current(),
+                        Run2 {
+                            op: GradIn(a),
+                            a: v,
+                            b: dy,
+                            out,
+                        },
+                    )
+                } else {
+                    dispatch(
+                        Isa::current(),
+                        Run2 {
+                            op: GradOut(a),
+                            a: v,
+                            b: dy,
+                            out,
+                        },
+                    )
+                }
+            }
+        }
+        self.visit(V {
+            v: &v,
+            dy,
+            out,
+            input,
+        });
+    }
+
+    /// `Err` naming `arg` for a non-finite LeakyReLU slope.
+    pub(crate) fn check(self, op: &'static str, arg: &'static str) -> Result<()> {
+        match self {
+            Activation::LeakyRelu(s) if !s.is_finite() => Err(Error::new(
+                op,
+                arg,
+                ErrorKind::Value,
+                format!("is LeakyRelu({s}): the slope must be finite"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `Err` naming `arg` when `saved` is the output but the derivative needs the input.
+    pub(crate) fn check_saved<T>(
+        self,
+        op: &'static str,
+        arg: &'static str,
+        saved: &Saved<'_, T>,
+    ) -> Result<()> {
+        if matches!(saved, Saved::Output(_)) && self.needs_input() {
+            return Err(Error::new(
+                op,
+                arg,
+                ErrorKind::Value,
+                format!(
+                    "is the output y, but the derivative of {} needs the input: pass Saved::Input \
+                     (for Affine, the z that affine_forward_with_z keeps)",
+                    self.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// y ← f(y) for a whole output, on the SIMD path. An output with a column stride (a
+    /// transposed y) goes through the same SIMD body, a row at a time via a small contiguous
+    /// buffer, so it gets the bits of a contiguous output.
+    pub(crate) fn apply_inplace<T: Float>(self, mut y: MatMut<'_, T>) {
+        if y.cols() == 0 || self == Activation::Identity {
+            return; // no elements, however many rows; or nothing to do
+        }
+        if y.unit_col_stride() {
+            struct V<'a, T>(MatMut<'a, T>);
+            impl<T: Float> ActVisitor<T> for V<'_, T> {
+                type Out = ();
+                fn visit<A: ActFn<T>>(self, a: A) {
+                    map_unary(Fwd(a), None, self.0)
+                }
+            }
+            return self.visit(V(y));
+        }
+        const CHUNK: usize = 64;
+        let mut buf = [T::ZERO; CHUNK];
+        for i in 0..y.rows() {
+            for j0 in (0..y.cols()).step_by(CHUNK) {
+                let n = CHUNK.min(y.cols() - j0);
+                for (k, v) in buf[..n].iter_mut().enumerate() {
+                    *v = *y.at_mut(i, j0 + k);
+                }
+                self.apply_slice(None, &mut buf[..n]);
+                for (k, v) in buf[..n].iter().enumerate() {
+                    *y.at_mut(i, j0 + k) = *v;
+                }
+            }
+        }
+    }
+}
+
+/// y = op(x) (or in place) over one run.
+struct Run1<'a, T, O> {
+    op: O,
+    x: Option<&'a [T]>,
+    y: &'a mut [T],
+}
+
+impl<T: Float, O: UnaryOp<T>> Kernel for Run1<'_, T, O> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        match self.x {
+            Some(x) => M::map(self.op, x, self.y),
+            None => M::map_inplace(self.op, self.y),
+        }
+    }
+}
+
+/// out = op(a, b) over one run.
+struct Run2<'a, T, O> {
+    op: O,
+    a: &'a [T],
+    b: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Float, O: crate::simd::BinaryOp<T>> Kernel for Run2<'_, T, O> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        M::map2(self.op, self.a, self.b, self.out)
+    }
+}
+
+/// y = f(x) elementwise, for an [`Activation`] chosen at run time.
+///
+/// Shapes: x and y are both N×D. x may be any view; y needs unit column stride.
+///
+/// # Errors
+///
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `y` if its shape differs from x's;
+/// [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `y` if its column stride is not 1;
+/// [`ErrorKind::Value`](crate::ErrorKind::Value) naming `act` for a non-finite LeakyReLU
+/// slope.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{Activation, MatMut, MatRef, activation_forward};
+///
+/// let x = [-1.0_f32, 0.0, 2.0];
+/// let mut y = [0.0_f32; 3];
+/// activation_forward(
+///     Activation::Relu,
+///     MatRef::from_row_major(&x, 1, 3)?,
+///     MatMut::from_row_major(&mut y, 1, 3)?,
+/// )?;
+/// assert_eq!(y, [0.0, 0.0, 2.0]);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn activation_forward<T: Float>(act: Activation, x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    forward_named("activation_forward", act, x, y)
+}
+
+/// dx = dy ⊙ f′, with f′ computed from what the forward saved: its output y (a `MatRef`
+/// passed as is, or [`Saved::Output`]) or its input x ([`Saved::Input`]); see
+/// [`Activation::needs_input`].
+///
+/// Shapes: the saved matrix, dy and dx are all N×D. The saved matrix and dy may be any views;
+/// dx needs unit column stride. dx is overwritten (never read).
+///
+/// # Errors
+///
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `dy` or `dx` if its shape differs
+/// from the saved matrix's; [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `dx` if
+/// its column stride is not 1; [`ErrorKind::Value`](crate::ErrorKind::Value) naming `saved`
+/// if it is the output of an activation whose derivative needs the input, or `act` for a
+/// non-finite LeakyReLU slope.
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{Activation, MatMut, MatRef, activation_backward};
+///
+/// let y = [0.5_f64, 0.0];
+/// let dy = [1.0_f64, 1.0];
+/// let mut dx = [0.0_f64; 2];
+/// activation_backward(
+///     Activation::Tanh,
+///     MatRef::from_row_major(&y, 1, 2)?,
+///     MatRef::from_row_major(&dy, 1, 2)?,
+///     MatMut::from_row_major(&mut dx, 1, 2)?,
+/// )?;
+/// assert_eq!(dx, [0.75, 1.0]); // 1 − y²
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn activation_backward<'a, T: Float>(
+    act: Activation,
+    saved: impl Into<Saved<'a, T>>,
+    dy: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<()> {
+    backward_named("activation_backward", act, saved.into(), dy, dx)
+}
+
+fn forward_named<T: Float>(
+    op: &'static str,
+    act: Activation,
+    x: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    act.check(op, "act")?;
+    check_shape(op, "y", dims_mut(&y), dims(&x), "the shape of x")?;
+    check_rows_contiguous(op, "y", &y)?;
+    struct V<'a, T> {
+        x: MatRef<'a, T>,
+        y: MatMut<'a, T>,
+    }
+    impl<T: Float> ActVisitor<T> for V<'_, T> {
+        type Out = ();
+        fn visit<A: ActFn<T>>(self, a: A) {
+            map_unary(Fwd(a), Some(self.x), self.y)
+        }
+    }
+    // dispatched once per call, so each loop body is one straight-line function of x
+    act.visit(V { x, y });
+    Ok(())
+}
+
+fn backward_named<T: Float>(
+    op: &'static str,
+    act: Activation,
+    saved: Saved<'_, T>,
+    dy: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<()> {
+    act.check(op, "act")?;
+    let s = *saved.mat();
+    check_shape(op, "dy", dims(&dy), dims(&s), "the shape of the saved y or x")?;
+    check_shape(op, "dx", dims_mut(&dx), dims(&s), "the shape of the saved y or x")?;
+    check_rows_contiguous(op, "dx", &dx)?;
+    act.check_saved(op, "saved", &saved)?;
+    struct V<'a, T> {
+        saved: Saved<'a, T>,
+        dy: MatRef<'a, T>,
+        dx: MatMut<'a, T>,
+    }
+    impl<T: Float> ActVisitor<T> for V<'_, T> {
+        type Out = ();
+        fn visit<A: ActFn<T>>(self, a: A) {
+            match self.saved {
+                Saved::Output(y) => map_binary(GradOut(a), y, self.dy, self.dx),
+                Saved::Input(x) => map_binary(GradIn(a), x, self.dy, self.dx),
+            }
+        }
+    }
+    act.visit(V { saved, dy, dx });
+    Ok(())
+}
+
+macro_rules! activation_pair {
+    ($act:ident, $fwd:ident, $bwd:ident, $fwd_doc:literal, $bwd_doc:literal, $x:expr, $y:expr, $dx:expr) => {
+        #[doc = $fwd_doc]
+        ///
+        /// Shapes: x and y are N×D; y needs unit column stride. See [`Activation`] for the
+        /// non-finite semantics.
+        ///
+        /// # Errors
+        ///
+        /// As [`activation_forward`].
+        ///
+        /// # Example
+        ///
+        /// ```
+        #[doc = concat!("use nnkern::{MatMut, MatRef, ", stringify!($fwd), "};")]
+        /// let x = [0.0_f64];
+        /// let mut y = [f64::NAN];
+        #[doc = concat!(stringify!($fwd), "(MatRef::from_row_major(&x, 1, 1)?, MatMut::from_row_major(&mut y, 1, 1)?)?;")]
+        #[doc = concat!("assert_eq!(y[0], ", stringify!($y), ");")]
+        /// # Ok::<(), nnkern::Error>(())
+        /// ```
+        pub fn $fwd<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+            forward_named(stringify!($fwd), Activation::$act, x, y)
+        }
+
+        #[doc = $bwd_doc]
+        ///
+        /// Shapes: y, dy and dx are N×D; dx needs unit column stride and is overwritten.
+        ///
+        /// # Errors
+        ///
+        /// As [`activation_backward`].
+        ///
+        /// # Example
+        ///
+        /// ```
+        #[doc = concat!("use nnkern::{MatMut, MatRef, ", stringify!($bwd), "};")]
+        #[doc = concat!("let y = [", stringify!($y), "_f64];")]
+        /// let dy = [1.0_f64];
+        /// let mut dx = [f64::NAN];
+        #[doc = concat!(stringify!($bwd), "(MatRef::from_row_major(&y, 1, 1)?, MatRef::from_row_major(&dy, 1, 1)?, MatMut::from_row_major(&mut dx, 1, 1)?)?;")]
+        #[doc = concat!("assert_eq!(dx[0], ", stringify!($dx), ");")]
+        /// # Ok::<(), nnkern::Error>(())
+        /// ```
+        pub fn $bwd<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
+            backward_named(stringify!($bwd), Activation::$act, Saved::Output(y), dy, dx)
+        }
+    };
+}
+
+activation_pair!(
+    Sigmoid,
+    sigmoid_forward,
+    sigmoid_backward,
+    "y = σ(x) = 1/(1+e^(−x)) elementwise, stable for every finite x (no overflow).",
+    "dx = dy ⊙ y ⊙ (1−y), from the forward output y = σ(x).",
+    0.0,
+    0.5,
+    0.25
+);
+activation_pair!(
+    Tanh,
+    tanh_forward,
+    tanh_backward,
+    "y = tanh(x) elementwise.",
+    "dx = dy ⊙ (1−y²), from the forward output y = tanh(x).",
+    0.0,
+    0.0,
+    1.0
+);
+activation_pair!(
+    Relu,
+    relu_forward,
+    relu_backward,
+    "y = max(x, 0) elementwise (NaN stays NaN).",
+    "dx = dy where y > 0 (or y is NaN), else exactly 0, from the forward output y.",
+    0.0,
+    0.0,
+    0.0
+);
+
+/// y = eˣ elementwise (the SIMD exponential of the crate: ≤ 1 ulp in f32 on every input).
+///
+/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. e^(+∞) = +∞,
+/// e^(−∞) = 0, NaN → NaN; results in the subnormal range are kept.
+///
+/// # Errors
+///
+/// As [`activation_forward`].
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{MatMut, MatRef, exp_forward};
+///
+/// let x = [0.0_f32, 1.0, f32::NEG_INFINITY];
+/// let mut y = [0.0_f32; 3];
+/// exp_forward(MatRef::from_row_major(&x, 1, 3)?, MatMut::from_row_major(&mut y, 1, 3)?)?;
+/// assert_eq!(y, [1.0, std::f32::consts::E, 0.0]);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    const OP: &str = "exp_forward";
+    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
+    check_rows_contiguous(OP, "y", &y)?;
+    map_unary(Exp, Some(x), y);
+    Ok(())
+}
