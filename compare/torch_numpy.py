@@ -178,6 +178,15 @@ def cases_torch(torch):
         yield "sigmoid_fwd", str(n), lambda: torch.sigmoid(x, out=y)
         yield "sigmoid_bwd", str(n), lambda: aten.sigmoid_backward.grad_input(dy, ys, grad_input=dx)
 
+    for n in VECTORS:
+        x, y, dy, dx = u(n, lo=-6.0, hi=6.0), torch.empty(n), u(n), torch.empty(n)
+        yield "silu_fwd", str(n), lambda: aten.silu.out(x, out=y)
+        yield "silu_bwd", str(n), lambda: aten.silu_backward.grad_input(dy, x, grad_input=dx)
+        yield "gelu_tanh_fwd", str(n), lambda: aten.gelu.out(x, approximate="tanh", out=y)
+        yield "gelu_tanh_bwd", str(n), lambda: aten.gelu_backward.grad_input(dy, x, approximate="tanh", grad_input=dx)
+        yield "leaky_relu_fwd", str(n), lambda: aten.leaky_relu.out(x, 0.01, out=y)
+        yield "leaky_relu_bwd", str(n), lambda: aten.leaky_relu_backward.grad_input(dy, x, 0.01, False, grad_input=dx)
+
     for (n, c) in ROWS:
         sid = f"{n}x{c}"
         x, y = u(n, c, lo=-5.0, hi=5.0), torch.empty(n, c)

@@ -1,7 +1,7 @@
 //! Fast, fused, numerically careful CPU kernels for the layers of a neural network.
 //!
 //! nnkern implements the layers of chapter 1 of *Deep Learning from Scratch 2* — MatMul,
-//! Affine, Sigmoid (and Tanh, ReLU), Softmax and LogSoftmax, Cross-Entropy and
+//! Affine, Sigmoid (and Tanh, ReLU, LeakyReLU, SiLU, GELU), Softmax and LogSoftmax, Cross-Entropy and
 //! Softmax-with-Loss — each forward and backward, for `f32` and `f64`. It is for framework
 //! authors: the kernels run on your buffers through strided views (transposes cost nothing),
 //! write into outputs you provide, answer every bad input with an [`Error`] naming the
@@ -16,8 +16,9 @@
 //! | layer | forward | backward |
 //! |---|---|---|
 //! | [`matmul_forward`] | y = x·W | dx = dy·Wᵀ, dW = xᵀ·dy |
-//! | [`affine_forward`] | y = act(x·W + b) | dz = dy⊙act′(y), dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ dz |
+//! | [`affine_forward`] | y = act(x·W + b) | dz = dy⊙act′, dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ dz |
 //! | [`sigmoid_forward`] | y = 1/(1+e^(−x)) | dx = dy⊙y⊙(1−y) |
+//! | [`activation_forward`] | y = f(x), any [`Activation`] | dx = dy⊙f′, from y or x ([`Saved`]) |
 //! | [`softmax_forward`] | y = e^(s−m)/Σe^(s−m) | dx = y⊙(dy − Σ dy⊙y) |
 //! | [`cross_entropy_forward`] | L = −(1/N) Σ t·ln p | dp = −t/(N·p) |
 //! | [`softmax_cross_entropy`] | L = (1/N) Σ (logsumexp(s) − Σ t·s) | ds = (softmax(s) − t)/N |

@@ -291,6 +291,95 @@ fn backward_gradient_shapes_wrong() {
 }
 
 #[test]
+fn activation_arguments_out_of_domain() {
+    let (x, dy) = ([0.5_f32; 6], [1.0_f32; 6]);
+    let w = [0.0_f32; 6];
+    let (mut y, mut z, mut dx) = ([f32::NAN; 6], [f32::NAN; 6], [f32::NAN; 6]);
+    // a derivative that needs the input, handed the output
+    expect(
+        activation_backward(Activation::Silu, m(&x, 2, 3), m(&dy, 2, 3), mm(&mut dx, 2, 3)),
+        "activation_backward",
+        "saved",
+        ErrorKind::Value,
+        "is the output y, but the derivative of silu needs the input",
+    );
+    expect(
+        activation_backward(
+            Activation::LeakyRelu(-0.5),
+            Saved::Output(m(&x, 2, 3)),
+            m(&dy, 2, 3),
+            mm(&mut dx, 2, 3),
+        ),
+        "activation_backward",
+        "saved",
+        ErrorKind::Value,
+        "the derivative of leaky_relu needs the input",
+    );
+    let (mut dxa, mut dw, mut db) = ([f32::NAN; 4], [f32::NAN; 6], [f32::NAN; 3]);
+    expect(
+        affine_backward(
+            m(&x[..4], 2, 2),
+            m(&w, 2, 3),
+            m(&x, 2, 3),
+            m(&dy, 2, 3),
+            Activation::GeluTanh,
+            AffineGrads {
+                dx: Some(mm(&mut dxa, 2, 2)),
+                dw: mm(&mut dw, 2, 3),
+                db: &mut db,
+            },
+            Accum::Replace,
+            &mut Workspace::new(),
+        ),
+        "affine_backward",
+        "saved",
+        ErrorKind::Value,
+        "needs the input: pass Saved::Input",
+    );
+    // a LeakyReLU slope that is not finite
+    expect(
+        activation_forward(Activation::LeakyRelu(f64::NAN), m(&x, 2, 3), mm(&mut y, 2, 3)),
+        "activation_forward",
+        "act",
+        ErrorKind::Value,
+        "the slope must be finite",
+    );
+    expect(
+        affine_forward_with_z(
+            m(&x[..4], 2, 2),
+            m(&w, 2, 3),
+            &[0.0; 3],
+            Activation::LeakyRelu(f64::INFINITY),
+            mm(&mut z, 2, 3),
+            mm(&mut y, 2, 3),
+        ),
+        "affine_forward_with_z",
+        "act",
+        ErrorKind::Value,
+        "the slope must be finite",
+    );
+    // z of the wrong shape
+    expect(
+        affine_forward_with_z(
+            m(&x[..4], 2, 2),
+            m(&w, 2, 3),
+            &[0.0; 3],
+            Activation::Silu,
+            mm(&mut z, 3, 2),
+            mm(&mut y, 2, 3),
+        ),
+        "affine_forward_with_z",
+        "z",
+        ErrorKind::Shape,
+        "is 3×2 but must be 2×3",
+    );
+    assert!(
+        y.iter().chain(&z).chain(&dx).chain(&dxa).all(|v| v.is_nan()),
+        "nothing written"
+    );
+}
+
+#[test]
 fn row_kernels_with_zero_columns() {
     let x: [f32; 0] = [];
     let mut y: [f32; 0] = [];

@@ -42,12 +42,7 @@ fn affine_and_matmul_gradients() {
     let w: Vec<f64> = (0..d * h).map(|_| rng.normal()).collect();
     let b: Vec<f64> = (0..h).map(|_| rng.normal()).collect();
     let g: Vec<f64> = (0..n * h).map(|_| rng.normal()).collect();
-    for act in [
-        Activation::Identity,
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-    ] {
+    for act in Activation::ALL {
         let fwd = |x: &[f64], w: &[f64], b: &[f64]| -> Vec<f64> {
             let mut y = vec![0.0; n * h];
             affine_forward(
@@ -60,12 +55,32 @@ fn affine_and_matmul_gradients() {
             .unwrap();
             y
         };
+        // the forward that keeps z gives the same y; the backward reads what it needs
         let y = fwd(&x, &w, &b);
+        let (mut z, mut y2) = (vec![0.0; n * h], vec![0.0; n * h]);
+        affine_forward_with_z(
+            mat(&x, n, d),
+            mat(&w, d, h),
+            &b,
+            act,
+            MatMut::from_row_major(&mut z, n, h).unwrap(),
+            MatMut::from_row_major(&mut y2, n, h).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            y.iter().zip(&y2).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{act:?}: y with z kept"
+        );
+        let saved = if act.needs_input() {
+            Saved::Input(mat(&z, n, h))
+        } else {
+            Saved::Output(mat(&y, n, h))
+        };
         let (mut dx, mut dw, mut db) = (vec![0.0; n * d], vec![0.0; d * h], vec![0.0; h]);
         affine_backward(
             mat(&x, n, d),
             mat(&w, d, h),
-            mat(&y, n, h),
+            saved,
             mat(&g, n, h),
             act,
             AffineGrads {

@@ -80,6 +80,70 @@ fn elementwise<T: Float>() {
 }
 both_types!(elementwise_special_values, elementwise);
 
+/// The activations whose gate is σ (SiLU, the tanh GELU) and LeakyReLU at the special values,
+/// forward and backward from the input: the limits at ±∞ (where PyTorch's formulas give NaN
+/// from ∞·0, documented in `Activation`), NaN kept, ±0 kept with their signs.
+fn gated<T: Float>() {
+    let inf = f64::INFINITY;
+    let x = row::<T>(&[0.0, -0.0, inf, -inf, f64::NAN, 3e38, -3e38, -1e4, 1e4]);
+    let fwd = |act: Activation| {
+        let mut y = vec![T::from_f64(12345.0); x.len()];
+        activation_forward(
+            act,
+            MatRef::from_row_major(&x, 1, x.len()).unwrap(),
+            MatMut::from_row_major(&mut y, 1, x.len()).unwrap(),
+        )
+        .unwrap();
+        y
+    };
+    let bwd = |act: Activation| {
+        let dy = vec![T::ONE; x.len()];
+        let mut dx = vec![T::from_f64(12345.0); x.len()];
+        activation_backward(
+            act,
+            Saved::Input(MatRef::from_row_major(&x, 1, x.len()).unwrap()),
+            MatRef::from_row_major(&dy, 1, x.len()).unwrap(),
+            MatMut::from_row_major(&mut dx, 1, x.len()).unwrap(),
+        )
+        .unwrap();
+        dx
+    };
+    let bits = |v: T| v.to_f64().to_bits();
+    for act in [Activation::Silu, Activation::GeluTanh] {
+        let y = fwd(act);
+        assert_eq!(bits(y[0]), 0.0_f64.to_bits(), "{act:?}(0)");
+        assert_eq!(bits(y[1]), (-0.0_f64).to_bits(), "{act:?}(−0)");
+        assert_eq!(y[2], T::INFINITY, "{act:?}(+∞)");
+        assert_eq!(bits(y[3]), (-0.0_f64).to_bits(), "{act:?}(−∞) = −0");
+        assert!(y[4].is_nan(), "{act:?}(NaN)");
+        assert_eq!(y[5], T::from_f64(3e38), "{act:?}(3e38)");
+        assert_eq!(bits(y[6]), (-0.0_f64).to_bits(), "{act:?}(−3e38)");
+        assert_eq!(bits(y[7]), (-0.0_f64).to_bits(), "{act:?}(−1e4)");
+        assert_eq!(y[8], T::from_f64(1e4), "{act:?}(1e4)");
+        let g = bwd(act);
+        assert_eq!((g[0], g[1]), (T::HALF, T::HALF), "{act:?}′(±0)");
+        assert_eq!((g[2], g[3]), (T::ONE, T::ZERO), "{act:?}′(±∞)");
+        assert!(g[4].is_nan(), "{act:?}′(NaN)");
+        assert_eq!(
+            (g[5], g[6], g[7], g[8]),
+            (T::ONE, T::ZERO, T::ZERO, T::ONE),
+            "{act:?}′ far out"
+        );
+    }
+    let act = Activation::LeakyRelu(0.01);
+    let y = fwd(act);
+    assert_eq!(bits(y[0]), 0.0_f64.to_bits());
+    assert_eq!(bits(y[1]), (-0.0_f64).to_bits(), "leaky_relu(−0) = −0·slope");
+    assert_eq!((y[2], y[3]), (T::INFINITY, -T::INFINITY));
+    assert!(y[4].is_nan());
+    assert_eq!(y[6], T::from_f64(-3e38) * T::from_f64(0.01));
+    let g = bwd(act);
+    let s = T::from_f64(0.01);
+    // PyTorch's leaky_relu_backward: x > 0 ? dy : dy·slope (so NaN x takes the slope)
+    assert_eq!((g[0], g[1], g[2], g[3], g[4]), (s, s, T::ONE, s, s));
+}
+both_types!(gated_activation_special_values, gated);
+
 fn softmax_rows<T: Float>() {
     let inf = f64::INFINITY;
     let p = apply(softmax_forward, &row::<T>(&[1.0, -inf, 2.0]));

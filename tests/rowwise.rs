@@ -6,6 +6,7 @@
 mod common;
 
 use common::checks::{self, OUT_LAYOUTS};
+use common::tol::{self, assert_within};
 use common::{LAYOUTS, Rng, SWEEP, SWEEP_NONZERO};
 use nnkern::{Activation, Float, MatMut, MatRef};
 
@@ -106,3 +107,73 @@ fn large_batch_splits_rows_and_matches_small_batches() {
         assert_eq!(&y[i * c..(i + 1) * c], &one[..], "row {i}");
     }
 }
+
+/// Every activation against PyTorch's own float64 values (`tests/golden/activations_torch.py`
+/// → `activations.txt`): forward and the derivative from the input, on x ∈ [−6, 6], in both
+/// types on every path, within `tol::GOLDEN_ACT_ROUNDINGS` of |y| (of |dy/dx|·(1 + |x|) for
+/// the derivative); the tanh GELU's scale adds |x|, the absolute error of PyTorch's
+/// ½x(1 + tanh u), whose 1 + tanh u cancels for negative x.
+fn activations_match_pytorch<T: Float>() {
+    let golden = include_str!("golden/activations.txt");
+    let mut seen = 0;
+    for line in golden.lines() {
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap();
+        let act = match name {
+            "silu" => Activation::Silu,
+            "gelu_tanh" => Activation::GeluTanh,
+            "leaky_relu" => Activation::LeakyRelu(0.01),
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            other => panic!("no activation for {other}"),
+        };
+        seen += 1;
+        let v: Vec<f64> = words.map(|w| w.parse().unwrap()).collect();
+        let (xs, ys, gs): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+            v.iter().step_by(3).copied().collect(),
+            v.iter().skip(1).step_by(3).copied().collect(),
+            v.iter().skip(2).step_by(3).copied().collect(),
+        );
+        for (i, &x) in xs.iter().enumerate() {
+            assert_eq!(
+                x,
+                -6.0 + 12.0 * i as f64 / 240.0,
+                "{name}: the inputs the script made"
+            );
+        }
+        let n = xs.len();
+        let x: Vec<T> = xs.iter().map(|&v| T::from_f64(v)).collect();
+        let ones = vec![T::ONE; n];
+        let (mut y, mut g) = (vec![T::NAN; n], vec![T::NAN; n]);
+        nnkern::activation_forward(act, MatRef::from(&x[..]), MatMut::from(&mut y[..])).unwrap();
+        nnkern::activation_backward(
+            act,
+            nnkern::Saved::Input(MatRef::from(&x[..])),
+            MatRef::from(&ones[..]),
+            MatMut::from(&mut g[..]),
+        )
+        .unwrap();
+        let cancel = if act == Activation::GeluTanh { 1.0 } else { 0.0 };
+        for i in 0..n {
+            // the input's own rounding to T carried through |f′| (for y) and |f″| ≤ 1 (for
+            // dy/dx): the |g·x| and |x| terms (zero in f64, where x is exact)
+            let xa = xs[i].abs();
+            assert_within::<T>(
+                y[i].to_f64(),
+                ys[i],
+                tol::GOLDEN_ACT_ROUNDINGS,
+                ys[i].abs() + (gs[i] * xs[i]).abs() + cancel * xa,
+                &|| format!("{name}({}) against PyTorch", xs[i]),
+            );
+            assert_within::<T>(
+                g[i].to_f64(),
+                gs[i],
+                tol::GOLDEN_ACT_ROUNDINGS,
+                gs[i].abs() * (1.0 + xa) + xa + cancel * (1.0 + xa).powi(2),
+                &|| format!("{name}′({}) against PyTorch", xs[i]),
+            );
+        }
+    }
+    assert_eq!(seen, 5, "every function of the golden file");
+}
+both_types!(activations_match_pytorch_golden, activations_match_pytorch);

@@ -126,6 +126,98 @@ fn forward(c: &mut Criterion) {
     }
 }
 
+/// The activations whose derivative needs the pre-activation, fused into Affine on the default
+/// engine and thread count: bare GEMM (the floor), the fused forward without and with z kept,
+/// the unfused composition (GEMM, bias pass, `activation_forward`), and the backward from z.
+fn gated(c: &mut Criterion) {
+    for act in [
+        Activation::LeakyRelu(0.01),
+        Activation::Silu,
+        Activation::GeluTanh,
+    ] {
+        let mut g = c.benchmark_group(format!("affine_{}", act.name()));
+        for (n, d, h) in [(256, 784, 1024), (4096, 512, 10)] {
+            let (x, w, b) = (
+                values(n * d, 1, -1.0, 1.0),
+                values(d * h, 2, -0.1, 0.1),
+                values(h, 3, -0.1, 0.1),
+            );
+            let (mut y, mut z) = (vec![0.0_f32; n * h], vec![0.0_f32; n * h]);
+            let (mut dx, mut dw, mut db) = (vec![0.0_f32; n * d], vec![0.0_f32; d * h], vec![0.0_f32; h]);
+            let dy = values(n * h, 4, -1.0, 1.0);
+            let xv = MatRef::from_row_major(&x, n, d).unwrap();
+            let wv = MatRef::from_row_major(&w, d, h).unwrap();
+            let id = format!("{n}x{d}x{h}");
+            g.throughput(Throughput::Elements((2 * n * d * h) as u64));
+            g.bench_function(BenchmarkId::new("bare_gemm", &id), |bch| {
+                bch.iter(|| gemm(1.0, xv, wv, 0.0, MatMut::from_row_major(&mut y, n, h).unwrap()).unwrap())
+            });
+            g.bench_function(BenchmarkId::new("fused", &id), |bch| {
+                bch.iter(|| {
+                    affine_forward(
+                        xv,
+                        wv,
+                        black_box(&b),
+                        act,
+                        MatMut::from_row_major(&mut y, n, h).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+            g.bench_function(BenchmarkId::new("fused_with_z", &id), |bch| {
+                bch.iter(|| {
+                    nnkern::affine_forward_with_z(
+                        xv,
+                        wv,
+                        black_box(&b),
+                        act,
+                        MatMut::from_row_major(&mut z, n, h).unwrap(),
+                        MatMut::from_row_major(&mut y, n, h).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+            g.bench_function(BenchmarkId::new("unfused", &id), |bch| {
+                bch.iter(|| {
+                    gemm(1.0, xv, wv, 0.0, MatMut::from_row_major(&mut z, n, h).unwrap()).unwrap();
+                    for row in z.chunks_exact_mut(h) {
+                        for (v, bj) in row.iter_mut().zip(&b) {
+                            *v += bj;
+                        }
+                    }
+                    nnkern::activation_forward(
+                        act,
+                        MatRef::from_row_major(&z, n, h).unwrap(),
+                        MatMut::from_row_major(&mut y, n, h).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+            let mut ws = Workspace::new();
+            g.bench_function(BenchmarkId::new("backward_from_z", &id), |bch| {
+                bch.iter(|| {
+                    affine_backward(
+                        xv,
+                        wv,
+                        nnkern::Saved::Input(MatRef::from_row_major(&z, n, h).unwrap()),
+                        MatRef::from_row_major(&dy, n, h).unwrap(),
+                        act,
+                        AffineGrads {
+                            dx: Some(MatMut::from_row_major(&mut dx, n, d).unwrap()),
+                            dw: MatMut::from_row_major(&mut dw, d, h).unwrap(),
+                            db: &mut db,
+                        },
+                        Accum::Replace,
+                        &mut ws,
+                    )
+                    .unwrap()
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 /// GEMM, then a bias pass, then the crate's sigmoid as a pass of its own: three trips through
 /// memory.
 fn unfused_forward(x: MatRef<'_, f32>, w: MatRef<'_, f32>, b: &[f32], y: &mut [f32], n: usize, h: usize) {
@@ -211,4 +303,4 @@ fn backward(c: &mut Criterion) {
     }
 }
 
-criterion_group! { name = benches; config = config(); targets = forward, backward }
+criterion_group! { name = benches; config = config(); targets = forward, backward, gated }

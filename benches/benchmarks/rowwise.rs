@@ -5,7 +5,7 @@
 
 use super::{config, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use nnkern::{MatMut, MatRef, Result, SimdPath, with_simd_path};
+use nnkern::{Activation, MatMut, MatRef, Result, Saved, SimdPath, with_simd_path};
 use std::hint::black_box;
 
 type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
@@ -73,6 +73,54 @@ fn elementwise(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every activation forward and backward (from what its backward reads: y, or x where the
+/// derivative needs it) through `activation_forward` / `activation_backward`, with a copy of
+/// the same length as the memory-bound baseline.
+fn activations(c: &mut Criterion) {
+    for act in Activation::ALL {
+        let mut g = c.benchmark_group(format!("act_{}", act.name()));
+        for len in [262_144, 16_777_216] {
+            let x = values(len, 4, -6.0, 6.0);
+            let dy = values(len, 5, -1.0, 1.0);
+            let mut y = vec![0.0_f32; len];
+            let mut dx = vec![0.0_f32; len];
+            g.throughput(Throughput::Elements(len as u64));
+            g.bench_function(BenchmarkId::new("copy", len), |b| {
+                b.iter(|| y.copy_from_slice(black_box(&x)))
+            });
+            g.bench_function(BenchmarkId::new("fwd", len), |b| {
+                b.iter(|| {
+                    nnkern::activation_forward(
+                        act,
+                        MatRef::from_row_major(&x, 1, len).unwrap(),
+                        MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+            let saved = if act.needs_input() { &x } else { &y };
+            let saved_mat = MatRef::from_row_major(saved, 1, len).unwrap();
+            let saved = if act.needs_input() {
+                Saved::Input(saved_mat)
+            } else {
+                Saved::Output(saved_mat)
+            };
+            g.bench_function(BenchmarkId::new("bwd", len), |b| {
+                b.iter(|| {
+                    nnkern::activation_backward(
+                        act,
+                        saved,
+                        MatRef::from_row_major(&dy, 1, len).unwrap(),
+                        MatMut::from_row_major(&mut dx, 1, len).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 fn rows(c: &mut Criterion) {
     let fwd: [(&str, Fwd, Bwd); 2] = [
         ("softmax", nnkern::softmax_forward, nnkern::softmax_backward),
@@ -121,4 +169,4 @@ fn rows(c: &mut Criterion) {
     }
 }
 
-criterion_group! { name = benches; config = config(); targets = elementwise, rows }
+criterion_group! { name = benches; config = config(); targets = elementwise, activations, rows }

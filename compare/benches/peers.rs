@@ -15,8 +15,8 @@ use candle_core::{Device, Tensor};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ndarray::{Array1, Array2, Axis};
 use nnkern::{
-    Accum, Activation, AffineGrads, CrossEntropyOptions, GemmEngine, MatMut, MatRef, Targets, Workspace,
-    with_gemm_engine,
+    Accum, Activation, AffineGrads, CrossEntropyOptions, GemmEngine, MatMut, MatRef, Saved, Targets,
+    Workspace, with_gemm_engine,
 };
 use nnkern_compare::{MATMUL, ROWS, VECTORS, labels, mm_id, rows_id, values};
 use rten_simd::{SimdOp, SimdUnaryOp};
@@ -301,6 +301,59 @@ fn affine_sigmoid(c: &mut Criterion) {
     bwd.finish();
 }
 
+/// SiLU, the tanh GELU and LeakyReLU(0.01), forward and backward from x, beside candle's
+/// forward ops (candle has no separate backward kernels); PyTorch's aten kernels are timed by
+/// `torch_numpy.py` under the same op names.
+fn gated(c: &mut Criterion) {
+    let t = threads();
+    for act in [
+        Activation::Silu,
+        Activation::GeluTanh,
+        Activation::LeakyRelu(0.01),
+    ] {
+        let name = act.name();
+        let mut fwd = c.benchmark_group(format!("{name}_fwd_{t}t"));
+        for len in VECTORS {
+            let x = values(len, 1, -6.0, 6.0);
+            let mut y = vec![0.0_f32; len];
+            fwd.bench_function(BenchmarkId::new("nnkern", len), |b| {
+                b.iter(|| {
+                    nnkern::activation_forward(
+                        act,
+                        MatRef::from_row_major(&x, 1, len).unwrap(),
+                        MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+            let xt = Tensor::from_slice(&x, len, &Device::Cpu).unwrap();
+            fwd.bench_function(BenchmarkId::new("candle", len), |b| match act {
+                Activation::Silu => b.iter(|| black_box(xt.silu().unwrap())),
+                Activation::GeluTanh => b.iter(|| black_box(xt.gelu().unwrap())),
+                _ => b.iter(|| black_box(candle_nn::ops::leaky_relu(&xt, 0.01).unwrap())),
+            });
+        }
+        fwd.finish();
+        let mut bwd = c.benchmark_group(format!("{name}_bwd_{t}t"));
+        for len in VECTORS {
+            let (x, dy) = (values(len, 2, -6.0, 6.0), values(len, 3, -1.0, 1.0));
+            let mut dx = vec![0.0_f32; len];
+            bwd.bench_function(BenchmarkId::new("nnkern", len), |b| {
+                b.iter(|| {
+                    nnkern::activation_backward(
+                        act,
+                        Saved::Input(MatRef::from_row_major(&x, 1, len).unwrap()),
+                        MatRef::from_row_major(&dy, 1, len).unwrap(),
+                        MatMut::from_row_major(&mut dx, 1, len).unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+        }
+        bwd.finish();
+    }
+}
+
 type Unary = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> nnkern::Result<()>;
 
 fn elementwise(c: &mut Criterion) {
@@ -535,6 +588,6 @@ fn rowwise(c: &mut Criterion) {
 criterion_group! {
     name = peers;
     config = config();
-    targets = matmul, affine_sigmoid, elementwise, rowwise
+    targets = matmul, affine_sigmoid, elementwise, gated, rowwise
 }
 criterion_main!(peers);

@@ -389,7 +389,7 @@ impl<T: Float> Kernel for DzBlock<'_, T> {
 impl<T: Float> DzBlock<'_, T> {
     /// The block's rows for the activation `a`.
     #[inline(always)]
-    fn rows<M: Math, A: ActFn<T>>(self, a: A) {
+    fn rows<M: Math, A: ActFn<T>>(self, act: A) {
         let DzBlock {
             saved,
             dy,
@@ -400,6 +400,27 @@ impl<T: Float> DzBlock<'_, T> {
             ..
         } = self;
         sums.fill(T::ZERO);
+        // dense operands: one pass of the derivative over the whole block, then the sums (a
+        // call per row costs more than its arithmetic on narrow layers)
+        let (sv, dyv) = match saved {
+            Saved::Output(m) | Saved::Input(m) => (m, dy),
+        };
+        if let (Some(dz), Some(sf), Some(gf)) = (dz.as_mut(), sv.as_flat(), dyv.as_flat()) {
+            let h = sums.len();
+            if let Some(out) = dz.as_flat_mut() {
+                let (a, b) = (&sf[r0 * h..r1 * h], &gf[r0 * h..r1 * h]);
+                match saved {
+                    Saved::Output(_) => M::map2(GradOut(act), a, b, out),
+                    Saved::Input(_) => M::map2(GradIn(act), a, b, out),
+                }
+                for row in out.chunks_exact(h.max(1)) {
+                    for (s, &v) in sums.iter_mut().zip(row) {
+                        *s += v;
+                    }
+                }
+                return;
+            }
+        }
         let (mut ybuf, mut dybuf) = (Vec::new(), Vec::new());
         for i in r0..r1 {
             let g = row_of(&dy, i, &mut dybuf);
@@ -411,8 +432,8 @@ impl<T: Float> DzBlock<'_, T> {
             };
             let out = dz.row_mut(i - r0);
             match saved {
-                Saved::Output(y) => M::map2(GradOut(a), row_of(&y, i, &mut ybuf), g, out),
-                Saved::Input(z) => M::map2(GradIn(a), row_of(&z, i, &mut ybuf), g, out),
+                Saved::Output(y) => M::map2(GradOut(act), row_of(&y, i, &mut ybuf), g, out),
+                Saved::Input(z) => M::map2(GradIn(act), row_of(&z, i, &mut ybuf), g, out),
             }
             for (s, &v) in sums.iter_mut().zip(out.iter()) {
                 *s += v;

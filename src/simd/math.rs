@@ -201,6 +201,15 @@ pub(crate) fn sigmoid_pair<L: Lane>(x: L) -> (L, L) {
 /// [`sigmoid`] given e = e^(−|x|) from any exp.
 #[inline(always)]
 pub(crate) fn sigmoid_from_exp<L: Lane>(x: L, e: L) -> L {
+    let (q, inv_d, d_lo) = sigmoid_parts(x, e);
+    // The correction is ~2⁻²⁴·q: its own rounding is negligible, so no FMA is needed.
+    q - q * inv_d * d_lo
+}
+
+/// The parts of [`sigmoid_from_exp`]: σ(x) = q − q·(1/d)·d_lo with q = num/d, d = 1 + e
+/// rounded and d_lo its rounding error.
+#[inline(always)]
+fn sigmoid_parts<L: Lane>(x: L, e: L) -> (L, L, L) {
     let t = x.token();
     let one = L::splat(t, L::E::K1);
     let zero = L::splat(t, L::E::K0);
@@ -209,8 +218,25 @@ pub(crate) fn sigmoid_from_exp<L: Lane>(x: L, e: L) -> L {
     let num = L::sel_ge(x, zero, one, e);
     let q = num / d;
     let inv_d = L::sel_ge(x, zero, q, one - q);
-    // The correction is ~2⁻²⁴·q: its own rounding is negligible, so no FMA is needed.
-    q - q * inv_d * d_lo
+    (q, inv_d, d_lo)
+}
+
+/// x·σ(v) (SiLU for v = x, the tanh GELU's gate), rounded once from σ's quotient q:
+/// x·σ(v) = x·q − (x·q)·(1/d)·d_lo, the product x·q kept exact inside one FMA, so the error
+/// is the division's and the FMA's roundings (about 1 ulp) instead of σ's 2 ulp plus a product.
+/// Where σ(v) is 0 (v → −∞) the result is −0 (also for x = −∞, where x·0 would be NaN); x = +∞
+/// gives +∞; NaN stays NaN.
+#[inline(always)]
+pub(crate) fn times_sigmoid<L: Lane>(x: L, v: L) -> L {
+    let t = x.token();
+    let zero = L::splat(t, L::E::K0);
+    let (q, inv_d, d_lo) = sigmoid_parts(v, (-v.vabs()).vexp_nonpos());
+    let p = x * q;
+    // (σ > 0: the sign is x's, also for x = −0, where the sum of the zeros would be +0)
+    let y = L::copysign(x.fma(q, -((p * inv_d) * d_lo)), x);
+    // x = ±∞: the correction is ∞·0; the plain product is right there (or q = 0, below)
+    let y = L::sel_ge(x.vabs(), L::splat(t, L::E::INF), p, y);
+    L::keep_nan(x, L::sel_gt(q, zero, y, -zero))
 }
 
 /// tanh x = sign(x)·m/(m + 2), m = expm1(2|x|), |x| clamped where tanh rounds to ±1. The

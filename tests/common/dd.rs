@@ -120,6 +120,44 @@ pub fn sigmoid(x: f64) -> DD {
     }
 }
 
+/// x·σ(x) (SiLU) as a double-double; −0 at −∞.
+pub fn silu(x: f64) -> DD {
+    if x == f64::NEG_INFINITY {
+        return DD::from(-0.0);
+    }
+    if x == f64::INFINITY || x.is_nan() {
+        return DD::from(x);
+    }
+    DD::from(x).mul(sigmoid(x))
+}
+
+/// σ of a double-double argument: σ(v.0) corrected to first order in v.1 (|v.1| ≤ 2⁻⁵³|v.0|,
+/// so the dropped term v.1²·σ″/2 is below 2⁻¹⁰⁰ relative).
+fn sigmoid_dd(v: DD) -> DD {
+    let s = sigmoid(v.0);
+    let sbar = sigmoid(-v.0);
+    s.add(s.mul(sbar).mul_f(v.1))
+}
+
+/// The tanh GELU x·σ(2√(2/π)(x + 0.044715x³)) as a double-double (the constants are the
+/// f64 values the kernels round from); −0 at −∞.
+pub fn gelu_tanh(x: f64) -> DD {
+    if x == f64::NEG_INFINITY {
+        return DD::from(-0.0);
+    }
+    if x == f64::INFINITY || x.is_nan() {
+        return DD::from(x);
+    }
+    if x.abs() > 1e3 {
+        // the gate is exactly 1 or 0 beyond (its argument exceeds 10⁷)
+        return DD::from(if x > 0.0 { x } else { -0.0 });
+    }
+    let c = DD::from(2.0 * (2.0 / std::f64::consts::PI).sqrt());
+    let xd = DD::from(x);
+    let v = c.mul(xd.add(xd.mul(xd).mul(xd).mul_f(0.044715)));
+    xd.mul(sigmoid_dd(v))
+}
+
 /// tanh x as a double-double.
 pub fn tanh(x: f64) -> DD {
     if x.is_nan() {

@@ -107,6 +107,11 @@ pub const GATE_ROUNDINGS: f64 = 9.0;
 /// reference's own (6u): 24u.
 pub const GATE_GRAD_ROUNDINGS: f64 = 24.0;
 
+/// The activations against PyTorch's float64 formulas: ours within `GATE_ROUNDINGS` (9u) or
+/// `GATE_GRAD_ROUNDINGS`' budget of the same scales, PyTorch's own (its exponential or tanh,
+/// the sum and the products: ≤ 6u), and the margin of the wider scale of the derivative: 16u.
+pub const GOLDEN_ACT_ROUNDINGS: f64 = 16.0;
+
 /// Derivatives from y: sigmoid dy·(y·(1−y)) and tanh dy·(1−y·y) take 3 roundings of the
 /// magnitudes |dy|·|y|·(|1| + |y|) (1−y and 1−y² cancel, so the scale holds both terms).
 pub const ACT_GRAD_ROUNDINGS: f64 = 3.0;

@@ -200,21 +200,14 @@ impl<T: Float> ActFn<T> for LeakyRelu<T> {
     }
 }
 
-/// x·s for the σ-like factor s ∈ [0, 1] of x: −0 where s is 0 (the limit at x → −∞, where
-/// the product would be −∞·0), NaN where x is.
+/// d/dx of x·σ(v(x)) = σ(v) + x·σ(v)·σ(−v)·v′ for the gate argument v and its derivative v′
+/// (both at `xm`: x, or x clamped where σ(v)·σ(−v) is 0 already, so that the product stays
+/// finite), times dy; at x = ±∞ the limits 1 and 0 (where the sum would be ∞·0).
 #[inline(always)]
-fn times_gate<L: Lane>(x: L, s: L) -> L {
-    let zero = L::splat(x.token(), L::E::K0);
-    L::keep_nan(x, L::sel_gt(s, zero, x * s, -zero))
-}
-
-/// d/dx of x·σ(v(x)) = σ(v) + x·σ(v)·σ(−v)·v′ for the gate argument v and its derivative v′,
-/// times dy; at x = ±∞ the limits 1 and 0 (where the sum would be ∞·0).
-#[inline(always)]
-fn gate_grad<L: Lane>(x: L, s: L, sbar: L, dv: L, dy: L) -> L {
+fn gate_grad<L: Lane>(x: L, xm: L, s: L, sbar: L, dv: L, dy: L) -> L {
     let t = x.token();
     let (zero, one) = (L::splat(t, L::E::K0), L::splat(t, L::E::K1));
-    let g = s + (x * dv) * (s * sbar);
+    let g = s + (xm * dv) * (s * sbar);
     let inf = L::splat(t, L::E::INF);
     let limit = L::sel_gt(x, zero, one, zero);
     // |x| = ∞: the limit; NaN fails both tests and stays NaN through g
@@ -229,12 +222,12 @@ pub(crate) struct Silu;
 impl<T: Float> ActFn<T> for Silu {
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
-        times_gate(x, math::sigmoid(x))
+        math::times_sigmoid(x, x)
     }
     #[inline(always)]
     fn grad_in<L: Lane<E = T>>(self, x: L, dy: L) -> L {
         let (s, sbar) = math::sigmoid_pair(x);
-        gate_grad(x, s, sbar, k(x, 1.0), dy)
+        gate_grad(x, x, s, sbar, k(x, 1.0), dy)
     }
     #[inline(always)]
     fn reads_output(self) -> bool {
@@ -262,9 +255,9 @@ const GELU_CLAMP: f64 = 1.0e3;
 pub(crate) struct GeluTanh;
 
 impl GeluTanh {
-    /// (v, v′) at x clamped to ±[`GELU_CLAMP`].
+    /// (x clamped to ±[`GELU_CLAMP`], and v and v′ there).
     #[inline(always)]
-    fn arg<T: Float, L: Lane<E = T>>(x: L) -> (L, L) {
+    fn arg<T: Float, L: Lane<E = T>>(x: L) -> (L, L, L) {
         let xc = L::clamp_hi(L::clamp_lo(x, k(x, -GELU_CLAMP)), k(x, GELU_CLAMP));
         let x2 = xc * xc;
         let v = (xc * k(x, 2.0 * SQRT_2_OVER_PI)) * x2.fma(k(x, GELU_CUBIC), k(x, 1.0));
@@ -272,21 +265,21 @@ impl GeluTanh {
             k(x, 6.0 * SQRT_2_OVER_PI * GELU_CUBIC),
             k(x, 2.0 * SQRT_2_OVER_PI),
         );
-        (v, dv)
+        (xc, v, dv)
     }
 }
 
 impl<T: Float> ActFn<T> for GeluTanh {
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
-        let (v, _) = Self::arg(x);
-        times_gate(x, math::sigmoid(v))
+        let (_, v, _) = Self::arg(x);
+        math::times_sigmoid(x, v)
     }
     #[inline(always)]
     fn grad_in<L: Lane<E = T>>(self, x: L, dy: L) -> L {
-        let (v, dv) = Self::arg(x);
+        let (xc, v, dv) = Self::arg(x);
         let (s, sbar) = math::sigmoid_pair(v);
-        gate_grad(x, s, sbar, dv, dy)
+        gate_grad(x, xc, s, sbar, dv, dy)
     }
     #[inline(always)]
     fn reads_output(self) -> bool {
