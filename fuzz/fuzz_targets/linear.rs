@@ -5,7 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use nnkern::*;
-use nnkern_fuzz::{ACTS, Input, Stored, act_ref, close, huge, in_env, same_on_every_pool};
+use nnkern_fuzz::{
+    ACTS, Input, Stored, act_eval_scale, act_ref, close, grad_ref, huge, in_env, same_on_every_pool, saved_of,
+};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut inp = Input::new(bytes);
@@ -41,7 +43,7 @@ fn hostile(inp: &mut Input<'_>) {
     let r = affine_backward(
         x,
         MatRef::from_row_major(&w, d, h).unwrap(),
-        y,
+        saved_of(act, y),
         y,
         act,
         AffineGrads {
@@ -210,7 +212,7 @@ fn affine_fwd(inp: &mut Input<'_>) {
                 close(
                     y.at(i, j),
                     want,
-                    abs + want.abs(),
+                    abs + want.abs() + act_eval_scale(act, s),
                     (d + 8) as f64 * 6e-8,
                     "affine_forward",
                 );
@@ -239,7 +241,7 @@ fn affine_bwd(inp: &mut Input<'_>) {
     let r = affine_backward(
         x.view(),
         w.view(),
-        y.view(),
+        saved_of(act, y.view()),
         dy.view(),
         act,
         AffineGrads {
@@ -261,19 +263,7 @@ fn affine_bwd(inp: &mut Input<'_>) {
     // dW against the reference (the other outputs follow the same paths)
     let dz = |i: usize, j: usize| {
         let (yv, g) = (y.at(i, j) as f64, dy.at(i, j) as f64);
-        match act {
-            Activation::Identity => g,
-            Activation::Sigmoid => g * yv * (1.0 - yv),
-            Activation::Tanh => g * (1.0 - yv * yv),
-            Activation::Relu => {
-                if yv <= 0.0 {
-                    0.0
-                } else {
-                    g
-                }
-            }
-            other => panic!("no reference for {other:?}: add one here"),
-        }
+        grad_ref(act, yv, g)
     };
     let old = Stored { data: dw0, ..dw };
     for l in 0..d {

@@ -143,11 +143,106 @@ pub fn close(got: f32, want: f64, scale: f64, tol: f64, what: &str) {
 /// Every activation.
 pub const ACTS: &[Activation] = &Activation::ALL;
 
+/// σ in f64 without overflow.
+fn sig(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The tanh GELU's gate argument and its derivative.
+fn gelu_v(z: f64) -> (f64, f64) {
+    let c = 2.0 * (2.0 / std::f64::consts::PI).sqrt();
+    (c * (z + 0.044715 * z * z * z), c * (1.0 + 3.0 * 0.044715 * z * z))
+}
+
+/// The absolute error scale, beyond the result's own, of evaluating `act` at z: the tanh
+/// GELU's gate argument rounds three times, carried to y by z·σ(v)·σ(−v).
+pub fn act_eval_scale(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::GeluTanh if z.is_finite() => {
+            let (v, _) = gelu_v(z);
+            (z * v).abs() * sig(v) * sig(-v)
+        }
+        _ => 0.0,
+    }
+}
+
+/// What the backward of `act` reads: the input where its derivative needs it, else y.
+pub fn saved_of<'a>(act: Activation, m: MatRef<'a, f32>) -> nnkern::Saved<'a, f32> {
+    if act.needs_input() {
+        nnkern::Saved::Input(m)
+    } else {
+        nnkern::Saved::Output(m)
+    }
+}
+
+/// dy·f′ in f64 from what the backward reads (`saved_of`).
+pub fn grad_ref(act: Activation, saved: f64, g: f64) -> f64 {
+    let yv = saved;
+    match act {
+        Activation::Identity => g,
+        Activation::Sigmoid => g * (yv * (1.0 - yv)),
+        Activation::Tanh => g * (1.0 - yv * yv),
+        Activation::Relu => {
+            if yv <= 0.0 {
+                0.0
+            } else {
+                g
+            }
+        }
+        Activation::LeakyRelu(s) => {
+            if yv > 0.0 {
+                g
+            } else {
+                g * s
+            }
+        }
+        Activation::Silu => {
+            let z = saved;
+            if z.is_infinite() {
+                return if z > 0.0 { g } else { 0.0 };
+            }
+            g * (sig(z) + z * sig(z) * sig(-z))
+        }
+        Activation::GeluTanh => {
+            let z = saved;
+            if z.is_infinite() {
+                return if z > 0.0 { g } else { 0.0 };
+            }
+            let z = z.clamp(-1e3, 1e3);
+            let (v, dv) = gelu_v(z);
+            g * (sig(v) + z * dv * sig(v) * sig(-v))
+        }
+        other => panic!("no reference for {other:?}: add one here"),
+    }
+}
+
 /// The activation in f64 (ReLU keeps NaN, as the kernels do).
 pub fn act_ref(act: Activation, z: f64) -> f64 {
     match act {
         Activation::Identity => z,
-        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Sigmoid => sig(z),
+        Activation::LeakyRelu(s) => {
+            if z > 0.0 || z.is_nan() {
+                z
+            } else {
+                s * z
+            }
+        }
+        Activation::Silu if z == f64::NEG_INFINITY => -0.0,
+        Activation::Silu => z * sig(z),
+        Activation::GeluTanh if z.is_infinite() => {
+            if z > 0.0 {
+                z
+            } else {
+                -0.0
+            }
+        }
+        Activation::GeluTanh => z * sig(gelu_v(z.clamp(-1e3, 1e3)).0),
         Activation::Tanh => z.tanh(),
         Activation::Relu => {
             if z > 0.0 || z.is_nan() {
