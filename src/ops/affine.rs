@@ -1,6 +1,6 @@
 //! Affine: y = act(x·W + b), forward and backward, with the activation fused.
 
-use super::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut, Saved};
+use super::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut, Saved, activate_in_place};
 use super::matmul::{backward_products, check_backward, check_xw};
 use super::{Accum, Workspace, check_len, check_shape, dims_mut, map_unary, row_of, scratch_len};
 use crate::error::Result;
@@ -194,20 +194,10 @@ impl<T: Float> Kernel for BiasAct<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
-        struct V<'a, T, M>(&'a mut [T], PhantomData<M>);
-        impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
-            type Out = ();
-            #[inline(always)]
-            fn visit<A: ActFn<T>>(self, a: A) {
-                if !A::IDENTITY {
-                    M::map_inplace(Fwd(a), self.0)
-                }
-            }
-        }
         for (v, &bj) in self.y.iter_mut().zip(self.b) {
             *v += bj;
         }
-        self.act.visit(V::<T, M>(self.y, PhantomData));
+        activate_in_place::<T, M>(self.act, self.y);
     }
 }
 

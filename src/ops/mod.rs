@@ -343,10 +343,10 @@ pub(crate) fn row_of<'a: 'b, 'b, T: Float>(m: &MatRef<'a, T>, i: usize, buf: &'b
 // ----- SIMD elementwise drivers --------------------------------------------------------------
 
 /// y = op(x) over one dense run of elements (`x = None`: in place).
-struct FlatUnary<'a, T, O> {
-    op: O,
-    x: Option<&'a [T]>,
-    y: &'a mut [T],
+pub(crate) struct FlatUnary<'a, T, O> {
+    pub(crate) op: O,
+    pub(crate) x: Option<&'a [T]>,
+    pub(crate) y: &'a mut [T],
 }
 
 impl<T: Float, O: UnaryOp<T>> Kernel for FlatUnary<'_, T, O> {
@@ -386,11 +386,11 @@ impl<T: Float, O: UnaryOp<T>> Kernel for RowsUnary<'_, T, O> {
 }
 
 /// out = op(a, b) over one dense run.
-struct FlatBinary<'a, T, O> {
-    op: O,
-    a: &'a [T],
-    b: &'a [T],
-    out: &'a mut [T],
+pub(crate) struct FlatBinary<'a, T, O> {
+    pub(crate) op: O,
+    pub(crate) a: &'a [T],
+    pub(crate) b: &'a [T],
+    pub(crate) out: &'a mut [T],
 }
 
 impl<T: Float, O: BinaryOp<T>> Kernel for FlatBinary<'_, T, O> {

@@ -16,7 +16,7 @@
 use super::softmax_cross_entropy::mean_lane_group;
 use crate::float::Float;
 use crate::mat::MatRef;
-use crate::ops::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut};
+use crate::ops::activation::{ActFn, ActVisitor, Activation, GradIn, GradOut, activate_in_place};
 use crate::simd::{Kernel, LANES, Math};
 use std::marker::PhantomData;
 
@@ -62,22 +62,6 @@ impl<T: Float> Kernel for Step<'_, T> {
             _ => self.lanes::<M, 16>(),
         }
     }
-}
-
-/// y ← act(y) over whole columns, on the path's SIMD body of the activation.
-#[inline(always)]
-fn activate<T: Float, M: Math>(act: Activation, y: &mut [T]) {
-    struct V<'a, T, M>(&'a mut [T], PhantomData<M>);
-    impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
-        type Out = ();
-        #[inline(always)]
-        fn visit<A: ActFn<T>>(self, a: A) {
-            if !A::IDENTITY {
-                M::map_inplace(Fwd(a), self.0)
-            }
-        }
-    }
-    act.visit(V::<T, M>(y, PhantomData));
 }
 
 /// g ← g·act′, from the output `y` where the derivative allows it, else from the input `z`.
@@ -186,7 +170,7 @@ impl<T: Float> Step<'_, T> {
             if keep_z {
                 zs[..h].copy_from_slice(&hs[..h]);
             }
-            activate::<T, M>(act, hs[..h].as_flattened_mut());
+            activate_in_place::<T, M>(act, hs[..h].as_flattened_mut());
             for (cc, sc) in s.iter_mut().enumerate().take(c) {
                 let mut v = [p.b2[cc]; LANES];
                 for j in 0..h {
