@@ -1,17 +1,20 @@
-//! The only place with SIMD and CPU-specific code: vector exp, sigmoid, tanh, row reductions,
-//! and the run-time choice of instruction set.
+//! The only place with SIMD and CPU-specific code: vector exp, sigmoid, tanh, the activations'
+//! bodies, row reductions, and the run-time choice of instruction set.
 //!
-//! Paths, best first: [`SimdPath::Avx512`] and [`SimdPath::Avx2`] compile the same
-//! branch-free bodies (`math.rs`, over one element) inside `#[target_feature]` functions, where
-//! LLVM vectorizes them to 16 (or 8) f32 lanes with FMA; on AVX-512 the exponential slice
-//! kernels (exp, sigmoid, softmax's and the loss's e^(x − max) with its sums) run the
-//! same bodies on explicit 512-bit vectors instead (`avx512.rs`), with one `vscalef` for each
-//! power of two, and give the AVX2 path's bits in fewer instructions; [`SimdPath::Portable`] runs the same
-//! bodies on `wide`'s vectors (SSE2, NEON, wasm, or whatever the build enables);
-//! [`SimdPath::Scalar`] is the plain `std` loop, kept as the baseline of the benches. The path
-//! is chosen once per process from the CPU (or the `NNKERN_SIMD` environment variable), can be
-//! overridden per thread with [`with_simd_path`], is read once per kernel call on the calling
-//! thread and handed to every work block, and is dispatched once per block, never per vector.
+//! Organised by function, not by instruction set: `lane.rs` is the one vector interface
+//! (`Lane`, whose values are made only from their instruction set's token), `math.rs` holds
+//! each math body once over it (exp, expm1, sigmoid, tanh, x·σ(v)), `ops.rs` makes a function
+//! a type (`UnaryOp`, `BinaryOp`: the activations' definitions in `ops/activation/defs.rs` are
+//! such types too), and `drive.rs` holds the slice drivers (map, map in place, binary map),
+//! written once. Each path only picks its lane type: 512-bit registers on
+//! [`SimdPath::Avx512`] (`avx512.rs`, with one `vscalef` for each power of two and masked
+//! tails; the other vector paths' bits in fewer instructions), one element compiled under
+//! `avx2,fma` on [`SimdPath::Avx2`] (LLVM vectorizes the driver's loop), `wide`'s vectors on
+//! [`SimdPath::Portable`] (SSE2, NEON, wasm), and on [`SimdPath::Scalar`] one element whose
+//! exponentials are `std`'s, kept as the benches' baseline. The path is chosen once per
+//! process from the CPU (or the `NNKERN_SIMD` environment variable), can be overridden per
+//! thread with [`with_simd_path`], is read once per kernel call on the calling thread and
+//! handed to every work block, and is dispatched once per block, never per vector.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
