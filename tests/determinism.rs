@@ -171,12 +171,7 @@ fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
                     .unwrap();
                     out.push(bits_of(&c));
                     let mut ws = Workspace::new();
-                    for act in [
-                        Activation::Identity,
-                        Activation::Sigmoid,
-                        Activation::Tanh,
-                        Activation::Relu,
-                    ] {
+                    for act in Activation::ALL {
                         out.extend(affine_round_trip(xv, wv, &b, dyv, act, &mut ws));
                     }
                     out
@@ -284,13 +279,27 @@ fn affine_round_trip<T: Float>(
     ws: &mut Workspace<T>,
 ) -> [Vec<u64>; 4] {
     let (n, d, h) = (x.rows(), x.cols(), w.cols());
-    let mut y = vec![T::NAN; n * h];
-    affine_forward(x, w, b, act, MatMut::from_row_major(&mut y, n, h).unwrap()).unwrap();
+    let (mut y, mut z) = (vec![T::NAN; n * h], vec![T::NAN; n * h]);
+    affine_forward_with_z(
+        x,
+        w,
+        b,
+        act,
+        MatMut::from_row_major(&mut z, n, h).unwrap(),
+        MatMut::from_row_major(&mut y, n, h).unwrap(),
+    )
+    .unwrap();
     let (mut dx, mut dw, mut db) = (vec![T::NAN; n * d], vec![T::NAN; d * h], vec![T::NAN; h]);
+    // the backward reads z where the activation's derivative needs it, else y
+    let saved = if act.needs_input() {
+        Saved::Input(MatRef::from_row_major(&z, n, h).unwrap())
+    } else {
+        Saved::Output(MatRef::from_row_major(&y, n, h).unwrap())
+    };
     affine_backward(
         x,
         w,
-        MatRef::from_row_major(&y, n, h).unwrap(),
+        saved,
         dy,
         act,
         AffineGrads {
@@ -399,12 +408,7 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
 
     // affine forward and backward, every activation, wide and narrow
     let mut ws = Workspace::new();
-    for act in [
-        Activation::Identity,
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-    ] {
+    for act in Activation::ALL {
         for (wm, hh, bb) in [(w, h, &inp.b[..]), (w10, 10, &inp.b[..10])] {
             let dyv = MatRef::from_row_major(&inp.dy[..n * hh], n, hh).unwrap();
             out.extend(affine_round_trip(x, wm, bb, dyv, act, &mut ws));
@@ -413,13 +417,12 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
         let mut a = nd();
         activation_forward(act, x, MatMut::from_row_major(&mut a, n, d).unwrap()).unwrap();
         let mut g = nd();
-        activation_backward(
-            act,
-            MatRef::from_row_major(&a, n, d).unwrap(),
-            xpos,
-            MatMut::from_row_major(&mut g, n, d).unwrap(),
-        )
-        .unwrap();
+        let saved = if act.needs_input() {
+            Saved::Input(x)
+        } else {
+            Saved::Output(MatRef::from_row_major(&a, n, d).unwrap())
+        };
+        activation_backward(act, saved, xpos, MatMut::from_row_major(&mut g, n, d).unwrap()).unwrap();
         out.extend([bits_of(&a), bits_of(&g)]);
     }
     let mut e = nd();

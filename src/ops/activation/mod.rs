@@ -254,9 +254,7 @@ impl Activation {
     /// dy·f′(x), from the input x.
     #[inline]
     pub fn grad_from_input<T: Float>(self, x: T, dy: T) -> T {
-        let mut g = [dy];
-        self.grad_slice(Saved::Input(MatRef::from(&[x][..])), &[dy], &mut g);
-        g[0]
+        self.grad_one(true, x, dy)
     }
 
     /// dy·f′ from the forward's output y, where f′ is a function of y ([`None`] where it is
@@ -266,9 +264,7 @@ impl Activation {
         if self.needs_input() {
             return None;
         }
-        let mut g = [dy];
-        self.grad_slice(Saved::Output(MatRef::from(&[y][..])), &[dy], &mut g);
-        Some(g[0])
+        Some(self.grad_one(false, y, dy))
     }
 
     /// y ← f(x) (or f(y) in place) over one run on the current path.
@@ -293,13 +289,8 @@ impl Activation {
         self.visit(V { x, y });
     }
 
-    /// One run of the backward (a 1-row saved matrix).
-    fn grad_slice<T: Float>(self, saved: Saved<'_, T>, dy: &[T], out: &mut [T]) {
-        let one = |m: &MatRef<'_, T>| m.as_flat().map(|v| v.to_vec()).unwrap_or_default();
-        let (v, input) = match saved {
-            Saved::Output(m) => (one(&m), false),
-            Saved::Input(m) => (one(&m), true),
-        };
+    /// dy·f′ for one value on the current path, from the input x (`input`) or the output y.
+    fn grad_one<T: Float>(self, input: bool, v: T, dy: T) -> T {
         struct V<'a, T> {
             v: &'a [T],
             dy: &'a [T],
@@ -333,12 +324,14 @@ impl Activation {
                 }
             }
         }
+        let mut g = [dy];
         self.visit(V {
-            v: &v,
-            dy,
-            out,
+            v: &[v],
+            dy: &[dy],
+            out: &mut g,
             input,
         });
+        g[0]
     }
 
     /// `Err` naming `arg` for a non-finite LeakyReLU slope.
