@@ -34,6 +34,8 @@ OPS = [
     ("sigmoid_bwd", "Sigmoid backward: dx = dy·y(1−y)"),
     ("silu_fwd", "SiLU forward: y = x·σ(x)"),
     ("silu_bwd", "SiLU backward from x"),
+    ("gelu_fwd", "GELU (exact, erf form) forward"),
+    ("gelu_bwd", "GELU (exact) backward from x"),
     ("gelu_tanh_fwd", "GELU (tanh form) forward"),
     ("gelu_tanh_bwd", "GELU (tanh form) backward from x"),
     ("leaky_relu_fwd", "LeakyReLU(0.01) forward"),

@@ -182,6 +182,8 @@ def cases_torch(torch):
         x, y, dy, dx = u(n, lo=-6.0, hi=6.0), torch.empty(n), u(n), torch.empty(n)
         yield "silu_fwd", str(n), lambda: aten.silu.out(x, out=y)
         yield "silu_bwd", str(n), lambda: aten.silu_backward.grad_input(dy, x, grad_input=dx)
+        yield "gelu_fwd", str(n), lambda: aten.gelu.out(x, out=y)
+        yield "gelu_bwd", str(n), lambda: aten.gelu_backward.grad_input(dy, x, grad_input=dx)
         yield "gelu_tanh_fwd", str(n), lambda: aten.gelu.out(x, approximate="tanh", out=y)
         yield "gelu_tanh_bwd", str(n), lambda: aten.gelu_backward.grad_input(dy, x, approximate="tanh", grad_input=dx)
         yield "leaky_relu_fwd", str(n), lambda: aten.leaky_relu.out(x, 0.01, out=y)

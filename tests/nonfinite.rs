@@ -109,7 +109,7 @@ fn gated<T: Float>() {
         dx
     };
     let bits = |v: T| v.to_f64().to_bits();
-    for act in [Activation::Silu, Activation::GeluTanh] {
+    for act in [Activation::Silu, Activation::Gelu, Activation::GeluTanh] {
         let y = fwd(act);
         assert_eq!(bits(y[0]), 0.0_f64.to_bits(), "{act:?}(0)");
         assert_eq!(bits(y[1]), (-0.0_f64).to_bits(), "{act:?}(−0)");

@@ -111,8 +111,8 @@ fn large_batch_splits_rows_and_matches_small_batches() {
 /// Every activation against PyTorch's own float64 values (`tests/golden/activations_torch.py`
 /// → `activations.txt`): forward and the derivative from the input, on x ∈ [−6, 6], in both
 /// types on every path, within `tol::GOLDEN_ACT_ROUNDINGS` of |y| (of |dy/dx|·(1 + |x|) for
-/// the derivative); the tanh GELU's scale adds |x|, the absolute error of PyTorch's
-/// ½x(1 + tanh u), whose 1 + tanh u cancels for negative x.
+/// the derivative); the GELUs' scale adds |x|, the absolute error of PyTorch's ½x(1 + tanh u)
+/// and ½x(1 + erf(x/√2)), whose sums cancel for negative x.
 fn activations_match_pytorch<T: Float>() {
     let golden = include_str!("golden/activations.txt");
     let mut seen = 0;
@@ -122,6 +122,7 @@ fn activations_match_pytorch<T: Float>() {
         let act = match name {
             "silu" => Activation::Silu,
             "gelu_tanh" => Activation::GeluTanh,
+            "gelu" => Activation::Gelu,
             "leaky_relu" => Activation::LeakyRelu(0.01),
             "sigmoid" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,
@@ -153,7 +154,11 @@ fn activations_match_pytorch<T: Float>() {
             MatMut::from(&mut g[..]),
         )
         .unwrap();
-        let cancel = if act == Activation::GeluTanh { 1.0 } else { 0.0 };
+        let cancel = if matches!(act, Activation::Gelu | Activation::GeluTanh) {
+            1.0
+        } else {
+            0.0
+        };
         for i in 0..n {
             // the input's own rounding to T carried through |f′| (for y) and |f″| ≤ 1 (for
             // dy/dx): the |g·x| and |x| terms (zero in f64, where x is exact)
@@ -174,6 +179,6 @@ fn activations_match_pytorch<T: Float>() {
             );
         }
     }
-    assert_eq!(seen, 5, "every function of the golden file");
+    assert_eq!(seen, 6, "every function of the golden file");
 }
 both_types!(activations_match_pytorch_golden, activations_match_pytorch);

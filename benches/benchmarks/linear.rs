@@ -133,6 +133,7 @@ fn gated(c: &mut Criterion) {
     for act in [
         Activation::LeakyRelu(0.01),
         Activation::Silu,
+        Activation::Gelu,
         Activation::GeluTanh,
     ] {
         let mut g = c.benchmark_group(format!("affine_{}", act.name()));

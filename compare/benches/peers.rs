@@ -301,13 +301,14 @@ fn affine_sigmoid(c: &mut Criterion) {
     bwd.finish();
 }
 
-/// SiLU, the tanh GELU and LeakyReLU(0.01), forward and backward from x, beside candle's
+/// SiLU, the exact and the tanh GELU and LeakyReLU(0.01), forward and backward from x, beside candle's
 /// forward ops (candle has no separate backward kernels); PyTorch's aten kernels are timed by
 /// `torch_numpy.py` under the same op names.
 fn gated(c: &mut Criterion) {
     let t = threads();
     for act in [
         Activation::Silu,
+        Activation::Gelu,
         Activation::GeluTanh,
         Activation::LeakyRelu(0.01),
     ] {
@@ -329,6 +330,7 @@ fn gated(c: &mut Criterion) {
             let xt = Tensor::from_slice(&x, len, &Device::Cpu).unwrap();
             fwd.bench_function(BenchmarkId::new("candle", len), |b| match act {
                 Activation::Silu => b.iter(|| black_box(xt.silu().unwrap())),
+                Activation::Gelu => b.iter(|| black_box(xt.gelu_erf().unwrap())),
                 Activation::GeluTanh => b.iter(|| black_box(xt.gelu().unwrap())),
                 _ => b.iter(|| black_box(candle_nn::ops::leaky_relu(&xt, 0.01).unwrap())),
             });

@@ -159,10 +159,21 @@ fn gelu_v(z: f64) -> (f64, f64) {
     (c * (z + 0.044715 * z * z * z), c * (1.0 + 3.0 * 0.044715 * z * z))
 }
 
+/// Φ(z) and φ(z), the standard normal's distribution and density (musl's erfc).
+fn normal(z: f64) -> (f64, f64) {
+    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (0.5 * libm::erfc(-z / std::f64::consts::SQRT_2), pdf)
+}
+
 /// The absolute error scale, beyond the result's own, of evaluating `act` at z: the tanh
-/// GELU's gate argument rounds three times, carried to y by z·σ(v)·σ(−v).
+/// GELU's gate argument rounds three times, carried to y by z·σ(v)·σ(−v); the exact GELU's
+/// reference rounds z/√2, carried to y by z·f′(z).
 pub fn act_eval_scale(act: Activation, z: f64) -> f64 {
     match act {
+        Activation::Gelu if z.is_finite() => {
+            let (cdf, pdf) = normal(z);
+            (z * (cdf + z * pdf)).abs()
+        }
         Activation::GeluTanh if z.is_finite() => {
             let (v, _) = gelu_v(z);
             (z * v).abs() * sig(v) * sig(-v)
@@ -208,6 +219,14 @@ pub fn grad_ref(act: Activation, saved: f64, g: f64) -> f64 {
             }
             g * (sig(z) + z * sig(z) * sig(-z))
         }
+        Activation::Gelu => {
+            let z = saved;
+            if z.is_infinite() {
+                return if z > 0.0 { g } else { 0.0 };
+            }
+            let (cdf, pdf) = normal(z);
+            g * (cdf + z * pdf)
+        }
         Activation::GeluTanh => {
             let z = saved;
             if z.is_infinite() {
@@ -243,6 +262,14 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
             }
         }
         Activation::GeluTanh => z * sig(gelu_v(z.clamp(-1e3, 1e3)).0),
+        Activation::Gelu if z.is_infinite() => {
+            if z > 0.0 {
+                z
+            } else {
+                -0.0
+            }
+        }
+        Activation::Gelu => z * normal(z).0,
         Activation::Tanh => z.tanh(),
         Activation::Relu => {
             if z > 0.0 || z.is_nan() {

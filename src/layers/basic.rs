@@ -379,6 +379,11 @@ act_layer!(
     "The SiLU layer: y = x·σ(x), dx = dy⊙σ(x)⊙(1 + x⊙σ(−x)); keeps its input."
 );
 act_layer!(
+    Gelu,
+    Gelu,
+    "The GELU layer: y = x·Φ(x), dx = dy⊙(Φ(x) + x⊙φ(x)) (PyTorch's `gelu`); keeps its input."
+);
+act_layer!(
     GeluTanh,
     GeluTanh,
     "The GELU layer, tanh form (PyTorch's `approximate='tanh'`); keeps its input."

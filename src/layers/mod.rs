@@ -53,7 +53,7 @@ mod optim;
 mod rng;
 mod sequential;
 
-pub use basic::{Act, Affine, GeluTanh, MatMul, Relu, Sigmoid, Silu, Softmax, SoftmaxWithLoss, Tanh};
+pub use basic::{Act, Affine, Gelu, GeluTanh, MatMul, Relu, Sigmoid, Silu, Softmax, SoftmaxWithLoss, Tanh};
 pub use init::Init;
 pub use net::{Model, Trainer, TwoLayerNet};
 pub use optim::{Adam, Optimizer, Sgd};

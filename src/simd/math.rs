@@ -1,4 +1,5 @@
-//! The math bodies, written once over [`Lane`]: exp, expm1 (for tanh), sigmoid, tanh.
+//! The math bodies, written once over [`Lane`]: exp, expm1 (for tanh), sigmoid, tanh, and the
+//! standard normal's tail Φ(−|x|) (for the exact GELU).
 //!
 //! exp(x) = 2ⁿ·e^r with n = round(x/ln 2) and r = x − n·ln 2 (Cody–Waite, two constants so
 //! that n·LN2_HI is exact even without FMA), |r| ≤ ln2/2; e^r is its Taylor polynomial (degree
@@ -40,6 +41,22 @@ pub trait Consts: Copy + 'static {
     const KHALF: Self;
     /// +∞.
     const INF: Self;
+    /// Veltkamp's splitter 2^⌈p/2⌉ + 1 (p the significand's bits): see [`two_square`].
+    const SPLIT: Self;
+    /// 1/√(2π), the normal density's constant.
+    const FRAC_1_SQRT_2PI: Self;
+    /// [`normal_tail`]'s clamp: the a where e^(−a²/2) is 0 in the type (so Φ(−a) and a·Φ(−a)
+    /// are below half the smallest subnormal, and the GELU is exactly x or −0 beyond).
+    const NORMAL_A: Self;
+    /// −(1 + 2K/A) with K = 3 and A = [`Consts::NORMAL_A`], exact: the Chebyshev variable is
+    /// u = (K + NORMAL_C2·a)/(K + a), which maps a ∈ [0, A] onto [−1, 1].
+    const NORMAL_C2: Self;
+    /// K = 3.
+    const NORMAL_K: Self;
+    /// V(a) = (s(a) − 2)/a as a polynomial in u (see [`normal_tail`]): a Chebyshev fit in
+    /// 80-digit arithmetic turned into monomials (`tests/golden/normal_tail_fit.py`); the
+    /// omitted Chebyshev terms are below 2⁻⁵⁶ (f64) or 2⁻²⁷ (f32) of V.
+    const NORMAL_POLY: &'static [Self];
 }
 
 macro_rules! inv_fact {
@@ -74,6 +91,26 @@ impl Consts for f32 {
     const K2: f32 = 2.0;
     const KHALF: f32 = 0.5;
     const INF: f32 = f32::INFINITY;
+    const SPLIT: f32 = 4097.0; // 2¹² + 1
+    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+    const NORMAL_A: f32 = 16.0; // e^(−128) < 2⁻¹⁵⁰
+    const NORMAL_C2: f32 = -1.375;
+    const NORMAL_K: f32 = 3.0;
+    const NORMAL_POLY: &'static [f32] = &[
+        1.9959502,
+        -0.43132028,
+        -0.0017933517,
+        0.039007984,
+        -0.001191126,
+        -0.006487063,
+        0.0008500896,
+        0.0011816876,
+        -0.00033759873,
+        -0.00018907984,
+        9.224498e-05,
+        1.8931885e-05,
+        -1.35332e-05,
+    ];
 }
 
 impl Consts for f64 {
@@ -94,6 +131,40 @@ impl Consts for f64 {
     const K2: f64 = 2.0;
     const KHALF: f64 = 0.5;
     const INF: f64 = f64::INFINITY;
+    const SPLIT: f64 = 134_217_729.0; // 2²⁷ + 1
+    const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    const NORMAL_A: f64 = 48.0; // e^(−1152) < 2⁻¹⁰⁷⁵
+    const NORMAL_C2: f64 = -1.125;
+    const NORMAL_K: f64 = 3.0;
+    const NORMAL_POLY: &'static [f64] = &[
+        2.046605351657511,
+        -0.47978034833142574,
+        -0.019426957302062058,
+        0.05396099217471274,
+        0.0042602608199911835,
+        -0.011718714987649497,
+        -0.00044040668438942513,
+        0.003042683494287441,
+        -0.0002069589452207318,
+        -0.0008053612041075573,
+        0.00017975727047085468,
+        0.00019360105781280736,
+        -8.619028599831359e-05,
+        -3.615033027790721e-05,
+        3.123863073076174e-05,
+        2.7736576358957924e-06,
+        -8.875726681981525e-06,
+        1.362114528976933e-06,
+        1.896823866123054e-06,
+        -7.650494373766854e-07,
+        -2.623289597459168e-07,
+        2.1617687699239134e-07,
+        9.285013130738744e-09,
+        -3.7023346521782246e-08,
+        4.185928334667319e-09,
+        3.0986669437549215e-09,
+        -6.427458158861732e-10,
+    ];
 }
 
 /// Horner evaluation of Σ c_k·r^k.
@@ -260,4 +331,70 @@ pub(crate) fn tanh_from_expm1<L: Lane>(x: L, m: L) -> L {
     let inv_d = (L::splat(t, L::E::K1) - q) * L::splat(t, L::E::KHALF);
     let t = q - q * inv_d * d_lo;
     L::keep_nan(x, L::copysign(t, x))
+}
+
+/// (a², its rounding error) exactly, for 0 ≤ a ≤ [`Consts::NORMAL_A`] (or NaN): Veltkamp's
+/// split a = a_hi + a_lo into halves whose products are exact, then Dekker's product. No FMA
+/// needed, so every path gets the same two values.
+#[inline(always)]
+fn two_square<L: Lane>(a: L) -> (L, L) {
+    let t = a.token();
+    let p = a * L::splat(t, L::E::SPLIT);
+    let hi = p - (p - a);
+    let lo = a - hi;
+    let sq = a * a;
+    let err = ((hi * hi - sq) + (hi + hi) * lo) + lo * lo;
+    (sq, err)
+}
+
+/// The standard normal's tail Φ(−a) = (e + e_lo)/s for a = |x| clamped to
+/// [`Consts::NORMAL_A`] (NaN kept), as its parts (s, e, e_lo, a): e + e_lo = e^(−a²/2) =
+/// √(2π)·φ(a) to about 0.4 u, and s = √(2π)/m(a) with m(a) = Φ(−a)/φ(a) Mills' ratio.
+///
+/// s(a) = 2 + a·V(a), where V runs smoothly from 1.596 at a = 0 to √(2π) as a → ∞; V is a
+/// polynomial (Horner) in u = (K + NORMAL_C2·a)/(K + a), K = 3, which maps [0, A] onto
+/// [−1, 1]. Near a = 0 the error of V is damped by a·V/s; elsewhere the leading a·c₀ is
+/// added last, so the rest of V is damped too. Nothing cancels: Φ(−a) is a
+/// quotient of positive terms all the way down the tail, and the exponent −a²/2 is carried
+/// exactly (a² as a sum of two values, the second folded in to first order), so the tail
+/// keeps full relative precision — the erf form ½(1 + erf(x/√2)) loses every digit below
+/// x ≈ −6 in f32.
+#[inline(always)]
+pub(crate) fn normal_tail<L: Lane>(x: L) -> (L, L, L, L) {
+    let t = x.token();
+    let a = L::clamp_hi(x.vabs(), L::splat(t, L::E::NORMAL_A));
+    let kk = L::splat(t, L::E::NORMAL_K);
+    let den = kk + a;
+    let u = a.fma(L::splat(t, L::E::NORMAL_C2), kk) / den;
+    // s = a·c₀ + (2 + a·(V − c₀)): the large term a·c₀ rounds only in the last FMA, and
+    // V − c₀ = u·P(u) carries its own error into s at a fifth of its weight or less
+    let c = L::E::NORMAL_POLY;
+    let w = u * horner(u, &c[1..]);
+    let s = a.fma(L::splat(t, c[0]), a.fma(w, L::splat(t, L::E::K2)));
+    let (sq, sq_lo) = two_square(a);
+    let half = L::splat(t, L::E::KHALF);
+    // e^(−(sq + sq_lo)/2) = e^(−sq/2)·(1 − sq_lo/2 + O(sq_lo²)); sq/2 is exact
+    let (e, e_lo) = exp_nonpos_split(-(sq * half));
+    let e_lo = e.fma(-(sq_lo * half), e_lo);
+    (s, e, e_lo, a)
+}
+
+/// eˣ for x ≤ 0 (or NaN) as an unevaluated sum hi + lo, to about 0.4 u (the reduction's
+/// rounding): [`exp_nonpos`]'s polynomial 1 + m kept as two values (Fast2Sum, |m| < 1) and
+/// both scaled by 2ⁿ (exactly, where the result is normal). hi is `exp_nonpos`'s result
+/// except on AVX-512, whose `vscalef` path rounds the same value differently only below the
+/// normal range.
+#[inline(always)]
+fn exp_nonpos_split<L: Lane>(x: L) -> (L, L) {
+    let t = x.token();
+    let xc = L::clamp_lo(x, L::splat(t, L::E::EXP_LO));
+    let (nm, _, r) = reduce(xc);
+    let q = horner(r, L::E::EXPM1_POLY);
+    let m = (r * r).fma(q, r);
+    let one = L::splat(t, L::E::K1);
+    let p = one + m;
+    let p_lo = (one - p) + m;
+    let scale = L::pow2i(nm, L::splat(t, L::E::MAGIC_LESS_64));
+    let k = L::splat(t, L::E::POW2_NEG_64);
+    ((p * scale) * k, (p_lo * scale) * k)
 }

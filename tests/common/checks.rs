@@ -24,15 +24,19 @@ pub fn act_error(act: Activation) -> (f64, f64) {
         // max |f′|: SiLU 1.0998 (at x ≈ 2.40), the tanh GELU 1.1289 (at x ≈ 1.50)
         Activation::Silu => (1.1, tol::GATE_ROUNDINGS),
         Activation::GeluTanh => (1.13, tol::GATE_ROUNDINGS),
+        // max f′ = Φ(√2) + √2·φ(√2) ≈ 1.1289
+        Activation::Gelu => (1.13, tol::GELU_ROUNDINGS),
         other => panic!("no reference for {other:?}: add one here"),
     }
 }
 
 /// The absolute error, in units of u, of evaluating `act` at z beyond its relative roundings:
 /// for the tanh GELU the three roundings of its gate's argument v = 2√(2/π)(z + 0.044715z³),
-/// carried to y = z·σ(v) by ∂y/∂v = z·σ(v)·σ(−v): 3·|v|·|z|·σ(v)·σ(−v).
+/// carried to y = z·σ(v) by ∂y/∂v = z·σ(v)·σ(−v): 3·|v|·|z|·σ(v)·σ(−v). For the exact GELU
+/// the reference's own rounding of z/√2, carried to y: |z·f′(z)|.
 pub fn act_eval_error(act: Activation, z: f64) -> f64 {
     match act {
+        Activation::Gelu => (z * r::gelu(z).1).abs(),
         Activation::GeluTanh => {
             let (v, _) = r::gelu_tanh_arg(z);
             3.0 * (v * z).abs() * r::sigmoid(v) * r::sigmoid(-v)
@@ -56,6 +60,7 @@ pub fn act_ref(act: Activation, z: f64) -> f64 {
         }
         Activation::Silu => z * r::sigmoid(z),
         Activation::GeluTanh => z * r::sigmoid(r::gelu_tanh_arg(z).0),
+        Activation::Gelu => r::gelu(z).0,
         other => panic!("no reference for {other:?}: add one here"),
     }
 }
@@ -92,6 +97,7 @@ pub fn act_grad_ref(act: Activation, saved: f64, dy: f64) -> f64 {
             let s = r::sigmoid(v);
             dy * (s + z * dv * s * r::sigmoid(-v))
         }
+        Activation::Gelu => dy * r::gelu(saved).1,
         other => panic!("no reference for {other:?}: add one here"),
     }
 }
@@ -1125,9 +1131,10 @@ pub fn two_layer_step<T: Float>(rng: &mut Rng, n: usize, [d, h, c]: [usize; 3], 
                     };
                     (v, sl.abs().max(1.0) * dh.e + u * dh.v.abs() + kink)
                 }
-                Activation::Silu | Activation::GeluTanh => {
+                Activation::Silu | Activation::GeluTanh | Activation::Gelu => {
                     // from the pre-activation z: f′ is Lipschitz with constant ½ for SiLU
-                    // (max |f″| = 0.5 at 0) and 0.8 for the tanh GELU (max |f″| ≈ 0.80 at 0)
+                    // (max |f″| = 0.5 at 0), 0.8 for the tanh GELU (max |f″| ≈ 0.80 at 0)
+                    // and 2φ(0) ≈ 0.80 for the exact GELU (f″ = φ(z)·(2 − z²))
                     let z = zs[i * h + j];
                     let lip2 = if act == Activation::Silu { 0.5 } else { 0.8 };
                     let g = act_grad_ref(act, z.v, 1.0);

@@ -158,6 +158,61 @@ pub fn gelu_tanh(x: f64) -> DD {
     xd.mul(sigmoid_dd(v))
 }
 
+const FRAC_1_SQRT_2: DD = DD(std::f64::consts::FRAC_1_SQRT_2, -4.833_646_656_726_457e-17);
+const FRAC_2_SQRT_PI: DD = DD(std::f64::consts::FRAC_2_SQRT_PI, 1.533_545_961_316_588e-17);
+const FRAC_1_SQRT_PI: DD = DD(0.564_189_583_547_756_3, 7.667_729_806_582_94e-18);
+
+/// The exact GELU x·Φ(x) as a double-double, Φ(x) = ½erfc(−x/√2) built from z = |x|/√2
+/// (to ~106 bits) and e^(−z²) with z² = x²/2 exact: below z = 3, erf(z) = (2/√π)·e^(−z²)·
+/// Σ 2ⁿz^(2n+1)/(1·3·…·(2n+1)) (positive terms, no cancellation; 1 − erf loses at most 15
+/// bits); from z = 3, Laplace's continued fraction erfc(z) = e^(−z²)/√π / (z + ½/(z + 1/(z +
+/// (3/2)/(z + …)))) at depth 1100/z² + 12 (120 at z = 3: below 10⁻³⁵ relative; its
+/// truncation error falls faster than the depth as z grows). Beyond |x| = 40 the result is
+/// x or −0 (Φ(−40) < 10⁻³⁴⁹). −0 at −∞.
+pub fn gelu(x: f64) -> DD {
+    if x == f64::NEG_INFINITY {
+        return DD::from(-0.0);
+    }
+    if x == f64::INFINITY || x.is_nan() {
+        return DD::from(x);
+    }
+    let a = x.abs();
+    if a > 40.0 {
+        return DD::from(if x > 0.0 { x } else { -0.0 });
+    }
+    let z = DD::from(a).mul(FRAC_1_SQRT_2);
+    // z² = a²/2 exactly as hi + lo; e^(−z²) = e^(−hi)·(1 − lo + lo²/2)
+    let a2 = DD::from(a).mul(DD::from(a));
+    let (h, l) = (a2.0 * 0.5, a2.1 * 0.5);
+    let e = exp(-h).mul(DD::from(1.0).sub(DD::from(l)).add(DD::from(l * l * 0.5)));
+    // tail = Φ(−a) = ½erfc(z)
+    let tail = if z.0 < 3.0 {
+        let two_z2 = DD(2.0 * h, 2.0 * l);
+        let mut term = z;
+        let mut sum = z;
+        let mut n = 0.0;
+        loop {
+            n += 1.0;
+            term = term.mul(two_z2).div(DD::from(2.0 * n + 1.0));
+            sum = sum.add(term);
+            if term.0.abs() < 1e-36 * sum.0 {
+                break;
+            }
+        }
+        let erf = FRAC_2_SQRT_PI.mul(e).mul(sum);
+        DD::from(1.0).sub(erf).mul_f(0.5)
+    } else {
+        let mut f = z;
+        let depth = (1100.0 / (z.0 * z.0)) as usize + 12;
+        for n in (1..=depth).rev() {
+            f = z.add(DD::from(n as f64 * 0.5).div(f));
+        }
+        FRAC_1_SQRT_PI.mul(e).div(f).mul_f(0.5)
+    };
+    let cdf = if x < 0.0 { tail } else { DD::from(1.0).sub(tail) };
+    DD::from(x).mul(cdf)
+}
+
 /// tanh x as a double-double.
 pub fn tanh(x: f64) -> DD {
     if x.is_nan() {

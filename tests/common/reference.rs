@@ -43,6 +43,15 @@ pub fn gelu_tanh_arg(x: f64) -> (f64, f64) {
     (c * (x + 0.044715 * x * x * x), c * (1.0 + 3.0 * 0.044715 * x * x))
 }
 
+/// The exact GELU x·Φ(x) = ½x·erfc(−x/√2) and its derivative Φ(x) + x·φ(x), through musl's
+/// erfc (≤ 1 ulp); the rounding of x/√2 is carried by erfc's condition 2z²: about |x·f′(x)|·u
+/// absolute (`checks::act_eval_error`).
+pub fn gelu(x: f64) -> (f64, f64) {
+    let cdf = 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2);
+    let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (x * cdf, cdf + x * pdf)
+}
+
 pub fn relu(x: f64) -> f64 {
     if x > 0.0 || x.is_nan() { x } else { 0.0 }
 }

@@ -1,10 +1,11 @@
-"""Golden values for the activations: PyTorch's own F.silu, F.gelu(approximate='tanh'),
+"""Golden values for the activations: PyTorch's own F.silu, F.gelu (exact) and F.gelu(approximate='tanh'),
 F.leaky_relu(0.01), F.sigmoid and F.tanh in float64, forward and the derivative (autograd with
 an upstream gradient of 1), written to `activations.txt` for `tests/rowwise.rs`
 (`activations_match_pytorch`).
 
 The inputs x_i = -6 + 12·i/240 for i ≤ 240 (the test makes the same values), where PyTorch's
-float64 formulas are accurate (beyond, the tanh GELU's 1 + tanh u cancels in its negative tail).
+float64 formulas are accurate (beyond, the GELUs' 1 + tanh u and 1 + erf cancel in their negative
+tails).
 Each line: the function's name, then x, y and dy/dx triples.
 
     pip install torch && python tests/golden/activations_torch.py
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 FUNCS = [
     ("silu", F.silu),
     ("gelu_tanh", lambda v: F.gelu(v, approximate="tanh")),
+    ("gelu", F.gelu),
     ("leaky_relu", lambda v: F.leaky_relu(v, 0.01)),
     ("sigmoid", torch.sigmoid),
     ("tanh", torch.tanh),

@@ -290,3 +290,51 @@ impl<T: Float> ActFn<T> for GeluTanh {
         dy
     }
 }
+
+/// y = x·Φ(x), Φ the standard normal distribution (PyTorch's `gelu`, `approximate='none'`),
+/// from [`math::normal_tail`]: with Φ(−|x|) = e/s and q = x/s, y = q·e for x < 0 and
+/// x − q·e for x ≥ 0 (one FMA; Φ(−|x|) ≤ ½ there, so nothing cancels). Where e^(−x²/2) is 0
+/// (|x| at the clamp or beyond, ±∞ included) y is exactly x or −0.
+/// f′ = Φ(x) + x·φ(x), φ(x) = e/√(2π).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gelu;
+
+impl<T: Float> ActFn<T> for Gelu {
+    #[inline(always)]
+    fn fwd<L: Lane<E = T>>(self, x: L) -> L {
+        let (s, e, e_lo, _) = math::normal_tail(x);
+        let zero = k(x, 0.0);
+        // x/s = q + q_lo: q = x·(1/s), its residual x − q·s exact in one FMA (where the path
+        // has FMA; elsewhere q_lo is noise at q's rounding level). With e + e_lo, x·Φ(−|x|) =
+        // q·e + corr rounds once, in the last FMA, instead of at the quotient, the
+        // exponential and the product.
+        let inv = k(x, 1.0) / s;
+        let q = x * inv;
+        let q_lo = (-q).fma(s, x) * inv;
+        let corr = q_lo.fma(e, q * e_lo);
+        let y = L::sel_ge(x, zero, x - q.fma(e, corr), q.fma(e, corr));
+        // the sign is x's, also for x = −0 (where x − q·e would be +0)
+        let y = L::copysign(y, x);
+        let limit = L::sel_ge(x, zero, x, -zero);
+        L::keep_nan(x, L::sel_gt(e, zero, y, limit))
+    }
+    #[inline(always)]
+    fn grad_in<L: Lane<E = T>>(self, x: L, dy: L) -> L {
+        let (s, e, _, a) = math::normal_tail(x);
+        let zero = k(x, 0.0);
+        let w = e / s;
+        let phi = e * L::splat(x.token(), T::FRAC_1_SQRT_2PI);
+        // x clamped (φ = 0 there): the limits 1 and 0 at ±∞ come out of the sum itself
+        let xc = L::copysign(a, x);
+        let cdf = L::sel_ge(x, zero, k(x, 1.0) - w, w);
+        dy * xc.fma(phi, cdf)
+    }
+    #[inline(always)]
+    fn reads_output(self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn grad_out<L: Lane<E = T>>(self, _: L, dy: L) -> L {
+        dy
+    }
+}
