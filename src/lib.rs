@@ -138,17 +138,18 @@ pub use ops::activation::{
     sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
 };
 pub use ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
-pub use ops::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
-pub use ops::cross_entropy::{Targets, cross_entropy_backward, cross_entropy_forward};
+pub use ops::loss::Targets;
+pub use ops::loss::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
+pub use ops::loss::cross_entropy::{cross_entropy_backward, cross_entropy_forward};
+pub use ops::loss::softmax_ce::{
+    CrossEntropyOptions, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+};
 pub use ops::matmul::{matmul_backward, matmul_forward};
 pub use ops::optim::{AdamParams, SgdParams, adam_update, sgd_momentum_update, sgd_update};
 pub use ops::select::{accuracy, argmax_rows, gather_rows};
 pub use ops::softmax::{
     MaskedRows, SoftmaxOptions, log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward,
     softmax_forward_with,
-};
-pub use ops::softmax_cross_entropy::{
-    CrossEntropyOptions, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
 };
 pub use ops::{Accum, Reduction, Workspace};
 pub use simd::{SimdPath, simd_path, with_simd_path};

@@ -8,10 +8,10 @@ use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::ops::activation::{Activation, Saved, activation_backward, activation_forward};
 use crate::ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
-use crate::ops::cross_entropy::Targets;
+use crate::ops::loss::Targets;
+use crate::ops::loss::softmax_ce::{CrossEntropyOptions, softmax_cross_entropy};
 use crate::ops::matmul::{matmul_backward, matmul_forward};
 use crate::ops::softmax::{softmax_backward, softmax_forward};
-use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy};
 use crate::ops::{Accum, Workspace};
 
 /// Checks that dy has the shape of the last output (x's rows × H, for a D→H layer whose
@@ -466,7 +466,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
     ) -> Result<T> {
         // the kernel's checks, before the gradient's buffer is sized from the scores
         crate::ops::check_has_cols(op, "scores", scores.cols())?;
-        crate::ops::cross_entropy::check_targets(
+        crate::ops::loss::check_targets(
             op,
             &Targets::<T>::Classes(labels),
             scores.rows(),

@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
 use crate::ops::activation::Activation;
-use crate::ops::cross_entropy::{Targets, check_targets};
+use crate::ops::loss::{Targets, check_targets};
 use crate::ops::select::gather_rows;
 use crate::ops::two_layer::{self, MAX_WIDTH};
 use crate::ops::{check_shape, reserve, scratch_len};

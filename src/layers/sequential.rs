@@ -5,8 +5,8 @@ use super::{Buf, Layer, Optimizer, Params, SoftmaxWithLoss};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::MatRef;
-use crate::ops::cross_entropy::{Targets, check_targets};
-use crate::ops::softmax_cross_entropy::{CrossEntropyOptions, softmax_cross_entropy_forward};
+use crate::ops::loss::softmax_ce::{CrossEntropyOptions, softmax_cross_entropy_forward};
+use crate::ops::loss::{Targets, check_targets};
 
 /// Layers applied in order: y = fₖ(…f₂(f₁(x))). Each layer's output is the next one's input,
 /// read from the layer's own buffer (no copies between layers); backward runs in reverse, the

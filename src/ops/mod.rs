@@ -21,13 +21,11 @@ macro_rules! setters {
 
 pub mod activation;
 pub mod affine;
-pub mod bce;
-pub mod cross_entropy;
+pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod select;
 pub mod softmax;
-pub mod softmax_cross_entropy;
 pub(crate) mod two_layer;
 
 use crate::error::{Error, ErrorKind, Result};

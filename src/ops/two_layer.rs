@@ -13,7 +13,7 @@
 //! sums per lane in memory across the groups and reducing them at the end was 40% slower at
 //! batch 30: every reduction then reloads a just-stored vector lane by lane.)
 
-use super::softmax_cross_entropy::mean_lane_group;
+use super::loss::mean_lane_group;
 use crate::float::Float;
 use crate::mat::MatRef;
 use crate::ops::activation::{ActFn, ActVisitor, Activation, GradIn, GradOut, activate_in_place};

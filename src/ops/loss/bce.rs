@@ -1,12 +1,12 @@
 //! Binary cross-entropy on logits, with the sigmoid fused: forward, backward, and both in one
 //! pass.
 
-use super::{
-    Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
-};
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::{
+    Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
+};
 use crate::par::{map_blocks, rows_per_block};
 use crate::simd::{ExpNonPos, Isa, Kernel, Math, dispatch, ln_1p_unit};
 

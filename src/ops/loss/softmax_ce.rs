@@ -1,17 +1,17 @@
 //! Softmax-cross-entropy on logits: the book's SoftmaxWithLoss, fused and stable, with
 //! PyTorch's `cross_entropy` options (reduction, class weights, ignore_index, label smoothing).
 
-use super::cross_entropy::Targets;
-use super::cross_entropy::{check_loss_len, check_targets, reduce_blocks, reduce_rows, row_scale};
-use super::{
-    Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
-    dims_mut,
-};
+use super::lanes::{LaneRows, lane_rows};
+use super::{Targets, check_loss_len, check_targets, reduce_blocks, reduce_rows, row_scale};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::{
+    Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
+    dims_mut,
+};
 use crate::par::rows_per_block;
-use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, LANES, Math, dispatch, unrolled};
+use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -59,32 +59,32 @@ impl<'a, T> CrossEntropyOptions<'a, T> {
 }
 
 /// The validated problem: everything a row needs besides its logits and target.
-struct Plan<'a, T> {
-    c: usize,
-    red: Reduction,
+pub(super) struct Plan<'a, T> {
+    pub(super) c: usize,
+    pub(super) red: Reduction,
     /// The class weights: the caller's, or a copy scaled by a power of two (see [`plan`]).
-    weight: Option<&'a [T]>,
-    ignore: Option<usize>,
+    pub(super) weight: Option<&'a [T]>,
+    pub(super) ignore: Option<usize>,
     /// 1 − ε.
-    keep: T,
+    pub(super) keep: T,
     /// ε / C.
-    spread: T,
+    pub(super) spread: T,
     /// Σ_c w_c (C without weights).
-    w_all: T,
+    pub(super) w_all: T,
     /// The `Mean` denominator.
-    denom: T,
+    pub(super) denom: T,
 }
 
 impl<T: Float> Plan<'_, T> {
     #[inline(always)]
-    fn w(&self, c: usize) -> T {
+    pub(super) fn w(&self, c: usize) -> T {
         self.weight.map_or(T::ONE, |w| w[c])
     }
 }
 
 /// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
 #[inline(always)]
-fn mulz<T: Float>(a: T, v: T) -> T {
+pub(super) fn mulz<T: Float>(a: T, v: T) -> T {
     if a == T::ZERO { T::ZERO } else { a * v }
 }
 
@@ -411,7 +411,7 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     // row of a broadcast view can be far longer than the n values written)
     let copies = RowCopies::new(OP, copy_len(&logits), n.div_ceil(rows_per_block(n, c)))?;
     reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i, buf| {
-        let s = super::row_of(&logits, i, buf);
+        let s = crate::ops::row_of(&logits, i, buf);
         let st = dispatch(path, LseRow { s });
         let l = if is_ignored(&p, &targets, i) {
             T::ZERO
@@ -564,7 +564,7 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
                 d.fill(T::ZERO);
                 continue;
             }
-            let s = super::row_of(&self.logits, i, &mut buf);
+            let s = crate::ops::row_of(&self.logits, i, &mut buf);
             let st = Lse::from_saved(self.lse[i]);
             for (o, &v) in d.iter_mut().zip(s) {
                 *o = v - st.m;
@@ -657,368 +657,6 @@ struct FusedBlock<'a, 'p, T> {
     ls: &'a mut [T],
 }
 
-/// Rows of at most this many classes (class-index targets, unit column stride) take the
-/// lane-per-row kernel, [`LaneRows`].
-const LANE_COLS: usize = 16;
-
-/// Rows r0..r0 + rows of class-index targets with at most [`LANE_COLS`] classes (unit column
-/// stride): the loss, and the gradient (fused) or the log-sum-exp (forward), a vector lane
-/// per row.
-struct LaneRows<'a, 'p, T> {
-    p: &'p Plan<'p, T>,
-    logits: MatRef<'a, T>,
-    labels: &'a [usize],
-    dloss: &'a [T],
-    r0: usize,
-    rows: usize,
-    /// The gradient's rows (the fused kernel), or none (the forward).
-    d: Option<MatMut<'a, T>>,
-    /// Per-row losses (`Reduction::None`), else empty.
-    ls: &'a mut [T],
-    /// Per-row log-sum-exp (the forward, when asked), else empty.
-    lse: &'a mut [T],
-    /// The saved per-row log-sum-exp of the split backward (then `d` is the gradient and
-    /// there is no loss), else `None`.
-    saved: Option<&'a [T]>,
-}
-
-/// Whether the lane-per-row kernel takes these rows.
-fn lane_rows<T: Float>(targets: &Targets<'_, T>, logits: &MatRef<'_, T>) -> bool {
-    matches!(targets, Targets::Classes(_)) && logits.cols() <= LANE_COLS && logits.unit_col_stride()
-}
-
-impl<T: Float> Kernel for LaneRows<'_, '_, T> {
-    type Out = f64;
-    #[inline(always)]
-    fn run<M: Math>(self) -> f64 {
-        match self.logits.cols() {
-            1 => self.lanes::<M, 1>(),
-            2 => self.lanes::<M, 2>(),
-            3 => self.lanes::<M, 3>(),
-            4 => self.lanes::<M, 4>(),
-            5..=8 => self.lanes::<M, 8>(),
-            9 | 11 | 12 => self.lanes::<M, 12>(),
-            10 => self.lanes::<M, 10>(),
-            _ => self.lanes::<M, 16>(),
-        }
-    }
-}
-
-impl<T: Float> LaneRows<'_, '_, T> {
-    /// The loss and the gradient or log-sum-exp of rows of C ≤ [`LANE_COLS`] classes,
-    /// [`LANES`] rows at a time with a vector lane per row: the group's logits transposed
-    /// into a column-major buffer of `W` ≥ C columns, then every per-row step (maximum,
-    /// exponentials, rest, ln(1 + rest), the gradient) is one vector operation per column,
-    /// and the gradient is transposed back. `W` is a constant (1–4, 8, 10, 12 or 16: ten
-    /// classes, a common count, get their own), so that the compiler keeps each column a
-    /// vector; the columns past C hold −∞, whose exponential is 0 and which is never the
-    /// maximum of a row with a finite one. The last group is padded with zero rows, so each
-    /// row's arithmetic is the same wherever it lies. A whole group of contiguous rows moves
-    /// in and out by the path's transposes ([`Math::rows_to_lanes`]) where it has them.
-    #[inline(always)]
-    #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-    fn lanes<M: Math, const W: usize>(mut self) -> f64 {
-        let (p, labels) = (self.p, self.labels);
-        let (rows, c) = (self.rows, self.logits.cols());
-        // column j of the group in x[j] (lane k: row g0 + k); e likewise
-        let mut x = [[T::NEG_INFINITY; LANES]; W];
-        let mut e = [[T::ZERO; LANES]; W];
-        let uniform_g = match p.red {
-            _ if self.d.is_none() => Some(T::ZERO),
-            Reduction::None => None,
-            red => Some(row_scale(red, self.dloss, p.denom, 0)),
-        };
-        let mut acc = 0.0_f64;
-        // contiguous logits: whole groups may take the path's transposes
-        let flat = self.logits.as_flat();
-        for g0 in (0..rows).step_by(LANES) {
-            let n = LANES.min(rows - g0);
-            if n < LANES {
-                x[..c].iter_mut().for_each(|col| *col = [T::ZERO; LANES]);
-            }
-            // a whole group of contiguous rows: the path's transpose, if it has one
-            let slab = match flat {
-                Some(f) if n == LANES => f.get((self.r0 + g0) * c..(self.r0 + g0 + LANES) * c),
-                _ => None,
-            };
-            if !slab.is_some_and(|s| M::rows_to_lanes(s, c, &mut x)) {
-                for k in 0..n {
-                    let row = self.logits.row(self.r0 + g0 + k);
-                    unrolled!(W, |j| {
-                        if j < c {
-                            x[j][k] = row[j];
-                        }
-                    });
-                }
-            }
-            // per row: the label and the upstream factor (ignored rows and padding: t = MAX,
-            // masked in the group's math)
-            let mut t = [usize::MAX; LANES];
-            let mut g = [T::ZERO; LANES];
-            for k in 0..n {
-                let i = self.r0 + g0 + k;
-                let lab = labels[i];
-                if p.ignore != Some(lab) {
-                    t[k] = lab;
-                    g[k] = uniform_g.unwrap_or_else(|| self.dloss[i]);
-                }
-            }
-            let (l, lse) = match self.saved {
-                None => lane_group::<T, M, W>(p, n, &x, &t, &g, &mut e, self.d.is_some()),
-                Some(saved) => {
-                    let mut sl = [T::ZERO; LANES];
-                    sl[..n].copy_from_slice(&saved[self.r0 + g0..self.r0 + g0 + n]);
-                    lane_backward::<T, M, W>(p, &x, &t, &g, &sl, &mut e);
-                    ([T::ZERO; LANES], [T::ZERO; LANES])
-                }
-            };
-            // (the split backward has no loss and no log-sum-exp to write)
-            if self.saved.is_none() {
-                let mut group_sum = 0.0_f64;
-                for k in 0..n {
-                    if let Some(o) = self.ls.get_mut(g0 + k) {
-                        *o = l[k];
-                    }
-                    group_sum += l[k].to_f64();
-                }
-                acc += group_sum;
-                for k in 0..n {
-                    if let Some(o) = self.lse.get_mut(g0 + k) {
-                        *o = lse[k];
-                    }
-                }
-            }
-            let Some(d) = self.d.as_mut() else {
-                continue;
-            };
-            let whole = n == LANES
-                && d.as_flat_mut()
-                    .and_then(|f| f.get_mut(g0 * c..(g0 + LANES) * c))
-                    .is_some_and(|s| M::lanes_to_rows(&e, c, s));
-            if !whole {
-                for k in 0..n {
-                    let d = d.row_mut(g0 + k);
-                    unrolled!(W, |j| {
-                        if j < c {
-                            d[j] = e[j][k];
-                        }
-                    });
-                }
-            }
-        }
-        acc
-    }
-}
-
-/// One group of [`LANES`] rows in lane layout (lane k: row k of the group; `x[j]` column j,
-/// −∞ past C): returns each lane's loss and log-sum-exp, and leaves in `e` the gradient
-/// g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t) when `grad` (else the exponentials). `t[k]` is
-/// the lane's label, `usize::MAX` for an ignored or padding row (loss and gradient 0);
-/// `g[k]` its upstream factor. The loss of a row whose maximum is not finite is NaN
-/// (weighted), as in `row_loss`; `n` is how many lanes hold rows.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn lane_group<T: Float, M: Math, const W: usize>(
-    p: &Plan<'_, T>,
-    n: usize,
-    x: &[[T; LANES]; W],
-    t: &[usize; LANES],
-    g: &[T; LANES],
-    e: &mut [[T; LANES]; W],
-    grad: bool,
-) -> ([T; LANES], [T; LANES]) {
-    let c = p.c;
-    // the maximum, NaN where it is not finite (the whole row is then NaN)
-    let mut m = [T::NEG_INFINITY; LANES];
-    unrolled!(W, |j| {
-        for k in 0..LANES {
-            m[k] = if x[j][k] > m[k] { x[j][k] } else { m[k] };
-        }
-    });
-    for v in m.iter_mut() {
-        *v = if v.is_finite() { *v } else { T::NAN };
-    }
-    unrolled!(W, |j| {
-        for k in 0..LANES {
-            e[j][k] = x[j][k] - m[k];
-        }
-    });
-    M::map_inplace(ExpNonPos, e.as_flattened_mut());
-    // rest = Σ of the terms other than the maximum's, + 1 per repeated maximum
-    let (mut rest, mut tops) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-    unrolled!(W, |j| {
-        for k in 0..LANES {
-            let top = x[j][k] == m[k];
-            rest[k] += if top { T::ZERO } else { e[j][k] };
-            tops[k] += if top { T::ONE } else { T::ZERO };
-        }
-    });
-    let mut l1 = [T::ZERO; LANES];
-    let mut inv = [T::ZERO; LANES];
-    for k in 0..LANES {
-        rest[k] += tops[k] - T::ONE;
-        l1[k] = rest[k];
-        inv[k] = T::ONE / (T::ONE + rest[k]);
-    }
-    T::ln_1p_lanes(Internal, &mut l1);
-    // the label's logit, weight and float form
-    let (tf, w_t) = lane_labels(p, t);
-    // (a select per column, not an indexed load per lane: the lanes stay in vectors)
-    let mut s_t = [T::ZERO; LANES];
-    unrolled!(W, |j| {
-        let jf = T::from_usize(j);
-        for k in 0..LANES {
-            s_t[k] = if tf[k] == jf { x[j][k] } else { s_t[k] };
-        }
-    });
-    // the loss (−log p_t = (m − s_t) + ln(1 + rest), weighted; NaN for a row with a
-    // non-finite maximum) and the gradient's coefficients, a lane per row
-    let (mut kw, mut a, mut l, mut lse) = (
-        [T::ZERO; LANES],
-        [T::ZERO; LANES],
-        [T::ZERO; LANES],
-        [T::ZERO; LANES],
-    );
-    for k in 0..LANES {
-        kw[k] = p.keep * w_t[k];
-        a[k] = (kw[k] + p.spread * p.w_all) * inv[k];
-        let nlp = (m[k] - s_t[k]) + l1[k];
-        let lk = if m[k].is_nan() { T::NAN } else { mulz(kw[k], nlp) };
-        l[k] = if tf[k] < T::ZERO { T::ZERO } else { lk };
-        lse[k] = m[k] + l1[k];
-    }
-    if p.spread != T::ZERO {
-        for k in 0..n {
-            if t[k] != usize::MAX && !m[k].is_nan() {
-                let nlp = |j: usize| (m[k] - x[j][k]) + l1[k];
-                let smooth: T = (0..c).map(|j| mulz(p.w(j), nlp(j))).sum();
-                l[k] += p.spread * smooth;
-            }
-        }
-    }
-    if grad {
-        // (a row with a non-finite maximum has rest = NaN, so A = NaN and a NaN gradient)
-        lane_grad::<T, W>(p, &tf, g, &kw, &a, e);
-    }
-    (l, lse)
-}
-
-/// The gradient g·(p_c·A − (ε/C)·w_c − [c = t]·(1−ε)·w_t) of a lane group from its
-/// probabilities p_c·(1 + rest) in `e` (overwritten), with kw = (1−ε)·w_t and
-/// a = ((1−ε)·w_t + (ε/C)·Σw)/(1 + rest) per lane, by the operations of `row_grad` in its
-/// order; lanes whose label `tf` is −1 get 0.
-#[inline(always)]
-fn lane_grad<T: Float, const W: usize>(
-    p: &Plan<'_, T>,
-    tf: &[T; LANES],
-    g: &[T; LANES],
-    kw: &[T; LANES],
-    a: &[T; LANES],
-    e: &mut [[T; LANES]; W],
-) {
-    // (ε/C)·w_j, 0 past C
-    let mut sw = [T::ZERO; W];
-    for (j, v) in sw.iter_mut().enumerate().take(p.c) {
-        *v = p.spread * p.w(j);
-    }
-    unrolled!(W, |j| {
-        let jf = T::from_usize(j);
-        for k in 0..LANES {
-            let base = e[j][k] * a[k] - sw[j];
-            let v = if tf[k] == jf { base - kw[k] } else { base };
-            e[j][k] = if tf[k] < T::ZERO { T::ZERO } else { g[k] * v };
-        }
-    });
-}
-
-/// The split backward's group (lane layout as [`lane_group`]): p_c = e^(s_c − lse) from
-/// each lane's saved log-sum-exp `lse`, then the gradient into `e`, as the row-wise
-/// [`SplitBackward`] computes it (A without the 1/(1 + rest) factor, which the saved lse
-/// already holds).
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn lane_backward<T: Float, M: Math, const W: usize>(
-    p: &Plan<'_, T>,
-    x: &[[T; LANES]; W],
-    t: &[usize; LANES],
-    g: &[T; LANES],
-    lse: &[T; LANES],
-    e: &mut [[T; LANES]; W],
-) {
-    unrolled!(W, |j| {
-        for k in 0..LANES {
-            e[j][k] = x[j][k] - lse[k];
-        }
-    });
-    M::map_inplace(Exp, e.as_flattened_mut());
-    let (tf, w_t) = lane_labels(p, t);
-    let (mut kw, mut a) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-    for k in 0..LANES {
-        kw[k] = p.keep * w_t[k];
-        a[k] = kw[k] + p.spread * p.w_all;
-    }
-    lane_grad::<T, W>(p, &tf, g, &kw, &a, e);
-}
-
-/// Each lane's label as a float (−1: none, so that the label masks are vector compares;
-/// exact for C ≤ 16) and its class weight (0: none), from the group's labels `t`
-/// (`usize::MAX`: an ignored or padding row). Branch-free per lane, so that it vectorizes.
-#[inline(always)]
-fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
-    let (mut tf, mut w_t) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-    for k in 0..LANES {
-        tf[k] = if t[k] == usize::MAX {
-            -T::ONE
-        } else {
-            T::from_usize(t[k])
-        };
-    }
-    match p.weight {
-        None => {
-            for k in 0..LANES {
-                w_t[k] = if tf[k] < T::ZERO { T::ZERO } else { T::ONE };
-            }
-        }
-        Some(w) => {
-            for k in 0..LANES {
-                if t[k] != usize::MAX {
-                    w_t[k] = w[t[k]];
-                }
-            }
-        }
-    }
-    (tf, w_t)
-}
-
-/// The mean softmax cross-entropy over `rows` rows with class targets and the default
-/// options, for one group of [`LANES`] of them in lane layout (as [`lane_group`]; `t[k]` is
-/// `usize::MAX` for a padding lane): each lane's loss, and the gradient (upstream factor 1,
-/// so 1/rows per row) in `e`. The same arithmetic as [`softmax_cross_entropy`] with
-/// `CrossEntropyOptions::default()` and `dloss = [1]`; the fused training step's loss.
-#[inline(always)]
-pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
-    c: usize,
-    rows: usize,
-    n: usize,
-    x: &[[T; LANES]; W],
-    t: &[usize; LANES],
-    e: &mut [[T; LANES]; W],
-) -> [T; LANES] {
-    let p = Plan {
-        c,
-        red: Reduction::Mean,
-        weight: None,
-        ignore: None,
-        keep: T::ONE,
-        spread: T::ZERO,
-        w_all: T::from_usize(c),
-        denom: T::from_usize(rows),
-    };
-    let mut g = [T::ZERO; LANES];
-    g[..n].fill(row_scale(p.red, &[T::ONE], p.denom, 0));
-    lane_group::<T, M, W>(&p, n, x, t, &g, e, true).0
-}
-
 impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
@@ -1062,7 +700,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
             let g1 = (g0 + group).min(rows);
             if group > 1 {
                 for r in g0..g1 {
-                    let s = super::row_of(&self.logits, self.r0 + r, &mut buf);
+                    let s = crate::ops::row_of(&self.logits, self.r0 + r, &mut buf);
                     let m = simd::max(s);
                     maxes[r - g0] = m;
                     for (o, &v) in self.blk.row_mut(r).iter_mut().zip(s) {
@@ -1075,7 +713,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
             }
             for r in g0..g1 {
                 let i = self.r0 + r;
-                let s = super::row_of(&self.logits, i, &mut buf);
+                let s = crate::ops::row_of(&self.logits, i, &mut buf);
                 let d = self.blk.row_mut(r);
                 // this row's maximum, if the row before read it (taken here, so that an
                 // ignored row's maximum never passes to the row after it)
