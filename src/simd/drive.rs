@@ -11,15 +11,26 @@ use super::ops::{BinaryOp, UnaryOp};
 pub(crate) fn map<L: Lane, O: UnaryOp<L::E>>(t: L::Token, op: O, x: Option<&[L::E]>, y: &mut [L::E]) {
     let len = y.len();
     if L::N == 1 {
-        // one element a lane: a plain loop over the body, which LLVM vectorizes
+        // one element a lane: a plain loop over the body, which LLVM vectorizes. A `for` loop,
+        // not `for_each`: that one runs the body inside `Iterator::fold`, a generic function
+        // LLVM may leave out of line for a large body, where it is compiled without the
+        // caller's target features (every FMA then a library call: 60× slower, measured)
         let one = |v: L::E| {
             let mut r = [v];
             op.apply(L::load(t, &r)).store(&mut r);
             r[0]
         };
         match x {
-            Some(x) => y.iter_mut().zip(&x[..len]).for_each(|(o, &v)| *o = one(v)),
-            None => y.iter_mut().for_each(|o| *o = one(*o)),
+            Some(x) => {
+                for (o, &v) in y.iter_mut().zip(&x[..len]) {
+                    *o = one(v);
+                }
+            }
+            None => {
+                for o in y.iter_mut() {
+                    *o = one(*o);
+                }
+            }
         }
         return;
     }
