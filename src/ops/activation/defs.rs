@@ -293,7 +293,7 @@ impl<T: Float> ActFn<T> for GeluTanh {
 
 /// y = x·Φ(x), Φ the standard normal distribution (PyTorch's `gelu`, `approximate='none'`),
 /// from [`math::normal_tail`]: with Φ(−|x|) = e/s and q = x/s, y = q·e for x < 0 and
-/// x − q·e for x ≥ 0 (one FMA; Φ(−|x|) ≤ ½ there, so nothing cancels). Where e^(−x²/2) is 0
+/// x − q·e for x ≥ 0 (Φ(−|x|) ≤ ½ there, so nothing cancels). Where e^(−x²/2) is 0
 /// (|x| at the clamp or beyond, ±∞ included) y is exactly x or −0.
 /// f′ = Φ(x) + x·φ(x), φ(x) = e/√(2π).
 #[derive(Clone, Copy, Debug)]

@@ -42,10 +42,10 @@ use std::marker::PhantomData;
 /// condition carries to y as 3·|x·v|·σ(v)·σ(−v)·u on top of the ulps: below an ulp except in
 /// the negative tail, where y is tiny and the function ill-conditioned (the result is then the
 /// exact GELU of an input within 3 roundings of x). The exact GELU ≤ 2.5 ulp on the AVX-512
-/// and AVX2 paths (measured: 1.97 for x ≥ −1, 2.09 below, in f32; 1.93 in f64) and ≤ 4 on
-/// the others (measured 3.45), with no allowance for conditioning: its tail is a quotient of
-/// positive terms with the exponent −x²/2 carried exactly, so it keeps full relative
-/// precision down to the underflow (where Φ(x) is subnormal the product keeps that
+/// and AVX2 paths (measured: 1.97 for x ≥ −1, 2.09 below, in f32; 1.99 in f64) and ≤ 4 on
+/// the others (measured 3.45 and 3.72), with no allowance for conditioning: its tail is a
+/// quotient of positive terms with the exponent −x²/2 carried exactly, so it keeps full
+/// relative precision down to the underflow (where Φ(x) is subnormal the product keeps that
 /// subnormal's absolute accuracy). LeakyReLU rounds once (slope·x).
 ///
 /// Non-finite values: NaN in gives NaN out. sigmoid(±∞) = 1 / 0, tanh(±∞) = ±1,
