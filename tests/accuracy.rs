@@ -76,12 +76,12 @@ fn allowance(name: &str, x: f64, min_sub: f64, u: f64) -> (f64, f64) {
     }
 }
 
-/// x·Φ(x) in f64 through musl's erfc.
+/// x·Φ(x) in f64 (`common::reference::gelu`, musl's erfc), with the limits at ±∞.
 fn gelu_ref(x: f64) -> f64 {
     if x.is_infinite() {
         if x > 0.0 { x } else { -0.0 }
     } else {
-        x * 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+        common::reference::gelu(x).0
     }
 }
 
