@@ -134,8 +134,8 @@ pub use float::Float;
 pub use gemm::{GemmEngine, gemm, gemm_engine, with_gemm_engine};
 pub use mat::{MatMut, MatRef};
 pub use ops::activation::{
-    Activation, Saved, activation_backward, activation_forward, exp_forward, relu_backward, relu_forward,
-    sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
+    Activation, Saved, activation_backward, activation_forward, exp_forward, ln_1p_forward, ln_forward,
+    relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
 };
 pub use ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
 pub use ops::loss::Targets;

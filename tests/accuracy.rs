@@ -1,5 +1,6 @@
-//! Accuracy of the SIMD exp, sigmoid, tanh, SiLU and both GELUs, in ULPs against an f64
-//! reference: every one of the 2³² f32 bit patterns on every SIMD path (exp ≤ 1 ULP, sigmoid
+//! Accuracy of the SIMD exp, ln, ln_1p, sigmoid, tanh, SiLU and both GELUs, in ULPs against an
+//! f64 reference: every one of the 2³² f32 bit patterns on every SIMD path (exp, ln and ln_1p
+//! ≤ 1 ULP, sigmoid
 //! ≤ 2, tanh ≤ 2, SiLU ≤ 2.5, the tanh GELU ≤ 2, the exact GELU ≤ 2.5 — SiLU ≤ 3, the tanh
 //! GELU ≤ 2.5 and the exact GELU ≤ 4 on the portable and scalar paths, which have no FMA —,
 //! subnormal results included,
@@ -23,8 +24,8 @@
 mod common;
 
 use nnkern::{
-    Activation, MatMut, MatRef, SimdPath, activation_forward, exp_forward, sigmoid_forward, tanh_forward,
-    with_simd_path,
+    Activation, MatMut, MatRef, SimdPath, activation_forward, exp_forward, ln_1p_forward, ln_forward,
+    sigmoid_forward, tanh_forward, with_simd_path,
 };
 use rayon::prelude::*;
 
@@ -85,7 +86,7 @@ fn gelu_ref(x: f64) -> f64 {
     }
 }
 
-fn funcs() -> [Func; 6] {
+fn funcs() -> [Func; 8] {
     [
         Func {
             name: "exp",
@@ -93,6 +94,22 @@ fn funcs() -> [Func; 6] {
             bound_no_fma: 1.0,
             f32k: exp_forward,
             reference: f64::exp,
+            gated: false,
+        },
+        Func {
+            name: "ln",
+            bound: 1.0,
+            bound_no_fma: 1.0,
+            f32k: ln_forward,
+            reference: f64::ln,
+            gated: false,
+        },
+        Func {
+            name: "ln_1p",
+            bound: 1.0,
+            bound_no_fma: 1.0,
+            f32k: ln_1p_forward,
+            reference: f64::ln_1p,
             gated: false,
         },
         Func {
@@ -148,6 +165,13 @@ fn funcs() -> [Func; 6] {
             gated: true,
         },
     ]
+}
+
+/// Whether the function `name` is checked in this run: all of them, unless the environment
+/// variable `ACCURACY_ONLY` lists some (comma-separated, e.g. `ACCURACY_ONLY=ln,ln_1p`: for
+/// working on one function; CI sets nothing).
+fn selected(name: &str) -> bool {
+    std::env::var("ACCURACY_ONLY").map_or(true, |v| v.split(',').any(|n| n.trim() == name))
 }
 
 /// The error of `got` in units of the f32 spacing at the reference value (subnormal spacing
@@ -233,7 +257,7 @@ fn worst_of(a: Vec<(f64, f64)>, b: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 fn every_f32_input_on_every_path() {
     let paths: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
     let mut failures = Vec::new();
-    for f in funcs() {
+    for f in funcs().into_iter().filter(|f| selected(f.name)) {
         // per block of 2¹⁶ inputs: the reference once, then every path checked against it
         let per_path = (0u32..1 << 16)
             .into_par_iter()
@@ -287,12 +311,19 @@ fn f64_seeded_inputs_on_every_path() {
         19.0,
         20.0,
         0.55,
+        1.0,
+        -1.0,
+        2.0,
+        f64::MAX,
+        -1e-300,
     ];
     let paths: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
     // double-double references (about 100 bits), computed once per input
     type Case = (&'static str, Kernel<f64>, fn(f64) -> common::dd::DD, (f64, f64));
-    let refs: [Case; 6] = [
+    let refs: [Case; 8] = [
         ("exp", exp_forward, common::dd::exp, (2.0, 2.0)),
+        ("ln", ln_forward, common::dd::ln, (1.0, 1.0)),
+        ("ln_1p", ln_1p_forward, common::dd::ln_1p, (1.0, 1.0)),
         ("sigmoid", sigmoid_forward, common::dd::sigmoid, (2.0, 2.0)),
         ("tanh", tanh_forward, common::dd::tanh, (2.0, 2.0)),
         (
@@ -315,19 +346,21 @@ fn f64_seeded_inputs_on_every_path() {
         ),
     ];
     let mut failures = Vec::new();
-    for (name, kernel, reference, (bound_fma, bound_no_fma)) in refs {
+    for (name, kernel, reference, (bound_fma, bound_no_fma)) in refs.into_iter().filter(|r| selected(r.0)) {
         let per_path = (0..N.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
                 let mut rng = common::Rng::new(c as u64);
                 let mut x: Vec<f64> = (0..CHUNK)
-                    .map(|i| match i % 4 {
+                    .map(|i| match i % 5 {
                         // the whole range, by random bit patterns
                         0 => f64::from_bits(rng.next_u64()),
                         // where the functions are not saturated
                         1 => rng.range(-40.0, 40.0),
                         2 => rng.range(-750.0, 710.0),
-                        _ => rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
+                        // near 0 (ln_1p's hard region), and near 1 (ln's)
+                        3 => rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
+                        _ => 1.0 + rng.range(-1.0, 1.0) * 2f64.powi(-(rng.below(60) as i32)),
                     })
                     .collect();
                 if c == 0 {
@@ -389,6 +422,28 @@ fn special_values_exact_on_every_path() {
         assert_eq!((t[2], t[3]), (1.0, -1.0));
         assert!(t[4].is_nan());
         assert_eq!((t[5], t[6]), (1e-45, -1e-45), "tanh of a subnormal is itself");
+        // ln: −∞ at ±0, +∞ at +∞, NaN for a negative input (−∞ and the negative subnormal
+        // included) and NaN; the smallest subnormal's ln is 149·(−ln 2)
+        let l = run(ln_forward);
+        assert_eq!(&l[..3], &[f32::NEG_INFINITY, f32::NEG_INFINITY, f32::INFINITY]);
+        assert!(l[3].is_nan() && l[4].is_nan() && l[6].is_nan());
+        assert_eq!(l[5], (-149.0 * std::f64::consts::LN_2) as f32);
+        // ln_1p: ±0 kept, +∞, NaN below −1 and for NaN, a subnormal is itself
+        let l1 = run(ln_1p_forward);
+        assert_eq!(l1[0].to_bits(), 0.0_f32.to_bits());
+        assert_eq!(l1[1].to_bits(), (-0.0_f32).to_bits());
+        assert_eq!(l1[2], f32::INFINITY);
+        assert!(l1[3].is_nan() && l1[4].is_nan());
+        assert_eq!((l1[5], l1[6]), (1e-45, -1e-45), "ln_1p of a subnormal is itself");
+        let mut m = [0.0_f32; 3];
+        ln_1p_forward(
+            MatRef::from_row_major(&[-1.0, -1.5, 1.0], 1, 3).unwrap(),
+            MatMut::from_row_major(&mut m, 1, 3).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m[0], f32::NEG_INFINITY);
+        assert!(m[1].is_nan());
+        assert_eq!(m[2], std::f32::consts::LN_2);
     });
 }
 

@@ -433,6 +433,14 @@ fn row_kernel_output_needs_unit_column_stride() {
         ErrorKind::Stride,
         "column stride 2",
     );
+    let yt = MatMut::from_col_major(&mut y, 2, 3).unwrap();
+    expect(
+        ln_forward(m(&x, 2, 3), yt),
+        "ln_forward",
+        "y",
+        ErrorKind::Stride,
+        "column stride 2",
+    );
     assert!(y.iter().all(|v| v.is_nan()));
 }
 
@@ -443,6 +451,13 @@ fn elementwise_shape_mismatch() {
     expect(
         tanh_forward(m(&x, 2, 3), mm(&mut y, 3, 2)),
         "tanh_forward",
+        "y",
+        ErrorKind::Shape,
+        "is 3×2 but must be 2×3",
+    );
+    expect(
+        ln_1p_forward(m(&x, 2, 3), mm(&mut y, 3, 2)),
+        "ln_1p_forward",
         "y",
         ErrorKind::Shape,
         "is 3×2 but must be 2×3",

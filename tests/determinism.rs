@@ -427,6 +427,10 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
     }
     let mut e = nd();
     exp_forward(x, MatMut::from_row_major(&mut e, n, d).unwrap()).unwrap();
+    let (mut ln, mut ln1) = (nd(), nd());
+    ln_forward(xpos, MatMut::from_row_major(&mut ln, n, d).unwrap()).unwrap();
+    ln_1p_forward(x, MatMut::from_row_major(&mut ln1, n, d).unwrap()).unwrap();
+    out.extend([bits_of(&ln), bits_of(&ln1)]);
     let (mut s1, mut s2, mut s3, mut s4) = (nd(), nd(), nd(), nd());
     sigmoid_forward(x, MatMut::from_row_major(&mut s1, n, d).unwrap()).unwrap();
     sigmoid_backward(xpos, x, MatMut::from_row_major(&mut s2, n, d).unwrap()).unwrap();

@@ -170,6 +170,8 @@ fn empty_views_return_at_once_whatever_their_other_side() {
         sigmoid_forward(x, y()).unwrap();
         tanh_forward(x, y()).unwrap();
         exp_forward(x, y()).unwrap();
+        ln_forward(x, y()).unwrap();
+        ln_1p_forward(x, y()).unwrap();
         relu_forward(x, y()).unwrap();
         relu_backward(x, x, y()).unwrap();
         sigmoid_backward(x, x, y()).unwrap();

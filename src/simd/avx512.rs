@@ -42,7 +42,7 @@ macro_rules! zmm_lane {
      fmadd = $fmadd:ident, add = $add:ident, sub = $sub:ident, mul = $mul:ident,
      div = $div:ident, min = $min:ident, max = $max:ident, cmp = $cmp:ident,
      blend = $blend:ident, and = $and:ident, andnot = $andnot:ident, or = $or:ident,
-     xor = $xor:ident, scalef = $scalef:ident, pow2i = $pow2i:expr) => {
+     xor = $xor:ident, scalef = $scalef:ident, pow2i = $pow2i:expr, split_exp = $split_exp:expr) => {
         /// One 512-bit vector: made only with an [`Avx512`] token.
         #[derive(Clone, Copy)]
         struct $name($v);
@@ -151,6 +151,12 @@ macro_rules! zmm_lane {
                 Self(unsafe { $pow2i(n_plus_magic.0, magic.0) })
             }
             #[inline(always)]
+            fn split_exp(self) -> (Self, Self) {
+                // SAFETY: see the impl.
+                let (k, f) = unsafe { $split_exp(self.0) };
+                (Self(k), Self(f))
+            }
+            #[inline(always)]
             fn scalef(self, n: Self) -> Option<Self> {
                 // SAFETY: see the impl.
                 Some(Self(unsafe { $scalef(self.0, n.0) }))
@@ -231,6 +237,18 @@ zmm_lane!(
             n,
             _mm512_set1_epi32(127),
         )))
+    },
+    // the scalar lanes' bit steps (`Lane::split_exp`), on 16 lanes
+    split_exp = |x: __m512| {
+        const SQRTH: i32 = 0x3F35_04F3;
+        let b = _mm512_add_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0x3F80_0000 - SQRTH));
+        let frac = _mm512_and_si512(b, _mm512_set1_epi32(0x007F_FFFF));
+        let f = _mm512_castsi512_ps(_mm512_add_epi32(frac, _mm512_set1_epi32(SQRTH)));
+        let kb = _mm512_or_si512(_mm512_srli_epi32::<23>(b), _mm512_set1_epi32(0x4B00_0000));
+        (
+            _mm512_sub_ps(_mm512_castsi512_ps(kb), _mm512_set1_ps(8_388_608.0 + 127.0)),
+            f,
+        )
     }
 );
 
@@ -265,6 +283,26 @@ zmm_lane!(
             n,
             _mm512_set1_epi64(1023),
         )))
+    },
+    split_exp = |x: __m512d| {
+        const SQRTH: i64 = 0x3FE6_A09E_667F_3BCD;
+        let b = _mm512_add_epi64(
+            _mm512_castpd_si512(x),
+            _mm512_set1_epi64(0x3FF0_0000_0000_0000 - SQRTH),
+        );
+        let frac = _mm512_and_si512(b, _mm512_set1_epi64(0x000F_FFFF_FFFF_FFFF));
+        let f = _mm512_castsi512_pd(_mm512_add_epi64(frac, _mm512_set1_epi64(SQRTH)));
+        let kb = _mm512_or_si512(
+            _mm512_srli_epi64::<52>(b),
+            _mm512_set1_epi64(0x4330_0000_0000_0000),
+        );
+        (
+            _mm512_sub_pd(
+                _mm512_castsi512_pd(kb),
+                _mm512_set1_pd(4_503_599_627_370_496.0 + 1023.0),
+            ),
+            f,
+        )
     }
 );
 

@@ -57,6 +57,23 @@ pub trait Consts: Copy + 'static {
     /// 80-digit arithmetic turned into monomials (`tests/golden/normal_tail_fit.py`); the
     /// omitted Chebyshev terms are below 2⁻⁵⁶ (f64) or 2⁻²⁷ (f32) of V.
     const NORMAL_POLY: &'static [Self];
+    /// The smallest positive normal number.
+    const MIN_NORMAL: Self;
+    /// 2^P (P the stored significand bits): a subnormal times it is normal, exactly.
+    const SUBNORMAL_SCALE: Self;
+    /// P as a value: [`ln`] subtracts it from the exponent of a scaled subnormal.
+    const SUBNORMAL_BITS: Self;
+    /// 2/(2j+1), j = 1..: ln f = 2·atanh(s) = 2s + s·z·P(z), z = s², |s| ≤ 3 − 2√2, summed
+    /// until the first omitted term is below 2⁻³⁴ (f32: 5 terms) or 2⁻⁶⁰ (f64: 10 terms)
+    /// relative to 2s.
+    const LN_POLY: &'static [Self];
+    /// A quiet NaN.
+    const QNAN: Self;
+}
+
+/// 2/(2j+1) as the type, j = 1..
+macro_rules! atanh_coeffs {
+    ($t:ty; $($j:expr),*) => { &[$((2.0_f64 / (2 * $j + 1) as f64) as $t),*] };
 }
 
 macro_rules! inv_fact {
@@ -111,6 +128,11 @@ impl Consts for f32 {
         1.8931885e-05,
         -1.35332e-05,
     ];
+    const MIN_NORMAL: f32 = f32::MIN_POSITIVE;
+    const SUBNORMAL_SCALE: f32 = 8_388_608.0; // 2²³
+    const SUBNORMAL_BITS: f32 = 23.0;
+    const LN_POLY: &'static [f32] = atanh_coeffs!(f32; 1, 2, 3, 4, 5);
+    const QNAN: f32 = f32::NAN;
 }
 
 impl Consts for f64 {
@@ -165,6 +187,11 @@ impl Consts for f64 {
         3.0986669437549215e-09,
         -6.427458158861732e-10,
     ];
+    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+    const SUBNORMAL_SCALE: f64 = 4_503_599_627_370_496.0; // 2⁵²
+    const SUBNORMAL_BITS: f64 = 52.0;
+    const LN_POLY: &'static [f64] = atanh_coeffs!(f64; 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    const QNAN: f64 = f64::NAN;
 }
 
 /// Horner evaluation of Σ c_k·r^k.
@@ -397,4 +424,67 @@ fn exp_nonpos_split<L: Lane>(x: L) -> (L, L) {
     let scale = L::pow2i(nm, L::splat(t, L::E::MAGIC_LESS_64));
     let k = L::splat(t, L::E::POW2_NEG_64);
     ((p * scale) * k, (p_lo * scale) * k)
+}
+
+/// ln y + c/y for y > 0 (other lanes: anything, the callers replace them): y = 2ᵏ·f with
+/// f ∈ [√½, √2) (a subnormal y scaled by 2^P first), r = f − 1 (exact), s = r/(2 + r),
+/// ln f = 2·atanh(s) = r − r²/2 + s·(r²/2 + R(s²)) with R = z·P(z) the atanh series' tail
+/// ([`Consts::LN_POLY`]). The sum is arranged so that r, the largest term, is added last but
+/// one and k·ln2 (its high part exact) last: every smaller term carries its rounding at a
+/// fraction of the result's ulp, so the result is within 1 ulp. `c` (for ln(1 + x)) is the
+/// rounding error of y = 1 + x: ln(y + c) = ln y + c/y to within (c/y)²/2, below u² relative.
+#[inline(always)]
+fn ln_core<L: Lane>(y: L, c: Option<L>) -> L {
+    let t = y.token();
+    let (one, zero) = (L::splat(t, L::E::K1), L::splat(t, L::E::K0));
+    let min = L::splat(t, L::E::MIN_NORMAL);
+    let ys = y * L::sel_lt(y, min, L::splat(t, L::E::SUBNORMAL_SCALE), one);
+    let (k, f) = ys.split_exp();
+    let k = k - L::sel_lt(y, min, L::splat(t, L::E::SUBNORMAL_BITS), zero);
+    // f ∈ [½, 2]: r is exact (Sterbenz)
+    let r = f - one;
+    let s = r / (L::splat(t, L::E::K2) + r);
+    let z = s * s;
+    let hfsq = L::splat(t, L::E::KHALF) * (r * r);
+    let tail = z * horner(z, L::E::LN_POLY);
+    // k·ln2 = k·LN2_HI (exact: few bits in each) + k·LN2_LO
+    let low = k * -L::splat(t, L::E::NEG_LN2_LO);
+    let low = match c {
+        Some(c) => low + c / y,
+        None => low,
+    };
+    let lo = s.fma(hfsq + tail, low);
+    k.fma(-L::splat(t, L::E::NEG_LN2_HI), r - (hfsq - lo))
+}
+
+/// The non-finite and out-of-domain lanes of ln(y): +∞ at y = +∞, −∞ at y = ±0, NaN below
+/// 0 and for NaN; `v` elsewhere.
+#[inline(always)]
+fn ln_specials<L: Lane>(y: L, v: L) -> L {
+    let t = y.token();
+    let (zero, inf) = (L::splat(t, L::E::K0), L::splat(t, L::E::INF));
+    let v = L::sel_ge(y, inf, inf, v);
+    let v = L::sel_gt(y, zero, v, L::sel_lt(y, zero, L::splat(t, L::E::QNAN), -inf));
+    L::keep_nan(y, v)
+}
+
+/// ln x: within 1 ulp over every input, subnormals included; ln(+∞) = +∞, ln(±0) = −∞,
+/// ln of a negative number or NaN is NaN. Branch-free ([`ln_core`]).
+#[inline(always)]
+pub(crate) fn ln<L: Lane>(x: L) -> L {
+    ln_specials(x, ln_core(x, None))
+}
+
+/// ln(1 + x), accurate relative to the result also for tiny x: y = 1 + x rounded, its error
+/// c = x − (y − 1) (or 1 − (y − x) for x > 1: Fast2Sum with the larger operand first, exact)
+/// corrects ln y by c/y. ln_1p(±0) = ±0, ln_1p(−1) = −∞, NaN below −1, ln_1p(+∞) = +∞.
+#[inline(always)]
+pub(crate) fn ln_1p<L: Lane>(x: L) -> L {
+    let t = x.token();
+    let one = L::splat(t, L::E::K1);
+    let y = one + x;
+    let c = L::sel_gt(x, one, one - (y - x), x - (y - one));
+    let v = ln_specials(y, ln_core(y, Some(c)));
+    // ±0 (and NaN) as they are: the sum above turns −0 into +0
+    L::sel_gt(x.vabs(), L::splat(t, L::E::K0), v, x)
 }

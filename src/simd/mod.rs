@@ -36,7 +36,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use lane::{Lane, Std};
 use math::Consts;
-pub(crate) use ops::{BinaryOp, Exp, ExpNonPos, UnaryOp};
+pub(crate) use ops::{BinaryOp, Exp, ExpNonPos, Ln, Ln1p, UnaryOp};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;

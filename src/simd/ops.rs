@@ -44,3 +44,25 @@ impl<T> UnaryOp<T> for ExpNonPos {
         x.vexp_nonpos()
     }
 }
+
+/// ln x (≤ 1 ulp).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ln;
+
+impl<T> UnaryOp<T> for Ln {
+    #[inline(always)]
+    fn apply<L: Lane<E = T>>(self, x: L) -> L {
+        x.vln()
+    }
+}
+
+/// ln(1 + x) (≤ 1 ulp).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ln1p;
+
+impl<T> UnaryOp<T> for Ln1p {
+    #[inline(always)]
+    fn apply<L: Lane<E = T>>(self, x: L) -> L {
+        x.vln_1p()
+    }
+}

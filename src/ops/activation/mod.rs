@@ -16,7 +16,7 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Exp, Isa, Math, dispatch};
+use crate::simd::{Exp, Isa, Ln, Ln1p, Math, dispatch};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
@@ -668,5 +668,65 @@ pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
     check_rows_contiguous(OP, "y", &y)?;
     map_unary(Exp, Some(x), y);
+    Ok(())
+}
+
+/// y = ln x elementwise (the crate's SIMD logarithm: within 1 ulp on every input, f32 and f64).
+///
+/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. ln(+∞) = +∞,
+/// ln(±0) = −∞, ln of a negative number or of NaN is NaN (as PyTorch's `torch.log`);
+/// subnormal inputs are exact to the same bound.
+///
+/// # Errors
+///
+/// As [`activation_forward`].
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{MatMut, MatRef, ln_forward};
+///
+/// let x = [1.0_f32, std::f32::consts::E, 0.0, -1.0];
+/// let mut y = [7.0_f32; 4];
+/// ln_forward(MatRef::from_row_major(&x, 1, 4)?, MatMut::from_row_major(&mut y, 1, 4)?)?;
+/// assert_eq!(&y[..3], &[0.0, 1.0, f32::NEG_INFINITY]);
+/// assert!(y[3].is_nan());
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    const OP: &str = "ln_forward";
+    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
+    check_rows_contiguous(OP, "y", &y)?;
+    map_unary(Ln, Some(x), y);
+    Ok(())
+}
+
+/// y = ln(1 + x) elementwise, accurate relative to the result also where x is tiny (within
+/// 1 ulp on every input, f32 and f64).
+///
+/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. ln_1p(±0) = ±0,
+/// ln_1p(−1) = −∞, ln_1p(+∞) = +∞, NaN below −1 and for NaN (as PyTorch's `torch.log1p`).
+///
+/// # Errors
+///
+/// As [`activation_forward`].
+///
+/// # Example
+///
+/// ```
+/// use nnkern::{MatMut, MatRef, ln_1p_forward};
+///
+/// let x = [0.0_f64, 1e-20, -1.0, std::f64::consts::E - 1.0];
+/// let mut y = [7.0_f64; 4];
+/// ln_1p_forward(MatRef::from_row_major(&x, 1, 4)?, MatMut::from_row_major(&mut y, 1, 4)?)?;
+/// assert_eq!(&y[..3], &[0.0, 1e-20, f64::NEG_INFINITY]);
+/// assert!((y[3] - 1.0).abs() <= f64::EPSILON);
+/// # Ok::<(), nnkern::Error>(())
+/// ```
+pub fn ln_1p_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    const OP: &str = "ln_1p_forward";
+    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
+    check_rows_contiguous(OP, "y", &y)?;
+    map_unary(Ln1p, Some(x), y);
     Ok(())
 }
