@@ -623,7 +623,7 @@ unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 // they save.
 
 /// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
-const ACC: usize = 16;
+pub(crate) const ACC: usize = 16;
 
 /// Runs `body` over the 16-element chunks of `x` and `y` (equal lengths), the last one
 /// padded with `pad` (in `x`) and 0 (in `y`), of which only the real elements are written
@@ -726,6 +726,32 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
     combine(acc)
 }
 
+/// Σ op(a, b) over equal-length slices, without an output: blocks of 256 elements through
+/// [`Math::map2`] into a stack buffer, summed in 16 interleaved partial sums (element j into
+/// partial j mod 16, the partials combined pairwise), so the order depends on neither the
+/// path nor the block size.
+#[inline(always)]
+pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T]) -> T {
+    const BLOCK: usize = 256;
+    let mut buf = [T::ZERO; BLOCK];
+    let mut acc = [T::ZERO; ACC];
+    for (ca, cb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let n = ca.len().min(cb.len());
+        let out = &mut buf[..n];
+        M::map2(op, &ca[..n], &cb[..n], out);
+        let full = n / ACC * ACC;
+        for c in out[..full].chunks_exact(ACC) {
+            for i in 0..ACC {
+                acc[i] += c[i];
+            }
+        }
+        for (i, &v) in out[full..].iter().enumerate() {
+            acc[i] += v;
+        }
+    }
+    combine(acc)
+}
+
 /// Σ a·b, in 16 interleaved partial sums.
 #[inline(always)]
 pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
@@ -746,8 +772,9 @@ pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     combine(acc)
 }
 
+/// The 16 partial sums of a reduction, added pairwise (a fixed order).
 #[inline(always)]
-fn combine<T: Float>(mut acc: [T; ACC]) -> T {
+pub(crate) fn combine<T: Float>(mut acc: [T; ACC]) -> T {
     let mut w = ACC;
     while w > 1 {
         w /= 2;

@@ -1,15 +1,76 @@
-//! Cross-entropy on probabilities (the book's layer), forward and backward.
+//! Cross-entropy on probabilities (the book's layer), forward and backward, on the SIMD path:
+//! each row's −Σ t·ln p through the vector logarithm, summed in 16 interleaved partials.
 
-use super::{Targets, check_loss_len, check_targets, reduce_rows, row_scale};
+use super::{Targets, check_loss_len, check_targets, reduce_blocks, row_scale};
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::ops::{Reduction, RowCopies, check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut};
+use crate::ops::{
+    Reduction, RowCopies, check_has_cols, check_rows_contiguous, check_shape, copy_len, dims, dims_mut,
+    row_of,
+};
+use crate::par::rows_per_block;
+use crate::simd::{self, BinaryOp, Isa, Kernel, Math, dispatch, lane::Lane};
 
-/// −t·ln p with 0·ln 0 = 0 (a zero target contributes nothing, whatever p is).
+/// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (NaN targets
+/// stay NaN).
+#[derive(Clone, Copy, Debug)]
+struct NegXLogY;
+
+impl<T: Float> BinaryOp<T> for NegXLogY {
+    #[inline(always)]
+    fn apply<L: Lane<E = T>>(self, t: L, p: L) -> L {
+        let zero = L::splat(t.token(), T::ZERO);
+        L::keep_nan(t, L::sel_gt(t.vabs(), zero, -(t * p.vln()), zero))
+    }
+}
+
+/// The targets' row `i` of `targets` as a slice (a copy in `buf` when strided).
 #[inline(always)]
-fn xlogy_neg<T: Float>(t: T, p: T) -> T {
-    if t == T::ZERO { T::ZERO } else { -(t * p.ln()) }
+fn target_row<'a: 'b, 'b, T: Float>(
+    targets: &Targets<'a, T>,
+    i: usize,
+    buf: &'b mut Vec<T>,
+) -> Option<&'b [T]> {
+    match targets {
+        Targets::Probs(q) => Some(row_of(q, i, buf)),
+        Targets::Classes(_) => None,
+    }
+}
+
+/// Rows r0..r1 of the forward; returns their loss sum (f64) and writes each row's loss into
+/// `ls` unless it is empty.
+struct ForwardBlock<'a, 'b, T> {
+    probs: MatRef<'a, T>,
+    targets: Targets<'a, T>,
+    r0: usize,
+    r1: usize,
+    ls: &'b mut [T],
+    bufs: &'b mut [Vec<T>; 2],
+}
+
+impl<T: Float> Kernel for ForwardBlock<'_, '_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run<M: Math>(self) -> f64 {
+        let [pbuf, tbuf] = self.bufs;
+        let mut acc = 0.0_f64;
+        for (k, i) in (self.r0..self.r1).enumerate() {
+            let l = match self.targets {
+                Targets::Classes(t) => -self.probs.at(i, t[i]).ln(),
+                Targets::Probs(_) => {
+                    let p = row_of(&self.probs, i, pbuf);
+                    let t = target_row(&self.targets, i, tbuf).unwrap_or_default();
+                    simd::map2_sum::<M, T, _>(NegXLogY, t, p)
+                }
+            };
+            if let Some(o) = self.ls.get_mut(k) {
+                *o = l;
+            }
+            acc += l.to_f64();
+        }
+        acc
+    }
 }
 
 /// Cross-entropy of probabilities (the book's layer): l_n = −Σ_k t_nk·ln p_nk, reduced.
@@ -57,15 +118,27 @@ pub fn cross_entropy_forward<T: Float>(
     check_has_cols(OP, "probs", c)?;
     check_targets(OP, &targets, n, c, None)?;
     check_loss_len(OP, "loss", loss.len(), reduction, n)?;
-    // (probabilities are read in place: no row copies)
-    let copies = RowCopies::new(OP, 0, 0)?;
-    reduce_rows(n, c, reduction, n as f64, loss, &mut [], &copies, &|i, _| {
-        let l = match targets {
-            Targets::Classes(t) => -probs.at(i, t[i]).ln(),
-            Targets::Probs(tp) => (0..c).map(|k| xlogy_neg(tp.at(i, k), probs.at(i, k))).sum(),
-        };
-        (l, T::ZERO)
-    });
+    // strided rows are copied, into scratch reserved before any output is written
+    let len = match targets {
+        Targets::Probs(q) => copy_len(&probs).max(copy_len(&q)),
+        Targets::Classes(_) => 0,
+    };
+    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c)))?;
+    let path = Isa::current();
+    let block = |r0: usize, r1: usize, ls: &mut [T], _: ()| {
+        copies.with(|bufs| {
+            let k = ForwardBlock {
+                probs,
+                targets,
+                r0,
+                r1,
+                ls,
+                bufs,
+            };
+            dispatch(path, k)
+        })
+    };
+    reduce_blocks(n, c, reduction, n as f64, loss, (), &block);
     Ok(())
 }
 
@@ -112,29 +185,56 @@ pub fn cross_entropy_backward<T: Float>(
     check_shape(OP, "dprobs", dims_mut(&dprobs), (n, c), "the shape of probs")?;
     check_rows_contiguous(OP, "dprobs", &dprobs)?;
     let denom = T::from_usize(n);
-    crate::par::for_each_row_block(dprobs, &|r0, mut blk: MatMut<'_, T>| {
-        for r in 0..blk.rows() {
-            let i = r0 + r;
-            let g = row_scale(reduction, dloss, denom, i);
-            let out = blk.row_mut(r);
-            for (k, o) in out.iter_mut().enumerate() {
-                let t = match targets {
-                    Targets::Classes(l) => {
-                        if l[i] == k {
-                            T::ONE
-                        } else {
-                            T::ZERO
-                        }
-                    }
-                    Targets::Probs(tp) => tp.at(i, k),
-                };
-                *o = if t == T::ZERO {
-                    T::ZERO
-                } else {
-                    -(g * t) / probs.at(i, k)
-                };
-            }
-        }
+    let path = Isa::current();
+    crate::par::for_each_row_block(dprobs, &|r0, blk: MatMut<'_, T>| {
+        let k = BackwardBlock {
+            probs,
+            targets,
+            reduction,
+            dloss,
+            denom,
+            r0,
+            blk,
+        };
+        dispatch(path, k)
     });
     Ok(())
+}
+
+/// Rows r0.. of the backward (one branch-free pass per row, vectorized on the SIMD paths).
+struct BackwardBlock<'a, T> {
+    probs: MatRef<'a, T>,
+    targets: Targets<'a, T>,
+    reduction: Reduction,
+    dloss: &'a [T],
+    denom: T,
+    r0: usize,
+    blk: MatMut<'a, T>,
+}
+
+impl<T: Float> Kernel for BackwardBlock<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(mut self) {
+        let (mut pbuf, mut tbuf) = (Vec::new(), Vec::new());
+        for r in 0..self.blk.rows() {
+            let i = self.r0 + r;
+            let g = row_scale(self.reduction, self.dloss, self.denom, i);
+            let out = self.blk.row_mut(r);
+            match self.targets {
+                Targets::Classes(l) => {
+                    out.fill(T::ZERO);
+                    out[l[i]] = -g / self.probs.at(i, l[i]);
+                }
+                Targets::Probs(q) => {
+                    let p = row_of(&self.probs, i, &mut pbuf);
+                    let t = row_of(&q, i, &mut tbuf);
+                    for ((o, &t), &p) in out.iter_mut().zip(t).zip(p) {
+                        let v = -(g * t) / p;
+                        *o = if t == T::ZERO { T::ZERO } else { v };
+                    }
+                }
+            }
+        }
+    }
 }

@@ -88,25 +88,25 @@ pub(crate) fn check_loss_len(
     check_len(op, arg, len, red.out_len(n), like)
 }
 
-/// Evaluates `row(i, buf) = (loss_i, extra_i)` for every row (`buf` is the block's vector
-/// from `copies`, for rows of strided inputs), through [`reduce_blocks`]; writes `extra_i`
-/// into `extra` unless it is empty.
+/// Evaluates `row(i, bufs) = (loss_i, extra_i)` for every row (`bufs` are the block's
+/// vectors from `copies`, for rows of strided inputs), through [`reduce_blocks`]; writes
+/// `extra_i` into `extra` unless it is empty.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn reduce_rows<T, F>(
+pub(crate) fn reduce_rows<T, F, const K: usize>(
     n: usize,
     c: usize,
     red: Reduction,
     denom: f64,
     loss: &mut [T],
     extra: &mut [T],
-    copies: &RowCopies<T, 1>,
+    copies: &RowCopies<T, K>,
     row: &F,
 ) where
     T: Float,
-    F: Fn(usize, &mut Vec<T>) -> (T, T) + Sync,
+    F: Fn(usize, &mut [Vec<T>; K]) -> (T, T) + Sync,
 {
     reduce_blocks(n, c, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
-        copies.with(|[buf]| {
+        copies.with(|buf| {
             let mut acc = 0.0_f64;
             for (k, i) in (r0..r1).enumerate() {
                 let (l, x) = row(i, buf);

@@ -270,8 +270,43 @@ impl<T: Float> Lse<T> {
     }
 }
 
-/// Row `i`'s loss (not yet reduced).
-fn row_loss<T: Float>(p: &Plan<'_, T>, s: &[T], st: &Lse<T>, targets: &Targets<'_, T>, i: usize) -> T {
+/// Σ_c f(s_c, q_c, w_c) over a row (w_c = 1 without class weights), in 16 interleaved
+/// partial sums combined pairwise: a branch-free loop that the SIMD paths vectorize.
+#[inline(always)]
+fn sum_terms<T: Float>(s: &[T], q: &[T], w: Option<&[T]>, f: impl Fn(T, T, T) -> T) -> T {
+    const A: usize = simd::ACC;
+    let n = s.len();
+    let (q, weighted) = (&q[..n], w.is_some());
+    let w = &w.unwrap_or(q)[..n];
+    let mut acc = [T::ZERO; A];
+    let full = n / A * A;
+    for ((sc, qc), wc) in s[..full]
+        .chunks_exact(A)
+        .zip(q[..full].chunks_exact(A))
+        .zip(w[..full].chunks_exact(A))
+    {
+        for j in 0..A {
+            acc[j] += f(sc[j], qc[j], if weighted { wc[j] } else { T::ONE });
+        }
+    }
+    for j in full..n {
+        acc[j - full] += f(s[j], q[j], if weighted { w[j] } else { T::ONE });
+    }
+    simd::combine(acc)
+}
+
+/// Row `i`'s loss (not yet reduced). Probability targets: Σ_c a_c·(−log p_c) with
+/// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]); the target row is read in
+/// place, or copied into `qbuf` when strided (the same order of operations either way).
+#[inline(always)]
+fn row_loss<T: Float>(
+    p: &Plan<'_, T>,
+    s: &[T],
+    st: &Lse<T>,
+    targets: &Targets<'_, T>,
+    i: usize,
+    qbuf: &mut Vec<T>,
+) -> T {
     if st.m.is_nan() {
         return T::NAN;
     }
@@ -285,15 +320,29 @@ fn row_loss<T: Float>(p: &Plan<'_, T>, s: &[T], st: &Lse<T>, targets: &Targets<'
             }
             l
         }
-        Targets::Probs(q) => (0..p.c)
-            .map(|c| mulz(p.w(c) * (p.keep * q.at(i, c) + p.spread), st.nlp(s[c])))
-            .sum(),
+        Targets::Probs(q) => {
+            let q = crate::ops::row_of(&q, i, qbuf);
+            let (keep, spread) = (p.keep, p.spread);
+            sum_terms(s, q, p.weight, |sc, qc, wc| {
+                let a = wc * (keep * qc + spread);
+                let v = st.nlp(sc);
+                if a == T::ZERO { T::ZERO } else { a * v }
+            })
+        }
     }
 }
 
 /// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry.
 #[inline(always)]
-fn row_grad<T: Float>(p: &Plan<'_, T>, st: &Lse<T>, targets: &Targets<'_, T>, i: usize, g: T, d: &mut [T]) {
+fn row_grad<T: Float>(
+    p: &Plan<'_, T>,
+    st: &Lse<T>,
+    targets: &Targets<'_, T>,
+    i: usize,
+    g: T,
+    d: &mut [T],
+    qbuf: &mut Vec<T>,
+) {
     match *targets {
         Targets::Classes(t) => {
             let t = t[i];
@@ -314,11 +363,22 @@ fn row_grad<T: Float>(p: &Plan<'_, T>, st: &Lse<T>, targets: &Targets<'_, T>, i:
             d[t] = g * ((e_t * a - p.spread * p.w(t)) - kw);
         }
         Targets::Probs(q) => {
-            // ∂l/∂s_c = p_c·B − w_c·q′_c,  B = Σ_c w_c·q′_c
-            let b: T = (0..p.c).map(|c| p.w(c) * (p.keep * q.at(i, c) + p.spread)).sum();
+            // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C)
+            let q = crate::ops::row_of(&q, i, qbuf);
+            let (keep, spread) = (p.keep, p.spread);
+            let b = sum_terms(d, q, p.weight, |_, qc, wc| wc * (keep * qc + spread));
             let a = b * st.inv;
-            for (c, o) in d.iter_mut().enumerate() {
-                *o = g * (*o * a - p.w(c) * (p.keep * q.at(i, c) + p.spread));
+            let q = &q[..d.len()];
+            match p.weight {
+                None => d
+                    .iter_mut()
+                    .zip(q)
+                    .for_each(|(o, &qc)| *o = g * (*o * a - (keep * qc + spread))),
+                Some(w) => d
+                    .iter_mut()
+                    .zip(q)
+                    .zip(w)
+                    .for_each(|((o, &qc), &wc)| *o = g * (*o * a - wc * (keep * qc + spread))),
             }
         }
     }
@@ -409,16 +469,25 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     }
     // a strided row is copied, into scratch reserved before any output is written (the
     // row of a broadcast view can be far longer than the n values written)
-    let copies = RowCopies::new(OP, copy_len(&logits), n.div_ceil(rows_per_block(n, c)))?;
-    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i, buf| {
+    let len = match targets {
+        Targets::Probs(q) => copy_len(&logits).max(copy_len(&q)),
+        Targets::Classes(_) => copy_len(&logits),
+    };
+    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c)))?;
+    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i,
+                                                                       [
+        buf,
+        qbuf,
+    ]| {
         let s = crate::ops::row_of(&logits, i, buf);
-        let st = dispatch(path, LseRow { s });
-        let l = if is_ignored(&p, &targets, i) {
-            T::ZERO
-        } else {
-            row_loss(&p, s, &st, &targets, i)
+        let k = ForwardRow {
+            p: &p,
+            s,
+            targets: &targets,
+            i,
+            qbuf,
         };
-        (l, st.lse())
+        dispatch(path, k)
     });
     Ok(())
 }
@@ -512,31 +581,43 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     Ok(())
 }
 
-/// One row's log-sum-exp statistics with the SIMD path's exponentials, 64 at a time in a
-/// stack buffer (the forward has no N×C output to hold them): the maximum's own term left
-/// out of `rest` exactly (it is e⁰ = 1), each chunk summed in interleaved partials.
-struct LseRow<'a, T> {
+/// One row of the forward: its log-sum-exp statistics with the SIMD path's exponentials, 64
+/// at a time in a stack buffer (the forward has no N×C output to hold them; the maximum's own
+/// term left out of `rest` exactly, it is e⁰ = 1, each chunk summed in interleaved
+/// partials), then its loss; returns (loss, log-sum-exp).
+struct ForwardRow<'a, 'p, T> {
+    p: &'p Plan<'p, T>,
     s: &'a [T],
+    targets: &'a Targets<'a, T>,
+    i: usize,
+    qbuf: &'a mut Vec<T>,
 }
 
-impl<T: Float> Kernel for LseRow<'_, T> {
-    type Out = Lse<T>;
+impl<T: Float> Kernel for ForwardRow<'_, '_, T> {
+    type Out = (T, T);
     #[inline(always)]
-    fn run<M: Math>(self) -> Lse<T> {
+    fn run<M: Math>(self) -> (T, T) {
         const CHUNK: usize = 64;
         let s = self.s;
         let m = simd::max(s);
-        if !m.is_finite() {
-            return Lse::nan();
-        }
-        let mut buf = [T::ZERO; CHUNK];
-        let (mut others, mut tops) = (T::ZERO, T::ZERO);
-        for chunk in s.chunks(CHUNK) {
-            let (o, t) = M::exp_shift_rest(chunk, m, &mut buf[..chunk.len()]);
-            others += o;
-            tops += t;
-        }
-        Lse::from_rest(m, (others, tops))
+        let st = if m.is_finite() {
+            let mut buf = [T::ZERO; CHUNK];
+            let (mut others, mut tops) = (T::ZERO, T::ZERO);
+            for chunk in s.chunks(CHUNK) {
+                let (o, t) = M::exp_shift_rest(chunk, m, &mut buf[..chunk.len()]);
+                others += o;
+                tops += t;
+            }
+            Lse::from_rest(m, (others, tops))
+        } else {
+            Lse::nan()
+        };
+        let l = if is_ignored(self.p, self.targets, self.i) {
+            T::ZERO
+        } else {
+            row_loss(self.p, s, &st, self.targets, self.i, self.qbuf)
+        };
+        (l, st.lse())
     }
 }
 
@@ -556,7 +637,7 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
     #[inline(always)]
     fn run<M: Math>(mut self) {
         let p = self.p;
-        let mut buf = Vec::new();
+        let (mut buf, mut qbuf) = (Vec::new(), Vec::new());
         for r in 0..self.blk.rows() {
             let i = self.r0 + r;
             let d = self.blk.row_mut(r);
@@ -571,7 +652,7 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
             }
             M::map_inplace(Exp, d);
             let g = row_scale(p.red, self.dloss, p.denom, i);
-            row_grad(p, &st, &self.targets, i, g, d);
+            row_grad(p, &st, &self.targets, i, g, d, &mut qbuf);
         }
     }
 }
@@ -680,7 +761,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
             }
             .run::<M>();
         }
-        let mut buf = Vec::new();
+        let (mut buf, mut qbuf) = (Vec::new(), Vec::new());
         let (rows, cols) = (self.blk.rows(), self.blk.cols());
         // Short rows go in groups: each row's maximum kept, the shifted logits of the whole
         // group exponentiated in one flat vector pass, then each row finished. Long rows
@@ -734,8 +815,8 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                         Lse::of_simd::<M>(s, d)
                     };
                     let g = row_scale(p.red, self.dloss, p.denom, i);
-                    let l = row_loss(p, s, &st, &self.targets, i);
-                    row_grad(p, &st, &self.targets, i, g, d);
+                    let l = row_loss(p, s, &st, &self.targets, i, &mut qbuf);
+                    row_grad(p, &st, &self.targets, i, g, d, &mut qbuf);
                     l
                 };
                 if let Some(o) = self.ls.get_mut(r) {
