@@ -1,7 +1,9 @@
 //! Softmax-cross-entropy forward + backward — fused, split (forward saving the log-sum-exp,
 //! then backward), and the unfused composition of the crate's own kernels (softmax,
-//! cross-entropy, its gradient, softmax's gradient) — on 1 and 2 threads; and the binary
-//! cross-entropy on logits, fused against split.
+//! cross-entropy, its gradient, softmax's gradient) — on 1 and 2 threads, with class labels
+//! and with probability targets (`*_probs`, the ratio to the label rows beside them), and the
+//! forward alone with `Reduction::None` for both; the cross-entropy on probabilities forward +
+//! backward; and the binary cross-entropy on logits, fused against split.
 
 use super::{config, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -57,12 +59,82 @@ fn sce(c: &mut Criterion) {
                     })
                 })
             });
-            g.bench_function(BenchmarkId::new("fused", &id), |b| {
+            let q = soft_targets(n, k);
+            let probs = Targets::Probs(MatRef::from_row_major(&q, n, k).unwrap());
+            for (suffix, targets) in [("", targets), ("_probs", probs)] {
+                g.bench_function(BenchmarkId::new(format!("fused{suffix}"), &id), |b| {
+                    pool.install(|| {
+                        b.iter(|| {
+                            let mut loss = [0.0_f32];
+                            let dxm = MatMut::from_row_major(&mut dx, n, k).unwrap();
+                            softmax_cross_entropy(xv, targets, &opts, &[1.0], &mut loss, dxm).unwrap();
+                            loss[0]
+                        })
+                    })
+                });
+                if !suffix.is_empty() {
+                    g.bench_function(BenchmarkId::new(format!("split{suffix}"), &id), |b| {
+                        pool.install(|| {
+                            b.iter(|| {
+                                let mut loss = [0.0_f32];
+                                softmax_cross_entropy_forward(xv, targets, &opts, &mut loss, Some(&mut lse))
+                                    .unwrap();
+                                let dxm = MatMut::from_row_major(&mut dx, n, k).unwrap();
+                                softmax_cross_entropy_backward(xv, &lse, targets, &opts, &[1.0], dxm)
+                                    .unwrap();
+                                loss[0]
+                            })
+                        })
+                    });
+                }
+                let none = CrossEntropyOptions::default().reduction(Reduction::None);
+                let mut per_row = vec![0.0_f32; n];
+                g.bench_function(BenchmarkId::new(format!("fwd_none{suffix}"), &id), |b| {
+                    pool.install(|| {
+                        b.iter(|| {
+                            softmax_cross_entropy_forward(xv, targets, &none, &mut per_row, None).unwrap()
+                        })
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+/// Soft targets: each row a softmax of seeded values (every entry positive, rows summing to 1).
+fn soft_targets(n: usize, k: usize) -> Vec<f32> {
+    let mut q = values(n * k, 7, -2.0, 2.0);
+    for row in q.chunks_mut(k) {
+        row.iter_mut().for_each(|v| *v = v.exp());
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    q
+}
+
+/// The cross-entropy on probabilities, forward + backward, soft targets, 1 and 2 threads.
+fn ce_probs(c: &mut Criterion) {
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut g = c.benchmark_group(format!("cross_entropy_probs_fwd_bwd/{threads}t"));
+        for (n, k) in SHAPES {
+            let p = soft_targets(n, k);
+            let q: Vec<f32> = soft_targets(n, k).iter().rev().copied().collect();
+            let mut dp = vec![0.0_f32; n * k];
+            g.throughput(Throughput::Elements((n * k) as u64));
+            let pv = MatRef::from_row_major(&p, n, k).unwrap();
+            let targets = Targets::Probs(MatRef::from_row_major(&q, n, k).unwrap());
+            g.bench_function(BenchmarkId::new("nnkern", format!("{n}x{k}")), |b| {
                 pool.install(|| {
                     b.iter(|| {
                         let mut loss = [0.0_f32];
-                        let dxm = MatMut::from_row_major(&mut dx, n, k).unwrap();
-                        softmax_cross_entropy(xv, targets, &opts, &[1.0], &mut loss, dxm).unwrap();
+                        cross_entropy_forward(pv, targets, Reduction::Mean, &mut loss).unwrap();
+                        let dpm = MatMut::from_row_major(&mut dp, n, k).unwrap();
+                        cross_entropy_backward(pv, targets, Reduction::Mean, &[1.0], dpm).unwrap();
                         loss[0]
                     })
                 })
@@ -109,4 +181,4 @@ fn bce(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = config(); targets = sce, bce }
+criterion_group! { name = benches; config = config(); targets = sce, ce_probs, bce }

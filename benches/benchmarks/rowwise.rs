@@ -22,15 +22,18 @@ fn on(path: Option<SimdPath>, f: impl FnOnce()) {
 const PATHS: [(&str, Option<SimdPath>); 2] = [("scalar", Some(SimdPath::Scalar)), ("nnkern", None)];
 
 fn elementwise(c: &mut Criterion) {
-    let fwd: [(&str, Fwd); 3] = [
-        ("exp", nnkern::exp_forward),
-        ("sigmoid", nnkern::sigmoid_forward),
-        ("tanh", nnkern::tanh_forward),
+    // (the logarithms on positive inputs: their domain)
+    let fwd: [(&str, Fwd, f32, f32); 5] = [
+        ("exp", nnkern::exp_forward, -10.0, 10.0),
+        ("ln", nnkern::ln_forward, 1e-6, 100.0),
+        ("ln_1p", nnkern::ln_1p_forward, 0.0, 10.0),
+        ("sigmoid", nnkern::sigmoid_forward, -10.0, 10.0),
+        ("tanh", nnkern::tanh_forward, -10.0, 10.0),
     ];
-    for (name, f) in fwd {
+    for (name, f, lo, hi) in fwd {
         let mut g = c.benchmark_group(format!("{name}_elem"));
         for len in [4096, 262_144, 16_777_216] {
-            let x = values(len, 1, -10.0, 10.0);
+            let x = values(len, 1, lo, hi);
             let mut y = vec![0.0_f32; len];
             g.throughput(Throughput::Elements(len as u64));
             if len == 16_777_216 {

@@ -730,11 +730,27 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
 /// [`Math::map2`] into a stack buffer, summed in 16 interleaved partial sums (element j into
 /// partial j mod 16, the partials combined pairwise), so the order depends on neither the
 /// path nor the block size.
+///
+/// Rows shorter than 64 take the one-element body in a loop instead (the same values: every
+/// lane type runs the same operations), with no buffer to set up; rows shorter than 16 are
+/// summed in order, as [`sum`] does.
 #[inline(always)]
 pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T]) -> T {
     const BLOCK: usize = 256;
-    let mut buf = [T::ZERO; BLOCK];
+    if a.len() < ACC {
+        return a
+            .iter()
+            .zip(b)
+            .fold(T::ZERO, |s, (&x, &y)| s + op.apply::<T>(x, y));
+    }
     let mut acc = [T::ZERO; ACC];
+    if a.len() < 64 {
+        for (j, (&x, &y)) in a.iter().zip(b).enumerate() {
+            acc[j % ACC] += op.apply::<T>(x, y);
+        }
+        return combine(acc);
+    }
+    let mut buf = [T::ZERO; BLOCK];
     for (ca, cb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
         let n = ca.len().min(cb.len());
         let out = &mut buf[..n];

@@ -11,6 +11,8 @@ use crate::ops::{
     dims_mut,
 };
 use crate::par::rows_per_block;
+use crate::simd::BinaryOp;
+use crate::simd::lane::Lane;
 use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
@@ -270,36 +272,59 @@ impl<T: Float> Lse<T> {
     }
 }
 
-/// Σ_c f(s_c, q_c, w_c) over a row (w_c = 1 without class weights), in 16 interleaved
-/// partial sums combined pairwise: a branch-free loop that the SIMD paths vectorize.
+/// Σ_c f(s_c, q_c, w_c) over a row with class weights w, in 16 interleaved partial sums
+/// combined pairwise (the order of [`simd::map2_sum`]).
 #[inline(always)]
-fn sum_terms<T: Float>(s: &[T], q: &[T], w: Option<&[T]>, f: impl Fn(T, T, T) -> T) -> T {
-    const A: usize = simd::ACC;
-    let n = s.len();
-    let (q, weighted) = (&q[..n], w.is_some());
-    let w = &w.unwrap_or(q)[..n];
-    let mut acc = [T::ZERO; A];
-    let full = n / A * A;
-    for ((sc, qc), wc) in s[..full]
-        .chunks_exact(A)
-        .zip(q[..full].chunks_exact(A))
-        .zip(w[..full].chunks_exact(A))
-    {
-        for j in 0..A {
-            acc[j] += f(sc[j], qc[j], if weighted { wc[j] } else { T::ONE });
-        }
-    }
-    for j in full..n {
-        acc[j - full] += f(s[j], q[j], if weighted { w[j] } else { T::ONE });
+fn sum_terms<T: Float>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T {
+    let mut acc = [T::ZERO; simd::ACC];
+    for (j, ((&sc, &qc), &wc)) in s.iter().zip(q).zip(w).enumerate() {
+        acc[j % simd::ACC] += f(sc, qc, wc);
     }
     simd::combine(acc)
 }
 
+/// a_c·(−log p_c) for unweighted probability targets, a_c = (1−ε)·q_c + ε/C, from (s_c, q_c):
+/// −log p_c = (m − s_c) + l1 as [`Lse::nlp`]; a zero a_c gives 0 (as [`mulz`]), a NaN a_c NaN.
+#[derive(Clone, Copy)]
+struct ProbTerm<T> {
+    m: T,
+    l1: T,
+    keep: T,
+    spread: T,
+}
+
+impl<T: Float> BinaryOp<T> for ProbTerm<T> {
+    #[inline(always)]
+    fn apply<L: Lane<E = T>>(self, s: L, q: L) -> L {
+        let t = s.token();
+        let zero = L::splat(t, T::ZERO);
+        let a = q * L::splat(t, self.keep) + L::splat(t, self.spread);
+        let v = (L::splat(t, self.m) - s) + L::splat(t, self.l1);
+        L::keep_nan(a, L::sel_gt(a.vabs(), zero, a * v, zero))
+    }
+}
+
+/// a_c = (1−ε)·q_c + ε/C from (anything, q_c): the sum B of the gradient's coefficients.
+#[derive(Clone, Copy)]
+struct ProbCoef<T> {
+    keep: T,
+    spread: T,
+}
+
+impl<T: Float> BinaryOp<T> for ProbCoef<T> {
+    #[inline(always)]
+    fn apply<L: Lane<E = T>>(self, _: L, q: L) -> L {
+        let t = q.token();
+        q * L::splat(t, self.keep) + L::splat(t, self.spread)
+    }
+}
+
 /// Row `i`'s loss (not yet reduced). Probability targets: Σ_c a_c·(−log p_c) with
-/// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]); the target row is read in
+/// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]), on the SIMD path's
+/// vectors ([`simd::map2_sum`]) without class weights; the target row is read in
 /// place, or copied into `qbuf` when strided (the same order of operations either way).
 #[inline(always)]
-fn row_loss<T: Float>(
+fn row_loss<M: Math, T: Float>(
     p: &Plan<'_, T>,
     s: &[T],
     st: &Lse<T>,
@@ -323,18 +348,26 @@ fn row_loss<T: Float>(
         Targets::Probs(q) => {
             let q = crate::ops::row_of(&q, i, qbuf);
             let (keep, spread) = (p.keep, p.spread);
-            sum_terms(s, q, p.weight, |sc, qc, wc| {
-                let a = wc * (keep * qc + spread);
-                let v = st.nlp(sc);
-                if a == T::ZERO { T::ZERO } else { a * v }
-            })
+            match p.weight {
+                None => simd::map2_sum::<M, T, _>(
+                    ProbTerm {
+                        m: st.m,
+                        l1: st.l1,
+                        keep,
+                        spread,
+                    },
+                    s,
+                    q,
+                ),
+                Some(w) => sum_terms(s, q, w, |sc, qc, wc| mulz(wc * (keep * qc + spread), st.nlp(sc))),
+            }
         }
     }
 }
 
 /// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry.
 #[inline(always)]
-fn row_grad<T: Float>(
+fn row_grad<M: Math, T: Float>(
     p: &Plan<'_, T>,
     st: &Lse<T>,
     targets: &Targets<'_, T>,
@@ -366,7 +399,10 @@ fn row_grad<T: Float>(
             // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C)
             let q = crate::ops::row_of(&q, i, qbuf);
             let (keep, spread) = (p.keep, p.spread);
-            let b = sum_terms(d, q, p.weight, |_, qc, wc| wc * (keep * qc + spread));
+            let b = match p.weight {
+                None => simd::map2_sum::<M, T, _>(ProbCoef { keep, spread }, d, q),
+                Some(w) => sum_terms(d, q, w, |_, qc, wc| wc * (keep * qc + spread)),
+            };
             let a = b * st.inv;
             let q = &q[..d.len()];
             match p.weight {
@@ -615,7 +651,7 @@ impl<T: Float> Kernel for ForwardRow<'_, '_, T> {
         let l = if is_ignored(self.p, self.targets, self.i) {
             T::ZERO
         } else {
-            row_loss(self.p, s, &st, self.targets, self.i, self.qbuf)
+            row_loss::<M, T>(self.p, s, &st, self.targets, self.i, self.qbuf)
         };
         (l, st.lse())
     }
@@ -652,7 +688,7 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
             }
             M::map_inplace(Exp, d);
             let g = row_scale(p.red, self.dloss, p.denom, i);
-            row_grad(p, &st, &self.targets, i, g, d, &mut qbuf);
+            row_grad::<M, T>(p, &st, &self.targets, i, g, d, &mut qbuf);
         }
     }
 }
@@ -815,8 +851,8 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                         Lse::of_simd::<M>(s, d)
                     };
                     let g = row_scale(p.red, self.dloss, p.denom, i);
-                    let l = row_loss(p, s, &st, &self.targets, i, &mut qbuf);
-                    row_grad(p, &st, &self.targets, i, g, d, &mut qbuf);
+                    let l = row_loss::<M, T>(p, s, &st, &self.targets, i, &mut qbuf);
+                    row_grad::<M, T>(p, &st, &self.targets, i, g, d, &mut qbuf);
                     l
                 };
                 if let Some(o) = self.ls.get_mut(r) {
