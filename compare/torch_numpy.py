@@ -138,6 +138,7 @@ def cases_numpy(np):
         yield "cross_entropy_fwd_bwd", sid, ce
 
 
+
 def cases_torch(torch):
     g = torch.Generator().manual_seed(0)
     aten = torch.ops.aten
@@ -177,6 +178,10 @@ def cases_torch(torch):
         yield "exp", str(n), lambda: torch.exp(x, out=y)
         yield "sigmoid_fwd", str(n), lambda: torch.sigmoid(x, out=y)
         yield "sigmoid_bwd", str(n), lambda: aten.sigmoid_backward.grad_input(dy, ys, grad_input=dx)
+        xp = u(n, lo=1e-6, hi=100.0)
+        yield "ln", str(n), lambda: torch.log(xp, out=y)
+        xq = u(n, lo=0.0, hi=10.0)
+        yield "ln_1p", str(n), lambda: torch.log1p(xq, out=y)
 
     for n in VECTORS:
         x, y, dy, dx = u(n, lo=-6.0, hi=6.0), torch.empty(n), u(n), torch.empty(n)
@@ -206,6 +211,23 @@ def cases_torch(torch):
             gl = aten.nll_loss_backward(one, lsm, lab, None, 1, -100, tw)
             return loss, aten._log_softmax_backward_data(gl, lsm, 1, f32)
         yield "cross_entropy_fwd_bwd", sid, ce
+
+        # probability targets: F.cross_entropy(x, q) and its backward, as autograd runs them
+        q = torch.softmax(u(n, c, lo=-2.0, hi=2.0), 1)
+
+        def ce_probs():
+            lsm = aten._log_softmax(x, 1, False)
+            loss = -(q * lsm).sum() / n
+            return loss, aten._log_softmax_backward_data(q * (-1.0 / n), lsm, 1, f32)
+        yield "cross_entropy_probs_fwd_bwd", sid, ce_probs
+
+        # the cross-entropy on probabilities, -(t * p.log()).sum(1).mean(), and its backward
+        p = torch.softmax(u(n, c, lo=-2.0, hi=2.0), 1)
+
+        def ce_on_probs():
+            loss = -(q * torch.log(p)).sum(1).mean()
+            return loss, q.div(p).mul_(-1.0 / n)
+        yield "ce_on_probs_fwd_bwd", sid, ce_on_probs
 
 
 def child(threads, budget_s, cases):

@@ -42,7 +42,7 @@ macro_rules! zmm_lane {
      fmadd = $fmadd:ident, add = $add:ident, sub = $sub:ident, mul = $mul:ident,
      div = $div:ident, min = $min:ident, max = $max:ident, cmp = $cmp:ident,
      blend = $blend:ident, and = $and:ident, andnot = $andnot:ident, or = $or:ident,
-     xor = $xor:ident, scalef = $scalef:ident, pow2i = $pow2i:expr, split_exp = $split_exp:expr) => {
+     xor = $xor:ident, scalef = $scalef:ident, pow2i = |$pn:ident, $pm:ident| $pow2i:block, split_exp = |$sx:ident| $split_exp:block) => {
         /// One 512-bit vector: made only with an [`Avx512`] token.
         #[derive(Clone, Copy)]
         struct $name($v);
@@ -148,12 +148,17 @@ macro_rules! zmm_lane {
             #[inline(always)]
             fn pow2i(n_plus_magic: Self, magic: Self) -> Self {
                 // SAFETY: see the impl.
-                Self(unsafe { $pow2i(n_plus_magic.0, magic.0) })
+                let ($pn, $pm) = (n_plus_magic.0, magic.0);
+                // SAFETY: see the impl. (A block, as for `split_exp` below.)
+                Self(unsafe { $pow2i })
             }
             #[inline(always)]
             fn split_exp(self) -> (Self, Self) {
-                // SAFETY: see the impl.
-                let (k, f) = unsafe { $split_exp(self.0) };
+                let $sx = self.0;
+                // SAFETY: see the impl. (A block, not a closure: a closure's body would be
+                // compiled out of line, without the caller's target features, every
+                // intrinsic a call.)
+                let (k, f) = unsafe { $split_exp };
                 (Self(k), Self(f))
             }
             #[inline(always)]
@@ -231,7 +236,7 @@ zmm_lane!(
     or = _mm512_or_ps,
     xor = _mm512_xor_ps,
     scalef = _mm512_scalef_ps,
-    pow2i = |nm: __m512, magic: __m512| {
+    pow2i = |nm, magic| {
         let n = _mm512_sub_epi32(_mm512_castps_si512(nm), _mm512_castps_si512(magic));
         _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
             n,
@@ -239,7 +244,7 @@ zmm_lane!(
         )))
     },
     // the scalar lanes' bit steps (`Lane::split_exp`), on 16 lanes
-    split_exp = |x: __m512| {
+    split_exp = |x| {
         const SQRTH: i32 = 0x3F35_04F3;
         let b = _mm512_add_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0x3F80_0000 - SQRTH));
         let frac = _mm512_and_si512(b, _mm512_set1_epi32(0x007F_FFFF));
@@ -277,14 +282,14 @@ zmm_lane!(
     or = _mm512_or_pd,
     xor = _mm512_xor_pd,
     scalef = _mm512_scalef_pd,
-    pow2i = |nm: __m512d, magic: __m512d| {
+    pow2i = |nm, magic| {
         let n = _mm512_sub_epi64(_mm512_castpd_si512(nm), _mm512_castpd_si512(magic));
         _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(
             n,
             _mm512_set1_epi64(1023),
         )))
     },
-    split_exp = |x: __m512d| {
+    split_exp = |x| {
         const SQRTH: i64 = 0x3FE6_A09E_667F_3BCD;
         let b = _mm512_add_epi64(
             _mm512_castpd_si512(x),

@@ -39,7 +39,9 @@ fn target_row<'a: 'b, 'b, T: Float>(
 }
 
 /// Rows r0..r1 of the forward; returns their loss sum (f64) and writes each row's loss into
-/// `ls` unless it is empty.
+/// `ls` unless it is empty. Rows of fewer than 16 probabilities, dense, go through the
+/// logarithm a group of rows at a time (one vector pass over up to 256 elements), each row
+/// then summed in order: the values and the order of [`simd::map2_sum`] on one row.
 struct ForwardBlock<'a, 'b, T> {
     probs: MatRef<'a, T>,
     targets: Targets<'a, T>,
@@ -53,6 +55,12 @@ impl<T: Float> Kernel for ForwardBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(self) -> f64 {
+        let c = self.probs.cols();
+        if let (Targets::Probs(q), Some(pf), true) = (self.targets, self.probs.as_flat(), c < simd::ACC)
+            && let Some(qf) = q.as_flat()
+        {
+            return self.short_rows::<M>(c, pf, qf);
+        }
         let [pbuf, tbuf] = self.bufs;
         let mut acc = 0.0_f64;
         for (k, i) in (self.r0..self.r1).enumerate() {
@@ -201,6 +209,31 @@ pub fn cross_entropy_backward<T: Float>(
     Ok(())
 }
 
+impl<T: Float> ForwardBlock<'_, '_, T> {
+    /// The forward over dense rows of `c` < 16 columns (`pf`, `qf`: the whole matrices).
+    #[inline(always)]
+    fn short_rows<M: Math>(self, c: usize, pf: &[T], qf: &[T]) -> f64 {
+        const GROUP: usize = 256;
+        let per = (GROUP / c.max(1)).max(1);
+        let mut buf = [T::ZERO; GROUP];
+        let mut acc = 0.0_f64;
+        for g0 in (self.r0..self.r1).step_by(per) {
+            let g1 = (g0 + per).min(self.r1);
+            let (t, p) = (&qf[g0 * c..g1 * c], &pf[g0 * c..g1 * c]);
+            let out = &mut buf[..t.len()];
+            M::map2(NegXLogY, t, p, out);
+            for (k, row) in out.chunks(c.max(1)).enumerate() {
+                let l = row.iter().fold(T::ZERO, |s, &v| s + v);
+                if let Some(o) = self.ls.get_mut(g0 - self.r0 + k) {
+                    *o = l;
+                }
+                acc += l.to_f64();
+            }
+        }
+        acc
+    }
+}
+
 /// Rows r0.. of the backward (one branch-free pass per row, vectorized on the SIMD paths).
 struct BackwardBlock<'a, T> {
     probs: MatRef<'a, T>,
@@ -216,6 +249,22 @@ impl<T: Float> Kernel for BackwardBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
+        // one flat pass where the upstream gradient is one value and every row is dense
+        let rows = self.blk.rows();
+        if let (Targets::Probs(q), false) = (self.targets, self.reduction == Reduction::None) {
+            let g = row_scale(self.reduction, self.dloss, self.denom, 0);
+            let cols = self.blk.cols();
+            let span = self.r0 * cols..(self.r0 + rows) * cols;
+            if let (Some(pf), Some(qf), Some(out)) =
+                (self.probs.as_flat(), q.as_flat(), self.blk.as_flat_mut())
+            {
+                for ((o, &t), &p) in out.iter_mut().zip(&qf[span.clone()]).zip(&pf[span]) {
+                    let v = -(g * t) / p;
+                    *o = if t == T::ZERO { T::ZERO } else { v };
+                }
+                return;
+            }
+        }
         let (mut pbuf, mut tbuf) = (Vec::new(), Vec::new());
         for r in 0..self.blk.rows() {
             let i = self.r0 + r;
