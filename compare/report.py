@@ -43,6 +43,10 @@ OPS = [
     ("softmax_fwd", "Softmax forward, by rows (N×C)"),
     ("softmax_bwd", "Softmax backward, by rows (N×C)"),
     ("cross_entropy_fwd_bwd", "Softmax-with-loss: mean cross-entropy and d logits (N×C)"),
+    ("ln", "ln, elementwise"),
+    ("cross_entropy_probs_fwd_bwd",
+     "Softmax-with-loss, probability targets: mean cross-entropy and d logits (N×C)"),
+    ("ce_on_probs_fwd_bwd", "Cross-entropy on probabilities −Σt·ln p / N, and d p (N×C)"),
 ]
 OURS = "nnkern"
 OURS_GEMM = "nnkern_gemm"

@@ -587,9 +587,145 @@ fn rowwise(c: &mut Criterion) {
     g.finish();
 }
 
+/// Soft targets: each row a softmax of seeded values.
+fn soft(n: usize, cl: usize, seed: u64) -> Vec<f32> {
+    let mut q = values(n * cl, seed, -2.0, 2.0);
+    for row in q.chunks_mut(cl) {
+        row.iter_mut().for_each(|v| *v = v.exp());
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    q
+}
+
+/// The logarithm, and the losses on probability targets: softmax-cross-entropy with soft
+/// targets (loss and d logits) and the cross-entropy on probabilities (loss and d p).
+fn logarithm(c: &mut Criterion) {
+    let t = threads();
+    let mut g = c.benchmark_group(format!("ln_{t}t"));
+    for len in VECTORS {
+        let x = values(len, 1, 1e-6, 100.0);
+        let mut y = vec![0.0_f32; len];
+        g.bench_function(BenchmarkId::new("nnkern", len), |b| {
+            b.iter(|| {
+                nnkern::ln_forward(
+                    MatRef::from_row_major(&x, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                )
+                .unwrap()
+            })
+        });
+        let xt = Tensor::from_slice(&x, len, &Device::Cpu).unwrap();
+        g.bench_function(BenchmarkId::new("candle", len), |b| {
+            b.iter(|| black_box(xt.log().unwrap()))
+        });
+        let xa = Array1::from(x.clone());
+        g.bench_function(BenchmarkId::new("ndarray", len), |b| {
+            b.iter(|| black_box(xa.mapv(|v| v.ln())))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("cross_entropy_probs_fwd_bwd_{t}t"));
+    for s @ (n, cl) in ROWS {
+        let id = rows_id(s);
+        let x = values(n * cl, 1, -5.0, 5.0);
+        let q = soft(n, cl, 7);
+        let mut d = vec![0.0_f32; n * cl];
+        let mut loss = [0.0_f32];
+        let opts = CrossEntropyOptions::default();
+        g.bench_function(BenchmarkId::new("nnkern", &id), |b| {
+            b.iter(|| {
+                nnkern::softmax_cross_entropy(
+                    MatRef::from_row_major(&x, n, cl).unwrap(),
+                    Targets::Probs(MatRef::from_row_major(&q, n, cl).unwrap()),
+                    &opts,
+                    &[1.0],
+                    &mut loss,
+                    MatMut::from_row_major(&mut d, n, cl).unwrap(),
+                )
+                .unwrap()
+            })
+        });
+        let (xt, qt) = (tensor(&x, (n, cl)), tensor(&q, (n, cl)));
+        g.bench_function(BenchmarkId::new("candle", &id), |b| {
+            b.iter(|| {
+                // loss = −Σ q·log_softmax(x) / N; d = (softmax(x)·Σ_c q − q)/N
+                let lsm = candle_nn::ops::log_softmax(&xt, 1).unwrap();
+                let loss = (lsm
+                    .mul(&qt)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap())
+                    / -(n as f32);
+                let qs = qt.sum_keepdim(1).unwrap();
+                let d = lsm
+                    .exp()
+                    .unwrap()
+                    .broadcast_mul(&qs)
+                    .unwrap()
+                    .sub(&qt)
+                    .unwrap()
+                    .affine(1.0 / n as f64, 0.0)
+                    .unwrap();
+                black_box((loss, d))
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("ce_on_probs_fwd_bwd_{t}t"));
+    for s @ (n, cl) in ROWS {
+        let id = rows_id(s);
+        let (p, q) = (soft(n, cl, 1), soft(n, cl, 7));
+        let mut d = vec![0.0_f32; n * cl];
+        let mut loss = [0.0_f32];
+        g.bench_function(BenchmarkId::new("nnkern", &id), |b| {
+            b.iter(|| {
+                let (pv, tq) = (
+                    MatRef::from_row_major(&p, n, cl).unwrap(),
+                    Targets::Probs(MatRef::from_row_major(&q, n, cl).unwrap()),
+                );
+                nnkern::cross_entropy_forward(pv, tq, nnkern::Reduction::Mean, &mut loss).unwrap();
+                let dm = MatMut::from_row_major(&mut d, n, cl).unwrap();
+                nnkern::cross_entropy_backward(pv, tq, nnkern::Reduction::Mean, &[1.0], dm).unwrap()
+            })
+        });
+        let (pt, qt) = (tensor(&p, (n, cl)), tensor(&q, (n, cl)));
+        g.bench_function(BenchmarkId::new("candle", &id), |b| {
+            b.iter(|| {
+                // loss = −Σ q·ln p / N; d p = −q/(p·N)
+                let loss = pt
+                    .log()
+                    .unwrap()
+                    .mul(&qt)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    / -(n as f32);
+                let d = qt.div(&pt).unwrap().affine(-1.0 / n as f64, 0.0).unwrap();
+                black_box((loss, d))
+            })
+        });
+        let (pa, qa) = (array(&p, (n, cl)), array(&q, (n, cl)));
+        g.bench_function(BenchmarkId::new("ndarray", &id), |b| {
+            b.iter(|| {
+                let loss = -(&qa * &pa.mapv(f32::ln)).sum() / n as f32;
+                let d = -(&qa / &pa) / n as f32;
+                black_box((loss, d))
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = peers;
     config = config();
-    targets = matmul, affine_sigmoid, elementwise, gated, rowwise
+    targets = matmul, affine_sigmoid, elementwise, gated, rowwise, logarithm
 }
 criterion_main!(peers);
