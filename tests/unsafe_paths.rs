@@ -83,6 +83,9 @@ fn rowwise<T: Float>() {
             [Layout::Transposed, Layout::Contiguous, Layout::Strided],
         );
         checks::bce::<T>(&mut rng, n, c, nnkern::Reduction::Sum, n + c);
+        // dense rows: the cross-entropy on probabilities' flat passes (short rows) and the
+        // vector logarithm
+        checks::ce_probs::<T>(&mut rng, n, c, true, n + c, [Layout::Contiguous; 3]);
     }
     let _ = Activation::Identity;
 }
