@@ -664,11 +664,7 @@ activation_pair!(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    const OP: &str = "exp_forward";
-    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
-    check_rows_contiguous(OP, "y", &y)?;
-    map_unary(Exp, Some(x), y);
-    Ok(())
+    map_checked("exp_forward", Exp, x, y)
 }
 
 /// y = ln x elementwise (the crate's SIMD logarithm: within 1 ulp on every input, f32 and f64).
@@ -694,11 +690,7 @@ pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    const OP: &str = "ln_forward";
-    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
-    check_rows_contiguous(OP, "y", &y)?;
-    map_unary(Ln, Some(x), y);
-    Ok(())
+    map_checked("ln_forward", Ln, x, y)
 }
 
 /// y = ln(1 + x) elementwise, accurate relative to the result also where x is tiny (within
@@ -724,9 +716,19 @@ pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn ln_1p_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    const OP: &str = "ln_1p_forward";
-    check_shape(OP, "y", dims_mut(&y), dims(&x), "the shape of x")?;
-    check_rows_contiguous(OP, "y", &y)?;
-    map_unary(Ln1p, Some(x), y);
+    map_checked("ln_1p_forward", Ln1p, x, y)
+}
+
+/// y = op(x) after the checks of the plain elementwise kernels (`y` of x's shape, unit column
+/// stride), errors naming `op_name`.
+fn map_checked<T: Float, O: crate::simd::UnaryOp<T>>(
+    op_name: &'static str,
+    op: O,
+    x: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    check_shape(op_name, "y", dims_mut(&y), dims(&x), "the shape of x")?;
+    check_rows_contiguous(op_name, "y", &y)?;
+    map_unary(op, Some(x), y);
     Ok(())
 }
