@@ -41,7 +41,8 @@ fn target_row<'a: 'b, 'b, T: Float>(
 /// Rows r0..r1 of the forward; returns their loss sum (f64) and writes each row's loss into
 /// `ls` unless it is empty. Rows of fewer than 16 probabilities, dense, go through the
 /// logarithm a group of rows at a time (one vector pass over up to 256 elements), each row
-/// then summed in order: the values and the order of [`simd::map2_sum`] on one row.
+/// then summed in order: the order of [`simd::map2_sum`] on one row, and its values on the
+/// paths with FMA (see there for the others).
 struct ForwardBlock<'a, 'b, T> {
     probs: MatRef<'a, T>,
     targets: Targets<'a, T>,
