@@ -510,6 +510,20 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
             .unwrap();
             out.extend([bits_of(&loss), bits_of(&g)]);
         }
+        // the same elements as rows of 10 classes: the cross-entropy on probabilities' short-row
+        // passes (a group of rows per vector pass, one flat gradient pass), over many blocks
+        let (ns, cs) = (n * d / 10, 10);
+        let (ps, qs) = (
+            MatRef::from_row_major(&inp.xpos, ns, cs).unwrap(),
+            MatRef::from_row_major(p.as_slice(), ns, cs).unwrap(),
+        );
+        let slen = if red == Reduction::None { ns } else { 1 };
+        let (mut loss, mut g) = (vec![T::NAN; slen], nd());
+        cross_entropy_forward(ps, Targets::Probs(qs), red, &mut loss).unwrap();
+        let dl = vec![T::from_f64(0.75); slen];
+        let gm = MatMut::from_row_major(&mut g, ns, cs).unwrap();
+        cross_entropy_backward(ps, Targets::Probs(qs), red, &dl, gm).unwrap();
+        out.extend([bits_of(&loss), bits_of(&g)]);
         let blen = if red == Reduction::None { n * d } else { 1 };
         let opts = BceOptions::default()
             .reduction(red)

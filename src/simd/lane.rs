@@ -105,17 +105,6 @@ pub trait Lane:
     fn vexpm1_nonneg(self) -> Self {
         math::expm1_nonneg(self)
     }
-    /// ln x ([`math::ln`], on every lane type: `std`'s f32 `ln_1p` measured 1.29 ulp, so the
-    /// scalar path keeps these bodies too).
-    #[inline(always)]
-    fn vln(self) -> Self {
-        math::ln(self)
-    }
-    /// ln(1 + x) ([`math::ln_1p`], on every lane type).
-    #[inline(always)]
-    fn vln_1p(self) -> Self {
-        math::ln_1p(self)
-    }
 }
 
 macro_rules! scalar_lane {

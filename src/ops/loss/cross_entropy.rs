@@ -10,7 +10,7 @@ use crate::ops::{
     row_of,
 };
 use crate::par::rows_per_block;
-use crate::simd::{self, BinaryOp, Isa, Kernel, Math, dispatch, lane::Lane};
+use crate::simd::{self, BinaryOp, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
 /// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (NaN targets
 /// stay NaN).
@@ -21,20 +21,17 @@ impl<T: Float> BinaryOp<T> for NegXLogY {
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, t: L, p: L) -> L {
         let zero = L::splat(t.token(), T::ZERO);
-        L::keep_nan(t, L::sel_gt(t.vabs(), zero, -(t * p.vln()), zero))
+        L::keep_nan(t, L::sel_gt(t.vabs(), zero, -(t * math::ln(p)), zero))
     }
 }
 
-/// The targets' row `i` of `targets` as a slice (a copy in `buf` when strided).
+/// dp = −g·t/p over a run of elements, 0 where t = 0 (also where p = 0): branch-free, so the
+/// SIMD paths vectorize it.
 #[inline(always)]
-fn target_row<'a: 'b, 'b, T: Float>(
-    targets: &Targets<'a, T>,
-    i: usize,
-    buf: &'b mut Vec<T>,
-) -> Option<&'b [T]> {
-    match targets {
-        Targets::Probs(q) => Some(row_of(q, i, buf)),
-        Targets::Classes(_) => None,
+fn neg_t_over_p<T: Float>(out: &mut [T], t: &[T], p: &[T], g: T) {
+    for ((o, &t), &p) in out.iter_mut().zip(t).zip(p) {
+        let v = -(g * t) / p;
+        *o = if t == T::ZERO { T::ZERO } else { v };
     }
 }
 
@@ -69,8 +66,7 @@ impl<T: Float> Kernel for ForwardBlock<'_, '_, T> {
                 Targets::Classes(t) => -self.probs.at(i, t[i]).ln(),
                 Targets::Probs(_) => {
                     let p = row_of(&self.probs, i, pbuf);
-                    let t = target_row(&self.targets, i, tbuf).unwrap_or_default();
-                    simd::map2_sum::<M, T, _>(NegXLogY, t, p)
+                    simd::map2_sum::<M, T, _>(NegXLogY, self.targets.prob_row(i, tbuf), p)
                 }
             };
             if let Some(o) = self.ls.get_mut(k) {
@@ -215,7 +211,7 @@ impl<T: Float> ForwardBlock<'_, '_, T> {
     #[inline(always)]
     fn short_rows<M: Math>(self, c: usize, pf: &[T], qf: &[T]) -> f64 {
         const GROUP: usize = 256;
-        let per = (GROUP / c.max(1)).max(1);
+        let per = (GROUP / c).max(1);
         let mut buf = [T::ZERO; GROUP];
         let mut acc = 0.0_f64;
         for g0 in (self.r0..self.r1).step_by(per) {
@@ -223,7 +219,7 @@ impl<T: Float> ForwardBlock<'_, '_, T> {
             let (t, p) = (&qf[g0 * c..g1 * c], &pf[g0 * c..g1 * c]);
             let out = &mut buf[..t.len()];
             M::map2(NegXLogY, t, p, out);
-            for (k, row) in out.chunks(c.max(1)).enumerate() {
+            for (k, row) in out.chunks(c).enumerate() {
                 let l = row.iter().fold(T::ZERO, |s, &v| s + v);
                 if let Some(o) = self.ls.get_mut(g0 - self.r0 + k) {
                     *o = l;
@@ -259,10 +255,7 @@ impl<T: Float> Kernel for BackwardBlock<'_, T> {
             if let (Some(pf), Some(qf), Some(out)) =
                 (self.probs.as_flat(), q.as_flat(), self.blk.as_flat_mut())
             {
-                for ((o, &t), &p) in out.iter_mut().zip(&qf[span.clone()]).zip(&pf[span]) {
-                    let v = -(g * t) / p;
-                    *o = if t == T::ZERO { T::ZERO } else { v };
-                }
+                neg_t_over_p(out, &qf[span.clone()], &pf[span], g);
                 return;
             }
         }
@@ -276,13 +269,9 @@ impl<T: Float> Kernel for BackwardBlock<'_, T> {
                     out.fill(T::ZERO);
                     out[l[i]] = -g / self.probs.at(i, l[i]);
                 }
-                Targets::Probs(q) => {
+                Targets::Probs(_) => {
                     let p = row_of(&self.probs, i, &mut pbuf);
-                    let t = row_of(&q, i, &mut tbuf);
-                    for ((o, &t), &p) in out.iter_mut().zip(t).zip(p) {
-                        let v = -(g * t) / p;
-                        *o = if t == T::ZERO { T::ZERO } else { v };
-                    }
+                    neg_t_over_p(out, self.targets.prob_row(i, &mut tbuf), p, g);
                 }
             }
         }

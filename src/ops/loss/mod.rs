@@ -39,6 +39,21 @@ pub enum Targets<'a, T> {
     Probs(MatRef<'a, T>),
 }
 
+impl<T: Float> Targets<'_, T> {
+    /// Row `i` of probability targets as a slice: the row itself when its column stride is
+    /// 1, else a copy in `buf`; empty for class labels.
+    #[inline(always)]
+    pub(crate) fn prob_row<'b>(&self, i: usize, buf: &'b mut Vec<T>) -> &'b [T]
+    where
+        Self: 'b,
+    {
+        match self {
+            Targets::Probs(q) => super::row_of(q, i, buf),
+            Targets::Classes(_) => &[],
+        }
+    }
+}
+
 /// Checks targets against N×C; `ignore` is a label allowed outside `0..C`.
 pub(crate) fn check_targets<T: Float>(
     op: &'static str,

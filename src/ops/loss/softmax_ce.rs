@@ -289,8 +289,7 @@ fn sum_terms<T: Float>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T
 struct ProbTerm<T> {
     m: T,
     l1: T,
-    keep: T,
-    spread: T,
+    coef: ProbCoef<T>,
 }
 
 impl<T: Float> BinaryOp<T> for ProbTerm<T> {
@@ -298,7 +297,7 @@ impl<T: Float> BinaryOp<T> for ProbTerm<T> {
     fn apply<L: Lane<E = T>>(self, s: L, q: L) -> L {
         let t = s.token();
         let zero = L::splat(t, T::ZERO);
-        let a = q * L::splat(t, self.keep) + L::splat(t, self.spread);
+        let a = self.coef.apply(s, q);
         let v = (L::splat(t, self.m) - s) + L::splat(t, self.l1);
         L::keep_nan(a, L::sel_gt(a.vabs(), zero, a * v, zero))
     }
@@ -321,8 +320,8 @@ impl<T: Float> BinaryOp<T> for ProbCoef<T> {
 
 /// Row `i`'s loss (not yet reduced). Probability targets: Σ_c a_c·(−log p_c) with
 /// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]), on the SIMD path's
-/// vectors ([`simd::map2_sum`]) without class weights; the target row is read in
-/// place, or copied into `qbuf` when strided (the same order of operations either way).
+/// vectors ([`simd::map2_sum`]) without class weights; `q` is the row's targets
+/// ([`Targets::prob_row`], in place or a copy: the same order of operations either way).
 #[inline(always)]
 fn row_loss<M: Math, T: Float>(
     p: &Plan<'_, T>,
@@ -330,7 +329,7 @@ fn row_loss<M: Math, T: Float>(
     st: &Lse<T>,
     targets: &Targets<'_, T>,
     i: usize,
-    qbuf: &mut Vec<T>,
+    q: &[T],
 ) -> T {
     if st.m.is_nan() {
         return T::NAN;
@@ -345,16 +344,14 @@ fn row_loss<M: Math, T: Float>(
             }
             l
         }
-        Targets::Probs(q) => {
-            let q = crate::ops::row_of(&q, i, qbuf);
+        Targets::Probs(_) => {
             let (keep, spread) = (p.keep, p.spread);
             match p.weight {
                 None => simd::map2_sum::<M, T, _>(
                     ProbTerm {
                         m: st.m,
                         l1: st.l1,
-                        keep,
-                        spread,
+                        coef: ProbCoef { keep, spread },
                     },
                     s,
                     q,
@@ -365,7 +362,8 @@ fn row_loss<M: Math, T: Float>(
     }
 }
 
-/// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry.
+/// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry; `q` as in
+/// [`row_loss`].
 #[inline(always)]
 fn row_grad<M: Math, T: Float>(
     p: &Plan<'_, T>,
@@ -374,7 +372,7 @@ fn row_grad<M: Math, T: Float>(
     i: usize,
     g: T,
     d: &mut [T],
-    qbuf: &mut Vec<T>,
+    q: &[T],
 ) {
     match *targets {
         Targets::Classes(t) => {
@@ -395,9 +393,8 @@ fn row_grad<M: Math, T: Float>(
             }
             d[t] = g * ((e_t * a - p.spread * p.w(t)) - kw);
         }
-        Targets::Probs(q) => {
+        Targets::Probs(_) => {
             // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C)
-            let q = crate::ops::row_of(&q, i, qbuf);
             let (keep, spread) = (p.keep, p.spread);
             let b = match p.weight {
                 None => simd::map2_sum::<M, T, _>(ProbCoef { keep, spread }, d, q),
@@ -510,18 +507,14 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         Targets::Classes(_) => copy_len(&logits),
     };
     let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c)))?;
-    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i,
-                                                                       [
-        buf,
-        qbuf,
-    ]| {
-        let s = crate::ops::row_of(&logits, i, buf);
+    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i, bufs| {
+        let [buf, qbuf] = bufs;
         let k = ForwardRow {
             p: &p,
-            s,
+            s: crate::ops::row_of(&logits, i, buf),
             targets: &targets,
             i,
-            qbuf,
+            q: targets.prob_row(i, qbuf),
         };
         dispatch(path, k)
     });
@@ -626,7 +619,8 @@ struct ForwardRow<'a, 'p, T> {
     s: &'a [T],
     targets: &'a Targets<'a, T>,
     i: usize,
-    qbuf: &'a mut Vec<T>,
+    /// The row's probability targets (empty for labels).
+    q: &'a [T],
 }
 
 impl<T: Float> Kernel for ForwardRow<'_, '_, T> {
@@ -651,7 +645,7 @@ impl<T: Float> Kernel for ForwardRow<'_, '_, T> {
         let l = if is_ignored(self.p, self.targets, self.i) {
             T::ZERO
         } else {
-            row_loss::<M, T>(self.p, s, &st, self.targets, self.i, self.qbuf)
+            row_loss::<M, T>(self.p, s, &st, self.targets, self.i, self.q)
         };
         (l, st.lse())
     }
@@ -688,7 +682,8 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
             }
             M::map_inplace(Exp, d);
             let g = row_scale(p.red, self.dloss, p.denom, i);
-            row_grad::<M, T>(p, &st, &self.targets, i, g, d, &mut qbuf);
+            let q = self.targets.prob_row(i, &mut qbuf);
+            row_grad::<M, T>(p, &st, &self.targets, i, g, d, q);
         }
     }
 }
@@ -851,8 +846,10 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                         Lse::of_simd::<M>(s, d)
                     };
                     let g = row_scale(p.red, self.dloss, p.denom, i);
-                    let l = row_loss::<M, T>(p, s, &st, &self.targets, i, &mut qbuf);
-                    row_grad::<M, T>(p, &st, &self.targets, i, g, d, &mut qbuf);
+                    // the target row once, for both (a strided one is copied)
+                    let q = self.targets.prob_row(i, &mut qbuf);
+                    let l = row_loss::<M, T>(p, s, &st, &self.targets, i, q);
+                    row_grad::<M, T>(p, &st, &self.targets, i, g, d, q);
                     l
                 };
                 if let Some(o) = self.ls.get_mut(r) {
