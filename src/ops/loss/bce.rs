@@ -75,7 +75,7 @@ fn element<T: Float>(x: T, t: T, p: T, e: T) -> (T, T) {
     (loss, cn * sig_pos - cp * sig_neg)
 }
 
-/// Elements per chunk of a row: e^(−|x|) of a chunk in one vector pass, then the rest.
+/// Elements per segment: e^(−|x|) of a segment in one vector pass, then the rest. A segment is part of a row, or, where every operand is dense, crosses rows.
 const CHUNK: usize = 64;
 
 /// What one call computes: the loss, the gradient, or both.
@@ -193,74 +193,159 @@ struct BceBlock<'a, 'k, T> {
     grad: Option<MatMut<'a, T>>,
 }
 
-impl<T: Float> Kernel for BceBlock<'_, '_, T> {
-    type Out = f64;
+/// The stack arrays of one block: a segment's operands in fixed-size arrays (so the element
+/// loop has no bounds checks or branches and vectorizes), its results, and the 8 partial sums.
+struct Scratch<T> {
+    x: [T; CHUNK],
+    t: [T; CHUNK],
+    /// pos_weight per element (all ones without it).
+    p: [T; CHUNK],
+    /// weight per element (all ones without it).
+    w: [T; CHUNK],
+    e: [T; CHUNK],
+    loss: [T; CHUNK],
+    grad: [T; CHUNK],
+    /// Element (i, j) is added to partial j mod 8, rows in order: the same order whether a
+    /// block runs as rows or as one flat run, so the layout does not change the sum.
+    acc: [f64; 8],
+}
+
+/// One segment of at most [`CHUNK`] consecutive elements of a block.
+struct Segment<'s, T> {
+    x: &'s [T],
+    t: &'s [T],
+    w: Option<&'s [T]>,
+    /// The column of the first element; the segment wraps to column 0 after column C − 1.
+    col0: usize,
+    loss: Option<&'s mut [T]>,
+    grad: Option<&'s mut [T]>,
+    /// The upstream gradient per element (`Reduction::None`).
+    up: Option<&'s [T]>,
+}
+
+impl<T: Float> Scratch<T> {
+    /// The losses and gradients of one segment of call `k` (`g0` as [`BceBlock::g0`]):
+    /// e^(−|x|) as a vector pass, then the element formula over the fixed-size arrays.
     #[inline(always)]
-    fn run<M: Math>(mut self) -> f64 {
-        let k = self.k;
-        let [xb, tb, wb] = &mut *self.bufs;
+    fn segment<M: Math>(&mut self, k: &Bce<'_, T>, g0: Option<T>, seg: Segment<'_, T>) {
+        let s = self;
         let c = k.logits.cols();
-        let red = k.opts.reduction;
-        let mut acc = [0.0_f64; 8];
-        let mut e = [T::ZERO; CHUNK];
-        let mut lbuf = [T::ZERO; CHUNK];
-        let mut gbuf = [T::ZERO; CHUNK];
-        // without weights these stay all ones
-        let (mut pa, mut wa) = ([T::ONE; CHUNK], [T::ONE; CHUNK]);
-        let (mut xa, mut ta) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
-        for i in self.r0..self.r1 {
-            let x = row_of(&k.logits, i, xb);
-            let t = row_of(&k.targets, i, tb);
-            let w = k.opts.weight.as_ref().map(|w| row_of(w, i, wb));
-            for j0 in (0..c).step_by(CHUNK) {
-                let len = CHUNK.min(c - j0);
-                let (xs, ts) = (&x[j0..j0 + len], &t[j0..j0 + len]);
-                for (o, &v) in e.iter_mut().zip(xs) {
-                    *o = -v.abs();
+        let len = seg.x.len();
+        for (o, &v) in s.e.iter_mut().zip(seg.x) {
+            *o = -v.abs();
+        }
+        M::map_inplace(ExpNonPos, &mut s.e[..len]);
+        if let Some(p) = k.opts.pos_weight {
+            let mut col = seg.col0;
+            for o in &mut s.p[..len] {
+                *o = p[col];
+                col = if col + 1 == c { 0 } else { col + 1 };
+            }
+        }
+        if let Some(w) = seg.w {
+            s.w[..len].copy_from_slice(w);
+        }
+        s.x[..len].copy_from_slice(seg.x);
+        s.t[..len].copy_from_slice(seg.t);
+        for j in 0..len {
+            let (l, d) = element(s.x[j], s.t[j], s.p[j], s.e[j]);
+            s.loss[j] = s.w[j] * l;
+            s.grad[j] = s.w[j] * d;
+        }
+        let mut col = seg.col0;
+        for &l in &s.loss[..len] {
+            s.acc[col % 8] += l.to_f64();
+            col = if col + 1 == c { 0 } else { col + 1 };
+        }
+        if let Some(out) = seg.loss {
+            out.copy_from_slice(&s.loss[..len]);
+        }
+        if let (Some(out), Some(g0)) = (seg.grad, g0) {
+            match seg.up {
+                Some(up) => {
+                    for ((o, &gv), &u) in out.iter_mut().zip(&s.grad[..len]).zip(up) {
+                        *o = u * gv;
+                    }
                 }
-                M::map_inplace(ExpNonPos, &mut e[..len]);
-                // the chunk's operands in fixed-size arrays (made once per block), so the loop
-                // below has no bounds checks or branches and vectorizes
-                if let Some(p) = k.opts.pos_weight {
-                    pa[..len].copy_from_slice(&p[j0..j0 + len]);
-                }
-                if let Some(w) = w {
-                    wa[..len].copy_from_slice(&w[j0..j0 + len]);
-                }
-                xa[..len].copy_from_slice(xs);
-                ta[..len].copy_from_slice(ts);
-                for j in 0..len {
-                    let (l, d) = element(xa[j], ta[j], pa[j], e[j]);
-                    lbuf[j] = wa[j] * l;
-                    gbuf[j] = wa[j] * d;
-                }
-                for (j, &l) in lbuf[..len].iter().enumerate() {
-                    acc[j % 8] += l.to_f64();
-                }
-                let r = i - self.r0;
-                if let Some(lm) = self.loss.as_mut() {
-                    lm.row_mut(r)[j0..j0 + len].copy_from_slice(&lbuf[..len]);
-                }
-                if let (Some(gm), Some(g0)) = (self.grad.as_mut(), self.g0) {
-                    let out = &mut gm.row_mut(r)[j0..j0 + len];
-                    match red {
-                        Reduction::None => {
-                            let up = &k.dloss.expect("given with a gradient")[i * c + j0..][..len];
-                            for ((o, &gv), &u) in out.iter_mut().zip(&gbuf[..len]).zip(up) {
-                                *o = u * gv;
-                            }
-                        }
-                        _ => {
-                            for (o, &gv) in out.iter_mut().zip(&gbuf[..len]) {
-                                *o = g0 * gv;
-                            }
-                        }
+                None => {
+                    for (o, &gv) in out.iter_mut().zip(&s.grad[..len]) {
+                        *o = g0 * gv;
                     }
                 }
             }
         }
+    }
+}
+
+impl<'a, T: Float> Kernel for BceBlock<'a, '_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run<M: Math>(mut self) -> f64 {
+        let k = self.k;
+        let c = k.logits.cols();
+        let (r0, r1) = (self.r0, self.r1);
+        let none = k.opts.reduction == Reduction::None;
+        // without weights these stay all ones
+        let mut s = Scratch {
+            x: [T::ZERO; CHUNK],
+            t: [T::ZERO; CHUNK],
+            p: [T::ONE; CHUNK],
+            w: [T::ONE; CHUNK],
+            e: [T::ZERO; CHUNK],
+            loss: [T::ZERO; CHUNK],
+            grad: [T::ZERO; CHUNK],
+            acc: [0.0; 8],
+        };
+        // dense operands and outputs: the block as one flat run, segments crossing rows (no
+        // short partial vectors at each row's end); otherwise row by row
+        let flat = |m: &MatRef<'a, T>| -> Option<&'a [T]> { m.subrows(r0, r1).and_then(|v| v.as_flat()) };
+        let (xf, tf) = (flat(&k.logits), flat(&k.targets));
+        let wf = k.opts.weight.as_ref().map(flat);
+        let mut loss = self.loss.take();
+        let mut grad = self.grad.take();
+        let lf_ok = loss.as_mut().is_none_or(|m| m.as_flat_mut().is_some());
+        let gf_ok = grad.as_mut().is_none_or(|m| m.as_flat_mut().is_some());
+        if let (Some(x), Some(t), true, true, true) = (xf, tf, wf.is_none_or(|w| w.is_some()), lf_ok, gf_ok) {
+            let w = wf.flatten();
+            let mut lflat = loss.as_mut().and_then(|m| m.as_flat_mut());
+            let mut gflat = grad.as_mut().and_then(|m| m.as_flat_mut());
+            let total = x.len();
+            for f0 in (0..total).step_by(CHUNK) {
+                let f1 = (f0 + CHUNK).min(total);
+                let seg = Segment {
+                    x: &x[f0..f1],
+                    t: &t[f0..f1],
+                    w: w.map(|w| &w[f0..f1]),
+                    col0: f0 % c,
+                    loss: lflat.as_deref_mut().map(|l| &mut l[f0..f1]),
+                    grad: gflat.as_deref_mut().map(|g| &mut g[f0..f1]),
+                    up: k.dloss.filter(|_| none).map(|d| &d[r0 * c + f0..r0 * c + f1]),
+                };
+                s.segment::<M>(k, self.g0, seg);
+            }
+            return s.acc.iter().sum();
+        }
+        let [xb, tb, wb] = &mut *self.bufs;
+        for i in r0..r1 {
+            let x = row_of(&k.logits, i, xb);
+            let t = row_of(&k.targets, i, tb);
+            let w = k.opts.weight.as_ref().map(|w| row_of(w, i, wb));
+            for j0 in (0..c).step_by(CHUNK) {
+                let j1 = (j0 + CHUNK).min(c);
+                let seg = Segment {
+                    x: &x[j0..j1],
+                    t: &t[j0..j1],
+                    w: w.map(|w| &w[j0..j1]),
+                    col0: j0,
+                    loss: loss.as_mut().map(|m| &mut m.row_mut(i - r0)[j0..j1]),
+                    grad: grad.as_mut().map(|m| &mut m.row_mut(i - r0)[j0..j1]),
+                    up: k.dloss.filter(|_| none).map(|d| &d[i * c + j0..i * c + j1]),
+                };
+                s.segment::<M>(k, self.g0, seg);
+            }
+        }
         // the 8 partial sums in a fixed order
-        acc.iter().sum()
+        s.acc.iter().sum()
     }
 }
 
@@ -269,12 +354,14 @@ impl<T: Float> Kernel for BceBlock<'_, '_, T> {
 ///
 /// softplus(x) = ln(1+eˣ) is evaluated as max(x, 0) + ln(1 + e^(−|x|)): no overflow for any
 /// finite logit (±3e38 included) and no cancellation: e^(−|x|) runs in one vector pass per
-/// chunk of a row and ln(1 + e) is an atanh series (≤ 3 ulp), so each element is accurate to a few
-/// ULPs. Shapes: logits and targets N×C (any views; targets are probabilities, usually 0 or
-/// 1, used as given, as PyTorch does); [`BceOptions`] `weight` N×C and `pos_weight` C; loss
-/// N·C values (row-major) for `Reduction::None`, else 1. `Mean` divides by N·C (NaN when it
-/// is 0, as PyTorch). Sums run in f64 in a fixed order: the result does not depend on the
-/// thread count.
+/// segment of up to 64 elements and ln(1 + e) is an atanh series (≤ 3 ulp), so each element is
+/// accurate to a few ULPs. Where logits, targets, weights and outputs are all
+/// dense, segments cross rows (short rows cost no more per element than long ones). Shapes:
+/// logits and targets N×C (any views; targets are probabilities, usually 0 or 1, used as
+/// given, as PyTorch does); [`BceOptions`] `weight` N×C and `pos_weight` C; loss N·C values
+/// (row-major) for `Reduction::None`, else 1. `Mean` divides by N·C (NaN when it is 0, as
+/// PyTorch). Sums run in f64 in a fixed order (element (n, k) into partial k mod 8, rows in
+/// order): the result depends neither on the thread count nor on the views' layout.
 ///
 /// Non-finite values: NaN anywhere in an element gives NaN for it. An infinite logit gives
 /// the limit: x = +∞ costs (1−t)·∞ and x = −∞ costs p·t·∞, with 0·∞ = 0, so a confident
