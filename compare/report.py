@@ -44,14 +44,25 @@ OPS = [
     ("softmax_bwd", "Softmax backward, by rows (N×C)"),
     ("cross_entropy_fwd_bwd", "Softmax-with-loss: mean cross-entropy and d logits (N×C)"),
     ("ln", "ln, elementwise"),
+    ("ln_1p", "ln(1 + x), elementwise"),
     ("cross_entropy_probs_fwd_bwd",
      "Softmax-with-loss, probability targets: mean cross-entropy and d logits (N×C)"),
     ("ce_on_probs_fwd_bwd", "Cross-entropy on probabilities −Σt·ln p / N, and d p (N×C)"),
+    ("cross_entropy_smooth_fwd_bwd",
+     "Softmax-with-loss, label smoothing 0.1: mean cross-entropy and d logits (N×C)"),
+    ("bce_logits_fwd_bwd", "Binary cross-entropy on logits (mean over N·C) and d logits"),
+    ("copy", "Copy y = x (the memory bandwidth: no nnkern row)"),
 ]
+# Memory-bound kernels set beside the copy of the same run: the bytes each moves, in copies
+# (y = f(x) reads and writes one array each, as a copy does; a backward reads two).
+COPY_BYTES = {"exp": 1.0, "sigmoid_fwd": 1.0, "ln": 1.0, "ln_1p": 1.0, "silu_fwd": 1.0,
+              "gelu_fwd": 1.0, "gelu_tanh_fwd": 1.0, "leaky_relu_fwd": 1.0,
+              "sigmoid_bwd": 1.5, "silu_bwd": 1.5, "gelu_bwd": 1.5, "gelu_tanh_bwd": 1.5,
+              "leaky_relu_bwd": 1.5}
 OURS = "nnkern"
 OURS_GEMM = "nnkern_gemm"
 IMPLS = [OURS, OURS_GEMM, "candle", "ndarray", "gemm", "matrixmultiply", "rten_vecmath",
-         "numpy", "torch"]
+         "numpy", "torch", "memcpy"]
 LABEL = {OURS: "nnkern", OURS_GEMM: "nnkern (gemm engine)", "rten_vecmath": "rten-vecmath"}
 # Cases where thread scaling is reported: large enough for threads to matter.
 LARGE = {"256x784x1024", "1024x1024x1024", "4096x512x10", "64x4096x4096", "16777216",
@@ -237,6 +248,29 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
             if has_g:
                 cells.append(fmt_r(pns / row[OURS_GEMM] if pns and OURS_GEMM in row else None))
             L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+    big = "16777216"
+    lines = []
+    for op, _ in OPS:
+        if op not in COPY_BYTES:
+            continue
+        for th in sorted({k[2] for k in tab if k[0] == op and k[1] == big}):
+            ours = tab.get((op, big, th), {}).get(OURS)
+            # the faster copy of the run (memcpy split over the threads, or PyTorch's copy_)
+            cp = min(tab.get(("copy", big, th), {}).values(), default=None)
+            if ours and cp:
+                frac = COPY_BYTES[op] * cp / ours
+                cell = f"{frac:.2f}" if frac >= 0.9 else f"**{frac:.2f}**"
+                lines.append(f"| {op} | {th} | {fmt_t(ours)} | {fmt_t(cp)} | "
+                             f"{COPY_BYTES[op]:g} | {cell} |")
+    if lines:
+        L.append("## Memory-bound kernels against the copy bandwidth\n")
+        L.append(f"{big} elements (64 MiB per array, far beyond the caches). Fraction = the "
+                 "bytes the kernel moves, in copies, × the copy's time ÷ nnkern's time: 1.0 "
+                 "runs at the copy's bandwidth; **bold** below 0.9.\n")
+        L.append("| op | threads | nnkern | copy (fastest) | bytes, in copies | fraction |")
+        L.append("|---|---|---|---|---|---|")
+        L.extend(lines)
         L.append("")
     L.append("## Thread scaling\n")
     L.append("Speed-up over one thread of the same implementation (median times), large cases. "

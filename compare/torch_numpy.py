@@ -175,6 +175,7 @@ def cases_torch(torch):
     for n in VECTORS:
         x, y = u(n, lo=-10.0, hi=10.0), torch.empty(n)
         ys, dy, dx = u(n, lo=0.0, hi=1.0), u(n), torch.empty(n)
+        yield "copy", str(n), lambda: y.copy_(x)
         yield "exp", str(n), lambda: torch.exp(x, out=y)
         yield "sigmoid_fwd", str(n), lambda: torch.sigmoid(x, out=y)
         yield "sigmoid_bwd", str(n), lambda: aten.sigmoid_backward.grad_input(dy, ys, grad_input=dx)
@@ -220,6 +221,27 @@ def cases_torch(torch):
             loss = -(q * lsm).sum() / n
             return loss, aten._log_softmax_backward_data(q * (-1.0 / n), lsm, 1, f32)
         yield "cross_entropy_probs_fwd_bwd", sid, ce_probs
+
+        # label smoothing 0.1: F.cross_entropy(x, lab, label_smoothing=0.1) as ATen runs it
+        # (log_softmax, nll_loss, and -lsm.sum(1) for the smoothing term) with its backward
+        eps = 0.1
+
+        def ce_smooth():
+            lsm = aten._log_softmax(x, 1, False)
+            nll, tw = aten.nll_loss_forward(lsm, lab, None, 1, -100)
+            loss = nll * (1.0 - eps) - lsm.sum(1).mean() * (eps / c)
+            gl = aten.nll_loss_backward(one * (1.0 - eps), lsm, lab, None, 1, -100, tw)
+            gl = gl.sub_(eps / (c * n))
+            return loss, aten._log_softmax_backward_data(gl, lsm, 1, f32)
+        yield "cross_entropy_smooth_fwd_bwd", sid, ce_smooth
+
+        # F.binary_cross_entropy_with_logits(x, t) (mean) and its backward, (σ(x) − t)·g/(N·C)
+        tb = u(n, c, lo=0.0, hi=1.0)
+
+        def bce():
+            loss = aten.binary_cross_entropy_with_logits(x, tb, None, None, 1)
+            return loss, torch.sigmoid(x).sub_(tb).mul_(1.0 / (n * c))
+        yield "bce_logits_fwd_bwd", sid, bce
 
         # the cross-entropy on probabilities, -(t * p.log()).sum(1).mean(), and its backward
         p = torch.softmax(u(n, c, lo=-2.0, hi=2.0), 1)
@@ -293,14 +315,25 @@ def main():
 
 
 def cpu_name():
+    """The CPU's model name and the widest vector path nnkern takes on it: machines of one
+    name differ (an "AMD EPYC" has been Zen 1 with AVX2 and Zen 5 with AVX-512), and the
+    path decides most of the elementwise rows."""
+    name, flags = platform.processor(), set()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
                 if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
     except OSError:
         pass
-    return platform.processor()
+    if "avx512f" in flags:
+        return f"{name} (AVX-512)"
+    if {"avx2", "fma"} <= flags:
+        return f"{name} (AVX2+FMA, no AVX-512)"
+    return name
 
 
 if __name__ == "__main__":

@@ -12,13 +12,15 @@
 //! (candle's autograd would run the same ops after a forward).
 
 use candle_core::{Device, Tensor};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use ndarray::{Array1, Array2, Axis};
 use nnkern::{
     Accum, Activation, AffineGrads, CrossEntropyOptions, GemmEngine, MatMut, MatRef, Saved, Targets,
     Workspace, with_gemm_engine,
 };
 use nnkern_compare::{MATMUL, ROWS, VECTORS, labels, mm_id, rows_id, values};
+use rayon::prelude::*;
 use rten_simd::{SimdOp, SimdUnaryOp};
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -88,6 +90,33 @@ fn gemm_crate(m: usize, k: usize, n: usize, a: &[f32], a_t: bool, b: &[f32], b_t
             par,
         )
     }
+}
+
+/// nnkern's fused softmax-cross-entropy (mean loss and d logits of N×C logits `x`) as the
+/// row "nnkern" of group `g`.
+fn sce_row(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    x: &[f32],
+    (n, cl): (usize, usize),
+    targets: Targets<'_, f32>,
+    opts: &CrossEntropyOptions<'_, f32>,
+) {
+    let mut d = vec![0.0_f32; n * cl];
+    let mut loss = [0.0_f32];
+    g.bench_function(BenchmarkId::new("nnkern", id), |b| {
+        b.iter(|| {
+            nnkern::softmax_cross_entropy(
+                MatRef::from_row_major(x, n, cl).unwrap(),
+                targets,
+                opts,
+                &[1.0],
+                &mut loss,
+                MatMut::from_row_major(&mut d, n, cl).unwrap(),
+            )
+            .unwrap()
+        })
+    });
 }
 
 fn matmul(c: &mut Criterion) {
@@ -528,22 +557,8 @@ fn rowwise(c: &mut Criterion) {
         let id = rows_id(s);
         let x = values(n * cl, 1, -5.0, 5.0);
         let lab = labels(n, cl);
-        let mut d = vec![0.0_f32; n * cl];
-        let mut loss = [0.0_f32];
         let opts = CrossEntropyOptions::default();
-        g.bench_function(BenchmarkId::new("nnkern", &id), |b| {
-            b.iter(|| {
-                nnkern::softmax_cross_entropy(
-                    MatRef::from_row_major(&x, n, cl).unwrap(),
-                    Targets::Classes(&lab),
-                    &opts,
-                    &[1.0],
-                    &mut loss,
-                    MatMut::from_row_major(&mut d, n, cl).unwrap(),
-                )
-                .unwrap()
-            })
-        });
+        sce_row(&mut g, &id, &x, s, Targets::Classes(&lab), &opts);
         let xt = tensor(&x, (n, cl));
         let lab32: Vec<u32> = lab.iter().map(|&l| l as u32).collect();
         let tt = Tensor::from_slice(&lab32, n, &Device::Cpu).unwrap();
@@ -626,27 +641,41 @@ fn logarithm(c: &mut Criterion) {
     }
     g.finish();
 
+    // (candle has no log1p)
+    let mut g = c.benchmark_group(format!("ln_1p_{t}t"));
+    for len in VECTORS {
+        let x = values(len, 1, 0.0, 10.0);
+        let mut y = vec![0.0_f32; len];
+        g.bench_function(BenchmarkId::new("nnkern", len), |b| {
+            b.iter(|| {
+                nnkern::ln_1p_forward(
+                    MatRef::from_row_major(&x, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                )
+                .unwrap()
+            })
+        });
+        let xa = Array1::from(x.clone());
+        g.bench_function(BenchmarkId::new("ndarray", len), |b| {
+            b.iter(|| black_box(xa.mapv(|v| v.ln_1p())))
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group(format!("cross_entropy_probs_fwd_bwd_{t}t"));
     for s @ (n, cl) in ROWS {
         let id = rows_id(s);
         let x = values(n * cl, 1, -5.0, 5.0);
         let q = soft(n, cl, 7);
-        let mut d = vec![0.0_f32; n * cl];
-        let mut loss = [0.0_f32];
         let opts = CrossEntropyOptions::default();
-        g.bench_function(BenchmarkId::new("nnkern", &id), |b| {
-            b.iter(|| {
-                nnkern::softmax_cross_entropy(
-                    MatRef::from_row_major(&x, n, cl).unwrap(),
-                    Targets::Probs(MatRef::from_row_major(&q, n, cl).unwrap()),
-                    &opts,
-                    &[1.0],
-                    &mut loss,
-                    MatMut::from_row_major(&mut d, n, cl).unwrap(),
-                )
-                .unwrap()
-            })
-        });
+        sce_row(
+            &mut g,
+            &id,
+            &x,
+            s,
+            Targets::Probs(MatRef::from_row_major(&q, n, cl).unwrap()),
+            &opts,
+        );
         let (xt, qt) = (tensor(&x, (n, cl)), tensor(&q, (n, cl)));
         g.bench_function(BenchmarkId::new("candle", &id), |b| {
             b.iter(|| {
@@ -723,9 +752,122 @@ fn logarithm(c: &mut Criterion) {
     g.finish();
 }
 
+/// Two more losses that frameworks call, forward and backward: the softmax-cross-entropy
+/// over class labels with label smoothing 0.1, and the binary cross-entropy on logits (mean
+/// over N·C, targets in [0, 1]).
+fn smoothing_bce(c: &mut Criterion) {
+    let t = threads();
+    const EPS: f32 = 0.1;
+    let mut g = c.benchmark_group(format!("cross_entropy_smooth_fwd_bwd_{t}t"));
+    for s @ (n, cl) in ROWS {
+        let id = rows_id(s);
+        let x = values(n * cl, 1, -5.0, 5.0);
+        let lab = labels(n, cl);
+        let opts = CrossEntropyOptions::default().label_smoothing(EPS);
+        sce_row(&mut g, &id, &x, s, Targets::Classes(&lab), &opts);
+        let xt = tensor(&x, (n, cl));
+        let lab32: Vec<u32> = lab.iter().map(|&l| l as u32).collect();
+        let tt = Tensor::from_slice(&lab32, n, &Device::Cpu).unwrap();
+        // the smoothed target (1 − ε)·onehot + ε/C, which the gradient subtracts
+        let mut smooth = vec![EPS / cl as f32; n * cl];
+        for (i, &l) in lab.iter().enumerate() {
+            smooth[i * cl + l] += 1.0 - EPS;
+        }
+        let st = tensor(&smooth, (n, cl));
+        g.bench_function(BenchmarkId::new("candle", &id), |b| {
+            b.iter(|| {
+                // loss = (1 − ε)·nll + ε·(−Σ lsm)/(N·C); d = (softmax − smoothed target)/N
+                let lsm = candle_nn::ops::log_softmax(&xt, 1).unwrap();
+                let nll = candle_nn::loss::nll(&lsm, &tt)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                let all = lsm.sum_all().unwrap().to_scalar::<f32>().unwrap();
+                let loss = (1.0 - EPS) * nll - EPS * all / (n * cl) as f32;
+                let d = lsm
+                    .exp()
+                    .unwrap()
+                    .sub(&st)
+                    .unwrap()
+                    .affine(1.0 / n as f64, 0.0)
+                    .unwrap();
+                black_box((loss, d))
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("bce_logits_fwd_bwd_{t}t"));
+    for s @ (n, cl) in ROWS {
+        let id = rows_id(s);
+        let x = values(n * cl, 1, -5.0, 5.0);
+        let tg = values(n * cl, 7, 0.0, 1.0);
+        let mut d = vec![0.0_f32; n * cl];
+        let mut loss = [0.0_f32];
+        let opts = nnkern::BceOptions::default();
+        g.bench_function(BenchmarkId::new("nnkern", &id), |b| {
+            b.iter(|| {
+                nnkern::bce_with_logits(
+                    MatRef::from_row_major(&x, n, cl).unwrap(),
+                    MatRef::from_row_major(&tg, n, cl).unwrap(),
+                    &opts,
+                    &[1.0],
+                    &mut loss,
+                    MatMut::from_row_major(&mut d, n, cl).unwrap(),
+                )
+                .unwrap()
+            })
+        });
+        let (xt, tt) = (tensor(&x, (n, cl)), tensor(&tg, (n, cl)));
+        g.bench_function(BenchmarkId::new("candle", &id), |b| {
+            b.iter(|| {
+                // candle's own loss (through σ and two logarithms); d = (σ(x) − t)/(N·C)
+                let loss = candle_nn::loss::binary_cross_entropy_with_logit(&xt, &tt)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                let d = candle_nn::ops::sigmoid(&xt)
+                    .unwrap()
+                    .sub(&tt)
+                    .unwrap()
+                    .affine(1.0 / (n * cl) as f64, 0.0)
+                    .unwrap();
+                black_box((loss, d))
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The machine's copy bandwidth in the same run, the ceiling of every memory-bound
+/// elementwise kernel (one read and one write per element): `copy_from_slice` over one
+/// contiguous part per thread (rayon's pool, as nnkern's kernels use it).
+fn copy(c: &mut Criterion) {
+    let t = threads();
+    let mut g = c.benchmark_group(format!("copy_{t}t"));
+    for len in VECTORS {
+        let x = values(len, 1, -1.0, 1.0);
+        let mut y = vec![0.0_f32; len];
+        let part = len.div_ceil(t);
+        g.bench_function(BenchmarkId::new("memcpy", len), |b| {
+            b.iter(|| {
+                if t == 1 {
+                    y.copy_from_slice(&x);
+                } else {
+                    y.par_chunks_mut(part)
+                        .zip(x.par_chunks(part))
+                        .for_each(|(o, i)| o.copy_from_slice(i));
+                }
+                black_box(y.as_ptr())
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = peers;
     config = config();
-    targets = matmul, affine_sigmoid, elementwise, gated, rowwise, logarithm
+    targets = copy, matmul, affine_sigmoid, elementwise, gated, rowwise, logarithm, smoothing_bce
 }
 criterion_main!(peers);
