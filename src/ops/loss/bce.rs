@@ -75,8 +75,17 @@ fn element<T: Float>(x: T, t: T, p: T, e: T) -> (T, T) {
     (loss, cn * sig_pos - cp * sig_neg)
 }
 
-/// Elements per segment: e^(−|x|) of a segment in one vector pass, then the rest. A segment is part of a row, or, where every operand is dense, crosses rows.
+/// Elements per segment: e^(−|x|) of a segment in one vector pass, then the rest. A segment
+/// is part of a row, or, where every operand is dense, crosses rows.
 const CHUNK: usize = 64;
+
+/// The column after `col` in a row of `c`, wrapping to 0 (a segment's elements are
+/// consecutive in row-major order). A compare: a cycling iterator measured slower at
+/// 1024×1000.
+#[inline(always)]
+fn next_col(col: usize, c: usize) -> usize {
+    if col + 1 == c { 0 } else { col + 1 }
+}
 
 /// What one call computes: the loss, the gradient, or both.
 struct Bce<'a, T> {
@@ -239,7 +248,7 @@ impl<T: Float> Scratch<T> {
             let mut col = seg.col0;
             for o in &mut s.p[..len] {
                 *o = p[col];
-                col = if col + 1 == c { 0 } else { col + 1 };
+                col = next_col(col, c);
             }
         }
         if let Some(w) = seg.w {
@@ -255,7 +264,7 @@ impl<T: Float> Scratch<T> {
         let mut col = seg.col0;
         for &l in &s.loss[..len] {
             s.acc[col % 8] += l.to_f64();
-            col = if col + 1 == c { 0 } else { col + 1 };
+            col = next_col(col, c);
         }
         if let Some(out) = seg.loss {
             out.copy_from_slice(&s.loss[..len]);
@@ -303,9 +312,11 @@ impl<'a, T: Float> Kernel for BceBlock<'a, '_, T> {
         let wf = k.opts.weight.as_ref().map(flat);
         let mut loss = self.loss.take();
         let mut grad = self.grad.take();
-        let lf_ok = loss.as_mut().is_none_or(|m| m.as_flat_mut().is_some());
-        let gf_ok = grad.as_mut().is_none_or(|m| m.as_flat_mut().is_some());
-        if let (Some(x), Some(t), true, true, true) = (xf, tf, wf.is_none_or(|w| w.is_some()), lf_ok, gf_ok) {
+        let dense_out = |m: &mut Option<MatMut<'_, T>>| m.as_mut().is_none_or(|m| m.as_flat_mut().is_some());
+        let dense_w = wf.is_none_or(|w| w.is_some());
+        if let (Some(x), Some(t), true, true, true) =
+            (xf, tf, dense_w, dense_out(&mut loss), dense_out(&mut grad))
+        {
             let w = wf.flatten();
             let mut lflat = loss.as_mut().and_then(|m| m.as_flat_mut());
             let mut gflat = grad.as_mut().and_then(|m| m.as_flat_mut());
