@@ -92,7 +92,7 @@
 //! - Sigmoid is evaluated as num/(1 + e) with e = e^(−|x|) (num = 1 or e), so no exponential
 //!   overflows; softmax, log-softmax and every loss subtract the row maximum.
 //! - exp ≤ 1 ulp, sigmoid and tanh ≤ 2 ulp in f32 over every input, on every SIMD path
-//!   (`tests/accuracy.rs`); ≤ 2 ulp in f64.
+//!   (`tests/suite/accuracy.rs`); ≤ 2 ulp in f64.
 //! - The softmax-cross-entropy computes −log p_c as (m − s_c) + ln(1 + Σ_{k≠argmax} e^(s_k−m)),
 //!   a sum of non-negative terms, so even a tiny loss keeps full relative precision.
 //! - Loss sums accumulate in f64; a loss beyond the type's range is +∞, never NaN.
@@ -109,7 +109,7 @@
 //! # Bad inputs
 //!
 //! Each kind of bad input, the [`ErrorKind`] it gets and an example of its message; every row
-//! is a test in `tests/bad_inputs.rs`, which also checks that nothing was written.
+//! is a test in `tests/suite/bad_inputs.rs`, which also checks that nothing was written.
 //!
 #![doc = include_str!("../docs/bad_inputs.md")]
 

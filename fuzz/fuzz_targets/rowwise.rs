@@ -55,7 +55,7 @@ fn activations(inp: &mut Input<'_>) {
             let (yv, g) = (y.at(i, j) as f64, dy.at(i, j) as f64);
             let want = grad_ref(act, yv, g);
             let scale = g.abs() * (1.0 + yv.abs()) * (1.0 + yv.abs());
-            // the gated derivatives' 24 roundings (tests/common/tol.rs), the others' 3 and margin
+            // the gated derivatives' 24 roundings (tests/suite/common/tol.rs), the others' 3 and margin
             let tol = if act.needs_input() { 1.5e-6 } else { 4e-7 };
             close(dx.at(i, j), want, scale, tol, "activation_backward");
         }

@@ -54,7 +54,7 @@ pub trait Consts: Copy + 'static {
     /// K = 3.
     const NORMAL_K: Self;
     /// V(a) = (s(a) − 2)/a as a polynomial in u (see [`normal_tail`]): a Chebyshev fit in
-    /// 80-digit arithmetic turned into monomials (`tests/golden/normal_tail_fit.py`); the
+    /// 80-digit arithmetic turned into monomials (`tests/suite/golden/normal_tail_fit.py`); the
     /// omitted Chebyshev terms are below 2⁻⁵⁶ (f64) or 2⁻²⁷ (f32) of V.
     const NORMAL_POLY: &'static [Self];
     /// The smallest positive normal number.

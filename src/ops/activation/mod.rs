@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 /// | `GeluTanh` | ½x·(1 + tanh(√(2/π)(x + 0.044715x³))) | see [`Activation::GeluTanh`] | x |
 ///
 /// Accuracy, measured over every f32 input and 10⁸ f64 inputs on every SIMD path
-/// (`tests/accuracy.rs`): sigmoid and tanh ≤ 2 ulp; SiLU ≤ 2.5 ulp and the tanh GELU ≤ 2 ulp
+/// (`tests/suite/accuracy.rs`): sigmoid and tanh ≤ 2 ulp; SiLU ≤ 2.5 ulp and the tanh GELU ≤ 2 ulp
 /// on the AVX-512 and AVX2 paths, where x·σ is rounded once inside an FMA (≤ 3 and ≤ 2.5 on
 /// the portable and scalar paths, which have no FMA). Where σ is subnormal (x below about −87
 /// in f32, −708 in f64) the product keeps that subnormal's absolute accuracy. The GELU's gate

@@ -1,10 +1,10 @@
 //! Small cases that reach every `unsafe` block of the crate — the GEMM engine call on whole
 //! products and on parts, the per-part epilogue's raw row slices, the packed small product's
 //! uninitialized buffer, the narrow-product kernel's raw row slices, and the SIMD dispatch on the paths this CPU (or Miri) has — checked
-//! against the reference. Sized for `cargo +nightly miri test --test unsafe_paths`, where the
+//! against the reference. Sized for `cargo +nightly miri test --test suite -- unsafe_paths::`, where the
 //! crate shrinks its parallel thresholds so these shapes are cut into parts too.
 
-mod common;
+use crate::common;
 
 use common::checks;
 use common::{Layout, Rng, each_path};

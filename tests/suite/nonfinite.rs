@@ -4,8 +4,6 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
-
 use nnkern::*;
 
 fn row<T: Float>(v: &[f64]) -> Vec<T> {

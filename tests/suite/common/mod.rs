@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod counting;
 pub mod dd;
 pub mod reference;
-#[path = "../../examples/support/spiral.rs"]
+#[path = "../../../examples/support/spiral.rs"]
 pub mod spiral;
 pub mod tol;
 
@@ -183,11 +184,11 @@ macro_rules! both_types {
         mod $name {
             #[test]
             fn f32() {
-                super::common::each_path(super::$body::<f32>);
+                $crate::common::each_path(super::$body::<f32>);
             }
             #[test]
             fn f64() {
-                super::common::each_path(super::$body::<f64>);
+                $crate::common::each_path(super::$body::<f64>);
             }
         }
     };

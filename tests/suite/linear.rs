@@ -3,7 +3,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
 use common::checks;
 use common::reference as r;

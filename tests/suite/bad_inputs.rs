@@ -753,10 +753,10 @@ fn optimizer_arguments() {
 }
 
 /// Every test the crate docs' table of bad inputs (`docs/bad_inputs.md`) names exists, in
-/// the file it names (`tests/bad_inputs.rs` unless a row says otherwise).
+/// the file it names (`tests/suite/bad_inputs.rs` unless a row says otherwise).
 #[test]
 fn the_table_of_bad_inputs_names_tests_that_exist() {
-    let table = include_str!("../docs/bad_inputs.md");
+    let table = include_str!("../../docs/bad_inputs.md");
     let rows: Vec<&str> = table
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| bad input"))
@@ -782,7 +782,7 @@ fn the_table_of_bad_inputs_names_tests_that_exist() {
                 "bad_inputs.rs" => include_str!("bad_inputs.rs"),
                 "hostile.rs" => include_str!("hostile.rs"),
                 "compose.rs" => include_str!("compose.rs"),
-                "interop.rs" => include_str!("interop.rs"),
+                "interop.rs" => include_str!("../interop.rs"),
                 other => panic!("docs/bad_inputs.md names tests/{other}: add it to this list"),
             };
             for name in tests

@@ -5,8 +5,9 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
+use crate::common::counting::allocs;
 use common::spiral::spiral;
 use common::tol::{GRAD_STEP, assert_grad};
 use nnkern::layers::Rng;
@@ -15,40 +16,6 @@ use nnkern::layers::{
     Trainer, TwoLayerNet,
 };
 use nnkern::{Activation, AdamParams, Float, MatRef};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// Counts the allocations made by the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: defers every operation to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> usize {
-    ALLOCS.with(|c| c.get())
-}
 
 /// Trains the book's net with the book's hyper-parameters; returns (final epoch loss,
 /// training accuracy).
@@ -129,7 +96,7 @@ fn training_allocates_nothing_after_the_first_step() {
     let mut trainer = Trainer::new(30, Adam::new(AdamParams::adamw(0.01, 0.01)), rng).unwrap();
     // (on the matrixmultiply engine: the `gemm` crate's engine allocates its own packing
     // buffers in the 300-row products of `predict` and `loss`, two per call — the engine's,
-    // not the layers', as in `tests/allocations.rs`)
+    // not the layers', as in `tests/suite/allocations.rs`)
     let steady = nnkern::with_gemm_engine(nnkern::GemmEngine::MatrixMultiply, || {
         trainer.epoch(&mut seq, x, &t).unwrap(); // first call: buffers are sized here
         seq.predict(x).unwrap();

@@ -3,7 +3,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
 use common::checks::{self, OUT_LAYOUTS};
 use common::tol::{self, assert_within};
@@ -108,7 +108,7 @@ fn large_batch_splits_rows_and_matches_small_batches() {
     }
 }
 
-/// Every activation against PyTorch's own float64 values (`tests/golden/activations_torch.py`
+/// Every activation against PyTorch's own float64 values (`tests/suite/golden/activations_torch.py`
 /// → `activations.txt`): forward and the derivative from the input, on x ∈ [−6, 6], in both
 /// types on every path, within `tol::GOLDEN_ACT_ROUNDINGS` of |y| (of |dy/dx|·(1 + |x|) for
 /// the derivative); the GELUs' scale adds |x|, the absolute error of PyTorch's ½x(1 + tanh u)

@@ -13,7 +13,7 @@ in the type), then converted to monomials in u (their magnitudes decay, so Horne
 well-conditioned), all in 80-digit arithmetic. The series is cut where the next eight
 Chebyshev coefficients are below 2^-57 (f64) or 2^-28 (f32) of V.
 
-Run: python3 tests/golden/normal_tail_fit.py   (needs mpmath)
+Run: python3 tests/suite/golden/normal_tail_fit.py   (needs mpmath)
 """
 import struct
 

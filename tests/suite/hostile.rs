@@ -4,8 +4,7 @@
 //! views, return at once) — never a panic, an abort or a hang. (Thread-count independence
 //! under every SIMD override is in `determinism.rs`; subnormal class weights in `losses.rs`.)
 
-#[path = "../examples/support/spiral.rs"]
-mod spiral;
+use crate::common::spiral;
 
 use nnkern::layers::{
     Adam, Affine, Layer, MatMul, Optimizer, Params, Rng, Sequential, Sgd, SoftmaxWithLoss, Trainer,

@@ -85,24 +85,24 @@ pub fn gemm_bound(k: usize, absdot: f64) -> (f64, f64) {
     ((k + 3) as f64, absdot)
 }
 
-/// Sigmoid: ≤ 2 ulp on every path (proven for every f32 input by `tests/accuracy.rs`), and
+/// Sigmoid: ≤ 2 ulp on every path (proven for every f32 input by `tests/suite/accuracy.rs`), and
 /// 1 ulp ≤ 2u relative: 4u, plus one u for the scalar reference formula's own rounding in f64.
 pub const SIGMOID_ROUNDINGS: f64 = 5.0;
 
-/// Tanh: ≤ 2 ulp on every path (`tests/accuracy.rs`), 1 ulp ≤ 2u relative: 4u.
+/// Tanh: ≤ 2 ulp on every path (`tests/suite/accuracy.rs`), 1 ulp ≤ 2u relative: 4u.
 pub const TANH_ROUNDINGS: f64 = 4.0;
 
 /// LeakyReLU: slope·x rounds once (1u), and so does the f64 reference's product (1u).
 pub const LEAKY_ROUNDINGS: f64 = 2.0;
 
-/// SiLU and the tanh GELU, y = x·σ(v): ≤ 3 ulp on every path (`tests/accuracy.rs`; 2.5 and 2
+/// SiLU and the tanh GELU, y = x·σ(v): ≤ 3 ulp on every path (`tests/suite/accuracy.rs`; 2.5 and 2
 /// where the path has FMA), 1 ulp ≤ 2u relative: 6u, plus the f64 reference's own (σ's
 /// exponential, sum and quotient, and the product: 4u). The GELU's gate argument adds an
 /// absolute error of its own (`checks::act_eval_error`).
 pub const GATE_ROUNDINGS: f64 = 10.0;
 
 /// The exact GELU, x·Φ(x): ≤ 2.5 ulp where the path has FMA and ≤ 4 on the others
-/// (`tests/accuracy.rs`), 1 ulp ≤ 2u relative: 8u, plus the f64 reference's own (erfc ≤ 1
+/// (`tests/suite/accuracy.rs`), 1 ulp ≤ 2u relative: 8u, plus the f64 reference's own (erfc ≤ 1
 /// ulp, the halving, the product: 4u; its argument's rounding is `checks::act_eval_error`).
 pub const GELU_ROUNDINGS: f64 = 12.0;
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
 use common::checks::{self, Case, Kind};
 use common::reference as r;

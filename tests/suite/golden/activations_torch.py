@@ -1,6 +1,6 @@
 """Golden values for the activations: PyTorch's own F.silu, F.gelu (exact) and F.gelu(approximate='tanh'),
 F.leaky_relu(0.01), F.sigmoid and F.tanh in float64, forward and the derivative (autograd with
-an upstream gradient of 1), written to `activations.txt` for `tests/rowwise.rs`
+an upstream gradient of 1), written to `activations.txt` for `tests/suite/rowwise.rs`
 (`activations_match_pytorch`).
 
 The inputs x_i = -6 + 12·i/240 for i ≤ 240 (the test makes the same values), where PyTorch's
@@ -8,7 +8,7 @@ float64 formulas are accurate (beyond, the GELUs' 1 + tanh u and 1 + erf cancel 
 tails).
 Each line: the function's name, then x, y and dy/dx triples.
 
-    pip install torch && python tests/golden/activations_torch.py
+    pip install torch && python tests/suite/golden/activations_torch.py
 """
 import pathlib
 

@@ -1,12 +1,12 @@
 """Golden values for the optimizers: three steps of PyTorch's own torch.optim.SGD, Adam and
 AdamW in float64 on fixed parameters and gradients, written to `optim.txt` for
-`tests/compose.rs` (`optimizers_match_pytorch`).
+`tests/suite/compose.rs` (`optimizers_match_pytorch`).
 
 p0[i] = sin(0.37·i + 0.1) and the k-th gradient g_k[i] = cos(0.71·i + k) for i < 37, k = 0, 1, 2
 (the test makes the same values). Each line: a configuration name, then the 37 parameters after
 the three steps.
 
-    pip install torch && python tests/golden/optim_torch.py
+    pip install torch && python tests/suite/golden/optim_torch.py
 """
 import math
 import pathlib

@@ -2,12 +2,12 @@
 //! hand and against central differences), inference mode, backward without dx, boxed and
 //! borrowed layers, the optimizers against their formulas (SGD with momentum, Nesterov and
 //! weight decay; Adam with an L2 term; AdamW) on every SIMD path and against PyTorch's own
-//! `torch.optim` (golden values from `tests/golden/optim_torch.py`), the initialisers' moments,
+//! `torch.optim` (golden values from `tests/suite/golden/optim_torch.py`), the initialisers' moments,
 //! and the row helpers (argmax, accuracy, gathering) against plain loops.
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
 use common::tol::{GRAD_STEP, OPTIM_ROUNDINGS, assert_grad, assert_within};
 use nnkern::layers::Rng;
@@ -131,7 +131,7 @@ impl Params<f64> for One {
 }
 
 /// Three steps of each optimizer against PyTorch's own `torch.optim` in float64
-/// (`tests/golden/optim_torch.py` → `optim.txt`), within `OPTIM_ROUNDINGS` per step on the
+/// (`tests/suite/golden/optim_torch.py` → `optim.txt`), within `OPTIM_ROUNDINGS` per step on the
 /// magnitudes each step rounds.
 #[test]
 fn optimizers_match_pytorch() {

@@ -4,7 +4,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read as the formulas they check
 
-mod common;
+use crate::common;
 
 use common::Rng;
 use common::tol::{GRAD_STEP, assert_grad};

@@ -19,9 +19,9 @@
 //! Where Φ(x) is subnormal, |x| times the smallest subnormal counts as its ulp, as for σ.
 //!
 //! Release mode only, and `#[ignore]`d by default (minutes of CPU):
-//! `cargo test --release --test accuracy -- --ignored --nocapture` (`.ci/run` runs it).
+//! `cargo test --release --test suite -- --ignored --nocapture accuracy::` (`.ci/run` runs it).
 
-mod common;
+use crate::common;
 
 use nnkern::{
     Activation, MatMut, MatRef, SimdPath, activation_forward, exp_forward, ln_1p_forward, ln_forward,
