@@ -1,7 +1,12 @@
 //! Double-double arithmetic (about 106 bits): the "better than f64" reference for the f64
-//! accuracy test. Error-free transformations (Knuth's TwoSum, FMA-based TwoProd); exp by
-//! range reduction to |r| ≤ ln2/2, a further division by 2⁸, a 20-term Taylor series and 8
-//! squarings.
+//! accuracy test. Error-free transformations (Knuth's TwoSum, FMA-based TwoProd).
+//!
+//! exp and ln are table-driven, since the accuracy run calls them 10⁸ times per function:
+//! eˣ = 2ⁿ·2^(j/64)·eʳ with |r| ≤ ln2/128 and eʳ's Taylor polynomial to r¹¹, ln m = ln c +
+//! 2·atanh((m − c)/(m + c)) with c the nearest multiple of 1/128 and an 8-term series. Their
+//! tables are built once by the slow, table-free forms kept below (`exp_small`, `ln_series`:
+//! Taylor after 8 halvings, and the atanh series at |s| ≤ 0.172), which the test
+//! `double_double_tables_match_the_series` also checks them against.
 
 #[derive(Clone, Copy, Debug)]
 pub struct DD(pub f64, pub f64);
@@ -60,10 +65,15 @@ impl DD {
     /// Multiplies by 2^k exactly (in two steps, so no intermediate overflows).
     pub fn ldexp(self, k: i32) -> DD {
         let h = k / 2;
-        let a = 2f64.powi(h);
-        let b = 2f64.powi(k - h);
+        let (a, b) = (pow2(h), pow2(k - h));
         DD(self.0 * a * b, self.1 * a * b)
     }
+}
+
+/// 2ᵏ for a k of the normal range, from its bits.
+fn pow2(k: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&k));
+    f64::from_bits(((k + 1023) as u64) << 52)
 }
 
 const LN2: DD = DD(std::f64::consts::LN_2, 2.319_046_813_846_299_6e-17);
@@ -84,7 +94,53 @@ fn exp_small(r: DD) -> DD {
     sum
 }
 
-/// eˣ to about 100 bits (0 below the subnormal range, ∞ above the finite range).
+/// The tables of exp and ln: 2^(j/64) for j < 64 (from `exp_small`), 1/k! for k ≤ 27,
+/// 1/(2j + 1) for j < 8, and ln(c/128) for c in 90..=182 (from `ln_series`).
+struct Tables {
+    pow2_64: [DD; 64],
+    inv_fact: [DD; 28],
+    inv_odd: [DD; 8],
+    ln_c: [DD; 93],
+}
+
+fn tables() -> &'static Tables {
+    static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut fact = 1.0;
+        Tables {
+            // 2^(j/64) = (e^(j·ln2/128))², the argument within exp_small's |r| ≤ 0.35
+            pow2_64: std::array::from_fn(|j| {
+                let h = exp_small(LN2.mul_f(j as f64 / 128.0));
+                h.mul(h)
+            }),
+            // k! is exact in f64 up to 22!, and 1/k! divides an exact product below
+            inv_fact: std::array::from_fn(|k| {
+                if k > 0 {
+                    fact *= k as f64;
+                }
+                if k <= 22 {
+                    DD::from(1.0).div_f(fact)
+                } else {
+                    // 23! and above: 1/22! divided on by the remaining factors
+                    (23..=k).fold(DD::from(1.0).div_f(1_124_000_727_777_607_680_000.0), |acc, i| {
+                        acc.div_f(i as f64)
+                    })
+                }
+            }),
+            inv_odd: std::array::from_fn(|j| DD::from(1.0).div_f((2 * j + 1) as f64)),
+            ln_c: std::array::from_fn(|i| ln_series(DD::from((i + 90) as f64 / 128.0))),
+        }
+    })
+}
+
+/// Σ coef[k]·rᵏ for k < len, by Horner in double-double.
+fn horner(coef: &[DD], r: DD) -> DD {
+    coef.iter().rev().fold(DD::from(0.0), |acc, &c| acc.mul(r).add(c))
+}
+
+/// eˣ to about 100 bits (0 below the subnormal range, ∞ above the finite range): x = (64n +
+/// j)·ln2/64 + r, |r| ≤ ln2/128 (the product with the double-double ln2 keeps r to 2⁻⁹⁷
+/// absolute), eʳ by its Taylor polynomial to r¹¹/11! (the next term is below 2⁻¹¹⁹).
 pub fn exp(x: f64) -> DD {
     if x.is_nan() {
         return DD::from(f64::NAN);
@@ -95,21 +151,19 @@ pub fn exp(x: f64) -> DD {
     if x < -746.0 {
         return DD::from(0.0);
     }
-    let n = (x / std::f64::consts::LN_2).round();
-    let r = DD::from(x).sub(LN2.mul_f(n));
-    exp_small(r).ldexp(n as i32)
+    let t = tables();
+    let k = (x * (64.0 / std::f64::consts::LN_2)).round();
+    let r = DD::from(x).sub(LN2.mul_f(k / 64.0));
+    let k = k as i32;
+    let (n, j) = (k.div_euclid(64), k.rem_euclid(64) as usize);
+    t.pow2_64[j].mul(horner(&t.inv_fact[..12], r)).ldexp(n)
 }
 
 /// eˣ − 1 to about 100 bits, also near 0.
 pub fn expm1(x: f64) -> DD {
     if x.abs() < 0.5 {
-        let mut term = DD::from(x);
-        let mut sum = DD::from(x);
-        for k in 2..=40 {
-            term = term.mul_f(x).div_f(k as f64);
-            sum = sum.add(term);
-        }
-        sum
+        // x·Σ xᵏ/(k+1)! to k = 26 (the next term is below 0.5²⁸/28! < 10⁻³⁸)
+        DD::from(x).mul(horner(&tables().inv_fact[1..], DD::from(x)))
     } else {
         exp(x).sub(DD::from(1.0))
     }
@@ -143,8 +197,11 @@ pub fn silu(x: f64) -> DD {
 /// σ of a double-double argument: σ(v.0) corrected to first order in v.1 (|v.1| ≤ 2⁻⁵³|v.0|,
 /// so the dropped term v.1²·σ″/2 is below 2⁻¹⁰⁰ relative).
 fn sigmoid_dd(v: DD) -> DD {
-    let s = sigmoid(v.0);
-    let sbar = sigmoid(-v.0);
+    // σ(v.0) and σ(−v.0) from one e = e^(−|v.0|): 1/(1 + e) and e/(1 + e)
+    let e = exp(-v.0.abs());
+    let near = DD::from(1.0).div(DD::from(1.0).add(e));
+    let far = e.mul(near);
+    let (s, sbar) = if v.0 >= 0.0 { (near, far) } else { (far, near) };
     s.add(s.mul(sbar).mul_f(v.1))
 }
 
@@ -239,11 +296,28 @@ pub fn tanh(x: f64) -> DD {
     if x < 0.0 { t.neg() } else { t }
 }
 
-/// ln v for a positive finite double-double v: v = 2ᵏ·m with m ∈ [√½, √2) (k from the
-/// leading part, the scaling exact), then ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172,
-/// summed in double-double until the terms fall below 10⁻³⁴ of s (s² ≤ 0.03: 24 terms); m − 1
-/// is exact, so the result keeps its relative precision near v = 1.
+/// ln v for a positive finite double-double v: v = 2ᵏ·m with m ∈ [√½, √2) as in
+/// `ln_series`, then c = the nearest multiple of 1/128 to m (exact), s = (m − c)/(m + c),
+/// |s| ≤ 0.0028, and ln m = ln c + 2·atanh(s) by 8 terms of the series (the next is below
+/// 10⁻⁴²). At c = 1 (ln c = 0) m − 1 is exact, so the result keeps its relative precision
+/// near v = 1; elsewhere |ln m| ≥ 0.0023 while |2·atanh(s)| ≤ 0.0056, under 2 bits lost.
 fn ln_dd(v: DD) -> DD {
+    let (m, k) = reduce(v);
+    let c = (m.0 * 128.0).round();
+    let cd = DD::from(c / 128.0);
+    let s = m.sub(cd).div(m.add(cd));
+    let t = tables();
+    let atanh = s.mul(horner(&t.inv_odd, s.mul(s)));
+    let ln_c = if c == 128.0 {
+        DD::from(0.0)
+    } else {
+        t.ln_c[c as usize - 90]
+    };
+    ln_c.add(atanh.mul_f(2.0)).add(LN2.mul_f(k as f64))
+}
+
+/// v = 2ᵏ·m with m ∈ [√½, √2) (k from the leading part, the scaling exact).
+fn reduce(v: DD) -> (DD, i32) {
     let (mut hi, mut k) = (v.0, 0_i32);
     let mut v = v;
     if hi < f64::MIN_POSITIVE {
@@ -257,16 +331,34 @@ fn ln_dd(v: DD) -> DD {
         m = m.ldexp(-1);
         k += 1;
     }
+    (m, k)
+}
+
+/// ln v for a positive finite double-double v, table-free (builds the table of `ln_dd`): v = 2ᵏ·m with m ∈ [√½, √2) (k from the
+/// leading part, the scaling exact), then ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172,
+/// summed in double-double until the terms fall below 10⁻³⁴ of s (s² ≤ 0.03: 24 terms); m − 1
+/// is exact, so the result keeps its relative precision near v = 1.
+fn ln_series(v: DD) -> DD {
+    let (m, k) = reduce(v);
     let one = DD::from(1.0);
     let s = m.sub(one).div(m.add(one));
-    let z = s.mul(s);
-    static INV_ODD: std::sync::OnceLock<Vec<DD>> = std::sync::OnceLock::new();
-    let inv_odd = INV_ODD.get_or_init(|| (0..24).map(|j| DD::from(1.0).div_f((2 * j + 1) as f64)).collect());
-    let mut sum = DD::from(0.0);
-    for &c in inv_odd.iter().rev() {
-        sum = sum.mul(z).add(c);
-    }
-    s.mul(sum).mul_f(2.0).add(LN2.mul_f(k as f64))
+    let inv_odd: Vec<DD> = (0..24).map(|j| one.div_f((2 * j + 1) as f64)).collect();
+    s.mul(horner(&inv_odd, s.mul(s)))
+        .mul_f(2.0)
+        .add(LN2.mul_f(k as f64))
+}
+
+/// eˣ for a finite x of the normal range without the tables (for the test of the tables): x
+/// = n·ln2 + r, |r| ≤ ln2/2, and `exp_small`.
+pub fn exp_by_squaring(x: f64) -> DD {
+    let n = (x / std::f64::consts::LN_2).round();
+    let r = DD::from(x).sub(LN2.mul_f(n));
+    exp_small(r).ldexp(n as i32)
+}
+
+/// ln x for a positive finite x without the tables (for the test of the tables).
+pub fn ln_by_series(x: f64) -> DD {
+    ln_series(DD::from(x))
 }
 
 /// ln x to about 100 bits: −∞ at ±0, NaN below 0, +∞ at +∞.
@@ -303,9 +395,10 @@ pub fn ln_1p(x: f64) -> DD {
     ln_dd(two_sum(1.0, x))
 }
 
-/// The error of `got` against the double-double `want`, in units of the f64 spacing at `want`
-/// (fractional, since `want` is not rounded); `None` when a special value is wrong.
-pub fn ulps(got: f64, want: DD, spacing: impl Fn(f64) -> f64) -> Option<f64> {
+/// The error of `got` against the double-double `want`, in units `unit` (the f64 spacing
+/// at `want`, fractional since `want` is not rounded, or what the test counts as one ulp
+/// there); `None` when a special value is wrong.
+pub fn ulps(got: f64, want: DD, unit: f64) -> Option<f64> {
     let w = want.0 + want.1;
     if w.is_nan() {
         return got.is_nan().then_some(0.0);
@@ -316,5 +409,5 @@ pub fn ulps(got: f64, want: DD, spacing: impl Fn(f64) -> f64) -> Option<f64> {
     if got.is_nan() {
         return None;
     }
-    Some(((got - want.0) - want.1).abs() / spacing(w))
+    Some(((got - want.0) - want.1).abs() / unit)
 }
