@@ -246,10 +246,11 @@ impl<T, R> Default for Block<T, R> {
 
 /// For each path, the worst error of `kernel` over the inputs `x` (one row) against their
 /// references `want`, in units `unit` (one per input), with the input where it occurs. Two
-/// passes per path, since this runs 2³² times per function: `fast`, a plain quotient that
-/// the compiler vectorizes (NaN or ∞ wherever a special value is involved), then `exact`
+/// passes per path, since this runs 2³² times per function: `fast`, a plain quotient without
+/// the special-value branches (NaN or ∞ wherever a special value is involved), then `exact`
 /// (which judges special values: `None` when one is wrong) wherever `fast` gave no finite
-/// figure.
+/// figure. (Measured on f32 exp: 88 s against 105 s for one fold calling `exact` on every
+/// element.)
 fn worst_per_path<T: nnkern::Float, R>(
     paths: &[SimdPath],
     kernel: Kernel<T>,
