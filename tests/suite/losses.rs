@@ -110,29 +110,35 @@ fn sce_option_grid<T: Float>() {
 }
 both_types!(softmax_cross_entropy_every_option_combination, sce_option_grid);
 
-/// Class-index targets with every class count up to 17 (the fused kernel takes rows of at most
-/// 16 classes a lane per row, padded to 1–4, 8, 10, 12 or 16 columns) and batches that do and do
-/// not fill its 16-row groups, the options cycling.
+/// Every target kind with every class count up to 17 (the kernels take rows of at most 16
+/// classes a lane per row, padded to 1–4, 8, 10, 12 or 16 columns) and batches that do and do
+/// not fill their 16-row groups, the options and layouts cycling.
 fn sce_short_rows<T: Float>() {
     let mut rng = Rng::new(22);
     let mut i = 0;
     for c in 1..=17 {
         for n in [1, 16, 37] {
-            i += 1;
-            checks::sce::<T>(
-                &mut rng,
-                &Case {
-                    n,
-                    c,
-                    kind: Kind::Classes,
-                    red: i % 3,
-                    weighted: i % 2 == 1,
-                    tiny_weights: false,
-                    ignore: (i / 2) % 3,
-                    eps: [0.0, 0.1, 1.0][(i / 3) % 3],
-                    layout: LAYOUTS[(i / 5) % 3],
-                },
-            );
+            for kind in [Kind::Classes, Kind::Soft, Kind::OneHot] {
+                i += 1;
+                checks::sce::<T>(
+                    &mut rng,
+                    &Case {
+                        n,
+                        c,
+                        kind,
+                        red: i % 3,
+                        weighted: (i / 3) % 2 == 1,
+                        tiny_weights: false,
+                        ignore: if matches!(kind, Kind::Classes) {
+                            (i / 2) % 3
+                        } else {
+                            0
+                        },
+                        eps: [0.0, 0.1, 1.0][(i / 4) % 3],
+                        layout: LAYOUTS[(i / 5) % 3],
+                    },
+                );
+            }
         }
     }
 }

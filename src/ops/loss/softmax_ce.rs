@@ -479,14 +479,12 @@ pub fn softmax_cross_entropy_forward<T: Float>(
         None => &mut [],
     };
     let path = Isa::current();
-    if let Targets::Classes(labels) = targets
-        && lane_rows(&targets, &logits)
-    {
+    if lane_rows(&logits) {
         let block = |r0: usize, r1: usize, ls: &mut [T], lse: &mut [T]| {
             let k = LaneRows {
                 p: &p,
                 logits,
-                labels,
+                targets,
                 dloss: &[],
                 r0,
                 rows: r1 - r0,
@@ -572,15 +570,13 @@ pub fn softmax_cross_entropy_backward<T: Float>(
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
     let path = Isa::current();
-    if let Targets::Classes(labels) = targets
-        && lane_rows(&targets, &logits)
-    {
+    if lane_rows(&logits) {
         crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
             let rows = blk.rows();
             let k = LaneRows {
                 p: &p,
                 logits,
-                labels,
+                targets,
                 dloss,
                 r0,
                 rows,
@@ -774,14 +770,12 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
     #[inline(always)]
     fn run<M: Math>(mut self) -> f64 {
         let p = self.p;
-        if let Targets::Classes(labels) = self.targets
-            && lane_rows(&self.targets, &self.logits)
-        {
+        if lane_rows(&self.logits) {
             let rows = self.blk.rows();
             return LaneRows {
                 p,
                 logits: self.logits,
-                labels,
+                targets: self.targets,
                 dloss: self.dloss,
                 r0: self.r0,
                 rows,
