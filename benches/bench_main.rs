@@ -9,6 +9,7 @@ criterion::criterion_main!(
     benchmarks::linear::benches,
     benchmarks::rowwise::benches,
     benchmarks::loss::benches,
+    benchmarks::threads::benches,
     benchmarks::training::benches,
     benchmarks::digits::benches
 );

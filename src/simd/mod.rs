@@ -760,15 +760,22 @@ pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T
         M::map2(op, &ca[..n], &cb[..n], out);
         let full = n / ACC * ACC;
         for c in out[..full].chunks_exact(ACC) {
-            for i in 0..ACC {
-                acc[i] += c[i];
-            }
+            add_lanes(&mut acc, c);
         }
         for (i, &v) in out[full..].iter().enumerate() {
             acc[i] += v;
         }
     }
     combine(acc)
+}
+
+/// acc[i] += c[i] for the 16 accumulators, written as a whole-array add so that it stays in
+/// vector registers (an indexed loop over `chunks_exact` was left as 16 scalar adds through
+/// memory).
+#[inline(always)]
+fn add_lanes<T: Float>(acc: &mut [T; ACC], c: &[T]) {
+    let c: &[T; ACC] = c.try_into().expect("a chunk of ACC elements");
+    *acc = std::array::from_fn(|i| acc[i] + c[i]);
 }
 
 /// Σ a·b, in 16 interleaved partial sums.

@@ -1,0 +1,198 @@
+//! Small calls on a 1-thread and a 2-thread pool, side by side in one group (`small_calls`,
+//! functions `{kernel}/{shape}`, parameter `1t` or `2t`): the check that a call too small to
+//! gain from a second thread runs on the caller and costs no more on two threads than on one.
+//! Each kernel at the shapes of its other groups' small rows, plus the smallest shapes that
+//! are cut into two blocks (the first that two threads share).
+
+use super::{config, values};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use nnkern::{
+    Activation, BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Targets, affine_forward,
+    bce_with_logits, cross_entropy_backward, cross_entropy_forward, relu_forward, sigmoid_backward,
+    sigmoid_forward, softmax_cross_entropy, softmax_forward,
+};
+
+type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
+
+/// A named call with its own buffers, run many times.
+type Call = (String, u64, Box<dyn FnMut() + Send>);
+
+/// Rows of probabilities: each row a softmax of seeded values.
+fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
+    let mut q = values(n * k, seed, -2.0, 2.0);
+    for row in q.chunks_mut(k) {
+        row.iter_mut().for_each(|v| *v = v.exp());
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    q
+}
+
+fn calls() -> Vec<Call> {
+    let mut out: Vec<Call> = Vec::new();
+    // elementwise, from the costliest per element (sigmoid) to the cheapest (ReLU, the
+    // sigmoid's backward): one block (4096, 32 768 elements) and the first two-block length
+    for len in [4096, 32_768, 65_536] {
+        let fwd: [(&str, Fwd); 2] = [
+            ("sigmoid_forward", sigmoid_forward),
+            ("relu_forward", relu_forward),
+        ];
+        for (name, f) in fwd {
+            let x = values(len, 1, -10.0, 10.0);
+            let mut y = vec![0.0_f32; len];
+            out.push((
+                format!("{name}/{len}"),
+                len as u64,
+                Box::new(move || {
+                    f(
+                        MatRef::from_row_major(&x, 1, len).unwrap(),
+                        MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ));
+        }
+        let (y, dy) = (values(len, 2, 0.0, 1.0), values(len, 3, -1.0, 1.0));
+        let mut dx = vec![0.0_f32; len];
+        out.push((
+            format!("sigmoid_backward/{len}"),
+            len as u64,
+            Box::new(move || {
+                sigmoid_backward(
+                    MatRef::from_row_major(&y, 1, len).unwrap(),
+                    MatRef::from_row_major(&dy, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut dx, 1, len).unwrap(),
+                )
+                .unwrap()
+            }),
+        ));
+    }
+    for (n, k) in [(100, 3), (4096, 10)] {
+        let id = format!("{n}x{k}");
+        let elems = (n * k) as u64;
+        let x = values(n * k, 4, -5.0, 5.0);
+        let mut y = vec![0.0_f32; n * k];
+        {
+            let x = x.clone();
+            out.push((
+                format!("softmax_forward/{id}"),
+                elems,
+                Box::new(move || {
+                    softmax_forward(
+                        MatRef::from_row_major(&x, n, k).unwrap(),
+                        MatMut::from_row_major(&mut y, n, k).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ));
+        }
+        let labels: Vec<usize> = (0..n).map(|i| (i * 7919) % k).collect();
+        let q = prob_rows(n, k, 7);
+        for probs in [false, true] {
+            let (x, labels, q) = (x.clone(), labels.clone(), q.clone());
+            let mut d = vec![0.0_f32; n * k];
+            let name = if probs { "sce_fused_probs" } else { "sce_fused" };
+            out.push((
+                format!("{name}/{id}"),
+                elems,
+                Box::new(move || {
+                    let targets = if probs {
+                        Targets::Probs(MatRef::from_row_major(&q, n, k).unwrap())
+                    } else {
+                        Targets::Classes(&labels)
+                    };
+                    let mut loss = [0.0_f32];
+                    softmax_cross_entropy(
+                        MatRef::from_row_major(&x, n, k).unwrap(),
+                        targets,
+                        &CrossEntropyOptions::default(),
+                        &[1.0],
+                        &mut loss,
+                        MatMut::from_row_major(&mut d, n, k).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ));
+        }
+        {
+            let (p, q) = (prob_rows(n, k, 8), q.clone());
+            let mut dp = vec![0.0_f32; n * k];
+            out.push((
+                format!("ce_probs_fwd_bwd/{id}"),
+                elems,
+                Box::new(move || {
+                    let pv = MatRef::from_row_major(&p, n, k).unwrap();
+                    let targets = Targets::Probs(MatRef::from_row_major(&q, n, k).unwrap());
+                    let mut loss = [0.0_f32];
+                    cross_entropy_forward(pv, targets, Reduction::Mean, &mut loss).unwrap();
+                    let dpm = MatMut::from_row_major(&mut dp, n, k).unwrap();
+                    cross_entropy_backward(pv, targets, Reduction::Mean, &[1.0], dpm).unwrap()
+                }),
+            ));
+        }
+        {
+            let x = x.clone();
+            let t: Vec<f32> = values(n * k, 6, 0.0, 1.0).iter().map(|v| v.round()).collect();
+            let mut d = vec![0.0_f32; n * k];
+            out.push((
+                format!("bce_fused/{id}"),
+                elems,
+                Box::new(move || {
+                    let mut loss = [0.0_f32];
+                    bce_with_logits(
+                        MatRef::from_row_major(&x, n, k).unwrap(),
+                        MatRef::from_row_major(&t, n, k).unwrap(),
+                        &BceOptions::default(),
+                        &[1.0],
+                        &mut loss,
+                        MatMut::from_row_major(&mut d, n, k).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ));
+        }
+    }
+    // the book's spiral layer (300×2·2×10) and a small hidden layer (100×50·50×100)
+    for (n, d, h) in [(300, 2, 10), (100, 50, 100)] {
+        let (x, w, b) = (
+            values(n * d, 1, -1.0, 1.0),
+            values(d * h, 2, -0.1, 0.1),
+            values(h, 3, -0.1, 0.1),
+        );
+        let mut y = vec![0.0_f32; n * h];
+        out.push((
+            format!("affine_sigmoid_forward/{n}x{d}x{h}"),
+            (2 * n * d * h) as u64,
+            Box::new(move || {
+                affine_forward(
+                    MatRef::from_row_major(&x, n, d).unwrap(),
+                    MatRef::from_row_major(&w, d, h).unwrap(),
+                    &b,
+                    Activation::Sigmoid,
+                    MatMut::from_row_major(&mut y, n, h).unwrap(),
+                )
+                .unwrap()
+            }),
+        ));
+    }
+    out
+}
+
+fn small_calls(c: &mut Criterion) {
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
+        .into_iter()
+        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap()))
+        .collect();
+    let mut g = c.benchmark_group("small_calls");
+    for (name, elems, mut f) in calls() {
+        g.throughput(Throughput::Elements(elems));
+        for (t, pool) in &pools {
+            g.bench_function(BenchmarkId::new(&name, format!("{t}t")), |b| {
+                pool.install(|| b.iter(&mut f))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = config(); targets = small_calls }
