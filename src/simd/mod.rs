@@ -716,9 +716,7 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
     let mut acc = [T::ZERO; ACC];
     let full = x.len() / ACC * ACC;
     for c in x[..full].chunks_exact(ACC) {
-        for i in 0..ACC {
-            acc[i] += c[i];
-        }
+        add_lanes(&mut acc, c);
     }
     for (i, &v) in x[full..].iter().enumerate() {
         acc[i] += v;

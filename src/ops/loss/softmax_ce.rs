@@ -394,10 +394,11 @@ fn row_grad<M: Math, T: Float>(
             d[t] = g * ((e_t * a - p.spread * p.w(t)) - kw);
         }
         Targets::Probs(_) => {
-            // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C)
+            // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C); without
+            // weights B = (1−ε)·Σq + C·(ε/C), one plain sum over the targets
             let (keep, spread) = (p.keep, p.spread);
             let b = match p.weight {
-                None => simd::map2_sum::<M, T, _>(ProbCoef { keep, spread }, d, q),
+                None => keep * simd::sum(&q[..d.len()]) + spread * T::from_usize(d.len()),
                 Some(w) => sum_terms(d, q, w, |_, qc, wc| wc * (keep * qc + spread)),
             };
             let a = b * st.inv;
