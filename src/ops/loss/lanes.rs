@@ -122,13 +122,7 @@ impl<T: Float> LaneRows<'_, '_, T> {
                         prob_group::<T, M, W>(&x, &a, &g, &mut e, self.d.is_some())
                     } else {
                         saved_exps::<T, M, W>(&x, &sl, &mut e);
-                        let mut b = [T::ZERO; LANES];
-                        unrolled!(W, |j| {
-                            for k in 0..LANES {
-                                b[k] += a[j][k];
-                            }
-                        });
-                        prob_grad(&a, &g, &b, &mut e);
+                        prob_grad(&a, &g, &coef_sum(&a), &mut e);
                         ([T::ZERO; LANES], [T::ZERO; LANES])
                     }
                 }
@@ -417,11 +411,10 @@ fn prob_group<T: Float, M: Math, const W: usize>(
     grad: bool,
 ) -> ([T; LANES], [T; LANES]) {
     let (m, l1, inv) = lane_lse::<T, M, W>(x, e);
-    let (mut l, mut b, mut lse) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+    let (mut l, mut b, mut lse) = ([T::ZERO; LANES], coef_sum(a), [T::ZERO; LANES]);
     unrolled!(W, |j| {
         for k in 0..LANES {
             let ak = a[j][k];
-            b[k] += ak;
             let nlp = (m[k] - x[j][k]) + l1[k];
             l[k] += if ak != T::ZERO { ak * nlp } else { T::ZERO };
         }
@@ -436,6 +429,19 @@ fn prob_group<T: Float, M: Math, const W: usize>(
         prob_grad(a, g, &b, e);
     }
     (l, lse)
+}
+
+/// Σ_c a_c per lane, over the columns in order (0 past C): the gradient's B.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
+fn coef_sum<T: Float, const W: usize>(a: &[[T; LANES]; W]) -> [T; LANES] {
+    let mut b = [T::ZERO; LANES];
+    unrolled!(W, |j| {
+        for k in 0..LANES {
+            b[k] += a[j][k];
+        }
+    });
+    b
 }
 
 /// The gradient g·(e_c·b − a_c) of probability-target lanes into `e` (which holds e_c),
