@@ -9,7 +9,7 @@ pub(crate) mod sealed {
 
     /// Per-type hooks that only the crate may implement and call. Being unnameable outside the
     /// crate, it seals [`Float`](super::Float) to `f32` and `f64`.
-    pub trait Sealed: Copy + crate::simd::SimdFloat {
+    pub trait Sealed: Copy + crate::simd::SimdFloat + crate::entry::Entry {
         /// The calling thread's reused scratch for packing a GEMM operand (see
         /// `gemm::with_pack_buf`).
         fn pack_buf(_: Internal) -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;

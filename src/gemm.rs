@@ -200,6 +200,17 @@ impl_gemm_raw!(f64, matrixmultiply::dgemm);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) -> Result<()> {
+    T::gemm(Internal, alpha, a, b, beta, c)
+}
+
+/// [`gemm`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn gemm_impl<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<()> {
     const OP: &str = "gemm";
     if b.rows() != a.cols() {
         return Err(Error::new(

@@ -118,6 +118,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod entry;
 mod error;
 mod float;
 mod gemm;

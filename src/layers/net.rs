@@ -11,7 +11,7 @@ use crate::ops::loss::{Targets, check_targets};
 use crate::ops::select::gather_rows;
 use crate::ops::two_layer::{self, MAX_WIDTH};
 use crate::ops::{check_shape, reserve, scratch_len};
-use crate::simd::{Isa, dispatch};
+use crate::simd::Isa;
 
 /// A classifier a [`Trainer`] can train: a parameter set with a training step (forward, loss
 /// against class labels, backward, optimizer step) and an inference-mode prediction.
@@ -226,7 +226,7 @@ impl<T: Float> TwoLayerNet<T> {
         check_shape(OP, "x", (n, x.cols()), (n, d), "N × the input width")?;
         check_targets(OP, &Targets::<T>::Classes(t), n, c, None)?;
         let (hid, out) = (&mut self.hidden, &mut self.out);
-        let loss = dispatch(
+        let loss = two_layer::run_step(
             Isa::current(),
             two_layer::Step {
                 x,

@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Isa, Kernel, Math, dispatch};
+use crate::simd::{Internal, Isa, Kernel, Math, dispatch};
 use std::marker::PhantomData;
 
 /// y = act(x·W + b), the dense layer.
@@ -43,6 +43,17 @@ use std::marker::PhantomData;
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn affine_forward<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: &[T],
+    act: Activation,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    T::affine_forward(Internal, x, w, b, act, y)
+}
+
+/// [`affine_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn affine_forward_impl<T: Float>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     b: &[T],
@@ -147,6 +158,18 @@ fn forward_checked<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn affine_forward_with_z<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: &[T],
+    act: Activation,
+    z: MatMut<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    T::affine_forward_with_z(Internal, x, w, b, act, z, y)
+}
+
+/// [`affine_forward_with_z`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn affine_forward_with_z_impl<T: Float>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     b: &[T],
@@ -274,9 +297,24 @@ pub fn affine_backward<'s, T: Float>(
     accum: Accum,
     ws: &mut Workspace<T>,
 ) -> Result<()> {
+    T::affine_backward(Internal, x, w, saved.into(), dy, act, grads, accum, ws)
+}
+
+/// [`affine_backward`]'s body: compiled once per element type, in this crate (see
+/// `crate::entry`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn affine_backward_impl<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    saved: Saved<'_, T>,
+    dy: MatRef<'_, T>,
+    act: Activation,
+    grads: AffineGrads<'_, T>,
+    accum: Accum,
+    ws: &mut Workspace<T>,
+) -> Result<()> {
     const OP: &str = "affine_backward";
     let AffineGrads { dx, dw, db } = grads;
-    let saved = saved.into();
     let y = *saved.mat();
     act.check(OP, "act")?;
     check_backward(OP, &x, &w, &dy, &dx, &dw)?;

@@ -5,6 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::gemm::gemm_checked;
 use crate::mat::{MatMut, MatRef};
+use crate::simd::Internal;
 
 /// Checks x: N×D against w: D×H, naming `w` when they disagree.
 pub(crate) fn check_xw<T: Float>(op: &'static str, x: &MatRef<'_, T>, w: &MatRef<'_, T>) -> Result<()> {
@@ -45,6 +46,15 @@ pub(crate) fn check_xw<T: Float>(op: &'static str, x: &MatRef<'_, T>, w: &MatRef
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn matmul_forward<T: Float>(x: MatRef<'_, T>, w: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::matmul_forward(Internal, x, w, y)
+}
+
+/// [`matmul_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn matmul_forward_impl<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
     const OP: &str = "matmul_forward";
     check_xw(OP, &x, &w)?;
     check_shape(OP, "y", dims_mut(&y), (x.rows(), w.cols()), "x.rows × w.cols")?;
@@ -118,6 +128,18 @@ pub(crate) fn backward_products<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn matmul_backward<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    dy: MatRef<'_, T>,
+    dx: Option<MatMut<'_, T>>,
+    dw: MatMut<'_, T>,
+    accum: Accum,
+) -> Result<()> {
+    T::matmul_backward(Internal, x, w, dy, dx, dw, accum)
+}
+
+/// [`matmul_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn matmul_backward_impl<T: Float>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     dy: MatRef<'_, T>,

@@ -8,7 +8,7 @@
 use super::check_len;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
-use crate::simd::{Isa, Kernel, Math, dispatch};
+use crate::simd::{Internal, Isa, Kernel, Math, dispatch};
 
 /// Elements per unrolled chunk: one AVX-512 register of f32.
 const CHUNK: usize = 16;
@@ -31,6 +31,11 @@ const CHUNK: usize = 16;
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn sgd_update<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
+    T::sgd_update(Internal, params, grads, lr)
+}
+
+/// [`sgd_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_update_impl<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
     check_len("sgd_update", "grads", grads.len(), params.len(), "params.len")?;
     check_lr("sgd_update", lr)?;
     for (p, &g) in params.iter_mut().zip(grads) {
@@ -107,6 +112,16 @@ pub fn sgd_momentum_update<T: Float>(
     velocity: &mut [T],
     hp: &SgdParams<T>,
 ) -> Result<()> {
+    T::sgd_momentum_update(Internal, params, grads, velocity, hp)
+}
+
+/// [`sgd_momentum_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_momentum_update_impl<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    velocity: &mut [T],
+    hp: &SgdParams<T>,
+) -> Result<()> {
     const OP: &str = "sgd_momentum_update";
     let n = params.len();
     check_len(OP, "grads", grads.len(), n, "params.len")?;
@@ -121,6 +136,11 @@ pub fn sgd_momentum_update<T: Float>(
 /// [`sgd_momentum_update`] without its checks, on `isa`'s path: for callers that checked the
 /// lengths (the velocity's only when μ ≠ 0) and the hyper-parameters once for many tensors.
 pub(crate) fn sgd_apply<T: Float>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
+    T::sgd_apply(Internal, isa, p, g, b, hp)
+}
+
+/// [`sgd_apply`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_apply_impl<T: Float>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
     dispatch(isa, SgdKernel { p, g, b, hp: *hp });
 }
 
@@ -274,6 +294,18 @@ pub fn adam_update<T: Float>(
     step: u32,
     hp: &AdamParams<T>,
 ) -> Result<()> {
+    T::adam_update(Internal, params, grads, m, v, step, hp)
+}
+
+/// [`adam_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn adam_update_impl<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    step: u32,
+    hp: &AdamParams<T>,
+) -> Result<()> {
     const OP: &str = "adam_update";
     let n = params.len();
     check_len(OP, "grads", grads.len(), n, "params.len")?;
@@ -295,6 +327,18 @@ pub fn adam_update<T: Float>(
 /// [`adam_update`] without its checks, on `isa`'s path, with the step's constants computed
 /// once ([`AdamConsts::new`]) for many tensors.
 pub(crate) fn adam_apply<T: Float>(
+    isa: Isa,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    k: &AdamConsts<T>,
+) {
+    T::adam_apply(Internal, isa, p, g, m, v, k)
+}
+
+/// [`adam_apply`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn adam_apply_impl<T: Float>(
     isa: Isa,
     p: &mut [T],
     g: &[T],

@@ -5,6 +5,7 @@ use super::{check_has_cols, check_len, check_shape};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::simd::Internal;
 
 /// out\[i\] = the column of row i's largest element (the first one on ties), for an N×C view
 /// of any strides; as PyTorch's `argmax(dim=1)`, a NaN counts as larger than every number
@@ -27,6 +28,11 @@ use crate::mat::{MatMut, MatRef};
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn argmax_rows<T: Float>(x: MatRef<'_, T>, out: &mut [usize]) -> Result<()> {
+    T::argmax_rows(Internal, x, out)
+}
+
+/// [`argmax_rows`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn argmax_rows_impl<T: Float>(x: MatRef<'_, T>, out: &mut [usize]) -> Result<()> {
     const OP: &str = "argmax_rows";
     check_len(OP, "out", out.len(), x.rows(), "x.rows")?;
     check_has_cols(OP, "x", x.cols())?;
@@ -70,6 +76,11 @@ fn argmax<T: Float>(row: impl Iterator<Item = T>) -> usize {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn accuracy<T: Float>(scores: MatRef<'_, T>, labels: &[usize]) -> Result<f64> {
+    T::accuracy(Internal, scores, labels)
+}
+
+/// [`accuracy`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn accuracy_impl<T: Float>(scores: MatRef<'_, T>, labels: &[usize]) -> Result<f64> {
     const OP: &str = "accuracy";
     check_len(OP, "labels", labels.len(), scores.rows(), "scores.rows")?;
     check_has_cols(OP, "scores", scores.cols())?;
@@ -99,7 +110,16 @@ pub fn accuracy<T: Float>(scores: MatRef<'_, T>, labels: &[usize]) -> Result<f64
 /// assert_eq!(buf, [5.0, 6.0, 1.0, 2.0]);
 /// # Ok::<(), nnkern::Error>(())
 /// ```
-pub fn gather_rows<T: Float>(x: MatRef<'_, T>, idx: &[usize], mut out: MatMut<'_, T>) -> Result<()> {
+pub fn gather_rows<T: Float>(x: MatRef<'_, T>, idx: &[usize], out: MatMut<'_, T>) -> Result<()> {
+    T::gather_rows(Internal, x, idx, out)
+}
+
+/// [`gather_rows`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn gather_rows_impl<T: Float>(
+    x: MatRef<'_, T>,
+    idx: &[usize],
+    mut out: MatMut<'_, T>,
+) -> Result<()> {
     const OP: &str = "gather_rows";
     check_shape(
         OP,

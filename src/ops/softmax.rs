@@ -4,7 +4,7 @@ use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, 
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{self, Exp, ExpNonPos, Isa, Kernel, Math, dispatch};
+use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -267,6 +267,11 @@ fn check_row_backward<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::softmax_forward(Internal, x, y)
+}
+
+/// [`softmax_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     softmax_named("softmax_forward", x, y, &SoftmaxOptions::default())
 }
 
@@ -290,6 +295,15 @@ pub fn softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_forward_with<T: Float>(
+    x: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+    opts: &SoftmaxOptions,
+) -> Result<()> {
+    T::softmax_forward_with(Internal, x, y, opts)
+}
+
+/// [`softmax_forward_with`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_forward_with_impl<T: Float>(
     x: MatRef<'_, T>,
     y: MatMut<'_, T>,
     opts: &SoftmaxOptions,
@@ -335,6 +349,15 @@ fn softmax_named<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
+    T::softmax_backward(Internal, y, dy, dx)
+}
+
+/// [`softmax_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_backward_impl<T: Float>(
+    y: MatRef<'_, T>,
+    dy: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<()> {
     check_row_backward("softmax_backward", &y, &dy, &dx)?;
     run_rows(RowOp::SoftmaxBackward, y, dy, dx);
     Ok(())
@@ -361,6 +384,11 @@ pub fn softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMu
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn log_softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::log_softmax_forward(Internal, x, y)
+}
+
+/// [`log_softmax_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn log_softmax_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     check_row_op("log_softmax_forward", &x, &y)?;
     run_rows(RowOp::LogSoftmax, x, x, y);
     Ok(())
@@ -391,6 +419,15 @@ pub fn log_softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Resu
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn log_softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
+    T::log_softmax_backward(Internal, y, dy, dx)
+}
+
+/// [`log_softmax_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn log_softmax_backward_impl<T: Float>(
+    y: MatRef<'_, T>,
+    dy: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<()> {
     check_row_backward("log_softmax_backward", &y, &dy, &dx)?;
     run_rows(RowOp::LogSoftmaxBackward, y, dy, dx);
     Ok(())

@@ -16,7 +16,7 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Exp, Isa, Ln, Ln1p, Math, dispatch};
+use crate::simd::{Exp, Internal, Isa, Ln, Ln1p, Math, dispatch};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
@@ -507,7 +507,18 @@ pub fn activation_backward<'a, T: Float>(
     backward_named("activation_backward", act, saved.into(), dy, dx)
 }
 
+/// Every activation's forward: [`forward_named_impl`], compiled once per element type in this
+/// crate (see `crate::entry`).
 fn forward_named<T: Float>(
+    op: &'static str,
+    act: Activation,
+    x: MatRef<'_, T>,
+    y: MatMut<'_, T>,
+) -> Result<()> {
+    T::activation_forward_named(Internal, op, act, x, y)
+}
+
+pub(crate) fn forward_named_impl<T: Float>(
     op: &'static str,
     act: Activation,
     x: MatRef<'_, T>,
@@ -531,7 +542,19 @@ fn forward_named<T: Float>(
     Ok(())
 }
 
+/// Every activation's backward: [`backward_named_impl`], compiled once per element type in
+/// this crate (see `crate::entry`).
 fn backward_named<T: Float>(
+    op: &'static str,
+    act: Activation,
+    saved: Saved<'_, T>,
+    dy: MatRef<'_, T>,
+    dx: MatMut<'_, T>,
+) -> Result<()> {
+    T::activation_backward_named(Internal, op, act, saved, dy, dx)
+}
+
+pub(crate) fn backward_named_impl<T: Float>(
     op: &'static str,
     act: Activation,
     saved: Saved<'_, T>,
@@ -664,6 +687,11 @@ activation_pair!(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::exp_forward(Internal, x, y)
+}
+
+/// [`exp_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn exp_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("exp_forward", Exp, x, y)
 }
 
@@ -690,6 +718,11 @@ pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::ln_forward(Internal, x, y)
+}
+
+/// [`ln_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn ln_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("ln_forward", Ln, x, y)
 }
 
@@ -716,6 +749,11 @@ pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn ln_1p_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+    T::ln_1p_forward(Internal, x, y)
+}
+
+/// [`ln_1p_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn ln_1p_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("ln_1p_forward", Ln1p, x, y)
 }
 

@@ -8,7 +8,7 @@ use crate::ops::{
     Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
 };
 use crate::par::{map_blocks, rows_per_block};
-use crate::simd::{ExpNonPos, Isa, Kernel, Math, dispatch, ln_1p_unit};
+use crate::simd::{ExpNonPos, Internal, Isa, Kernel, Math, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
 /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`.
@@ -410,6 +410,16 @@ pub fn bce_with_logits_forward<T: Float>(
     opts: &BceOptions<'_, T>,
     loss: &mut [T],
 ) -> Result<()> {
+    T::bce_with_logits_forward(Internal, logits, targets, opts, loss)
+}
+
+/// [`bce_with_logits_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_forward_impl<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    loss: &mut [T],
+) -> Result<()> {
     let k = Bce {
         logits,
         targets,
@@ -461,6 +471,17 @@ pub fn bce_with_logits_backward<T: Float>(
     dloss: &[T],
     dlogits: MatMut<'_, T>,
 ) -> Result<()> {
+    T::bce_with_logits_backward(Internal, logits, targets, opts, dloss, dlogits)
+}
+
+/// [`bce_with_logits_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_backward_impl<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    dloss: &[T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
     let k = Bce {
         logits,
         targets,
@@ -504,6 +525,18 @@ pub fn bce_with_logits_backward<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn bce_with_logits<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: MatRef<'_, T>,
+    opts: &BceOptions<'_, T>,
+    dloss: &[T],
+    loss: &mut [T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    T::bce_with_logits(Internal, logits, targets, opts, dloss, loss, dlogits)
+}
+
+/// [`bce_with_logits`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_impl<T: Float>(
     logits: MatRef<'_, T>,
     targets: MatRef<'_, T>,
     opts: &BceOptions<'_, T>,

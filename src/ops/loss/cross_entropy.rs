@@ -10,7 +10,7 @@ use crate::ops::{
     row_of,
 };
 use crate::par::rows_per_block;
-use crate::simd::{self, BinaryOp, Isa, Kernel, Math, dispatch, lane::Lane, math};
+use crate::simd::{self, BinaryOp, Internal, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
 /// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (NaN targets
 /// stay NaN).
@@ -118,6 +118,16 @@ pub fn cross_entropy_forward<T: Float>(
     reduction: Reduction,
     loss: &mut [T],
 ) -> Result<()> {
+    T::cross_entropy_forward(Internal, probs, targets, reduction, loss)
+}
+
+/// [`cross_entropy_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn cross_entropy_forward_impl<T: Float>(
+    probs: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    reduction: Reduction,
+    loss: &mut [T],
+) -> Result<()> {
     const OP: &str = "cross_entropy_forward";
     let (n, c) = dims(&probs);
     check_has_cols(OP, "probs", c)?;
@@ -176,6 +186,17 @@ pub fn cross_entropy_forward<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn cross_entropy_backward<T: Float>(
+    probs: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    reduction: Reduction,
+    dloss: &[T],
+    dprobs: MatMut<'_, T>,
+) -> Result<()> {
+    T::cross_entropy_backward(Internal, probs, targets, reduction, dloss, dprobs)
+}
+
+/// [`cross_entropy_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn cross_entropy_backward_impl<T: Float>(
     probs: MatRef<'_, T>,
     targets: Targets<'_, T>,
     reduction: Reduction,

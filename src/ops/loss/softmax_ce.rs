@@ -467,6 +467,17 @@ pub fn softmax_cross_entropy_forward<T: Float>(
     loss: &mut [T],
     lse: Option<&mut [T]>,
 ) -> Result<()> {
+    T::softmax_cross_entropy_forward(Internal, logits, targets, opts, loss, lse)
+}
+
+/// [`softmax_cross_entropy_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    loss: &mut [T],
+    lse: Option<&mut [T]>,
+) -> Result<()> {
     const OP: &str = "softmax_cross_entropy_forward";
     let mut scaled = Vec::new();
     let p = plan(OP, &logits, &targets, opts, &mut scaled)?;
@@ -555,6 +566,18 @@ pub fn softmax_cross_entropy_forward<T: Float>(
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_cross_entropy_backward<T: Float>(
+    logits: MatRef<'_, T>,
+    lse: &[T],
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    dloss: &[T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    T::softmax_cross_entropy_backward(Internal, logits, lse, targets, opts, dloss, dlogits)
+}
+
+/// [`softmax_cross_entropy_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_backward_impl<T: Float>(
     logits: MatRef<'_, T>,
     lse: &[T],
     targets: Targets<'_, T>,
@@ -720,6 +743,18 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
 /// # Ok::<(), nnkern::Error>(())
 /// ```
 pub fn softmax_cross_entropy<T: Float>(
+    logits: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    dloss: &[T],
+    loss: &mut [T],
+    dlogits: MatMut<'_, T>,
+) -> Result<()> {
+    T::softmax_cross_entropy(Internal, logits, targets, opts, dloss, loss, dlogits)
+}
+
+/// [`softmax_cross_entropy`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_impl<T: Float>(
     logits: MatRef<'_, T>,
     targets: Targets<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
