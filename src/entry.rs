@@ -3,8 +3,8 @@
 //! The public kernels are generic over `T: Float`, and Rust compiles a generic function in
 //! the crate that calls it. Left as they were, every binary that used nnkern (each example,
 //! test and bench here, and every crate of a user) compiled the whole kernel stack again for
-//! itself, all four SIMD paths of every kernel: about five minutes of optimised build per
-//! binary on a 2-core machine, against seconds for nnkern itself.
+//! itself, all four SIMD paths of every kernel (on a 2-core Zen 1, an optimised build of the
+//! spiral example took 291 s and of the test suite 486 s, while nnkern itself took 4 s).
 //!
 //! So each public kernel is a one-line generic function that calls a method of [`Entry`],
 //! and `Entry`'s impls for `f32` and `f64` are plain functions, monomorphic, compiled here
@@ -65,7 +65,7 @@ macro_rules! entries {
 }
 
 entries! {
-fn gemm(alpha: Self, a: MatRef<'_, Self>, b: MatRef<'_, Self>, beta: Self, c: MatMut<'_, Self>) -> Result<()> = crate::gemm::gemm_impl;
+    fn gemm(alpha: Self, a: MatRef<'_, Self>, b: MatRef<'_, Self>, beta: Self, c: MatMut<'_, Self>) -> Result<()> = crate::gemm::gemm_impl;
     fn exp_forward(x: MatRef<'_, Self>, y: MatMut<'_, Self>) -> Result<()> = crate::ops::activation::exp_forward_impl;
     fn ln_forward(x: MatRef<'_, Self>, y: MatMut<'_, Self>) -> Result<()> = crate::ops::activation::ln_forward_impl;
     fn ln_1p_forward(x: MatRef<'_, Self>, y: MatMut<'_, Self>) -> Result<()> = crate::ops::activation::ln_1p_forward_impl;
