@@ -97,5 +97,5 @@ entries! {
     fn affine_backward(x: MatRef<'_, Self>, w: MatRef<'_, Self>, saved: Saved<'_, Self>, dy: MatRef<'_, Self>, act: Activation, grads: AffineGrads<'_, Self>, accum: Accum, ws: &mut Workspace<Self>) -> Result<()> = crate::ops::affine::affine_backward_impl;
     fn sgd_apply(isa: Isa, p: &mut [Self], g: &[Self], b: &mut [Self], hp: &SgdParams<Self>) -> () = crate::ops::optim::sgd_apply_impl;
     fn adam_apply(isa: Isa, p: &mut [Self], g: &[Self], m: &mut [Self], v: &mut [Self], k: &AdamConsts<Self>) -> () = crate::ops::optim::adam_apply_impl;
-    fn two_layer_step(isa: Isa, step: Step<'_, Self>) -> Self = crate::ops::two_layer::run_step_impl;
+    fn two_layer_step(isa: Isa, step: Step<'_, Self>) -> Self = crate::simd::dispatch;
 }

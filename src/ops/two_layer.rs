@@ -17,18 +17,13 @@ use super::loss::mean_lane_group;
 use crate::float::Float;
 use crate::mat::MatRef;
 use crate::ops::activation::{ActFn, ActVisitor, Activation, GradIn, GradOut, activate_in_place};
-use crate::simd::{Internal, Isa, Kernel, LANES, Math, dispatch};
+use crate::simd::{Internal, Isa, Kernel, LANES, Math};
 use std::marker::PhantomData;
 
-/// One fused training step on `isa`'s path, its loss returned: compiled once per element
-/// type, in this crate (see `crate::entry`).
+/// One fused training step on `isa`'s path, its loss returned: the step's `dispatch`,
+/// compiled once per element type, in this crate (see `crate::entry`).
 pub(crate) fn run_step<T: Float>(isa: Isa, step: Step<'_, T>) -> T {
     T::two_layer_step(Internal, isa, step)
-}
-
-/// [`run_step`]'s body.
-pub(crate) fn run_step_impl<T: Float>(isa: Isa, step: Step<'_, T>) -> T {
-    dispatch(isa, step)
 }
 
 /// The largest input width, hidden width and class count the fused step takes.
