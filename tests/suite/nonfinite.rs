@@ -272,25 +272,38 @@ fn losses<T: Float>() {
         l[0]
     );
 
-    // probability targets: a −∞ logit with target 0 contributes 0 (PyTorch: NaN from 0·∞)
-    let q = row::<T>(&[1.0, 0.0]);
-    let (l, d) = sce::<T>(
-        &[0.0, -inf],
-        2,
-        Targets::Probs(MatRef::from_row_major(&q, 1, 2).unwrap()),
-        &mean,
-    );
-    assert_eq!(l[0], T::ZERO);
-    assert_eq!(d, row::<T>(&[0.0, 0.0]));
-    // … and with target > 0 it is +∞
-    let q = row::<T>(&[0.5, 0.5]);
-    let (l, _) = sce::<T>(
-        &[0.0, -inf],
-        2,
-        Targets::Probs(MatRef::from_row_major(&q, 1, 2).unwrap()),
-        &mean,
-    );
-    assert_eq!(l[0], T::INFINITY);
+    // probability targets: a −∞ logit with target 0 contributes 0 (PyTorch: NaN from 0·∞), on
+    // a short row (the lane-per-row engine) and a long one (the row engine, which gathers the
+    // loss in the exponentials' pass)
+    fn probs<T: Float>(q: &[T]) -> Targets<'_, T> {
+        Targets::Probs(MatRef::from_row_major(q, 1, q.len()).unwrap())
+    }
+    for (c, path) in [2, 100].into_iter().flat_map(|c| SimdPath::ALL.map(|p| (c, p))) {
+        if !path.is_supported() {
+            continue;
+        }
+        let sce = |x: &[f64], c, t, o| nnkern::with_simd_path(path, || sce::<T>(x, c, t, o)).unwrap();
+        let mut x = vec![-inf; c];
+        x[0] = 0.0;
+        let mut q = vec![0.0; c];
+        q[0] = 1.0;
+        let qt = row::<T>(&q);
+        let (l, d) = sce(&x, c, probs(&qt), &mean);
+        assert_eq!(l[0], T::ZERO, "{c} classes, {path}");
+        assert_eq!(d, vec![T::ZERO; c], "{c} classes, {path}");
+        // … and with target > 0 it is +∞
+        let qt = row::<T>(&vec![1.0 / c as f64; c]);
+        let (l, _) = sce(&x, c, probs(&qt), &mean);
+        assert_eq!(l[0], T::INFINITY, "{c} classes, {path}");
+        // a NaN target: NaN loss and gradient
+        q[c - 1] = f64::NAN;
+        let qt = row::<T>(&q);
+        let (l, d) = sce(&vec![0.0; c], c, probs(&qt), &mean);
+        assert!(
+            l[0].is_nan() && d.iter().all(|v| v.is_nan()),
+            "{c} classes, {path}"
+        );
+    }
 
     // ignored rows: 0 loss, exactly 0 gradient even with NaN logits; all ignored: Mean is NaN
     let ign = |red| {

@@ -11,9 +11,7 @@ use crate::ops::{
     dims_mut,
 };
 use crate::par::rows_per_block;
-use crate::simd::BinaryOp;
-use crate::simd::lane::Lane;
-use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
+use crate::simd::{self, ACC, Exp, ExpNonPos, Internal, Isa, Kernel, Math, combine, dispatch};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
 /// `torch.nn.functional.cross_entropy`.
@@ -240,6 +238,13 @@ impl<T: Float> Lse<T> {
         (Self::from_rest(m, rest), mx)
     }
 
+    /// The loss Σ_c a_c·(−log p_c) = Σ_c a_c·(m − s_c) + ln(1 + rest)·Σ_c a_c of a row of
+    /// unweighted probability targets, from `t1` = Σ_c a_c·(m − s_c) and `b` = Σ_c a_c: two
+    /// non-negative terms for targets ≥ 0, so no cancellation (NaN for a NaN row).
+    fn prob_loss(&self, t1: T, b: T) -> T {
+        if self.m.is_nan() { T::NAN } else { t1 + self.l1 * b }
+    }
+
     /// The statistics from the row maximum `m` and the exponentials `e`: `rest` sums every
     /// term but one maximum's, so a confident row's tiny `rest` keeps its precision.
     /// Non-finite `m` gives NaN statistics and a NaN `e`.
@@ -283,44 +288,81 @@ fn sum_terms<T: Float>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T
     simd::combine(acc)
 }
 
-/// a_c·(−log p_c) for unweighted probability targets, a_c = (1−ε)·q_c + ε/C, from (s_c, q_c):
-/// −log p_c = (m − s_c) + l1 as [`Lse::nlp`]; a zero a_c gives 0 (as [`mulz`]), a NaN a_c NaN.
-#[derive(Clone, Copy)]
-struct ProbTerm<T> {
-    m: T,
-    l1: T,
-    coef: ProbCoef<T>,
-}
-
-impl<T: Float> BinaryOp<T> for ProbTerm<T> {
-    #[inline(always)]
-    fn apply<L: Lane<E = T>>(self, s: L, q: L) -> L {
-        let t = s.token();
-        let zero = L::splat(t, T::ZERO);
-        let a = self.coef.apply(s, q);
-        let v = (L::splat(t, self.m) - s) + L::splat(t, self.l1);
-        L::keep_nan(a, L::sel_gt(a.vabs(), zero, a * v, zero))
-    }
-}
-
-/// a_c = (1−ε)·q_c + ε/C from (anything, q_c): the sum B of the gradient's coefficients.
-#[derive(Clone, Copy)]
-struct ProbCoef<T> {
+/// The coefficients of a row of unweighted probability targets, a_c = keep·q_c + spread
+/// (keep = 1 − ε, spread = ε/C for label smoothing ε over C classes).
+#[derive(Clone, Copy, Debug)]
+struct TargetCoefs<T> {
     keep: T,
     spread: T,
 }
 
-impl<T: Float> BinaryOp<T> for ProbCoef<T> {
+impl<T: Float> TargetCoefs<T> {
+    /// a_c.
     #[inline(always)]
-    fn apply<L: Lane<E = T>>(self, _: L, q: L) -> L {
-        let t = q.token();
-        q * L::splat(t, self.keep) + L::splat(t, self.spread)
+    fn a(self, q: T) -> T {
+        q * self.keep + self.spread
+    }
+
+    /// a_c·(m − s_c): 0 where a_c is 0 (whatever m − s_c is, +∞ included), NaN where a_c is
+    /// NaN.
+    #[inline(always)]
+    fn term(self, s: T, m: T, q: T) -> T {
+        let a = self.a(q);
+        if a == T::ZERO { T::ZERO } else { a * (m - s) }
     }
 }
 
+/// Σ_c a_c·(m − s_c) ([`TargetCoefs::term`]) and Σ_c q_c over a row `s` with maximum `m` and
+/// its targets `q` (as long as `s`), each in 16 interleaved partial sums (element j into
+/// partial j mod 16) combined pairwise, in one pass without a buffer: with
+/// Σ_c a_c = (1−ε)·Σq + ε, the loss is Σ_c a_c·(m − s_c) + ln(1 + rest)·Σ_c a_c
+/// ([`Lse::prob_loss`]).
+#[inline(always)]
+fn target_sums<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>) -> (T, T) {
+    let (mut la, mut qa) = ([T::ZERO; ACC], [T::ZERO; ACC]);
+    let q = &q[..s.len()];
+    let full = s.len() / ACC * ACC;
+    for (sc, qc) in s[..full].chunks_exact(ACC).zip(q[..full].chunks_exact(ACC)) {
+        for i in 0..ACC {
+            la[i] += c.term(sc[i], m, qc[i]);
+            qa[i] += qc[i];
+        }
+    }
+    for (i, (&sv, &qv)) in s[full..].iter().zip(&q[full..]).enumerate() {
+        la[i] += c.term(sv, m, qv);
+        qa[i] += qv;
+    }
+    (combine(la), combine(qa))
+}
+
+/// The gradient pass of a row of unweighted probability targets with its loss terms:
+/// d_c ← g·(d_c·a − a_c) (d holding e^(s_c − m) on entry, a = B/(1 + rest)), returning
+/// Σ_c a_c·(m − s_c) as [`target_sums`] does.
+#[inline(always)]
+fn grad_target_terms<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>, g: T, a: T, d: &mut [T]) -> T {
+    let mut la = [T::ZERO; ACC];
+    let (s, q) = (&s[..d.len()], &q[..d.len()]);
+    let full = d.len() / ACC * ACC;
+    for ((sc, qc), dc) in s[..full]
+        .chunks_exact(ACC)
+        .zip(q[..full].chunks_exact(ACC))
+        .zip(d[..full].chunks_exact_mut(ACC))
+    {
+        for i in 0..ACC {
+            la[i] += c.term(sc[i], m, qc[i]);
+            dc[i] = g * (dc[i] * a - c.a(qc[i]));
+        }
+    }
+    for (i, ((&sv, &qv), o)) in s[full..].iter().zip(&q[full..]).zip(&mut d[full..]).enumerate() {
+        la[i] += c.term(sv, m, qv);
+        *o = g * (*o * a - c.a(qv));
+    }
+    combine(la)
+}
+
 /// Row `i`'s loss (not yet reduced). Probability targets: Σ_c a_c·(−log p_c) with
-/// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]), on the SIMD path's
-/// vectors ([`simd::map2_sum`]) without class weights; `q` is the row's targets
+/// a_c = w_c·((1−ε)·q_c + ε/C), a zero a_c's term 0 (see [`mulz`]); without class weights
+/// as Σ_c a_c·(m − s_c) + ln(1 + rest)·Σ_c a_c ([`target_sums`]); `q` is the row's targets
 /// ([`Targets::prob_row`], in place or a copy: the same order of operations either way).
 #[inline(always)]
 fn row_loss<M: Math, T: Float>(
@@ -347,19 +389,21 @@ fn row_loss<M: Math, T: Float>(
         Targets::Probs(_) => {
             let (keep, spread) = (p.keep, p.spread);
             match p.weight {
-                None => simd::map2_sum::<M, T, _>(
-                    ProbTerm {
-                        m: st.m,
-                        l1: st.l1,
-                        coef: ProbCoef { keep, spread },
-                    },
-                    s,
-                    q,
-                ),
+                None => {
+                    let (t1, sum_q) = target_sums(s, st.m, q, TargetCoefs { keep, spread });
+                    st.prob_loss(t1, prob_b(p, sum_q))
+                }
                 Some(w) => sum_terms(s, q, w, |sc, qc, wc| mulz(wc * (keep * qc + spread), st.nlp(sc))),
             }
         }
     }
+}
+
+/// B = Σ_c a_c = (1−ε)·Σq + C·(ε/C) of a row of unweighted probability targets from its
+/// Σq, as [`row_grad`] computes it.
+#[inline(always)]
+fn prob_b<T: Float>(p: &Plan<'_, T>, sum_q: T) -> T {
+    p.keep * sum_q + p.spread * T::from_usize(p.c)
 }
 
 /// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry; `q` as in
@@ -398,7 +442,7 @@ fn row_grad<M: Math, T: Float>(
             // weights B = (1−ε)·Σq + C·(ε/C), one plain sum over the targets
             let (keep, spread) = (p.keep, p.spread);
             let b = match p.weight {
-                None => keep * simd::sum(&q[..d.len()]) + spread * T::from_usize(d.len()),
+                None => prob_b(p, simd::sum(&q[..d.len()])),
                 Some(w) => sum_terms(d, q, w, |_, qc, wc| wc * (keep * qc + spread)),
             };
             let a = b * st.inv;
@@ -415,6 +459,19 @@ fn row_grad<M: Math, T: Float>(
                     .for_each(|((o, &qc), &wc)| *o = g * (*o * a - wc * (keep * qc + spread))),
             }
         }
+    }
+}
+
+/// The coefficients of unweighted probability targets, whose long rows sum their loss terms
+/// without a buffer ([`target_sums`], [`grad_target_terms`]); `None` for labels or class
+/// weights.
+fn plain_probs<T: Float>(p: &Plan<'_, T>, targets: &Targets<'_, T>) -> Option<TargetCoefs<T>> {
+    match (targets, p.weight) {
+        (Targets::Probs(_), None) => Some(TargetCoefs {
+            keep: p.keep,
+            spread: p.spread,
+        }),
+        _ => None,
     }
 }
 
@@ -838,6 +895,7 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
         // exponentiates the row before it
         let lockstep = group == 1 && self.logits.unit_col_stride();
         let mut m_next = None;
+        let plain = plain_probs(p, &self.targets);
         for g0 in (0..rows).step_by(group) {
             let g1 = (g0 + group).min(rows);
             if group > 1 {
@@ -864,6 +922,9 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     d.fill(T::ZERO);
                     T::ZERO
                 } else {
+                    let g = row_scale(p.red, self.dloss, p.denom, i);
+                    // the target row once, for both (a strided one is copied)
+                    let q = self.targets.prob_row(i, &mut qbuf);
                     let st = if group > 1 {
                         Lse::from_exps_max(s, maxes[r - g0], d)
                     } else if lockstep {
@@ -875,12 +936,20 @@ impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
                     } else {
                         Lse::of_simd::<M>(s, d)
                     };
-                    let g = row_scale(p.red, self.dloss, p.denom, i);
-                    // the target row once, for both (a strided one is copied)
-                    let q = self.targets.prob_row(i, &mut qbuf);
-                    let l = row_loss::<M, T>(p, s, &st, &self.targets, i, q);
-                    row_grad::<M, T>(p, &st, &self.targets, i, g, d, q);
-                    l
+                    match plain {
+                        // unweighted probability targets: the loss terms summed in the
+                        // gradient's pass, after a plain sum of the targets for B
+                        Some(coefs) => {
+                            let b = prob_b(p, simd::sum(&q[..cols]));
+                            let t1 = grad_target_terms(s, st.m, q, coefs, g, b * st.inv, d);
+                            st.prob_loss(t1, b)
+                        }
+                        None => {
+                            let l = row_loss::<M, T>(p, s, &st, &self.targets, i, q);
+                            row_grad::<M, T>(p, &st, &self.targets, i, g, d, q);
+                            l
+                        }
+                    }
                 };
                 if let Some(o) = self.ls.get_mut(r) {
                     *o = l;
