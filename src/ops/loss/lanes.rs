@@ -388,9 +388,9 @@ fn to_lanes<T: Float, M: Math, const W: usize>(
 fn prob_coefs<T: Float, const W: usize>(p: &Plan<'_, T>, a: &mut [[T; LANES]; W]) {
     unrolled!(W, |j| {
         if j < p.c {
-            let w = p.w(j);
+            let (w, c) = (p.w(j), p.coefs());
             for v in a[j].iter_mut() {
-                *v = w * (*v * p.keep + p.spread);
+                *v = w * c.a(*v);
             }
         }
     });

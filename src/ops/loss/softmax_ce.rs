@@ -80,6 +80,15 @@ impl<T: Float> Plan<'_, T> {
     pub(super) fn w(&self, c: usize) -> T {
         self.weight.map_or(T::ONE, |w| w[c])
     }
+
+    /// The smoothing's coefficients of probability targets, a_c = (1−ε)·q_c + ε/C (before
+    /// class weights).
+    pub(super) fn coefs(&self) -> TargetCoefs<T> {
+        TargetCoefs {
+            keep: self.keep,
+            spread: self.spread,
+        }
+    }
 }
 
 /// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
@@ -291,7 +300,7 @@ fn sum_terms<T: Float>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T
 /// The coefficients of a row of unweighted probability targets, a_c = keep·q_c + spread
 /// (keep = 1 − ε, spread = ε/C for label smoothing ε over C classes).
 #[derive(Clone, Copy, Debug)]
-struct TargetCoefs<T> {
+pub(super) struct TargetCoefs<T> {
     keep: T,
     spread: T,
 }
@@ -299,16 +308,15 @@ struct TargetCoefs<T> {
 impl<T: Float> TargetCoefs<T> {
     /// a_c.
     #[inline(always)]
-    fn a(self, q: T) -> T {
+    pub(super) fn a(self, q: T) -> T {
         q * self.keep + self.spread
     }
 
-    /// a_c·(m − s_c): 0 where a_c is 0 (whatever m − s_c is, +∞ included), NaN where a_c is
-    /// NaN.
+    /// a_c·(m − s_c) as [`mulz`]: 0 where a_c is 0 (whatever m − s_c is, +∞ included), NaN
+    /// where a_c is NaN.
     #[inline(always)]
     fn term(self, s: T, m: T, q: T) -> T {
-        let a = self.a(q);
-        if a == T::ZERO { T::ZERO } else { a * (m - s) }
+        mulz(self.a(q), m - s)
     }
 }
 
@@ -387,13 +395,13 @@ fn row_loss<M: Math, T: Float>(
             l
         }
         Targets::Probs(_) => {
-            let (keep, spread) = (p.keep, p.spread);
+            let c = p.coefs();
             match p.weight {
                 None => {
-                    let (t1, sum_q) = target_sums(s, st.m, q, TargetCoefs { keep, spread });
+                    let (t1, sum_q) = target_sums(s, st.m, q, c);
                     st.prob_loss(t1, prob_b(p, sum_q))
                 }
-                Some(w) => sum_terms(s, q, w, |sc, qc, wc| mulz(wc * (keep * qc + spread), st.nlp(sc))),
+                Some(w) => sum_terms(s, q, w, |sc, qc, wc| mulz(wc * c.a(qc), st.nlp(sc))),
             }
         }
     }
@@ -440,10 +448,10 @@ fn row_grad<M: Math, T: Float>(
         Targets::Probs(_) => {
             // ∂l/∂s_c = p_c·B − a_c,  B = Σ_c a_c,  a_c = w_c·((1−ε)·q_c + ε/C); without
             // weights B = (1−ε)·Σq + C·(ε/C), one plain sum over the targets
-            let (keep, spread) = (p.keep, p.spread);
+            let c = p.coefs();
             let b = match p.weight {
                 None => prob_b(p, simd::sum(&q[..d.len()])),
-                Some(w) => sum_terms(d, q, w, |_, qc, wc| wc * (keep * qc + spread)),
+                Some(w) => sum_terms(d, q, w, |_, qc, wc| wc * c.a(qc)),
             };
             let a = b * st.inv;
             let q = &q[..d.len()];
@@ -451,12 +459,12 @@ fn row_grad<M: Math, T: Float>(
                 None => d
                     .iter_mut()
                     .zip(q)
-                    .for_each(|(o, &qc)| *o = g * (*o * a - (keep * qc + spread))),
+                    .for_each(|(o, &qc)| *o = g * (*o * a - c.a(qc))),
                 Some(w) => d
                     .iter_mut()
                     .zip(q)
                     .zip(w)
-                    .for_each(|((o, &qc), &wc)| *o = g * (*o * a - wc * (keep * qc + spread))),
+                    .for_each(|((o, &qc), &wc)| *o = g * (*o * a - wc * c.a(qc))),
             }
         }
     }
@@ -467,10 +475,7 @@ fn row_grad<M: Math, T: Float>(
 /// weights.
 fn plain_probs<T: Float>(p: &Plan<'_, T>, targets: &Targets<'_, T>) -> Option<TargetCoefs<T>> {
     match (targets, p.weight) {
-        (Targets::Probs(_), None) => Some(TargetCoefs {
-            keep: p.keep,
-            spread: p.spread,
-        }),
+        (Targets::Probs(_), None) => Some(p.coefs()),
         _ => None,
     }
 }
