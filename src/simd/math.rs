@@ -1,5 +1,5 @@
-//! The math bodies, written once over [`Lane`]: exp, expm1 (for tanh), sigmoid, tanh, and the
-//! standard normal's tail Φ(−|x|) (for the exact GELU).
+//! The math bodies, written once over [`Lane`]: exp, expm1 (for tanh), sigmoid, tanh, the
+//! standard normal's tail Φ(−|x|) (for the exact GELU), ln and ln(1 + x).
 //!
 //! exp(x) = 2ⁿ·e^r with n = round(x/ln 2) and r = x − n·ln 2 (Cody–Waite, two constants so
 //! that n·LN2_HI is exact even without FMA), |r| ≤ ln2/2; e^r is its Taylor polynomial (degree
@@ -11,6 +11,11 @@ use super::lane::Lane;
 
 /// Per-type constants of the bodies.
 pub trait Consts: Copy + 'static {
+    /// The unsigned integer of the type's width.
+    type Bits: Copy + Ord;
+    /// The bits of `self` as that integer: for non-negative numbers in the order of the
+    /// numbers, every negative number and NaN above +∞.
+    fn ubits(self) -> Self::Bits;
     const LOG2E: Self;
     /// −(ln 2)’s high part: n·NEG_LN2_HI is exact.
     const NEG_LN2_HI: Self;
@@ -64,9 +69,13 @@ pub trait Consts: Copy + 'static {
     /// P as a value: [`ln`] subtracts it from the exponent of a scaled subnormal.
     const SUBNORMAL_BITS: Self;
     /// 2/(2j+1), j = 1..: ln f = 2·atanh(s) = 2s + s·z·P(z), z = s², |s| ≤ 3 − 2√2, summed
-    /// until the first omitted term is below 2⁻³⁴ (f32: 5 terms) or 2⁻⁶⁰ (f64: 10 terms)
-    /// relative to 2s.
+    /// until the first omitted term is below 2⁻⁶⁰ relative to 2s (f64: 10 terms); empty
+    /// for f32, whose logarithm uses [`Consts::LN_R_POLY`].
     const LN_POLY: &'static [Self];
+    /// ln(1 + r) = r − r²/2 + r³·P(r) over r ∈ [√½ − 1, √2 − 1]: P's coefficients, a
+    /// minimax fit of the relative error (`tests/suite/golden/ln_fit.py`), for the types whose
+    /// logarithm is division-free (f32); empty where [`ln_reduced`] uses the atanh series.
+    const LN_R_POLY: &'static [Self];
     /// A quiet NaN.
     const QNAN: Self;
 }
@@ -92,6 +101,11 @@ const fn inv_fact_helper(k: u32) -> f64 {
 }
 
 impl Consts for f32 {
+    type Bits = u32;
+    #[inline(always)]
+    fn ubits(self) -> u32 {
+        self.to_bits()
+    }
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const NEG_LN2_HI: f32 = -0.693_359_4; // −0x1.63p-1: 9 significant bits, n·NEG_LN2_HI exact
     const NEG_LN2_LO: f32 = 2.121_944_4e-4; // −(ln 2 + NEG_LN2_HI)
@@ -131,11 +145,26 @@ impl Consts for f32 {
     const MIN_NORMAL: f32 = f32::MIN_POSITIVE;
     const SUBNORMAL_SCALE: f32 = 8_388_608.0; // 2²³
     const SUBNORMAL_BITS: f32 = 23.0;
-    const LN_POLY: &'static [f32] = atanh_coeffs!(f32; 1, 2, 3, 4, 5);
+    const LN_POLY: &'static [f32] = &[];
+    const LN_R_POLY: &'static [f32] = &[
+        0.3333333,
+        -0.2500082,
+        0.20001227,
+        -0.16623357,
+        0.14201759,
+        -0.13160183,
+        0.12761575,
+        -0.07634493,
+    ];
     const QNAN: f32 = f32::NAN;
 }
 
 impl Consts for f64 {
+    type Bits = u64;
+    #[inline(always)]
+    fn ubits(self) -> u64 {
+        self.to_bits()
+    }
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     const NEG_LN2_HI: f64 = f64::from_bits(0xbfe6_2e42_fee0_0000); // 21 significant bits
     const NEG_LN2_LO: f64 = -1.908_214_929_270_587_7e-10; // −(ln 2 + NEG_LN2_HI)
@@ -191,6 +220,7 @@ impl Consts for f64 {
     const SUBNORMAL_SCALE: f64 = 4_503_599_627_370_496.0; // 2⁵²
     const SUBNORMAL_BITS: f64 = 52.0;
     const LN_POLY: &'static [f64] = atanh_coeffs!(f64; 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    const LN_R_POLY: &'static [f64] = &[];
     const QNAN: f64 = f64::NAN;
 }
 
@@ -426,13 +456,17 @@ fn exp_nonpos_split<L: Lane>(x: L) -> (L, L) {
     ((p * scale) * k, (p_lo * scale) * k)
 }
 
-/// ln y + c/y for y > 0 (other lanes: anything, the callers replace them): y = 2ᵏ·f with
-/// f ∈ [√½, √2) (a subnormal y scaled by 2^P first), r = f − 1 (exact), s = r/(2 + r),
-/// ln f = 2·atanh(s) = r − r²/2 + s·(r²/2 + R(s²)) with R = z·P(z) the atanh series' tail
-/// ([`Consts::LN_POLY`]). The sum is arranged so that r, the largest term, is added last but
-/// one and k·ln2 (its high part exact) last: every smaller term carries its rounding at a
-/// fraction of the result's ulp, so the result is within 1 ulp. `c` (for ln(1 + x)) is the
-/// rounding error of y = 1 + x: ln(y + c) = ln y + c/y to within (c/y)²/2, below u² relative.
+/// The positive normal finite numbers, [MIN_NORMAL, +∞), as a guarded op's range (see
+/// [`UnaryOp::fast_range`](super::ops::UnaryOp::fast_range)).
+pub(crate) fn pos_normal<T: Consts>() -> (T, T) {
+    (T::MIN_NORMAL, T::INF)
+}
+
+/// ln y + c/y for y > 0 (other lanes: anything, the callers replace them): a subnormal y is
+/// scaled by 2^P first (and P taken off its exponent), then [`ln_reduced`]. `c` (for
+/// ln(1 + x)) is the rounding error of y = 1 + x: ln(y + c) = ln y + c/y to within (c/y)²/2,
+/// below u² relative. For a normal y the scaling multiplies by 1 and subtracts 0, so these
+/// are [`ln_normal`]'s bits there.
 #[inline(always)]
 fn ln_core<L: Lane>(y: L, c: Option<L>) -> L {
     let t = y.token();
@@ -441,20 +475,55 @@ fn ln_core<L: Lane>(y: L, c: Option<L>) -> L {
     let ys = y * L::sel_lt(y, min, L::splat(t, L::E::SUBNORMAL_SCALE), one);
     let (k, f) = ys.split_exp();
     let k = k - L::sel_lt(y, min, L::splat(t, L::E::SUBNORMAL_BITS), zero);
-    // f ∈ [½, 2]: r is exact (Sterbenz)
-    let r = f - one;
-    let s = r / (L::splat(t, L::E::K2) + r);
-    let z = s * s;
+    ln_reduced::<L, false>(k, f, c.map(|c| c / y))
+}
+
+/// ln y (−ln y for `NEG`) for a positive normal finite y (in [`pos_normal`]): [`ln_reduced`]
+/// without the subnormal scaling, so the same bits as [`ln`] (negated: exactly) there, in
+/// fewer operations. Other lanes: anything.
+#[inline(always)]
+pub(crate) fn ln_normal<L: Lane, const NEG: bool>(y: L) -> L {
+    let (k, f) = y.split_exp();
+    ln_reduced::<L, NEG>(k, f, None)
+}
+
+/// k·ln 2 + ln f + e (negated for `NEG`, exactly: every step below is odd in its operands)
+/// for f ∈ [√½, √2), e a small correction (see [`ln_core`]). r = f − 1 is exact (Sterbenz),
+/// and ln f = r − r²/2 + T with the tail T from one of two forms:
+///
+/// - f32 ([`Consts::LN_R_POLY`] not empty): T = r³·P(r), P a minimax fit over the interval
+///   (no division);
+/// - f64: s = r/(2 + r), ln f = 2·atanh(s) = r − r²/2 + s·(r²/2 + R(s²)) with R = z·P(z) the
+///   atanh series' tail ([`Consts::LN_POLY`]): a polynomial in r would need about twenty
+///   terms for f64's precision.
+///
+/// The sum is arranged so that r, the largest term, is added last but one and k·ln2 (its
+/// high part exact) last: every smaller term carries its rounding at a fraction of the
+/// result's ulp, so the result is within 1 ulp.
+#[inline(always)]
+fn ln_reduced<L: Lane, const NEG: bool>(k: L, f: L, e: Option<L>) -> L {
+    let t = k.token();
+    let r = f - L::splat(t, L::E::K1);
     let hfsq = L::splat(t, L::E::KHALF) * (r * r);
-    let tail = z * horner(z, L::E::LN_POLY);
     // k·ln2 = k·LN2_HI (exact: few bits in each) + k·LN2_LO
     let low = k * -L::splat(t, L::E::NEG_LN2_LO);
-    let low = match c {
-        Some(c) => low + c / y,
+    let low = match e {
+        Some(e) => low + e,
         None => low,
     };
-    let lo = s.fma(hfsq + tail, low);
-    k.fma(-L::splat(t, L::E::NEG_LN2_HI), r - (hfsq - lo))
+    let lo = if L::E::LN_R_POLY.is_empty() {
+        let s = r / (L::splat(t, L::E::K2) + r);
+        let z = s * s;
+        let tail = z * horner(z, L::E::LN_POLY);
+        s.fma(hfsq + tail, low)
+    } else {
+        (r * r * r).fma(horner(r, L::E::LN_R_POLY), low)
+    };
+    if NEG {
+        k.fma(L::splat(t, L::E::NEG_LN2_HI), (hfsq - lo) - r)
+    } else {
+        k.fma(-L::splat(t, L::E::NEG_LN2_HI), r - (hfsq - lo))
+    }
 }
 
 /// The non-finite and out-of-domain lanes of ln(y): +∞ at y = +∞, −∞ at y = ±0, NaN below
@@ -469,7 +538,8 @@ fn ln_specials<L: Lane>(y: L, v: L) -> L {
 }
 
 /// ln x: within 1 ulp over every input, subnormals included; ln(+∞) = +∞, ln(±0) = −∞,
-/// ln of a negative number or NaN is NaN. Branch-free ([`ln_core`]).
+/// ln of a negative number or NaN is NaN. Branch-free ([`ln_core`]); [`ln_normal`] gives
+/// the same bits on positive normal x.
 #[inline(always)]
 pub(crate) fn ln<L: Lane>(x: L) -> L {
     ln_specials(x, ln_core(x, None))

@@ -3,7 +3,7 @@
 //! function is one new type, with no per-path enum or op code to extend.
 
 use super::lane::Lane;
-use super::math;
+use super::math::{self, Consts};
 
 /// y = f(x) for one lane value: a function the slice drivers map over a slice.
 pub trait UnaryOp<T>: Copy + Send + Sync {
@@ -14,6 +14,24 @@ pub trait UnaryOp<T>: Copy + Send + Sync {
     const ZMM: bool = true;
     /// f(x) lane by lane.
     fn apply<L: Lane<E = T>>(self, x: L) -> L;
+    /// Whether [`UnaryOp::apply_fast`] is a cheaper body than `apply` on the inputs in
+    /// [`UnaryOp::fast_range`]: the one-element drivers then check a block of inputs first
+    /// and run the block through it when every input is in the range.
+    const GUARDED: bool = false;
+    /// `apply`'s bits for every input in [`UnaryOp::fast_range`] (other lanes: anything).
+    #[inline(always)]
+    fn apply_fast<L: Lane<E = T>>(self, x: L) -> L {
+        self.apply(x)
+    }
+    /// [lo, hi) with 0 ≤ lo < hi ≤ +∞, as the bits of the numbers ([`Consts::ubits`]): so
+    /// no negative number and no NaN is in it. Only read where `GUARDED`.
+    #[inline(always)]
+    fn fast_range(self) -> (T, T)
+    where
+        T: Consts,
+    {
+        (T::K0, T::INF)
+    }
 }
 
 /// out = f(a, b) for lane values: a derivative's dx from (x or y, dy).
@@ -22,6 +40,21 @@ pub trait BinaryOp<T>: Copy + Send + Sync {
     const ZMM: bool = true;
     /// f(a, b) lane by lane.
     fn apply<L: Lane<E = T>>(self, a: L, b: L) -> L;
+    /// As [`UnaryOp::GUARDED`], for the inputs `b` only.
+    const GUARDED: bool = false;
+    /// As [`UnaryOp::apply_fast`].
+    #[inline(always)]
+    fn apply_fast<L: Lane<E = T>>(self, a: L, b: L) -> L {
+        self.apply(a, b)
+    }
+    /// As [`UnaryOp::fast_range`], for `b`.
+    #[inline(always)]
+    fn fast_range(self) -> (T, T)
+    where
+        T: Consts,
+    {
+        (T::K0, T::INF)
+    }
 }
 
 /// eˣ (≤ 1 ulp).
@@ -51,10 +84,19 @@ impl<T> UnaryOp<T> for ExpNonPos {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ln;
 
-impl<T> UnaryOp<T> for Ln {
+impl<T: Consts> UnaryOp<T> for Ln {
+    const GUARDED: bool = true;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
         math::ln(x)
+    }
+    #[inline(always)]
+    fn apply_fast<L: Lane<E = T>>(self, x: L) -> L {
+        math::ln_normal::<L, false>(x)
+    }
+    #[inline(always)]
+    fn fast_range(self) -> (T, T) {
+        math::pos_normal()
     }
 }
 

@@ -369,6 +369,73 @@ fn losses<T: Float>() {
 }
 both_types!(loss_special_values, losses);
 
+/// The logarithm runs a block of inputs through a shorter body when every input in it is a
+/// positive normal number, else the whole block through the full one: one special input must
+/// leave every other element's bits as they were, and get its own special result. Checked on
+/// `ln_forward` and on the cross-entropy on probabilities (a special p at a zero target adds
+/// exactly 0 to its row, so the row's loss must keep its bits).
+fn guarded_blocks<T: Float>() {
+    let mut rng = crate::common::Rng::new(0x6c6e);
+    // magnitudes from 1e-30 to 1e30: every exponent the fast body meets in practice
+    let x: Vec<T> = (0..1000)
+        .map(|_| T::from_f64(10f64.powf(rng.range(-30.0, 30.0))))
+        .collect();
+    let clean = apply(ln_forward, &x);
+    let sub = T::MIN_POSITIVE.to_f64() / 4.0;
+    let specials = [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, sub];
+    for (at, s) in [5, 300, 999].into_iter().flat_map(|at| specials.map(|s| (at, s))) {
+        let mut xs = x.clone();
+        xs[at] = T::from_f64(s);
+        let y = apply(ln_forward, &xs);
+        for i in (0..x.len()).filter(|&i| i != at) {
+            assert_eq!(
+                y[i].to_f64().to_bits(),
+                clean[i].to_f64().to_bits(),
+                "ln of {} beside {s} at {at}",
+                x[i]
+            );
+        }
+        let want = if s == 0.0 { f64::NEG_INFINITY } else { s.ln() };
+        crate::common::tol::assert_within::<T>(y[at].to_f64(), want, 2.0, want.abs(), &|| format!("ln {s}"));
+    }
+
+    // rows of 300 probabilities (two blocks), every third target 0
+    let (n, c) = (2, 300);
+    let p: Vec<T> = (0..n * c).map(|_| T::from_f64(rng.range(1e-4, 1.0))).collect();
+    let q: Vec<T> = (0..n * c)
+        .map(|j| {
+            if j % 3 == 0 {
+                T::ZERO
+            } else {
+                T::from_f64(rng.range(0.0, 1.0))
+            }
+        })
+        .collect();
+    let ce = |p: &[T]| {
+        let mut l = vec![T::ZERO; n];
+        cross_entropy_forward(
+            MatRef::from_row_major(p, n, c).unwrap(),
+            Targets::Probs(MatRef::from_row_major(&q, n, c).unwrap()),
+            Reduction::None,
+            &mut l,
+        )
+        .unwrap();
+        l
+    };
+    let clean = ce(&p);
+    for (at, s) in [3, 258, c + 297]
+        .into_iter()
+        .flat_map(|at| specials.map(|s| (at, s)))
+    {
+        let mut ps = p.clone();
+        ps[at] = T::from_f64(s);
+        let l = ce(&ps);
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&l), bits(&clean), "p = {s} at a zero target, element {at}");
+    }
+}
+both_types!(guarded_logarithm_blocks, guarded_blocks);
+
 #[test]
 fn zero_row_batches_are_noops() {
     let x: [f32; 0] = [];

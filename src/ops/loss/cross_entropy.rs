@@ -12,16 +12,34 @@ use crate::ops::{
 use crate::par::rows_per_block;
 use crate::simd::{self, BinaryOp, Internal, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
-/// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (NaN targets
-/// stay NaN).
+/// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (a NaN target
+/// stays NaN: it is returned as it is, as a zero target is, a ±0 that adds nothing).
 #[derive(Clone, Copy, Debug)]
 struct NegXLogY;
 
+impl NegXLogY {
+    /// t·v where t ≠ 0, else t (±0, or NaN).
+    #[inline(always)]
+    fn times<T: Float, L: Lane<E = T>>(t: L, v: L) -> L {
+        L::sel_gt(t.vabs(), L::splat(t.token(), T::ZERO), t * v, t)
+    }
+}
+
 impl<T: Float> BinaryOp<T> for NegXLogY {
+    const GUARDED: bool = true;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, t: L, p: L) -> L {
-        let zero = L::splat(t.token(), T::ZERO);
-        L::keep_nan(t, L::sel_gt(t.vabs(), zero, -(t * math::ln(p)), zero))
+        Self::times(t, -math::ln(p))
+    }
+    /// −ln p straight from the division-free body on positive normal p (the bits of
+    /// −`ln`, negated exactly).
+    #[inline(always)]
+    fn apply_fast<L: Lane<E = T>>(self, t: L, p: L) -> L {
+        Self::times(t, math::ln_normal::<L, true>(p))
+    }
+    #[inline(always)]
+    fn fast_range(self) -> (T, T) {
+        math::pos_normal()
     }
 }
 
