@@ -6,6 +6,7 @@
 use super::lane::Lane;
 use super::math::Consts;
 use super::ops::{BinaryOp, UnaryOp};
+use std::ops::AddAssign;
 
 /// The elements a guarded op's fast body is chosen for at a time (see [`UnaryOp::GUARDED`]):
 /// its inputs are checked in one pass that stays in L1, then mapped.
@@ -59,6 +60,15 @@ fn map_one<L: Lane, O: UnaryOp<L::E>, const FAST: bool>(
     }
 }
 
+/// op(u, v) on one-element lanes, through `apply_fast` for `FAST`.
+#[inline(always)]
+fn one2<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(t: L::Token, op: O, u: L::E, v: L::E) -> L::E {
+    let mut r = [u];
+    let (u, v) = (L::load(t, &r), L::load(t, &[v]));
+    if FAST { op.apply_fast(u, v) } else { op.apply(u, v) }.store(&mut r);
+    r[0]
+}
+
 /// [`map2`] on one-element lanes, as [`map_one`].
 #[inline(always)]
 fn map2_one<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
@@ -69,10 +79,43 @@ fn map2_one<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
     out: &mut [L::E],
 ) {
     for ((o, &u), &v) in out.iter_mut().zip(a).zip(b) {
-        let mut r = [u];
-        let (u, v) = (L::load(t, &r), L::load(t, &[v]));
-        if FAST { op.apply_fast(u, v) } else { op.apply(u, v) }.store(&mut r);
-        *o = r[0];
+        *o = one2::<L, O, FAST>(t, op, u, v);
+    }
+}
+
+/// acc[j mod 16] += op(a_j, b_j) in order of j, on one-element lanes (`a`, `b` of equal length,
+/// at most [`GUARD_BLOCK`]): [`map2`]'s values, guard included, without an output.
+#[inline(always)]
+pub(crate) fn map2_acc<L: Lane, O: BinaryOp<L::E>>(
+    t: L::Token,
+    op: O,
+    a: &[L::E],
+    b: &[L::E],
+    acc: &mut [L::E; 16],
+) where
+    L::E: AddAssign,
+{
+    if O::GUARDED && in_range(b, op.fast_range()) {
+        acc16(a, b, acc, |u, v| one2::<L, O, true>(t, op, u, v));
+    } else {
+        acc16(a, b, acc, |u, v| one2::<L, O, false>(t, op, u, v));
+    }
+}
+
+/// acc[j mod 16] += f(a_j, b_j): whole groups of 16 (fixed-size arrays, which LLVM keeps in
+/// vector registers), then the tail.
+#[inline(always)]
+fn acc16<T: Copy + AddAssign>(a: &[T], b: &[T], acc: &mut [T; 16], f: impl Fn(T, T) -> T) {
+    let full = a.len().min(b.len()) / 16 * 16;
+    for (ca, cb) in a[..full].chunks_exact(16).zip(b[..full].chunks_exact(16)) {
+        if let (Ok(ca), Ok(cb)) = (<&[T; 16]>::try_from(ca), <&[T; 16]>::try_from(cb)) {
+            for i in 0..16 {
+                acc[i] += f(ca[i], cb[i]);
+            }
+        }
+    }
+    for (i, (&u, &v)) in a[full..].iter().zip(&b[full..]).enumerate() {
+        acc[i] += f(u, v);
     }
 }
 

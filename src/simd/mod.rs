@@ -363,6 +363,21 @@ pub(crate) trait Math {
     fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]);
     /// out = op(a, b) elementwise (equal lengths).
     fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]);
+    /// acc[j mod 16] += op(a_j, b_j) in order of j, for equal-length `a` and `b` of at most
+    /// 256 elements: [`Math::map2`] into a stack buffer, then added; a path may fuse the two.
+    #[inline(always)]
+    fn map2_acc<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
+        let mut buf = [T::ZERO; 256];
+        let out = &mut buf[..a.len()];
+        Self::map2(op, a, b, out);
+        let full = out.len() / ACC * ACC;
+        for c in out[..full].chunks_exact(ACC) {
+            add_lanes(acc, c);
+        }
+        for (i, &v) in out[full..].iter().enumerate() {
+            acc[i] += v;
+        }
+    }
     /// y = e^(x − m) elementwise; returns Σ y (softmax's numerators and denominator in one
     /// pass). The sum runs in 16 interleaved partial sums, like [`sum`].
     #[inline(always)]
@@ -429,6 +444,12 @@ impl Math for Vector {
     #[inline(always)]
     fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
         drive::map2::<T, O>((), op, a, b, out)
+    }
+    /// Without the buffer: each value goes straight into its partial sum (the same values in
+    /// the same order).
+    #[inline(always)]
+    fn map2_acc<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
+        drive::map2_acc::<T, O>((), op, a, b, acc)
     }
     #[inline(always)]
     fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
@@ -725,7 +746,7 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
 }
 
 /// Σ op(a, b) over equal-length slices, without an output: blocks of 256 elements through
-/// [`Math::map2`] into a stack buffer, summed in 16 interleaved partial sums (element j into
+/// [`Math::map2_acc`], summed in 16 interleaved partial sums (element j into
 /// partial j mod 16, the partials combined pairwise), so the order depends on neither the
 /// path nor the block size.
 ///
@@ -751,18 +772,9 @@ pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T
         }
         return combine(acc);
     }
-    let mut buf = [T::ZERO; BLOCK];
     for (ca, cb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
         let n = ca.len().min(cb.len());
-        let out = &mut buf[..n];
-        M::map2(op, &ca[..n], &cb[..n], out);
-        let full = n / ACC * ACC;
-        for c in out[..full].chunks_exact(ACC) {
-            add_lanes(&mut acc, c);
-        }
-        for (i, &v) in out[full..].iter().enumerate() {
-            acc[i] += v;
-        }
+        M::map2_acc(op, &ca[..n], &cb[..n], &mut acc);
     }
     combine(acc)
 }
