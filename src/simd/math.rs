@@ -487,8 +487,8 @@ pub(crate) fn ln_normal<L: Lane, const NEG: bool>(y: L) -> L {
     ln_reduced::<L, NEG>(k, f, None)
 }
 
-/// k·ln 2 + ln f + e (negated for `NEG`, exactly: every step below is odd in its operands)
-/// for f ∈ [√½, √2), e a small correction (see [`ln_core`]). r = f − 1 is exact (Sterbenz),
+/// k·ln 2 + ln f + e (for `NEG` its exact negation: the last subtraction and FMA take
+/// negated operands, and rounding is symmetric) for f ∈ [√½, √2), e a small correction (see [`ln_core`]). r = f − 1 is exact (Sterbenz),
 /// and ln f = r − r²/2 + T with the tail T from one of two forms:
 ///
 /// - f32 ([`Consts::LN_R_POLY`] not empty): T = r³·P(r), P a minimax fit over the interval
