@@ -3,6 +3,7 @@
 //! first, then the tail as one partial value (masked on AVX-512, padded elsewhere), so a
 //! result never depends on where an element sits in the slice.
 
+use super::ACC;
 use super::lane::Lane;
 use super::math::Consts;
 use super::ops::{BinaryOp, UnaryOp};
@@ -83,33 +84,33 @@ fn map2_one<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
     }
 }
 
-/// acc[j mod 16] += op(a_j, b_j) in order of j, on one-element lanes (`a`, `b` of equal length,
-/// at most [`GUARD_BLOCK`]): [`map2`]'s values, guard included, without an output.
+/// acc[j mod 16] += op(a_j, b_j) in order of j, on one-element lanes (`a`, `b` of equal
+/// length, one guarded block): [`map2`]'s values, guard included, without an output.
 #[inline(always)]
 pub(crate) fn map2_acc<L: Lane, O: BinaryOp<L::E>>(
     t: L::Token,
     op: O,
     a: &[L::E],
     b: &[L::E],
-    acc: &mut [L::E; 16],
+    acc: &mut [L::E; ACC],
 ) where
     L::E: AddAssign,
 {
     if O::GUARDED && in_range(b, op.fast_range()) {
-        acc16(a, b, acc, |u, v| one2::<L, O, true>(t, op, u, v));
+        acc_partials(a, b, acc, |u, v| one2::<L, O, true>(t, op, u, v));
     } else {
-        acc16(a, b, acc, |u, v| one2::<L, O, false>(t, op, u, v));
+        acc_partials(a, b, acc, |u, v| one2::<L, O, false>(t, op, u, v));
     }
 }
 
 /// acc[j mod 16] += f(a_j, b_j): whole groups of 16 (fixed-size arrays, which LLVM keeps in
 /// vector registers), then the tail.
 #[inline(always)]
-fn acc16<T: Copy + AddAssign>(a: &[T], b: &[T], acc: &mut [T; 16], f: impl Fn(T, T) -> T) {
-    let full = a.len().min(b.len()) / 16 * 16;
-    for (ca, cb) in a[..full].chunks_exact(16).zip(b[..full].chunks_exact(16)) {
-        if let (Ok(ca), Ok(cb)) = (<&[T; 16]>::try_from(ca), <&[T; 16]>::try_from(cb)) {
-            for i in 0..16 {
+fn acc_partials<T: Copy + AddAssign>(a: &[T], b: &[T], acc: &mut [T; ACC], f: impl Fn(T, T) -> T) {
+    let full = a.len().min(b.len()) / ACC * ACC;
+    for (ca, cb) in a[..full].chunks_exact(ACC).zip(b[..full].chunks_exact(ACC)) {
+        if let (Ok(ca), Ok(cb)) = (<&[T; ACC]>::try_from(ca), <&[T; ACC]>::try_from(cb)) {
+            for i in 0..ACC {
                 acc[i] += f(ca[i], cb[i]);
             }
         }

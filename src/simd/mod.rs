@@ -364,10 +364,11 @@ pub(crate) trait Math {
     /// out = op(a, b) elementwise (equal lengths).
     fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]);
     /// acc[j mod 16] += op(a_j, b_j) in order of j, for equal-length `a` and `b` of at most
-    /// 256 elements: [`Math::map2`] into a stack buffer, then added; a path may fuse the two.
+    /// [`SUM_BLOCK`] elements: [`Math::map2`] into a stack buffer, then added; a path may
+    /// fuse the two.
     #[inline(always)]
     fn map2_acc<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
-        let mut buf = [T::ZERO; 256];
+        let mut buf = [T::ZERO; SUM_BLOCK];
         let out = &mut buf[..a.len()];
         Self::map2(op, a, b, out);
         let full = out.len() / ACC * ACC;
@@ -646,6 +647,10 @@ unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 /// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
 pub(crate) const ACC: usize = 16;
 
+/// The elements [`map2_sum`] hands [`Math::map2_acc`] at a time (a stack buffer's length on
+/// the paths that map first and add after).
+const SUM_BLOCK: usize = 256;
+
 /// Runs `body` over the 16-element chunks of `x` and `y` (equal lengths), the last one
 /// padded with `pad` (in `x`) and 0 (in `y`), of which only the real elements are written
 /// back. Every chunk has the same shape, so a body's accumulators stay in registers (a tail
@@ -758,7 +763,6 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
 /// in the last bit. Either way a row's result depends only on its length and values.
 #[inline(always)]
 pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T]) -> T {
-    const BLOCK: usize = 256;
     if a.len() < ACC {
         return a
             .iter()
@@ -772,7 +776,7 @@ pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T
         }
         return combine(acc);
     }
-    for (ca, cb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+    for (ca, cb) in a.chunks(SUM_BLOCK).zip(b.chunks(SUM_BLOCK)) {
         let n = ca.len().min(cb.len());
         M::map2_acc(op, &ca[..n], &cb[..n], &mut acc);
     }
