@@ -10,6 +10,7 @@ criterion::criterion_main!(
     benchmarks::rowwise::benches,
     benchmarks::loss::benches,
     benchmarks::threads::benches,
+    benchmarks::cost::benches,
     benchmarks::training::benches,
     benchmarks::digits::benches
 );

@@ -1,22 +1,87 @@
 //! Deterministic work splitting over rows on the caller's rayon pool.
 //!
-//! Work is cut into blocks of rows whose size depends only on the shape (never on the thread
-//! count), and block results are combined by a binary tree whose shape depends only on the
+//! Work is cut into blocks of rows whose size depends only on the kernel's measured cost
+//! ([`Cost`]), the element type and the shape (never on the thread count), and block results are combined by a binary tree whose shape depends only on the
 //! number of blocks. So every result, reductions included, is bit-for-bit the same on 1 thread
 //! or 64. Work that fits in one block runs inline on the calling thread without touching rayon.
 
 use crate::mat::MatMut;
 
-/// Elements per work block: big enough (128 KiB of f32) that a rayon task costs well under 1%
-/// of the block's time, small enough that a 1024×1000 batch still splits into ~30 blocks.
-const BLOCK_ELEMS: usize = 1 << 15;
+/// One thread's time a work block aims for, in picoseconds of [`Cost`]: a call of less work
+/// than this is one block and runs on the caller. 16 µs on the machine the costs were
+/// measured on: a block handed to another thread there costs the caller about 2 µs (measured:
+/// a ReLU of 4096 elements cut into two blocks went from 0.6 to 2.3 µs on two threads), and a
+/// kernel's own set-up per block (a partial lane group, its partial sums) about 0.5 µs, so
+/// blocks of 8–16 µs keep both under a few percent while a call of 16 µs or more already
+/// shares its work (two blocks of 8 µs: about 10 µs on two threads).
+const BLOCK_PS: u64 = 16_000_000;
 
-/// Rows per block for `rows` rows of `cols` elements (at least 1): as many blocks as
-/// [`BLOCK_ELEMS`] asks for, of equal size but for the last (4096 rows of 10 are two blocks
-/// of 2048, not 3276 and 820, so two threads share them evenly).
-pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
-    let most = (BLOCK_ELEMS / cols.max(1)).max(1);
-    rows.div_ceil(rows.div_ceil(most).max(1)).max(1)
+/// What a kernel costs on one thread, per element and per row, in picoseconds of f32 work:
+/// measured by the `cost_per_element` bench group (`cargo bench --bench bench_main --
+/// cost_per_element`) on the reference machine (a 2-core Zen 1 with AVX2, 2026-12-06), where
+/// elementwise kernels run on 16 384 elements and row kernels on 16 rows of 1000 (the cost
+/// per element) and 1600 rows of 10 (the rest is the cost per row). Other machines are
+/// faster or slower by about the same factor for every kernel, so the blocks keep their
+/// sizes relative to each other; their absolute time scales with the machine.
+///
+/// The block sizes it gives depend on the kernel, the element type and the shape, never on
+/// the thread count, so results stay bit-for-bit the same on any pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cost {
+    elem: u32,
+    row: u32,
+}
+
+impl Cost {
+    /// A kernel of `elem` ps per element and `row` ps per row.
+    pub(crate) const fn new(elem: u32, row: u32) -> Cost {
+        Cost { elem, row }
+    }
+
+    /// An elementwise kernel of `elem` ps per element.
+    pub(crate) const fn elem(elem: u32) -> Cost {
+        Cost { elem, row: 0 }
+    }
+
+    /// The same cost with `row` ps more per row (a kernel run row by row on strided views).
+    pub(crate) const fn plus_row(self, row: u32) -> Cost {
+        Cost {
+            elem: self.elem,
+            row: self.row.saturating_add(row),
+        }
+    }
+
+    /// The cost for element type `T`: ×2 per element for 8-byte types (half the lanes per
+    /// vector, twice the bytes), the same per row.
+    pub(crate) const fn of<T>(self) -> Grain {
+        let wide = if std::mem::size_of::<T>() > 4 { 2 } else { 1 };
+        Grain {
+            elem: self.elem as u64 * wide,
+            row: self.row as u64,
+        }
+    }
+}
+
+/// A [`Cost`] for one element type: what the splitters take.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grain {
+    elem: u64,
+    row: u64,
+}
+
+/// Rows per block for `rows` rows of `cols` elements of work `g` (at least 1): the fewest
+/// blocks that hold at most [`BLOCK_PS`] each, rounded up to a power of two, of equal size
+/// but for the last. So a pool of 2, 4, 8 or 16 threads gets equal shares of the halving
+/// tree of [`map_blocks`] (11 blocks on two threads would take 6 blocks' time, 16 blocks
+/// 8 blocks' of a smaller size), and every block costs more than half of [`BLOCK_PS`].
+pub(crate) fn rows_per_block(rows: usize, cols: usize, g: Grain) -> usize {
+    // (u64 products of usize and u32 values: saturating, so a view of 2⁶³ elements is one
+    // row per block, not an overflow)
+    let per_row = (cols as u64).saturating_mul(g.elem).saturating_add(g.row).max(1);
+    let most = usize::try_from(BLOCK_PS / per_row).unwrap_or(usize::MAX).max(1);
+    let blocks = rows.div_ceil(most).max(1);
+    let blocks = blocks.checked_next_power_of_two().unwrap_or(blocks);
+    rows.div_ceil(blocks).max(1)
 }
 
 /// Per-row outputs that can be cut between rows: a row-major view, a slice with one entry per
@@ -53,11 +118,11 @@ impl<A: RowSplit, B: RowSplit> RowSplit for (A, B) {
     }
 }
 
-/// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(rows, cols)` rows, where
+/// Runs `f(first_row, end_row, parts)` on each block of `rows_per_block(rows, cols, g)` rows, where
 /// `parts` holds the rows `first_row..end_row` of `out`, and combines the block results with
 /// `combine` in a fixed tree order (`R::default()` when there are no elements: `rows` or
 /// `cols` is 0).
-pub(crate) fn map_blocks<P, R, F, C>(rows: usize, cols: usize, out: P, f: &F, combine: &C) -> R
+pub(crate) fn map_blocks<P, R, F, C>(rows: usize, cols: usize, g: Grain, out: P, f: &F, combine: &C) -> R
 where
     P: RowSplit,
     R: Send + Default,
@@ -65,11 +130,11 @@ where
     C: Fn(R, R) -> R + Sync,
 {
     // No elements, whatever the other dimension: nothing to split (a view of usize::MAX
-    // empty rows must not cost usize::MAX / BLOCK_ELEMS blocks).
+    // empty rows must not cost one block per row).
     if rows == 0 || cols == 0 {
         return R::default();
     }
-    let per = rows_per_block(rows, cols);
+    let per = rows_per_block(rows, cols, g);
     let blocks = rows.div_ceil(per);
     let t = Tree {
         per,
@@ -127,14 +192,15 @@ impl Tree {
     }
 }
 
-/// Runs `f(first_row, block)` over row blocks of `out` in parallel (no result).
-pub(crate) fn for_each_row_block<T, F>(out: MatMut<'_, T>, f: &F)
+/// Runs `f(first_row, block)` over the row blocks of `out` for work `g`, in parallel (no
+/// result).
+pub(crate) fn for_each_row_block<T, F>(out: MatMut<'_, T>, g: Grain, f: &F)
 where
     T: Copy + Send,
     F: Fn(usize, MatMut<'_, T>) + Sync,
 {
     let (rows, cols) = (out.rows(), out.cols());
-    map_blocks(rows, cols, out, &|r0, _, blk| f(r0, blk), &|(), ()| ());
+    map_blocks(rows, cols, g, out, &|r0, _, blk| f(r0, blk), &|(), ()| ());
 }
 
 /// A buffer with one `width`-element slot per work block of [`map_blocks`] (blocks of `per`
@@ -178,5 +244,61 @@ impl<P: RowSplit> RowSplit for Option<P> {
             }
             None => (None, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks of `rows` rows of `cols` for `g`: (rows per block, blocks).
+    fn cut(rows: usize, cols: usize, g: Grain) -> (usize, usize) {
+        let per = rows_per_block(rows, cols, g);
+        (per, rows.div_ceil(per))
+    }
+
+    #[test]
+    fn blocks_follow_the_cost_per_element() {
+        // 1000 ps per element: 16 000 elements per block at most
+        let g = Cost::elem(1000).of::<f32>();
+        assert_eq!(cut(16_000, 1, g), (16_000, 1));
+        // one element more: two equal halves, not a full block and a remainder of one
+        assert_eq!(cut(16_001, 1, g), (8001, 2));
+        // three blocks' work: four blocks, so that two or four threads share them evenly
+        assert_eq!(cut(40_000, 1, g), (10_000, 4));
+        assert_eq!(cut(40_001, 1, g), (10_001, 4));
+        // a kernel 10× cheaper takes 10× the elements in one block
+        assert_eq!(cut(160_000, 1, Cost::elem(100).of::<f32>()), (160_000, 1));
+        // f64 costs twice per element: half the elements per block
+        assert_eq!(cut(16_000, 1, Cost::elem(1000).of::<f64>()), (8000, 2));
+    }
+
+    #[test]
+    fn blocks_count_the_cost_per_row() {
+        // rows of 10 at 1000 ps per element and 6000 per row: 16 µs / 16 ns = 1000 rows
+        let g = Cost::new(1000, 6000).of::<f32>();
+        assert_eq!(cut(1000, 10, g), (1000, 1));
+        // 5 blocks' work: 8 blocks of 512 rows
+        assert_eq!(cut(4096, 10, g), (512, 8));
+        // the strided form of an elementwise op: its per-row term alone
+        let g = Cost::elem(0).plus_row(2000).of::<f32>();
+        assert_eq!(cut(8000, 1, g), (8000, 1));
+        assert_eq!(cut(8001, 1, g), (4001, 2));
+    }
+
+    #[test]
+    fn huge_rows_neither_overflow_nor_vanish() {
+        // a row whose cost overflows u64 is one block per row (3 rows: 3 blocks, not 4)
+        let g = Cost::new(u32::MAX, u32::MAX).of::<f64>();
+        assert_eq!(cut(3, usize::MAX, g), (1, 3));
+        // a kernel of no measured cost counts 1 ps a row: blocks of up to 16 million rows
+        let (per, blocks) = cut(1 << 40, 1, Cost::elem(0).of::<f32>());
+        assert!(per <= 16_000_000 && per * blocks >= 1 << 40 && per * (blocks - 1) < 1 << 40);
+        assert!(blocks.is_power_of_two());
+        // more blocks than a power of two can count: as many as the cost asks for
+        assert_eq!(
+            cut(usize::MAX, 1, Cost::elem(16_000_000).of::<f32>()),
+            (1, usize::MAX)
+        );
     }
 }

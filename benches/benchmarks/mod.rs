@@ -1,5 +1,6 @@
 //! Bench groups and shared helpers.
 
+pub mod cost;
 pub mod digits;
 pub mod linear;
 pub mod loss;

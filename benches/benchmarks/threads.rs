@@ -1,8 +1,9 @@
 //! Small calls on a 1-thread and a 2-thread pool, side by side in one group (`small_calls`,
 //! functions `{kernel}/{shape}`, parameter `1t` or `2t`): the check that a call too small to
 //! gain from a second thread runs on the caller and costs no more on two threads than on one.
-//! Each kernel at the shapes of its other groups' small rows, plus the smallest shapes that
-//! are cut into two blocks (the first that two threads share).
+//! Each kernel at the shapes of its other groups' small rows, and the elementwise kernels on
+//! either side of where their measured costs (`src/par.rs`) first cut them into two blocks:
+//! sigmoid at 4096 / 8192 elements, ReLU and the sigmoid's backward at 65 536 / 131 072.
 
 use super::{config, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -31,8 +32,8 @@ fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
 fn calls() -> Vec<Call> {
     let mut out: Vec<Call> = Vec::new();
     // elementwise, from the costliest per element (sigmoid) to the cheapest (ReLU, the
-    // sigmoid's backward): one block (4096, 32 768 elements) and the first two-block length
-    for len in [4096, 32_768, 65_536] {
+    // sigmoid's backward from y)
+    for len in [4096, 8192, 65_536, 131_072] {
         let fwd: [(&str, Fwd); 2] = [
             ("sigmoid_forward", sigmoid_forward),
             ("relu_forward", relu_forward),

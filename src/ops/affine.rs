@@ -332,7 +332,10 @@ pub(crate) fn affine_backward_impl<T: Float>(
     // One pass over dy (and y): dz = dy ⊙ act′(y) into the scratch, block by block, each block
     // also summing its dz rows into its own slot of partial column sums; the slots are then
     // added in block order, so db does not depend on the thread count.
-    let per = rows_per_block(n, h);
+    // (the derivative's cost: the column sums add one vector addition per element, within
+    // its measurement's spread)
+    let g = act.grad_cost::<T>(matches!(saved, Saved::Output(_))).of::<T>();
+    let per = rows_per_block(n, h, g);
     let blocks = n.div_ceil(per);
     let identity = act == Activation::Identity;
     // partial column sums per block, then dz (N×H) unless it is dy itself: sized checked
@@ -352,6 +355,7 @@ pub(crate) fn affine_backward_impl<T: Float>(
     map_blocks(
         n,
         h,
+        g,
         (dzm, slots),
         &|r0, r1, (dz, s): (Option<MatMut<'_, T>>, PerBlock<'_, T>)| {
             dispatch(

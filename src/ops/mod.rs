@@ -421,13 +421,20 @@ impl<T: Float, O: BinaryOp<T>> Kernel for RowsBinary<'_, T, O> {
     }
 }
 
+/// The cost of one row of an elementwise op on strided views beyond its elements' (a row
+/// copied or read through its stride, one slice call per row), in ps: measured by
+/// `cost_per_element`'s `relu_fwd_strided` (ReLU on 16 384 rows of one element) less
+/// `relu_fwd`.
+const STRIDED_ROW_PS: u32 = 2_600;
+
 /// y = op(x) elementwise on the current SIMD path (`x = None`: y ← op(y)); dense operands
 /// are split into fixed-size runs of elements, others by row blocks. Shapes are the caller's
 /// to check; y has unit column stride.
 pub(crate) fn map_unary<T: Float, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>, y: MatMut<'_, T>) {
     let path = Isa::current();
     let rows = |y: MatMut<'_, T>| {
-        crate::par::for_each_row_block(y, &|r0, blk| dispatch(path, RowsUnary { op, x, r0, y: blk }));
+        let g = O::COST.plus_row(STRIDED_ROW_PS).of::<T>();
+        crate::par::for_each_row_block(y, g, &|r0, blk| dispatch(path, RowsUnary { op, x, r0, y: blk }));
     };
     let xf = match x {
         Some(x) => match x.as_flat() {
@@ -441,6 +448,7 @@ pub(crate) fn map_unary<T: Float, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>
             crate::par::map_blocks(
                 yf.len(),
                 1,
+                O::COST.of::<T>(),
                 yf,
                 &|r0, r1, yb: &mut [T]| {
                     let x = xf.map(|xf| &xf[r0..r1]);
@@ -463,7 +471,8 @@ pub(crate) fn map_binary<T: Float, O: BinaryOp<T>>(
 ) {
     let path = Isa::current();
     let rows = |out: MatMut<'_, T>| {
-        crate::par::for_each_row_block(out, &|r0, blk| {
+        let g = O::COST.plus_row(STRIDED_ROW_PS).of::<T>();
+        crate::par::for_each_row_block(out, g, &|r0, blk| {
             dispatch(
                 path,
                 RowsBinary {
@@ -484,6 +493,7 @@ pub(crate) fn map_binary<T: Float, O: BinaryOp<T>>(
             crate::par::map_blocks(
                 of.len(),
                 1,
+                O::COST.of::<T>(),
                 of,
                 &|r0, r1, ob: &mut [T]| {
                     dispatch(

@@ -4,6 +4,7 @@ use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, 
 use crate::error::Result;
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::par::Cost;
 use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
@@ -51,6 +52,19 @@ enum RowOp {
     LogSoftmax,
     SoftmaxBackward,
     LogSoftmaxBackward,
+}
+
+impl RowOp {
+    /// Measured by the `cost_per_element` bench group (`softmax_fwd`, `softmax_bwd`,
+    /// `log_softmax_fwd`, `log_softmax_bwd`).
+    fn cost(self) -> Cost {
+        match self {
+            RowOp::Softmax(_) => Cost::new(1720, 18_300),
+            RowOp::SoftmaxBackward => Cost::new(425, 9_500),
+            RowOp::LogSoftmax => Cost::new(1755, 21_500),
+            RowOp::LogSoftmaxBackward => Cost::new(1795, 10_200),
+        }
+    }
 }
 
 /// One block of rows of a row kernel: `a` (x, or y for backward) and `b` (dy for backward)
@@ -208,7 +222,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
 /// Runs a row op over all rows, in parallel blocks, on the current SIMD path.
 fn run_rows<T: Float>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
     let path = Isa::current();
-    crate::par::for_each_row_block(out, &|r0, blk| {
+    crate::par::for_each_row_block(out, op.cost().of::<T>(), &|r0, blk| {
         dispatch(
             path,
             RowBlock {

@@ -4,6 +4,7 @@
 
 use super::lane::Lane;
 use super::math::{self, Consts};
+use crate::par::Cost;
 
 /// y = f(x) for one lane value: a function the slice drivers map over a slice.
 pub trait UnaryOp<T>: Copy + Send + Sync {
@@ -12,6 +13,8 @@ pub trait UnaryOp<T>: Copy + Send + Sync {
     /// body without a power of two for `vscalef` to take over, which measured slower on
     /// explicit registers).
     const ZMM: bool = true;
+    /// Its measured cost per element, which sizes its work blocks.
+    const COST: Cost;
     /// f(x) lane by lane.
     fn apply<L: Lane<E = T>>(self, x: L) -> L;
     /// Whether [`UnaryOp::apply_fast`] is a cheaper body than `apply` on the inputs in
@@ -38,6 +41,8 @@ pub trait UnaryOp<T>: Copy + Send + Sync {
 pub trait BinaryOp<T>: Copy + Send + Sync {
     /// As [`UnaryOp::ZMM`].
     const ZMM: bool = true;
+    /// As [`UnaryOp::COST`].
+    const COST: Cost;
     /// f(a, b) lane by lane.
     fn apply<L: Lane<E = T>>(self, a: L, b: L) -> L;
     /// As [`UnaryOp::GUARDED`], for the inputs `b` only.
@@ -62,6 +67,7 @@ pub trait BinaryOp<T>: Copy + Send + Sync {
 pub(crate) struct Exp;
 
 impl<T> UnaryOp<T> for Exp {
+    const COST: Cost = Cost::elem(1500);
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
         x.vexp()
@@ -73,6 +79,8 @@ impl<T> UnaryOp<T> for Exp {
 pub(crate) struct ExpNonPos;
 
 impl<T> UnaryOp<T> for ExpNonPos {
+    // (runs inside row kernels, which carry their own costs: exp's as a bound)
+    const COST: Cost = Cost::elem(1500);
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
         x.vexp_nonpos()
@@ -85,6 +93,7 @@ impl<T> UnaryOp<T> for ExpNonPos {
 pub(crate) struct Ln;
 
 impl<T: Consts> UnaryOp<T> for Ln {
+    const COST: Cost = Cost::elem(1350);
     const GUARDED: bool = true;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
@@ -105,6 +114,7 @@ impl<T: Consts> UnaryOp<T> for Ln {
 pub(crate) struct Ln1p;
 
 impl<T> UnaryOp<T> for Ln1p {
+    const COST: Cost = Cost::elem(2400);
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
         math::ln_1p(x)

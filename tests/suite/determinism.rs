@@ -88,6 +88,19 @@ fn run_all(x: &[f32], w: &[f32], b: &[f32], labels: &[usize], n: usize, d: usize
         )
         .unwrap();
         out.push(bits(&loss));
+        // on probabilities: the softmax rows as both p and t
+        let q = MatRef::from_row_major(&s, n, d).unwrap();
+        cross_entropy_forward(q, Targets::Probs(q), red, &mut loss).unwrap();
+        let mut dp = vec![0.0_f32; n * d];
+        cross_entropy_backward(
+            q,
+            Targets::Probs(q),
+            red,
+            &dl,
+            MatMut::from_row_major(&mut dp, n, d).unwrap(),
+        )
+        .unwrap();
+        out.extend([bits(&loss), bits(&dp)]);
     }
     // binary cross-entropy: every element weighted, pos_weight, each reduction
     let pw: Vec<f32> = (0..d).map(|k| 0.5 + k as f32 / 8.0).collect();
@@ -132,7 +145,9 @@ fn same_on_every_pool<B: PartialEq + Send>(what: &str, f: &(dyn Fn() -> Vec<Vec<
 
 #[test]
 fn identical_on_1_2_3_and_8_threads() {
-    let (n, d, h) = (2053, 97, 33); // ~6 work blocks of 97-wide rows, odd sizes
+    // odd sizes; 2 (the cross-entropy on labels) to 71 (BCE) work blocks a kernel, by their
+    // costs in src/par.rs (the Affine backward's one block of dz: the GEMM test covers it)
+    let (n, d, h) = (2053, 97, 33);
     let mut rng = Rng::new(40);
     let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
     let x = f(rng.values::<f32>(n * d, -8.0, 8.0));

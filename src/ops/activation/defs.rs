@@ -8,6 +8,7 @@
 //! [`Activation::visit`](super::Activation::visit) in `mod.rs`.
 
 use crate::float::Float;
+use crate::par::Cost;
 use crate::simd::lane::Lane;
 use crate::simd::math::{self, Consts};
 use crate::simd::{BinaryOp, UnaryOp};
@@ -16,6 +17,8 @@ use crate::simd::{BinaryOp, UnaryOp};
 pub(crate) trait ActFn<T: Float>: Copy + Send + Sync + 'static {
     /// As [`UnaryOp::ZMM`]: whether the AVX-512 path runs the bodies on explicit registers.
     const ZMM: bool = true;
+    /// The measured costs of its bodies, which size their work blocks.
+    const COSTS: Costs;
     /// Whether the forward is the identity (the kernels then skip the pass).
     const IDENTITY: bool = false;
     /// f(x).
@@ -28,12 +31,36 @@ pub(crate) trait ActFn<T: Float>: Copy + Send + Sync + 'static {
     fn grad_out<L: Lane<E = T>>(self, y: L, dy: L) -> L;
 }
 
+/// The costs per element of an activation's bodies (`crate::par::Cost`, measured by the
+/// `cost_per_element` bench group: `{name}_fwd`, `{name}_bwd_from_input`,
+/// `{name}_bwd_from_output`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Costs {
+    /// [`ActFn::fwd`].
+    pub fwd: Cost,
+    /// [`ActFn::grad_in`].
+    pub grad_in: Cost,
+    /// [`ActFn::grad_out`] (never read where [`ActFn::reads_output`] is false).
+    pub grad_out: Cost,
+}
+
+impl Costs {
+    const fn ps(fwd: u32, grad_in: u32, grad_out: u32) -> Costs {
+        Costs {
+            fwd: Cost::elem(fwd),
+            grad_in: Cost::elem(grad_in),
+            grad_out: Cost::elem(grad_out),
+        }
+    }
+}
+
 /// The forward of an activation as a slice op.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fwd<A>(pub A);
 
 impl<T: Float, A: ActFn<T>> UnaryOp<T> for Fwd<A> {
     const ZMM: bool = A::ZMM;
+    const COST: Cost = A::COSTS.fwd;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L) -> L {
         self.0.fwd(x)
@@ -46,6 +73,7 @@ pub(crate) struct GradIn<A>(pub A);
 
 impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradIn<A> {
     const ZMM: bool = A::ZMM;
+    const COST: Cost = A::COSTS.grad_in;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, x: L, dy: L) -> L {
         self.0.grad_in(x, dy)
@@ -58,6 +86,7 @@ pub(crate) struct GradOut<A>(pub A);
 
 impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradOut<A> {
     const ZMM: bool = A::ZMM;
+    const COST: Cost = A::COSTS.grad_out;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, y: L, dy: L) -> L {
         self.0.grad_out(y, dy)
@@ -75,6 +104,7 @@ fn k<T: Float, L: Lane<E = T>>(x: L, c: f64) -> L {
 pub(crate) struct Identity;
 
 impl<T: Float> ActFn<T> for Identity {
+    const COSTS: Costs = Costs::ps(120, 125, 120);
     const IDENTITY: bool = true;
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -99,6 +129,7 @@ impl<T: Float> ActFn<T> for Identity {
 pub(crate) struct Sigmoid;
 
 impl<T: Float> ActFn<T> for Sigmoid {
+    const COSTS: Costs = Costs::ps(2360, 3630, 175);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         math::sigmoid(x)
@@ -124,6 +155,7 @@ impl<T: Float> ActFn<T> for Sigmoid {
 pub(crate) struct Tanh;
 
 impl<T: Float> ActFn<T> for Tanh {
+    const COSTS: Costs = Costs::ps(3830, 4080, 180);
     // e^(2|x|) − 1 has no power of two for `vscalef` to take over: on explicit 512-bit
     // registers it measured slower than the one-element body vectorized by LLVM
     const ZMM: bool = false;
@@ -151,6 +183,7 @@ impl<T: Float> ActFn<T> for Tanh {
 pub(crate) struct Relu;
 
 impl<T: Float> ActFn<T> for Relu {
+    const COSTS: Costs = Costs::ps(130, 165, 170);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         let zero = k(x, 0.0);
@@ -180,6 +213,7 @@ pub(crate) struct LeakyRelu<T> {
 }
 
 impl<T: Float> ActFn<T> for LeakyRelu<T> {
+    const COSTS: Costs = Costs::ps(155, 195, 190);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         let s = L::splat(x.token(), self.slope);
@@ -220,6 +254,7 @@ fn gate_grad<L: Lane>(x: L, xm: L, s: L, sbar: L, dv: L, dy: L) -> L {
 pub(crate) struct Silu;
 
 impl<T: Float> ActFn<T> for Silu {
+    const COSTS: Costs = Costs::ps(3390, 4120, 4120);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         math::times_sigmoid(x, x)
@@ -270,6 +305,7 @@ impl GeluTanh {
 }
 
 impl<T: Float> ActFn<T> for GeluTanh {
+    const COSTS: Costs = Costs::ps(4180, 4750, 4750);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         let (_, v, _) = Self::arg(x);
@@ -300,6 +336,7 @@ impl<T: Float> ActFn<T> for GeluTanh {
 pub(crate) struct Gelu;
 
 impl<T: Float> ActFn<T> for Gelu {
+    const COSTS: Costs = Costs::ps(5150, 3690, 3690);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
         let (s, e, e_lo, _) = math::normal_tail(x);

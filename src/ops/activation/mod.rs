@@ -16,6 +16,7 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::par::Cost;
 use crate::simd::{Exp, Internal, Isa, Ln, Ln1p, Math, dispatch};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -257,6 +258,23 @@ impl Activation {
             }
         }
         self.visit(V)
+    }
+
+    /// The measured cost per element of its derivative from the output y (`from_output`)
+    /// or from the input x, which sizes the work blocks of a backward pass.
+    pub(crate) fn grad_cost<T: Float>(self, from_output: bool) -> Cost {
+        struct V(bool);
+        impl<T: Float> ActVisitor<T> for V {
+            type Out = Cost;
+            fn visit<A: ActFn<T>>(self, _: A) -> Cost {
+                if self.0 {
+                    A::COSTS.grad_out
+                } else {
+                    A::COSTS.grad_in
+                }
+            }
+        }
+        self.visit::<T, _>(V(from_output))
     }
 
     /// f(x) for one value: the bits the kernels give on the calling thread's SIMD path.

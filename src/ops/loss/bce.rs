@@ -7,7 +7,7 @@ use crate::mat::{MatMut, MatRef};
 use crate::ops::{
     Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
 };
-use crate::par::{map_blocks, rows_per_block};
+use crate::par::{Cost, map_blocks, rows_per_block};
 use crate::simd::{ExpNonPos, Internal, Isa, Kernel, Math, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
@@ -139,7 +139,15 @@ impl<T: Float> Bce<'_, T> {
             .map(copy_len)
             .max()
             .unwrap_or(0);
-        let copies = RowCopies::<T, 3>::new(op, copy, n.div_ceil(rows_per_block(n, c)))?;
+        // measured by `cost_per_element` (`bce_fused`, `bce_fwd`; the backward alone does
+        // the fused pass's work less the loss)
+        let g = if dlogits.is_some() {
+            Cost::new(5570, 700)
+        } else {
+            Cost::new(5280, 900)
+        }
+        .of::<T>();
+        let copies = RowCopies::<T, 3>::new(op, copy, n.div_ceil(rows_per_block(n, c, g)))?;
         let per_elem = loss.is_some() && red == Reduction::None;
         let (loss_mat, loss_out) = match loss {
             Some(l) if per_elem => (
@@ -158,6 +166,7 @@ impl<T: Float> Bce<'_, T> {
         let sum = map_blocks(
             n,
             c,
+            g,
             (loss_mat, dlogits),
             &|r0, r1, (lm, gm): (Option<MatMut<'_, T>>, Option<MatMut<'_, T>>)| {
                 // (the block's buffers are taken outside the dispatch, so that the whole block

@@ -9,7 +9,7 @@ use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_rows_contiguous, check_shape, copy_len, dims, dims_mut,
     row_of,
 };
-use crate::par::rows_per_block;
+use crate::par::{Cost, rows_per_block};
 use crate::simd::{self, BinaryOp, Internal, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
 /// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (a NaN target
@@ -26,6 +26,8 @@ impl NegXLogY {
 }
 
 impl<T: Float> BinaryOp<T> for NegXLogY {
+    // (runs inside the forward's rows, which carry their own cost)
+    const COST: Cost = Cost::elem(1830);
     const GUARDED: bool = true;
     #[inline(always)]
     fn apply<L: Lane<E = T>>(self, t: L, p: L) -> L {
@@ -156,7 +158,13 @@ pub(crate) fn cross_entropy_forward_impl<T: Float>(
         Targets::Probs(q) => copy_len(&probs).max(copy_len(&q)),
         Targets::Classes(_) => 0,
     };
-    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c)))?;
+    // measured by `cost_per_element` (`ce_probs_fwd`, `ce_labels_fwd`)
+    let g = match targets {
+        Targets::Probs(_) => Cost::new(1830, 2_200),
+        Targets::Classes(_) => Cost::new(10, 7_700),
+    }
+    .of::<T>();
+    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c, g)))?;
     let path = Isa::current();
     let block = |r0: usize, r1: usize, ls: &mut [T], _: ()| {
         copies.with(|bufs| {
@@ -171,7 +179,7 @@ pub(crate) fn cross_entropy_forward_impl<T: Float>(
             dispatch(path, k)
         })
     };
-    reduce_blocks(n, c, reduction, n as f64, loss, (), &block);
+    reduce_blocks(n, c, g, reduction, n as f64, loss, (), &block);
     Ok(())
 }
 
@@ -230,7 +238,13 @@ pub(crate) fn cross_entropy_backward_impl<T: Float>(
     check_rows_contiguous(OP, "dprobs", &dprobs)?;
     let denom = T::from_usize(n);
     let path = Isa::current();
-    crate::par::for_each_row_block(dprobs, &|r0, blk: MatMut<'_, T>| {
+    // measured by `cost_per_element` (`ce_probs_bwd`, `ce_labels_bwd`)
+    let g = match targets {
+        Targets::Probs(_) => Cost::new(395, 200),
+        Targets::Classes(_) => Cost::new(120, 5_800),
+    }
+    .of::<T>();
+    crate::par::for_each_row_block(dprobs, g, &|r0, blk: MatMut<'_, T>| {
         let k = BackwardBlock {
             probs,
             targets,

@@ -14,7 +14,7 @@ use super::{Reduction, RowCopies, check_len, check_shape, dims};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
 use crate::mat::MatRef;
-use crate::par::{RowSplit, map_blocks};
+use crate::par::{Grain, RowSplit, map_blocks};
 
 /// The targets of a classification loss over N rows of C classes.
 ///
@@ -104,12 +104,14 @@ pub(crate) fn check_loss_len(
 }
 
 /// Evaluates `row(i, bufs) = (loss_i, extra_i)` for every row (`bufs` are the block's
-/// vectors from `copies`, for rows of strided inputs), through [`reduce_blocks`]; writes
+/// vectors from `copies`, for rows of strided inputs), through [`reduce_blocks`] for work
+/// `g`; writes
 /// `extra_i` into `extra` unless it is empty.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce_rows<T, F, const K: usize>(
     n: usize,
     c: usize,
+    g: Grain,
     red: Reduction,
     denom: f64,
     loss: &mut [T],
@@ -120,7 +122,7 @@ pub(crate) fn reduce_rows<T, F, const K: usize>(
     T: Float,
     F: Fn(usize, &mut [Vec<T>; K]) -> (T, T) + Sync,
 {
-    reduce_blocks(n, c, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
+    reduce_blocks(n, c, g, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
         copies.with(|buf| {
             let mut acc = 0.0_f64;
             for (k, i) in (r0..r1).enumerate() {
@@ -138,15 +140,17 @@ pub(crate) fn reduce_rows<T, F, const K: usize>(
     });
 }
 
-/// Runs `block(r0, r1, losses, out)` on the row blocks of [`map_blocks`], where `losses`
+/// Runs `block(r0, r1, losses, out)` on the row blocks of [`map_blocks`] for work `g`, where `losses`
 /// holds the block's rows of `loss` (`Reduction::None`; else it is empty) and `out` its rows
 /// of `out`, and each block returns the sum of its losses in f64. Writes the sum (`Sum`) or
 /// sum / `denom` (`Mean`) into `loss[0]`. The block sums are added in a fixed order, so a
 /// loss that fits the type is never lost to intermediate overflow and the result does not
 /// depend on the thread count.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce_blocks<T, P, F>(
     n: usize,
     c: usize,
+    g: Grain,
     red: Reduction,
     denom: f64,
     loss: &mut [T],
@@ -165,6 +169,7 @@ pub(crate) fn reduce_blocks<T, P, F>(
     let sum: f64 = map_blocks(
         n,
         c,
+        g,
         (per_row, out),
         &|r0, r1, (ls, o): (&mut [T], P)| block(r0, r1, ls, o),
         &|a, b| a + b,

@@ -10,7 +10,7 @@ use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
     dims_mut,
 };
-use crate::par::rows_per_block;
+use crate::par::{Cost, Grain, rows_per_block};
 use crate::simd::{self, ACC, Exp, ExpNonPos, Internal, Isa, Kernel, Math, combine, dispatch};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
@@ -569,7 +569,16 @@ pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
             };
             dispatch(path, k)
         };
-        reduce_blocks(n, c, p.red, p.denom.to_f64(), loss, extra, &block);
+        reduce_blocks(
+            n,
+            c,
+            cost(Pass::Forward, &targets),
+            p.red,
+            p.denom.to_f64(),
+            loss,
+            extra,
+            &block,
+        );
         return Ok(());
     }
     // a strided row is copied, into scratch reserved before any output is written (the
@@ -578,18 +587,29 @@ pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
         Targets::Probs(q) => copy_len(&logits).max(copy_len(&q)),
         Targets::Classes(_) => copy_len(&logits),
     };
-    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c)))?;
-    reduce_rows(n, c, p.red, p.denom.to_f64(), loss, extra, &copies, &|i, bufs| {
-        let [buf, qbuf] = bufs;
-        let k = ForwardRow {
-            p: &p,
-            s: crate::ops::row_of(&logits, i, buf),
-            targets: &targets,
-            i,
-            q: targets.prob_row(i, qbuf),
-        };
-        dispatch(path, k)
-    });
+    let g = cost(Pass::Forward, &targets);
+    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c, g)))?;
+    reduce_rows(
+        n,
+        c,
+        g,
+        p.red,
+        p.denom.to_f64(),
+        loss,
+        extra,
+        &copies,
+        &|i, bufs| {
+            let [buf, qbuf] = bufs;
+            let k = ForwardRow {
+                p: &p,
+                s: crate::ops::row_of(&logits, i, buf),
+                targets: &targets,
+                i,
+                q: targets.prob_row(i, qbuf),
+            };
+            dispatch(path, k)
+        },
+    );
     Ok(())
 }
 
@@ -657,38 +677,46 @@ pub(crate) fn softmax_cross_entropy_backward_impl<T: Float>(
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
     let path = Isa::current();
     if lane_rows(&logits) {
-        crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
-            let rows = blk.rows();
-            let k = LaneRows {
-                p: &p,
-                logits,
-                targets,
-                dloss,
-                r0,
-                rows,
-                d: Some(blk),
-                ls: &mut [],
-                lse: &mut [],
-                saved: Some(lse),
-            };
-            dispatch(path, k);
-        });
+        crate::par::for_each_row_block(
+            dlogits,
+            cost(Pass::Backward, &targets),
+            &|r0, blk: MatMut<'_, T>| {
+                let rows = blk.rows();
+                let k = LaneRows {
+                    p: &p,
+                    logits,
+                    targets,
+                    dloss,
+                    r0,
+                    rows,
+                    d: Some(blk),
+                    ls: &mut [],
+                    lse: &mut [],
+                    saved: Some(lse),
+                };
+                dispatch(path, k);
+            },
+        );
         return Ok(());
     }
-    crate::par::for_each_row_block(dlogits, &|r0, blk: MatMut<'_, T>| {
-        dispatch(
-            path,
-            SplitBackward {
-                p: &p,
-                logits,
-                lse,
-                targets,
-                dloss,
-                r0,
-                blk,
-            },
-        )
-    });
+    crate::par::for_each_row_block(
+        dlogits,
+        cost(Pass::Backward, &targets),
+        &|r0, blk: MatMut<'_, T>| {
+            dispatch(
+                path,
+                SplitBackward {
+                    p: &p,
+                    logits,
+                    lse,
+                    targets,
+                    dloss,
+                    r0,
+                    blk,
+                },
+            )
+        },
+    );
     Ok(())
 }
 
@@ -845,8 +873,40 @@ pub(crate) fn softmax_cross_entropy_impl<T: Float>(
         };
         dispatch(path, k)
     };
-    reduce_blocks(n, c, p.red, p.denom.to_f64(), loss, dlogits, &block);
+    reduce_blocks(
+        n,
+        c,
+        cost(Pass::Fused, &targets),
+        p.red,
+        p.denom.to_f64(),
+        loss,
+        dlogits,
+        &block,
+    );
     Ok(())
+}
+
+/// A pass of the softmax-cross-entropy, for its cost.
+#[derive(Clone, Copy)]
+enum Pass {
+    Forward,
+    Backward,
+    Fused,
+}
+
+/// The measured cost of a pass (`cost_per_element`: `sce_fwd`, `sce_bwd`, `sce_fused`, and
+/// the same with `_probs` for probability targets), which sizes its work blocks.
+fn cost<T: Float>(pass: Pass, targets: &Targets<'_, T>) -> Grain {
+    let probs = matches!(targets, Targets::Probs(_));
+    match (pass, probs) {
+        (Pass::Forward, false) => Cost::new(2020, 14_400),
+        (Pass::Forward, true) => Cost::new(2210, 19_500),
+        (Pass::Backward, false) => Cost::new(1980, 14_600),
+        (Pass::Backward, true) => Cost::new(2070, 14_800),
+        (Pass::Fused, false) => Cost::new(1900, 21_500),
+        (Pass::Fused, true) => Cost::new(2350, 26_000),
+    }
+    .of::<T>()
 }
 
 /// One block of rows of the fused forward+backward; returns the block's loss sum (f64).
