@@ -75,8 +75,10 @@
 //!   reduced loss is 0 for `Sum` and NaN for `Mean` (0/0, as PyTorch). Views with no
 //!   elements return at once however long their other side; a row kernel with zero columns
 //!   is an error.
-//! - **Threads.** Row and loss kernels split large batches across the current rayon pool in
-//!   blocks whose size depends only on the shape, and reduce in a fixed order; large GEMMs are
+//! - **Threads.** Elementwise, row and loss kernels split large batches across the current
+//!   rayon pool in blocks whose size depends only on the kernel (its cost per element and per
+//!   row, measured), the element type and the shape, so a call too small to gain from a
+//!   second thread runs on the caller; they reduce in a fixed order. Large GEMMs are
 //!   cut into up to 4 parts along the rows or columns of C, also by shape alone, each part a
 //!   single-threaded engine call. Results are bit-for-bit identical whatever the number of
 //!   threads. Use `pool.install(..)` to choose the pool. The only process-wide state is the
