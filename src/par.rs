@@ -9,20 +9,20 @@ use crate::mat::MatMut;
 
 /// One thread's time a work block aims for, in picoseconds of [`Cost`]: a call of less work
 /// than this is one block and runs on the caller. 16 µs on the machine the costs were
-/// measured on: a block handed to another thread there costs the caller about 2 µs (measured:
-/// a ReLU of 4096 elements cut into two blocks went from 0.6 to 2.3 µs on two threads), and a
-/// kernel's own set-up per block (a partial lane group, its partial sums) about 0.5 µs, so
-/// blocks of 8–16 µs keep both under a few percent while a call of 16 µs or more already
-/// shares its work (two blocks of 8 µs: about 10 µs on two threads).
+/// measured on. There a block handed to another thread costs the caller about 2 µs (a ReLU of
+/// 4096 elements forced into two blocks went from 0.6 to 2.3 µs on two threads), and a
+/// kernel's own set-up per block (a partial lane group, its partial sums) about 0.5 µs: blocks
+/// of 8–16 µs (see [`rows_per_block`]) keep the set-up under 6% and let a call of 16 µs or
+/// more share its work at a gain (two blocks of 8 µs: about 10 µs on two threads).
 const BLOCK_PS: u64 = 16_000_000;
 
 /// What a kernel costs on one thread, per element and per row, in picoseconds of f32 work:
 /// measured by the `cost_per_element` bench group (`cargo bench --bench bench_main --
 /// cost_per_element`) on the reference machine (a 2-core Zen 1 with AVX2, 2026-12-06), where
 /// elementwise kernels run on 16 384 elements and row kernels on 16 rows of 1000 (the cost
-/// per element) and 1600 rows of 10 (the rest is the cost per row). Other machines are
-/// faster or slower by about the same factor for every kernel, so the blocks keep their
-/// sizes relative to each other; their absolute time scales with the machine.
+/// per element) and 1600 rows of 10 (the rest is the cost per row). On another machine the
+/// same blocks take more or less time (the arithmetic-bound kernels gain most from wider
+/// vectors): the costs are constants, never measured at run time.
 ///
 /// The block sizes it gives depend on the kernel, the element type and the shape, never on
 /// the thread count, so results stay bit-for-bit the same on any pool.

@@ -4,7 +4,7 @@
 //! on 1600 rows of 10 and 16 rows of 1000 (16 000 elements each), so that the two give the
 //! cost per element (long rows) and the cost per row (the difference).
 
-use super::{config, values};
+use super::{config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
     Activation, BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Saved, Targets,
@@ -19,17 +19,6 @@ type Call = (String, usize, Box<dyn FnMut() + Send>);
 
 /// Elements of an elementwise call.
 const LEN: usize = 16_384;
-
-/// Rows of probabilities: each row a softmax of seeded values.
-fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
-    let mut q = values(n * k, seed, -2.0, 2.0);
-    for row in q.chunks_mut(k) {
-        row.iter_mut().for_each(|v| *v = v.exp());
-        let s: f32 = row.iter().sum();
-        row.iter_mut().for_each(|v| *v /= s);
-    }
-    q
-}
 
 fn unary(
     name: &str,

@@ -5,7 +5,7 @@
 //! forward alone with `Reduction::None` for both; the cross-entropy on probabilities forward +
 //! backward; and the binary cross-entropy on logits, fused against split.
 
-use super::{config, values};
+use super::{config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
     BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Targets, bce_with_logits,
@@ -59,7 +59,7 @@ fn sce(c: &mut Criterion) {
                     })
                 })
             });
-            let q = soft_targets(n, k);
+            let q = prob_rows(n, k, 7);
             let probs = Targets::Probs(MatRef::from_row_major(&q, n, k).unwrap());
             for (suffix, targets) in [("", targets), ("_probs", probs)] {
                 g.bench_function(BenchmarkId::new(format!("fused{suffix}"), &id), |b| {
@@ -102,17 +102,6 @@ fn sce(c: &mut Criterion) {
     }
 }
 
-/// Soft targets: each row a softmax of seeded values (every entry positive, rows summing to 1).
-fn soft_targets(n: usize, k: usize) -> Vec<f32> {
-    let mut q = values(n * k, 7, -2.0, 2.0);
-    for row in q.chunks_mut(k) {
-        row.iter_mut().for_each(|v| *v = v.exp());
-        let s: f32 = row.iter().sum();
-        row.iter_mut().for_each(|v| *v /= s);
-    }
-    q
-}
-
 /// The cross-entropy on probabilities, forward + backward, soft targets, 1 and 2 threads.
 fn ce_probs(c: &mut Criterion) {
     for threads in [1, 2] {
@@ -122,8 +111,8 @@ fn ce_probs(c: &mut Criterion) {
             .unwrap();
         let mut g = c.benchmark_group(format!("cross_entropy_probs_fwd_bwd/{threads}t"));
         for (n, k) in SHAPES {
-            let p = soft_targets(n, k);
-            let q: Vec<f32> = soft_targets(n, k).iter().rev().copied().collect();
+            let p = prob_rows(n, k, 7);
+            let q: Vec<f32> = prob_rows(n, k, 7).iter().rev().copied().collect();
             let mut dp = vec![0.0_f32; n * k];
             g.throughput(Throughput::Elements((n * k) as u64));
             let pv = MatRef::from_row_major(&p, n, k).unwrap();

@@ -32,3 +32,15 @@ pub fn values(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Rows of probabilities: each row a softmax of seeded values (every entry positive, rows
+/// summing to 1).
+pub fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
+    let mut q = values(n * k, seed, -2.0, 2.0);
+    for row in q.chunks_mut(k) {
+        row.iter_mut().for_each(|v| *v = v.exp());
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    q
+}

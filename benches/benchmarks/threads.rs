@@ -5,7 +5,7 @@
 //! either side of where their measured costs (`src/par.rs`) first cut them into two blocks:
 //! sigmoid at 4096 / 8192 elements, ReLU and the sigmoid's backward at 65 536 / 131 072.
 
-use super::{config, values};
+use super::{config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
     Activation, BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Targets, affine_forward,
@@ -17,17 +17,6 @@ type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
 
 /// A named call with its own buffers, run many times.
 type Call = (String, u64, Box<dyn FnMut() + Send>);
-
-/// Rows of probabilities: each row a softmax of seeded values.
-fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
-    let mut q = values(n * k, seed, -2.0, 2.0);
-    for row in q.chunks_mut(k) {
-        row.iter_mut().for_each(|v| *v = v.exp());
-        let s: f32 = row.iter().sum();
-        row.iter_mut().for_each(|v| *v /= s);
-    }
-    q
-}
 
 fn calls() -> Vec<Call> {
     let mut out: Vec<Call> = Vec::new();

@@ -569,16 +569,8 @@ pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
             };
             dispatch(path, k)
         };
-        reduce_blocks(
-            n,
-            c,
-            cost(Pass::Loss, &targets),
-            p.red,
-            p.denom.to_f64(),
-            loss,
-            extra,
-            &block,
-        );
+        let g = cost(Pass::Loss, &targets);
+        reduce_blocks(n, c, g, p.red, p.denom.to_f64(), loss, extra, &block);
         return Ok(());
     }
     // a strided row is copied, into scratch reserved before any output is written (the
@@ -676,47 +668,40 @@ pub(crate) fn softmax_cross_entropy_backward_impl<T: Float>(
     check_shape(OP, "dlogits", dims_mut(&dlogits), (n, c), "the shape of logits")?;
     check_rows_contiguous(OP, "dlogits", &dlogits)?;
     let path = Isa::current();
+    let g = cost(Pass::Backward, &targets);
     if lane_rows(&logits) {
-        crate::par::for_each_row_block(
-            dlogits,
-            cost(Pass::Backward, &targets),
-            &|r0, blk: MatMut<'_, T>| {
-                let rows = blk.rows();
-                let k = LaneRows {
-                    p: &p,
-                    logits,
-                    targets,
-                    dloss,
-                    r0,
-                    rows,
-                    d: Some(blk),
-                    ls: &mut [],
-                    lse: &mut [],
-                    saved: Some(lse),
-                };
-                dispatch(path, k);
-            },
-        );
+        crate::par::for_each_row_block(dlogits, g, &|r0, blk: MatMut<'_, T>| {
+            let rows = blk.rows();
+            let k = LaneRows {
+                p: &p,
+                logits,
+                targets,
+                dloss,
+                r0,
+                rows,
+                d: Some(blk),
+                ls: &mut [],
+                lse: &mut [],
+                saved: Some(lse),
+            };
+            dispatch(path, k);
+        });
         return Ok(());
     }
-    crate::par::for_each_row_block(
-        dlogits,
-        cost(Pass::Backward, &targets),
-        &|r0, blk: MatMut<'_, T>| {
-            dispatch(
-                path,
-                SplitBackward {
-                    p: &p,
-                    logits,
-                    lse,
-                    targets,
-                    dloss,
-                    r0,
-                    blk,
-                },
-            )
-        },
-    );
+    crate::par::for_each_row_block(dlogits, g, &|r0, blk: MatMut<'_, T>| {
+        dispatch(
+            path,
+            SplitBackward {
+                p: &p,
+                logits,
+                lse,
+                targets,
+                dloss,
+                r0,
+                blk,
+            },
+        )
+    });
     Ok(())
 }
 
@@ -873,16 +858,8 @@ pub(crate) fn softmax_cross_entropy_impl<T: Float>(
         };
         dispatch(path, k)
     };
-    reduce_blocks(
-        n,
-        c,
-        cost(Pass::Loss, &targets),
-        p.red,
-        p.denom.to_f64(),
-        loss,
-        dlogits,
-        &block,
-    );
+    let g = cost(Pass::Loss, &targets);
+    reduce_blocks(n, c, g, p.red, p.denom.to_f64(), loss, dlogits, &block);
     Ok(())
 }
 
