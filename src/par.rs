@@ -73,7 +73,8 @@ pub(crate) struct Grain {
 /// blocks that hold at most [`BLOCK_PS`] each, rounded up to a power of two, of equal size
 /// but for the last. So a pool of 2, 4, 8 or 16 threads gets equal shares of the halving
 /// tree of [`map_blocks`] (11 blocks on two threads would take 6 blocks' time, 16 blocks
-/// 8 blocks' of a smaller size), and every block costs more than half of [`BLOCK_PS`].
+/// 8 blocks' of a smaller size), and in a call cut into several, every block but the last
+/// costs more than half of [`BLOCK_PS`] (whole rows permitting).
 pub(crate) fn rows_per_block(rows: usize, cols: usize, g: Grain) -> usize {
     // (u64 products of usize and u32 values: saturating, so a view of 2⁶³ elements is one
     // row per block, not an overflow)
