@@ -85,6 +85,11 @@ pub(crate) fn rows_per_block(rows: usize, cols: usize, g: Grain) -> usize {
     rows.div_ceil(blocks).max(1)
 }
 
+/// How many blocks of [`rows_per_block`] rows `rows` rows make (what [`map_blocks`] runs).
+pub(crate) fn block_count(rows: usize, cols: usize, g: Grain) -> usize {
+    rows.div_ceil(rows_per_block(rows, cols, g))
+}
+
 /// Per-row outputs that can be cut between rows: a row-major view, a slice with one entry per
 /// row (or an empty slice, which stays empty), or a tuple of those.
 pub(crate) trait RowSplit: Send + Sized {

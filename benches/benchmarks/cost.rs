@@ -4,14 +4,14 @@
 //! on 1600 rows of 10 and 16 rows of 1000 (16 000 elements each), so that the two give the
 //! cost per element (long rows) and the cost per row (the difference).
 
-use super::{config, prob_rows, values};
+use super::{bce_fused_call, config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
     Activation, BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Saved, Targets,
-    activation_backward, activation_forward, bce_with_logits, bce_with_logits_forward,
-    cross_entropy_backward, cross_entropy_forward, exp_forward, ln_1p_forward, ln_forward,
-    log_softmax_backward, log_softmax_forward, softmax_backward, softmax_cross_entropy,
-    softmax_cross_entropy_backward, softmax_cross_entropy_forward, softmax_forward,
+    activation_backward, activation_forward, bce_with_logits_forward, cross_entropy_backward,
+    cross_entropy_forward, exp_forward, ln_1p_forward, ln_forward, log_softmax_backward, log_softmax_forward,
+    softmax_backward, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+    softmax_forward,
 };
 
 /// A named call with its own buffers and its element count.
@@ -277,18 +277,7 @@ fn rows(n: usize, k: usize) -> Vec<Call> {
             out.push((format!("bce_fwd/{id}"), len, Box::new(run)));
         }
         let mut d = vec![0.0_f32; len];
-        let run = move || {
-            let mut loss = [0.0_f32];
-            bce_with_logits(
-                MatRef::from_row_major(&x, n, k).unwrap(),
-                MatRef::from_row_major(&t, n, k).unwrap(),
-                &BceOptions::default(),
-                &[1.0],
-                &mut loss,
-                MatMut::from_row_major(&mut d, n, k).unwrap(),
-            )
-            .unwrap()
-        };
+        let run = move || bce_fused_call(&x, &t, &mut d, n, k);
         out.push((format!("bce_fused/{id}"), len, Box::new(run)));
     }
     out

@@ -44,3 +44,18 @@ pub fn prob_rows(n: usize, k: usize, seed: u64) -> Vec<f32> {
     }
     q
 }
+
+/// The fused BCE with logits over n×k logits `x` and targets `t` (default options, upstream
+/// gradient 1), its gradient into `d`: one call, as the thread and cost groups time it.
+pub fn bce_fused_call(x: &[f32], t: &[f32], d: &mut [f32], n: usize, k: usize) {
+    let mut loss = [0.0_f32];
+    nnkern::bce_with_logits(
+        nnkern::MatRef::from_row_major(x, n, k).unwrap(),
+        nnkern::MatRef::from_row_major(t, n, k).unwrap(),
+        &nnkern::BceOptions::default(),
+        &[1.0],
+        &mut loss,
+        nnkern::MatMut::from_row_major(d, n, k).unwrap(),
+    )
+    .unwrap()
+}

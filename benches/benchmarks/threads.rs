@@ -5,12 +5,12 @@
 //! either side of where their measured costs (`src/par.rs`) first cut them into two blocks:
 //! sigmoid at 4096 / 8192 elements, ReLU and the sigmoid's backward at 65 536 / 131 072.
 
-use super::{config, prob_rows, values};
+use super::{bce_fused_call, config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
-    Activation, BceOptions, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Targets, affine_forward,
-    bce_with_logits, cross_entropy_backward, cross_entropy_forward, relu_forward, sigmoid_backward,
-    sigmoid_forward, softmax_cross_entropy, softmax_forward,
+    Activation, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Targets, affine_forward,
+    cross_entropy_backward, cross_entropy_forward, relu_forward, sigmoid_backward, sigmoid_forward,
+    softmax_cross_entropy, softmax_forward,
 };
 
 type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
@@ -127,18 +127,7 @@ fn calls() -> Vec<Call> {
             out.push((
                 format!("bce_fused/{id}"),
                 elems,
-                Box::new(move || {
-                    let mut loss = [0.0_f32];
-                    bce_with_logits(
-                        MatRef::from_row_major(&x, n, k).unwrap(),
-                        MatRef::from_row_major(&t, n, k).unwrap(),
-                        &BceOptions::default(),
-                        &[1.0],
-                        &mut loss,
-                        MatMut::from_row_major(&mut d, n, k).unwrap(),
-                    )
-                    .unwrap()
-                }),
+                Box::new(move || bce_fused_call(&x, &t, &mut d, n, k)),
             ));
         }
     }

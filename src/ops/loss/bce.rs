@@ -7,7 +7,7 @@ use crate::mat::{MatMut, MatRef};
 use crate::ops::{
     Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
 };
-use crate::par::{Cost, map_blocks, rows_per_block};
+use crate::par::{Cost, block_count, map_blocks};
 use crate::simd::{ExpNonPos, Internal, Isa, Kernel, Math, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
@@ -143,7 +143,7 @@ impl<T: Float> Bce<'_, T> {
         // 6%): one cost for every pass, so that the forward's and the fused pass's loss sums
         // add the same blocks and agree bit for bit
         let g = Cost::new(5570, 700).of::<T>();
-        let copies = RowCopies::<T, 3>::new(op, copy, n.div_ceil(rows_per_block(n, c, g)))?;
+        let copies = RowCopies::<T, 3>::new(op, copy, block_count(n, c, g))?;
         let per_elem = loss.is_some() && red == Reduction::None;
         let (loss_mat, loss_out) = match loss {
             Some(l) if per_elem => (

@@ -9,7 +9,7 @@ use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_rows_contiguous, check_shape, copy_len, dims, dims_mut,
     row_of,
 };
-use crate::par::{Cost, rows_per_block};
+use crate::par::{Cost, block_count};
 use crate::simd::{self, BinaryOp, Internal, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
 /// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (a NaN target
@@ -164,7 +164,7 @@ pub(crate) fn cross_entropy_forward_impl<T: Float>(
         Targets::Classes(_) => Cost::new(10, 7_700),
     }
     .of::<T>();
-    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c, g)))?;
+    let copies = RowCopies::<T, 2>::new(OP, len, block_count(n, c, g))?;
     let path = Isa::current();
     let block = |r0: usize, r1: usize, ls: &mut [T], _: ()| {
         copies.with(|bufs| {

@@ -10,7 +10,7 @@ use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
     dims_mut,
 };
-use crate::par::{Cost, Grain, rows_per_block};
+use crate::par::{Cost, Grain, block_count};
 use crate::simd::{self, ACC, Exp, ExpNonPos, Internal, Isa, Kernel, Math, combine, dispatch};
 
 /// Options of the softmax-cross-entropy kernels, with the semantics of PyTorch's
@@ -580,7 +580,7 @@ pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
         Targets::Classes(_) => copy_len(&logits),
     };
     let g = cost(Pass::Loss, &targets);
-    let copies = RowCopies::<T, 2>::new(OP, len, n.div_ceil(rows_per_block(n, c, g)))?;
+    let copies = RowCopies::<T, 2>::new(OP, len, block_count(n, c, g))?;
     reduce_rows(
         n,
         c,
