@@ -213,7 +213,7 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
              f"{meta.get('runs', 1)} run(s), each case's fastest median kept, for every "
              "implementation alike). "
              "Ratio = best peer's time ÷ nnkern's time: above 1.0× nnkern is faster; "
-             "**bold** rows are the gaps. nnkern is the default build (matrixmultiply "
+             "**bold** rows are the gaps. nnkern is the default build (its own GEMM "
              "engine); where shown, *gemm engine* is the `gemm` feature's engine.\n")
     L.append(f"![ratios]({png_name})\n")
     n_ok = sum(1 for r in rows if r[6] >= 1.0)

@@ -38,10 +38,7 @@ fn threads() -> usize {
     rayon::current_num_threads()
 }
 
-const ENGINES: [(&str, GemmEngine); 2] = [
-    ("nnkern", GemmEngine::MatrixMultiply),
-    ("nnkern_gemm", GemmEngine::Gemm),
-];
+const ENGINES: [(&str, GemmEngine); 2] = [("nnkern", GemmEngine::Nnkern), ("nnkern_gemm", GemmEngine::Gemm)];
 
 fn tensor(v: &[f32], shape: (usize, usize)) -> Tensor {
     Tensor::from_slice(v, shape, &Device::Cpu).unwrap()

@@ -536,6 +536,12 @@ impl Isa {
     pub(crate) fn current() -> Isa {
         Isa(simd_path())
     }
+
+    /// Whether the path's vectors are 512 bits wide.
+    #[inline]
+    pub(crate) fn is_avx512(self) -> bool {
+        self.0 == SimdPath::Avx512
+    }
 }
 
 /// Runs `k` on `isa`'s path.

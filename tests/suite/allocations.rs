@@ -58,3 +58,36 @@ fn warm_calls_allocate_nothing() {
         });
     });
 }
+
+/// nnkern's own GEMM engine packs both operands into the calling thread's reused buffer:
+/// warm calls allocate nothing, on a one-thread pool and on a two-thread one (whose worker
+/// runs tasks on the panels the caller packed), for a product cut into several panels, blocks
+/// of k and tasks, with a transposed A (the backward's xᵀ·dz).
+#[test]
+fn own_engine_warm_calls_allocate_nothing() {
+    let (m, k, n) = (300, 600, 2100);
+    let a = vec![0.5_f32; k * m];
+    let b = vec![0.25_f32; k * n];
+    let mut c = vec![0.0_f32; m * n];
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            with_gemm_engine(GemmEngine::Nnkern, || {
+                let av = MatRef::from_row_major(&a, k, m).unwrap().t();
+                let bv = MatRef::from_row_major(&b, k, n).unwrap();
+                let mut run =
+                    || gemm(1.0, av, bv, 0.0, MatMut::from_row_major(&mut c, m, n).unwrap()).unwrap();
+                run(); // warm-up: the packing buffer grows here
+                let count = allocations(&mut run);
+                assert_eq!(
+                    count, 0,
+                    "warm calls allocated {count} times on {threads} threads"
+                );
+            })
+        });
+    }
+    assert!(c.iter().all(|&v| v == 0.5 * 0.25 * k as f32));
+}

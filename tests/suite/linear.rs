@@ -120,13 +120,21 @@ both_types!(
 
 /// Products large enough to be cut into parts — by rows (1100×130·130×520: 2 parts) and by
 /// columns (130×200·200×1100: 2 parts, the last short), and a tall skinny one (1500×64·64×10,
-/// run as its transpose on matrixmultiply) — on every engine compiled in, with
+/// run as its transpose on matrixmultiply), and two that nnkern's own engine cuts into row
+/// chunks and blocks of k (2400×300·300×40) or into column panels (40×20·20×2100) — on every
+/// engine compiled in, with
 /// the bounds of the sweeps. Outputs with unit column stride take the fused epilogue;
 /// transposed ones the unfused path.
 fn split_products<T: Float>() {
     let mut rng = Rng::new(5);
     let mut ws = Workspace::<T>::new();
-    for &(m, k, n) in &[(1100, 130, 520), (130, 200, 1100), (1500, 64, 10)] {
+    for &(m, k, n) in &[
+        (1100, 130, 520),
+        (130, 200, 1100),
+        (1500, 64, 10),
+        (2400, 300, 40),
+        (40, 20, 2100),
+    ] {
         for &engine in GemmEngine::ALL {
             with_gemm_engine(engine, || {
                 checks::gemm::<T>(

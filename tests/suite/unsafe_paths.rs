@@ -1,5 +1,5 @@
 //! Small cases that reach every `unsafe` block of the crate — the GEMM engine call on whole
-//! products and on parts, the per-part epilogue's raw row slices, the packed small product's
+//! products and on parts, nnkern's own engine (packing, tiles, the shared panels), the per-part epilogue's raw row slices, the packed small product's
 //! uninitialized buffer, the narrow-product kernel's raw row slices, and the SIMD dispatch on the paths this CPU (or Miri) has — checked
 //! against the reference. Sized for `cargo +nightly miri test --test suite -- unsafe_paths::`, where the
 //! crate shrinks its parallel thresholds so these shapes are cut into parts too.
@@ -8,7 +8,7 @@ use crate::common;
 
 use common::checks;
 use common::{Layout, Rng, each_path};
-use nnkern::{Accum, Activation, Float, Workspace};
+use nnkern::{Accum, Activation, Float, GemmEngine, Workspace, with_gemm_engine};
 
 const L: [Layout; 3] = [Layout::Contiguous, Layout::Strided, Layout::Transposed];
 
@@ -17,18 +17,29 @@ fn linear<T: Float>() {
     let mut ws = Workspace::new();
     // (m, k, n): packed small product; the engine on one part; parts by rows; parts by
     // columns — under Miri, whose thresholds are lower; natively the cuts need larger shapes
+    // — and, on nnkern's own engine, several blocks of k, row chunks and column panels
     let shapes = if cfg!(miri) {
-        [(5, 3, 7), (12, 10, 12), (40, 8, 20), (12, 10, 40)]
+        [(5, 3, 7), (12, 10, 12), (40, 8, 20), (12, 10, 40), (30, 20, 60)]
     } else {
-        [(5, 3, 7), (30, 25, 30), (1100, 8, 600), (100, 50, 1100)]
+        [
+            (5, 3, 7),
+            (30, 25, 30),
+            (1100, 8, 600),
+            (100, 50, 1100),
+            (2400, 300, 70),
+        ]
     };
-    for (i, &(m, k, n)) in shapes.iter().enumerate() {
-        checks::gemm::<T>(&mut rng, m, k, n, [L[i % 3], L[(i + 1) % 3], L[(i + 2) % 3]]);
-        let act = Activation::ALL[i % Activation::ALL.len()];
-        // unit-stride y takes the fused epilogue on raw row slices
-        checks::affine_forward::<T>(&mut rng, m, k, n, act, [L[i % 3], L[(i + 2) % 3], L[i % 2]]);
-        let accum = if i % 2 == 0 { Accum::Replace } else { Accum::Add };
-        checks::affine_backward::<T>(&mut rng, &mut ws, m, k, n, act, accum, &|o| L[(o + i) % 3]);
+    for &engine in GemmEngine::ALL {
+        with_gemm_engine(engine, || {
+            for (i, &(m, k, n)) in shapes.iter().enumerate() {
+                checks::gemm::<T>(&mut rng, m, k, n, [L[i % 3], L[(i + 1) % 3], L[(i + 2) % 3]]);
+                let act = Activation::ALL[i % Activation::ALL.len()];
+                // unit-stride y takes the fused epilogue on raw row slices
+                checks::affine_forward::<T>(&mut rng, m, k, n, act, [L[i % 3], L[(i + 2) % 3], L[i % 2]]);
+                let accum = if i % 2 == 0 { Accum::Replace } else { Accum::Add };
+                checks::affine_backward::<T>(&mut rng, &mut ws, m, k, n, act, accum, &|o| L[(o + i) % 3]);
+            }
+        })
     }
 }
 

@@ -1,0 +1,637 @@
+//! nnkern's own packed GEMM: the engine [`GemmEngine::Nnkern`](super::GemmEngine::Nnkern).
+//!
+//! The loop nest of a cache-blocked GEMM, with one register-tile kernel written once over the
+//! SIMD layer's [`Math`] paths (LLVM vectorizes its fixed-size arrays inside each path's
+//! `#[target_feature]` function):
+//!
+//! ```text
+//! for each panel of NC columns of B                 (jc)
+//!   for each block of KC rows of B / columns of A   (pc, in order)
+//!     pack B[pc.., jc..] into slivers of NR columns (shared, read by every task)
+//!     for each task (MC rows of A) × (a group of the panel's columns), in parallel:
+//!       pack A[rows, pc..] into slivers of MR rows  (the task's own)
+//!       for each sliver of B, each sliver of A: the MR×NR tile over KC, then into C
+//! ```
+//!
+//! **Bits.** Every element of C is computed the same way wherever it lies: per block of KC
+//! (the blocks in order of k) a sum of products in order of l, by fused multiply-adds from 0
+//! on the FMA paths, then C ← α·sum + β·C for the first block (β = 0: C unread) and
+//! C ← C + α·sum for the others. The tiling, the task grid and the thread count never enter,
+//! so the result is the same on any number of threads and any cut of the product; it
+//! depends on k's blocking (a constant) and the SIMD path.
+//!
+//! **Memory.** The B panel lives in the calling thread's packing buffer and each task's A
+//! block in its worker's own: both are reused from call to call (no allocation once they
+//! have grown to the largest product's size).
+
+use super::{Epilogue, with_pack_buf};
+use crate::float::{Float, sealed::Internal};
+use crate::simd::{Isa, Kernel, Math, dispatch};
+
+/// Rows of a register tile.
+const MR: usize = 6;
+/// Depth of a block of k: the sum over k is cut into blocks of KC, added into C in order. Part
+/// of the result's definition (see the module docs): a constant, never a tuning knob that
+/// changes with the machine. A sliver of B (KC×NR, 16 KiB) stays in L1.
+const KC: usize = if cfg!(miri) { 8 } else { 256 };
+/// Rows of A per task: the task's packed A block (MC×KC, 144 KiB of f32) stays in L2.
+const MC: usize = if cfg!(miri) { 12 } else { 144 };
+/// Columns of B per packed panel (KC×NC, 2 MiB of f32, in L3).
+const NC: usize = if cfg!(miri) { 48 } else { 2048 };
+/// The fewest columns a task covers when a panel's columns are split between tasks: each task
+/// re-packs its A block, which costs about one element per NC_TASK multiply-adds.
+const NC_TASK: usize = if cfg!(miri) { 16 } else { 256 };
+/// Tasks a chunk of rows is cut into, when its shape allows: enough for 16 threads to share
+/// evenly.
+const TASKS: usize = if cfg!(miri) { 4 } else { 32 };
+/// Rows of A packed at once (16 row blocks: 2.3 MiB of f32 at KC = 256), shared by the chunk's
+/// tasks.
+const MCHUNK: usize = if cfg!(miri) { 2 * MC } else { 16 * MC };
+// (Under Miri the blocks shrink, so its small test shapes still take every path, and the
+// tasks are fewer: each hand-off between threads costs Miri thousands of steps.)
+
+/// One product on raw parts of views the caller checked: C (m×n) ← α·A (m×k)·B (k×n) + β·C.
+pub(super) struct Product<'e, T> {
+    pub(super) isa: Isa,
+    pub(super) m: usize,
+    pub(super) k: usize,
+    pub(super) n: usize,
+    pub(super) alpha: T,
+    pub(super) beta: T,
+    pub(super) a: *const T,
+    pub(super) rsa: usize,
+    pub(super) csa: usize,
+    pub(super) b: *const T,
+    pub(super) rsb: usize,
+    pub(super) csb: usize,
+    pub(super) c: *mut T,
+    pub(super) rsc: usize,
+    pub(super) csc: usize,
+    pub(super) epilogue: Option<Epilogue<'e, T>>,
+}
+
+// SAFETY: a `Product` lives inside one `gemm_then` call, which holds the shared borrows of A
+// and B and the exclusive borrow of C for its whole duration. Tasks read A and B and the
+// shared packed panel, and write pairwise disjoint tiles of C, so sharing it between the
+// rayon tasks of that call races on nothing. T is `Float`, hence `Send + Sync`.
+unsafe impl<T: Float> Sync for Product<'_, T> {}
+
+impl<T: Float> Product<'_, T> {
+    /// Runs the product.
+    ///
+    /// # Safety
+    ///
+    /// m, k, n ≥ 1 and α ≠ 0; `a` is valid for reads at every `i·rsa + l·csa` (i < m, l < k),
+    /// `b` at every `l·rsb + j·csb` (l < k, j < n), `c` for reads and writes at every
+    /// `i·rsc + j·csc` (i < m, j < n); C's elements are pairwise distinct, overlap neither A
+    /// nor B, and no one else touches them during the call. With an epilogue, `csc` = 1.
+    pub(super) unsafe fn run(&self) {
+        // NR: two vector registers of elements on AVX-512 (32 f32, 16 f64), one 64-byte line
+        // elsewhere (16 f32, 8 f64: two AVX2 registers); either way the tile's accumulators
+        // fill 12 registers, leaving the rest of the 16 (32) for B and the broadcast of A
+        match (self.isa.is_avx512(), std::mem::size_of::<T>()) {
+            (true, 4) => self.run_nr::<32>(),
+            (true, _) | (false, 4) => self.run_nr::<16>(),
+            (false, _) => self.run_nr::<8>(),
+        }
+    }
+
+    /// [`Product::run`] with register tiles MR×NR.
+    fn run_nr<const NR: usize>(&self) {
+        let (m, k, n) = (self.m, self.k, self.n);
+        let nc_max = NC.min(n.next_multiple_of(NR));
+        let rows_max = MCHUNK.min(m.next_multiple_of(MR));
+        let kc_max = KC.min(k);
+        with_pack_buf::<T, _>(kc_max * nc_max + rows_max * kc_max, |buf| {
+            let (bpack, apack) = buf.split_at_mut(kc_max * nc_max);
+            for jc in (0..n).step_by(NC) {
+                let nc = NC.min(n - jc);
+                let slivers = nc.div_ceil(NR);
+                for pc in (0..k).step_by(KC) {
+                    let kc = KC.min(k - pc);
+                    for ic in (0..m).step_by(MCHUNK) {
+                        let rows = MCHUNK.min(m - ic);
+                        let blk = Block {
+                            ic,
+                            rows,
+                            jc,
+                            nc,
+                            pc,
+                            kc,
+                            first: pc == 0,
+                            last: pc + kc == k,
+                        };
+                        // the chunk's tasks: its row blocks × the panel's column groups, as
+                        // many groups as make TASKS tasks, each ≥ NC_TASK wide
+                        let row_blocks = rows.div_ceil(MC);
+                        let groups = TASKS.div_ceil(row_blocks).min(nc.div_ceil(NC_TASK)).max(1);
+                        let group = slivers.div_ceil(groups);
+                        let groups = slivers.div_ceil(group);
+                        let bp = &mut bpack[..kc * slivers * NR];
+                        let ap = &mut apack[..rows.next_multiple_of(MR) * kc];
+                        // packing: B's column groups (with the chunk's first rows only) and
+                        // A's row blocks, each a job of its own
+                        let b_jobs = if ic == 0 { groups } else { 0 };
+                        {
+                            let bsl = Slots::new(bp, group * kc * NR);
+                            let asl = Slots::new(ap, MC * kc);
+                            par_for(b_jobs + row_blocks, &|t| {
+                                let job = if t < b_jobs {
+                                    Pack::B(bsl.take(t), t * group)
+                                } else {
+                                    Pack::A(asl.take(t - b_jobs), (t - b_jobs) * MC)
+                                };
+                                dispatch(
+                                    self.isa,
+                                    PackJob::<T, NR> {
+                                        p: self,
+                                        blk: &blk,
+                                        job,
+                                    },
+                                );
+                            });
+                        }
+                        let (bp, ap) = (&*bp, &*ap);
+                        par_for(row_blocks * groups, &|t| {
+                            let (r, g) = (t / groups, t % groups);
+                            let s0 = g * group;
+                            let s1 = (s0 + group).min(slivers);
+                            let i0 = r * MC;
+                            let mc = MC.min(rows - i0);
+                            let ab = &ap[i0 * kc..(i0 + mc.next_multiple_of(MR)) * kc];
+                            self.task::<NR>(&blk, i0, mc, s0, s1, ab, bp);
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// Rows ic + i0..ic + i0 + mc of C (A's rows packed in `ap`) against slivers s0..s1 of
+    /// the packed B panel, then the epilogue on them when this is k's last block.
+    #[allow(clippy::too_many_arguments)]
+    fn task<const NR: usize>(
+        &self,
+        blk: &Block,
+        i0: usize,
+        mc: usize,
+        s0: usize,
+        s1: usize,
+        ap: &[T],
+        bp: &[T],
+    ) {
+        let i0 = blk.ic + i0;
+        dispatch(
+            self.isa,
+            Task::<T, NR> {
+                p: self,
+                blk,
+                i0,
+                mc,
+                s0,
+                s1,
+                bp,
+                ap,
+            },
+        );
+        if let (true, Some(f)) = (blk.last, self.epilogue) {
+            let c0 = blk.jc + s0 * NR;
+            let cols = (blk.jc + s1 * NR).min(blk.jc + blk.nc) - c0;
+            for i in i0..i0 + mc {
+                // SAFETY: csc = 1 with an epilogue (`run`'s contract), so row i's columns
+                // c0..c0 + cols are consecutive elements of C, inside it (c0 + cols ≤ n);
+                // this task alone writes them and no other reference to them lives.
+                let seg = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.rsc + c0), cols) };
+                f(i, c0, seg);
+            }
+        }
+    }
+}
+
+/// A buffer cut into consecutive slots of `size` elements (the last shorter), each taken by
+/// one parallel job.
+struct Slots<T> {
+    ptr: *mut T,
+    len: usize,
+    size: usize,
+}
+
+// SAFETY: jobs take pairwise distinct slots (`take`'s contract): disjoint parts of a buffer
+// borrowed exclusively for the Slots' life.
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+impl<T> Slots<T> {
+    fn new(buf: &mut [T], size: usize) -> Slots<T> {
+        Slots {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+            size,
+        }
+    }
+
+    /// Slot `i` (empty past the end). Each slot must be taken by one job only, and the slice
+    /// must not outlive the Slots: the callers take slot t in job t of one `par_for`.
+    #[allow(clippy::mut_from_ref)]
+    fn take(&self, i: usize) -> &mut [T] {
+        let s = (i * self.size).min(self.len);
+        let e = (s + self.size).min(self.len);
+        // SAFETY: s ≤ e ≤ len: inside the buffer; slots are disjoint and each job takes its
+        // own (see above), so no two live slices overlap.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(s), e - s) }
+    }
+}
+
+/// One packing job: B's column group from the given sliver, or A's row block from the given
+/// row of the chunk.
+enum Pack<'a, T> {
+    B(&'a mut [T], usize),
+    A(&'a mut [T], usize),
+}
+
+struct PackJob<'a, 'e, T, const NR: usize> {
+    p: &'a Product<'e, T>,
+    blk: &'a Block,
+    job: Pack<'a, T>,
+}
+
+impl<T: Float, const NR: usize> Kernel for PackJob<'_, '_, T, NR> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let PackJob { p, blk, job } = self;
+        match job {
+            Pack::B(dst, s0) => pack_b::<T, NR>(p, blk, s0, dst),
+            Pack::A(dst, r0) => pack_a(p, blk, r0, dst),
+        }
+    }
+}
+
+/// Where a task's rows, block of k and panel of columns lie.
+struct Block {
+    /// The chunk's first row and its rows.
+    ic: usize,
+    rows: usize,
+    jc: usize,
+    nc: usize,
+    pc: usize,
+    kc: usize,
+    /// k's first block: C ← α·sum + β·C.
+    first: bool,
+    /// k's last block: the epilogue follows.
+    last: bool,
+}
+
+/// Runs `f(0..count)`, halving the range across `rayon::join` when the pool has threads.
+fn par_for(count: usize, f: &(dyn Fn(usize) + Sync)) {
+    fn go(t0: usize, t1: usize, f: &(dyn Fn(usize) + Sync)) {
+        if t1 - t0 == 1 {
+            f(t0);
+        } else {
+            let mid = t0 + (t1 - t0) / 2;
+            rayon::join(|| go(t0, mid, f), || go(mid, t1, f));
+        }
+    }
+    if count > 1 && crate::par::parallel() {
+        go(0, count, f);
+    } else {
+        (0..count).for_each(f);
+    }
+}
+
+/// B[pc..pc + kc, ..] from sliver `s0` of the panel on into `bp`, as slivers of NR columns,
+/// each kc rows of NR (zero past the panel's last column).
+#[inline(always)]
+fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize, bp: &mut [T]) {
+    let (pc, kc, jc, nc) = (blk.pc, blk.kc, blk.jc, blk.nc);
+    let slivers = bp.len() / (kc * NR);
+    if p.csb == 1 && jc + (s0 + slivers) * NR <= jc + nc {
+        // whole slivers of a row-major B: along B's rows (the reads in order of memory, a
+        // row's slivers written to their own packed rows)
+        for l in 0..kc {
+            // SAFETY: row pc + l < k, columns j0.. j0 + slivers·NR ≤ n: elements of B.
+            let src = unsafe { p.b.add((pc + l) * p.rsb + jc + s0 * NR) };
+            for s in 0..slivers {
+                let row: &mut [T; NR] = (&mut bp[(s * kc + l) * NR..][..NR])
+                    .try_into()
+                    .expect("NR elements");
+                // SAFETY: as above.
+                *row = unsafe { src.add(s * NR).cast::<[T; NR]>().read_unaligned() };
+            }
+        }
+        return;
+    }
+    for (s, sliver) in bp.chunks_exact_mut(kc * NR).enumerate() {
+        let j0 = jc + (s0 + s) * NR;
+        let w = NR.min(jc + nc - j0);
+        if p.rsb == 1 && w == NR {
+            // a transposed B (column-major: each column contiguous in k): blocks of 8 of k
+            // from each of the NR columns, written out row by row
+            const L8: usize = 8;
+            // (column j0 + j, rows pc.. of B: column j0 + j < n, `run`'s contract)
+            let cols: [*const T; NR] = std::array::from_fn(|j| p.b.wrapping_add(pc + (j0 + j) * p.csb));
+            let whole = kc / L8 * L8;
+            for l0 in (0..whole).step_by(L8) {
+                // SAFETY: rows pc + l0..pc + l0 + 8 ≤ pc + kc ≤ k of column j0 + j < n:
+                // elements of B, consecutive (rsb = 1).
+                let blk: [[T; L8]; NR] =
+                    std::array::from_fn(|j| unsafe { cols[j].add(l0).cast::<[T; L8]>().read_unaligned() });
+                for (l, row) in sliver[l0 * NR..(l0 + L8) * NR].chunks_exact_mut(NR).enumerate() {
+                    let row: &mut [T; NR] = row.try_into().expect("NR elements");
+                    *row = std::array::from_fn(|j| blk[j][l]);
+                }
+            }
+            for l in whole..kc {
+                // SAFETY: row pc + l < k of column j0 + j < n: an element of B.
+                let row: [T; NR] = std::array::from_fn(|j| unsafe { *cols[j].add(l) });
+                sliver[l * NR..(l + 1) * NR].copy_from_slice(&row);
+            }
+            continue;
+        }
+        for (l, row) in sliver.chunks_exact_mut(NR).enumerate() {
+            // (row pc + l < k and columns j0..j0 + w ≤ n: elements of B, `run`'s contract)
+            let src = p.b.wrapping_add((pc + l) * p.rsb + j0 * p.csb);
+            if p.csb == 1 && w == NR {
+                let row: &mut [T; NR] = row.try_into().expect("NR elements");
+                // SAFETY: the NR consecutive elements from `src` are elements of B (above).
+                *row = unsafe { src.cast::<[T; NR]>().read_unaligned() };
+            } else {
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = if j < w {
+                        // SAFETY: column j0 + j < n of row pc + l: an element of B (above).
+                        unsafe { *src.add(j * p.csb) }
+                    } else {
+                        T::ZERO
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// A task of [`Product::run_nr`], run on the caller's SIMD path.
+struct Task<'a, 'e, T, const NR: usize> {
+    p: &'a Product<'e, T>,
+    blk: &'a Block,
+    i0: usize,
+    mc: usize,
+    s0: usize,
+    s1: usize,
+    bp: &'a [T],
+    ap: &'a [T],
+}
+
+impl<T: Float, const NR: usize> Kernel for Task<'_, '_, T, NR> {
+    type Out = ();
+    #[inline(always)]
+    fn run<M: Math>(self) {
+        let Task {
+            p,
+            blk,
+            i0,
+            mc,
+            s0,
+            s1,
+            bp,
+            ap,
+        } = self;
+        let kc = blk.kc;
+        for s in s0..s1 {
+            let j0 = blk.jc + s * NR;
+            let w = NR.min(blk.jc + blk.nc - j0);
+            let bs = &bp[s * kc * NR..(s + 1) * kc * NR];
+            for (q, asl) in ap.chunks_exact(kc * MR).enumerate() {
+                let i = i0 + q * MR;
+                let h = MR.min(i0 + mc - i);
+                // C's tile is read after the tile's kc·MR·NR multiply-adds: ask for its
+                // lines now, so that their way from memory overlaps the arithmetic
+                for r in 0..h {
+                    // SAFETY: (i + r, j0) is an element of C (see below); a prefetch reads
+                    // nothing.
+                    prefetch(unsafe { p.c.add((i + r) * p.rsc + j0 * p.csc) });
+                }
+                let acc = tile::<M, T, NR>(asl, bs);
+                // SAFETY: rows i..i + h < m and columns j0..j0 + w ≤ n of C: elements of C
+                // that only this task writes (`run`'s contract).
+                unsafe { store::<T, NR>(p, blk.first, i, h, j0, w, &acc) };
+            }
+        }
+    }
+}
+
+/// The chunk's rows r0.. of A[.., pc..pc + kc] into `ap` as slivers of MR rows, each kc
+/// columns of MR (zero past the chunk's last row).
+#[inline(always)]
+fn pack_a<T: Float>(p: &Product<'_, T>, blk: &Block, r0: usize, ap: &mut [T]) {
+    let (pc, kc) = (blk.pc, blk.kc);
+    for (q, sliver) in ap.chunks_exact_mut(kc * MR).enumerate() {
+        let i = blk.ic + r0 + q * MR;
+        let h = MR.min(blk.ic + blk.rows - i);
+        // (rows i..i + h < m and columns pc..pc + kc ≤ k: elements of A, `run`'s contract;
+        // the pointers of rows past h are never read)
+        let rows: [*const T; MR] = std::array::from_fn(|r| p.a.wrapping_add((i + r) * p.rsa + pc * p.csa));
+        // SAFETY: called with r < h and l < kc only: an element of A (above).
+        let at = |r: usize, l: usize| unsafe { *rows[r].add(l * p.csa) };
+        if h == MR && p.rsa == 1 {
+            for (l, col) in sliver.chunks_exact_mut(MR).enumerate() {
+                let col: &mut [T; MR] = col.try_into().expect("MR elements");
+                // SAFETY: rows i..i + MR of column pc + l, consecutive (rsa = 1): elements
+                // of A (above).
+                *col = unsafe { rows[0].add(l * p.csa).cast::<[T; MR]>().read_unaligned() };
+            }
+        } else if h == MR {
+            for (l, col) in sliver.chunks_exact_mut(MR).enumerate() {
+                let col: &mut [T; MR] = col.try_into().expect("MR elements");
+                *col = std::array::from_fn(|r| at(r, l));
+            }
+        } else {
+            for (l, col) in sliver.chunks_exact_mut(MR).enumerate() {
+                for (r, o) in col.iter_mut().enumerate() {
+                    *o = if r < h { at(r, l) } else { T::ZERO };
+                }
+            }
+        }
+    }
+}
+
+/// The MR×NR register tile: Σ_l a[l]ᵢ·b[l]ⱼ over the sliver pair, in order of l, by fused
+/// multiply-adds from 0 on the FMA paths.
+#[inline(always)]
+fn tile<M: Math, T: Float, const NR: usize>(a: &[T], b: &[T]) -> [[T; NR]; MR] {
+    let mut acc = [[T::ZERO; NR]; MR];
+    for (al, bl) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        let al: &[T; MR] = al.try_into().expect("MR elements");
+        let bl: &[T; NR] = bl.try_into().expect("NR elements");
+        for i in 0..MR {
+            let s = al[i];
+            for t in 0..NR {
+                acc[i][t] = if M::FMA {
+                    s.fused_mul_add(Internal, bl[t], acc[i][t])
+                } else {
+                    acc[i][t] + s * bl[t]
+                };
+            }
+        }
+    }
+    acc
+}
+
+/// The tile's rows 0..h and columns 0..w into C at (i, j0): C ← α·acc + β·C on k's first
+/// block (C unread when β = 0), C ← C + α·acc on the others.
+///
+/// # Safety
+///
+/// Rows i..i + h and columns j0..j0 + w address elements of C that the caller alone accesses.
+#[inline(always)]
+unsafe fn store<T: Float, const NR: usize>(
+    p: &Product<'_, T>,
+    first: bool,
+    i: usize,
+    h: usize,
+    j0: usize,
+    w: usize,
+    acc: &[[T; NR]; MR],
+) {
+    let (alpha, beta) = (p.alpha, p.beta);
+    for (r, row) in acc.iter().enumerate().take(h) {
+        // SAFETY: the caller's contract; with csc = 1 the w elements are consecutive.
+        let c = unsafe { p.c.add((i + r) * p.rsc + j0 * p.csc) };
+        if p.csc == 1 && w == NR {
+            // SAFETY: as above.
+            let dst: &mut [T; NR] = unsafe { &mut *c.cast::<[T; NR]>() };
+            if !first {
+                *dst = std::array::from_fn(|t| dst[t] + alpha * row[t]);
+            } else if beta == T::ZERO {
+                *dst = std::array::from_fn(|t| alpha * row[t]);
+            } else {
+                *dst = std::array::from_fn(|t| alpha * row[t] + beta * dst[t]);
+            }
+        } else {
+            for (t, &v) in row.iter().enumerate().take(w) {
+                // SAFETY: as above.
+                let d = unsafe { &mut *c.add(t * p.csc) };
+                *d = if !first {
+                    *d + alpha * v
+                } else if beta == T::ZERO {
+                    alpha * v
+                } else {
+                    alpha * v + beta * *d
+                };
+            }
+        }
+    }
+}
+
+/// Asks the CPU to bring the cache line at `ptr` into L1 (x86-64; nothing elsewhere).
+#[inline(always)]
+fn prefetch<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing and cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every register-tile width (8, 16 and 32: the AVX-512 widths run here too, on this CPU's
+    /// path) in f32 and f64, against an f64 reference, on shapes that cross k's blocks, the
+    /// row blocks and chunks, the column panels and a partial sliver, with strided and
+    /// transposed operands, β ≠ 0 and an epilogue. The bound is the inner product's
+    /// γ(k+2)·(|α|·Σ|a||b| + |β|·|c|): k rounded multiply-adds, then α's and β's products.
+    #[test]
+    fn every_tile_width_matches_the_reference() {
+        let shapes: &[(usize, usize, usize)] = if cfg!(miri) {
+            &[(30, 20, 60), (7, 9, 5)]
+        } else {
+            &[(300, 520, 70), (MCHUNK + 50, 3, 40), (20, 5, NC + 70), (1, 1, 1)]
+        };
+        for &(m, k, n) in shapes {
+            check::<f32>(m, k, n);
+            check::<f64>(m, k, n);
+        }
+    }
+
+    fn check<T: Float>(m: usize, k: usize, n: usize) {
+        let mut state = 0x2545_f491_u64 ^ (m * 31 + k * 7 + n) as u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
+        };
+        // A stored transposed (column-major), B row-major with a padded row stride, C with
+        // a padded row stride
+        let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<f64> = (0..k * (n + 3)).map(|_| next()).collect();
+        let c0: Vec<f64> = (0..m * (n + 2)).map(|_| next()).collect();
+        let (alpha, beta) = (1.5, -0.75);
+        let at = |i: usize, l: usize| a[l * m + i];
+        let bt = |l: usize, j: usize| b[l * (n + 3) + j];
+        let mark = |i: usize, j: usize| (i * 7 + j * 3) as f64;
+        for (nr, with_epilogue) in [(8, false), (16, true), (32, false), (32, true)] {
+            let ta: Vec<T> = a.iter().map(|&v| T::from_f64(v)).collect();
+            let tb: Vec<T> = b.iter().map(|&v| T::from_f64(v)).collect();
+            let mut tc: Vec<T> = c0.iter().map(|&v| T::from_f64(v)).collect();
+            let epi = |i: usize, c_start: usize, seg: &mut [T]| {
+                for (j, v) in seg.iter_mut().enumerate() {
+                    *v += T::from_f64(mark(i, c_start + j));
+                }
+            };
+            let p = Product {
+                isa: Isa::current(),
+                m,
+                k,
+                n,
+                alpha: T::from_f64(alpha),
+                beta: T::from_f64(beta),
+                a: ta.as_ptr(),
+                rsa: 1,
+                csa: m,
+                b: tb.as_ptr(),
+                rsb: n + 3,
+                csb: 1,
+                c: tc.as_mut_ptr(),
+                rsc: n + 2,
+                csc: 1,
+                epilogue: if with_epilogue { Some(&epi) } else { None },
+            };
+            match nr {
+                8 => p.run_nr::<8>(),
+                16 => p.run_nr::<16>(),
+                _ => p.run_nr::<32>(),
+            }
+            let u = T::EPSILON.to_f64() / 2.0;
+            let gamma = (k + 2) as f64 * u / (1.0 - (k + 2) as f64 * u);
+            for i in 0..m {
+                for j in 0..n + 2 {
+                    let got = tc[i * (n + 2) + j].to_f64();
+                    let old = T::from_f64(c0[i * (n + 2) + j]).to_f64();
+                    if j >= n {
+                        assert_eq!(got.to_bits(), old.to_bits(), "padding ({i}, {j}) touched");
+                        continue;
+                    }
+                    let (mut dot, mut mag) = (0.0, 0.0);
+                    for l in 0..k {
+                        let (x, y) = (T::from_f64(at(i, l)).to_f64(), T::from_f64(bt(l, j)).to_f64());
+                        dot += x * y;
+                        mag += (x * y).abs();
+                    }
+                    let mut want = alpha * dot + beta * old;
+                    let mut bound = gamma * (alpha.abs() * mag + beta.abs() * old.abs());
+                    if with_epilogue {
+                        want += mark(i, j);
+                        bound += u * want.abs();
+                    }
+                    assert!(
+                        (got - want).abs() <= bound,
+                        "{m}×{k}×{n}, NR = {nr}, ({i}, {j}): {got} vs {want} (bound {bound:e})"
+                    );
+                }
+            }
+        }
+    }
+}
