@@ -6,6 +6,7 @@
 mod benchmarks;
 
 criterion::criterion_main!(
+    benchmarks::peak::benches,
     benchmarks::linear::benches,
     benchmarks::rowwise::benches,
     benchmarks::loss::benches,

@@ -4,6 +4,7 @@ pub mod cost;
 pub mod digits;
 pub mod linear;
 pub mod loss;
+pub mod peak;
 pub mod rowwise;
 pub mod threads;
 pub mod training;
