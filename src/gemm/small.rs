@@ -183,7 +183,7 @@ pub(super) fn narrow_pack_b<T: Float>(b: MatRef<'_, T>, packed: &mut [T]) {
 
 /// C ← A·B for a narrow C (n ≤ [`LANES`]) whose rows and A's rows are contiguous, from B
 /// packed by [`narrow_pack_b`] (k rows of 16, zero-padded): rows of C are computed
-/// [`NARROW_ROWS`] at a time (each load of B serving all of them), each row as two
+/// 2 or 4 at a time (each load of B serving all of them), each row as two
 /// interleaved accumulator chains over k (l mod 2) added at the end. The result of a row
 /// does not depend on which rows share its part. Runs on `isa`, the caller's path.
 ///
@@ -219,6 +219,7 @@ pub(super) unsafe fn narrow<T: Float>(
     dispatch(
         isa,
         Narrow {
+            wide: isa.is_avx512(),
             m,
             af,
             rsa,
@@ -232,6 +233,8 @@ pub(super) unsafe fn narrow<T: Float>(
 }
 
 struct Narrow<'a, T> {
+    /// The path's vectors are 512 bits wide.
+    wide: bool,
     m: usize,
     af: &'a [T],
     rsa: usize,
@@ -247,6 +250,7 @@ impl<T: Float> Kernel for Narrow<'_, T> {
     #[inline(always)]
     fn run<M: Math>(self) {
         let Narrow {
+            wide,
             m,
             af,
             rsa,
@@ -258,20 +262,38 @@ impl<T: Float> Kernel for Narrow<'_, T> {
         } = self;
         let mut store = |i: usize, sum: &[T; LANES]| store_row(cf, i * rsc, n, rsc == n, sum);
         let row = |i: usize| &af[i * rsa..i * rsa + k];
-        // NARROW_ROWS rows at a time share each load of B; leftover rows go one at a time through
-        // the same arithmetic (two chains per row, l mod 2), so a row's result does not
-        // depend on its group.
-        let full = m / NARROW_ROWS * NARROW_ROWS;
-        for i in (0..full).step_by(NARROW_ROWS) {
-            let sums = narrow_rows::<M, T, NARROW_ROWS>(std::array::from_fn(|r| row(i + r)), packed, k);
-            for (r, sum) in sums.iter().enumerate() {
-                store(i + r, sum);
-            }
+        // R rows at a time share each load of B; leftover rows go one at a time through the
+        // same arithmetic (two chains per row, l mod 2), so a row's result does not depend on
+        // its group. R·2 chains·(16 lanes ÷ the register's) accumulators: 8 registers for 4
+        // rows of 512 bits, and for 2 rows of 256 (4 rows there need 16, all of AVX2's, and
+        // spill: 4096×512·512×10 took 1.6–2.2 ms against 0.86–0.91 ms here, on AVX2)
+        if wide {
+            in_groups::<M, T, 4>(m, &row, packed, k, &mut store);
+        } else {
+            in_groups::<M, T, 2>(m, &row, packed, k, &mut store);
         }
-        for i in full..m {
-            let [sum] = narrow_rows::<M, T, 1>([row(i)], packed, k);
-            store(i, &sum);
+    }
+}
+
+/// The rows of a narrow product R at a time, the rest one by one, each stored by `store`.
+#[inline(always)]
+fn in_groups<'a, M: Math, T: Float + 'a, const R: usize>(
+    m: usize,
+    row: &impl Fn(usize) -> &'a [T],
+    packed: &[T],
+    k: usize,
+    store: &mut impl FnMut(usize, &[T; LANES]),
+) {
+    let full = m / R * R;
+    for i in (0..full).step_by(R) {
+        let sums = narrow_rows::<M, T, R>(std::array::from_fn(|r| row(i + r)), packed, k);
+        for (r, sum) in sums.iter().enumerate() {
+            store(i + r, sum);
         }
+    }
+    for i in full..m {
+        let [sum] = narrow_rows::<M, T, 1>([row(i)], packed, k);
+        store(i, &sum);
     }
 }
 
@@ -288,9 +310,6 @@ fn store_row<T: Float>(cf: &mut [T], o: usize, n: usize, dense: bool, acc: &[T; 
         _ => cf[o..o + n].copy_from_slice(&acc[..n]),
     }
 }
-
-/// Rows of C computed together in [`narrow`] (each load of B serves all of them).
-const NARROW_ROWS: usize = 4;
 
 /// R rows of a narrow product: two accumulator chains per row (even and odd l), added at the
 /// end.
