@@ -190,6 +190,27 @@ pub(crate) fn gemm_impl<T: Float>(
     Ok(())
 }
 
+/// One product's operands as raw parts of views whose shapes were checked:
+/// C (m×n) ← α·A (m×k)·B (k×n) + β·C, then the epilogue on C's rows.
+#[derive(Clone, Copy)]
+pub(super) struct Operands<'e, T> {
+    pub(super) m: usize,
+    pub(super) k: usize,
+    pub(super) n: usize,
+    pub(super) alpha: T,
+    pub(super) beta: T,
+    pub(super) a: *const T,
+    pub(super) rsa: usize,
+    pub(super) csa: usize,
+    pub(super) b: *const T,
+    pub(super) rsb: usize,
+    pub(super) csb: usize,
+    pub(super) c: *mut T,
+    pub(super) rsc: usize,
+    pub(super) csc: usize,
+    pub(super) epilogue: Option<Epilogue<'e, T>>,
+}
+
 /// A per-row epilogue run on each part of C right after the part's product, while the part is
 /// still in cache: `f(row, first_col, segment)` gets the row's columns `first_col..` of the
 /// part, contiguous.
@@ -263,33 +284,30 @@ pub(crate) fn gemm_then<T: Float>(
         && c.unit_col_stride()
         && alpha == T::ONE
         && beta == T::ZERO;
-    let (rsc, csc) = (c.row_stride(), c.col_stride());
-    let c_ptr = c.as_mut_ptr();
+    let op = Operands {
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        a: a.as_ptr(),
+        rsa: a.row_stride(),
+        csa: a.col_stride(),
+        b: b.as_ptr(),
+        rsb: b.row_stride(),
+        csb: b.col_stride(),
+        c: c.as_mut_ptr(),
+        rsc: c.row_stride(),
+        csc: c.col_stride(),
+        epilogue,
+    };
     if engine == GemmEngine::Nnkern && !narrow {
-        let product = packed::Product {
-            isa,
-            m,
-            k,
-            n,
-            alpha,
-            beta,
-            a: a.as_ptr(),
-            rsa: a.row_stride(),
-            csa: a.col_stride(),
-            b: b.as_ptr(),
-            rsb: b.row_stride(),
-            csb: b.col_stride(),
-            c: c_ptr,
-            rsc,
-            csc,
-            epilogue,
-        };
         // SAFETY: m, k, n ≥ 1 and α ≠ 0 (the cases above returned); the pointers and strides
         // are those of views whose shapes agree (asserted above), so every index the product
         // reaches is an element of its view; C is borrowed exclusively for this call, its
         // elements distinct (a `MatMut` guarantees it) and apart from the shared A and B;
         // an epilogue comes only with csc = 1 (asserted above).
-        unsafe { product.run() };
+        unsafe { packed::Product { isa, op }.run() };
         return;
     }
     let run = |packed: Option<&[T]>| {
@@ -298,21 +316,7 @@ pub(crate) fn gemm_then<T: Float>(
             isa,
             packed,
             split,
-            m,
-            k,
-            n,
-            alpha,
-            beta,
-            a: a.as_ptr(),
-            rsa: a.row_stride(),
-            csa: a.col_stride(),
-            b: b.as_ptr(),
-            rsb: b.row_stride(),
-            csb: b.col_stride(),
-            c: c_ptr,
-            rsc,
-            csc,
-            epilogue,
+            op,
         }
         .run(0, split.parts)
     };

@@ -24,7 +24,7 @@
 //! block in its worker's own: both are reused from call to call (no allocation once they
 //! have grown to the largest product's size).
 
-use super::{Epilogue, with_pack_buf};
+use super::{Operands, with_pack_buf};
 use crate::float::{Float, sealed::Internal};
 use crate::simd::{Isa, Kernel, Math, dispatch};
 
@@ -50,24 +50,10 @@ const MCHUNK: usize = if cfg!(miri) { 2 * MC } else { 16 * MC };
 // (Under Miri the blocks shrink, so its small test shapes still take every path, and the
 // tasks are fewer: each hand-off between threads costs Miri thousands of steps.)
 
-/// One product on raw parts of views the caller checked: C (m×n) ← α·A (m×k)·B (k×n) + β·C.
+/// One product on nnkern's engine: its operands, and the caller's SIMD path for every task.
 pub(super) struct Product<'e, T> {
     pub(super) isa: Isa,
-    pub(super) m: usize,
-    pub(super) k: usize,
-    pub(super) n: usize,
-    pub(super) alpha: T,
-    pub(super) beta: T,
-    pub(super) a: *const T,
-    pub(super) rsa: usize,
-    pub(super) csa: usize,
-    pub(super) b: *const T,
-    pub(super) rsb: usize,
-    pub(super) csb: usize,
-    pub(super) c: *mut T,
-    pub(super) rsc: usize,
-    pub(super) csc: usize,
-    pub(super) epilogue: Option<Epilogue<'e, T>>,
+    pub(super) op: Operands<'e, T>,
 }
 
 // SAFETY: a `Product` lives inside one `gemm_then` call, which holds the shared borrows of A
@@ -98,7 +84,7 @@ impl<T: Float> Product<'_, T> {
 
     /// [`Product::run`] with register tiles MR×NR.
     fn run_nr<const NR: usize>(&self) {
-        let (m, k, n) = (self.m, self.k, self.n);
+        let (m, k, n) = (self.op.m, self.op.k, self.op.n);
         let nc_max = NC.min(n).next_multiple_of(NR);
         let rows_max = MCHUNK.min(m).next_multiple_of(MR);
         let kc_max = KC.min(k);
@@ -194,14 +180,15 @@ impl<T: Float> Product<'_, T> {
                 ap,
             },
         );
-        if let (true, Some(f)) = (blk.last, self.epilogue) {
+        if let (true, Some(f)) = (blk.last, self.op.epilogue) {
             let c0 = blk.jc + s0 * NR;
             let cols = (blk.jc + s1 * NR).min(blk.jc + blk.nc) - c0;
             for i in i0..i0 + mc {
                 // SAFETY: csc = 1 with an epilogue (`run`'s contract), so row i's columns
                 // c0..c0 + cols are consecutive elements of C, inside it (c0 + cols ≤ n);
                 // this task alone writes them and no other reference to them lives.
-                let seg = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.rsc + c0), cols) };
+                let seg =
+                    unsafe { std::slice::from_raw_parts_mut(self.op.c.add(i * self.op.rsc + c0), cols) };
                 f(i, c0, seg);
             }
         }
@@ -304,12 +291,12 @@ fn par_for(count: usize, f: &(dyn Fn(usize) + Sync)) {
 fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize, bp: &mut [T]) {
     let (pc, kc, jc, nc) = (blk.pc, blk.kc, blk.jc, blk.nc);
     let slivers = bp.len() / (kc * NR);
-    if p.csb == 1 && jc + (s0 + slivers) * NR <= jc + nc {
+    if p.op.csb == 1 && jc + (s0 + slivers) * NR <= jc + nc {
         // whole slivers of a row-major B: along B's rows (the reads in order of memory, a
         // row's slivers written to their own packed rows)
         for l in 0..kc {
             // SAFETY: row pc + l < k, columns j0.. j0 + slivers·NR ≤ n: elements of B.
-            let src = unsafe { p.b.add((pc + l) * p.rsb + jc + s0 * NR) };
+            let src = unsafe { p.op.b.add((pc + l) * p.op.rsb + jc + s0 * NR) };
             for s in 0..slivers {
                 let row: &mut [T; NR] = (&mut bp[(s * kc + l) * NR..][..NR])
                     .try_into()
@@ -323,12 +310,12 @@ fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize,
     for (s, sliver) in bp.chunks_exact_mut(kc * NR).enumerate() {
         let j0 = jc + (s0 + s) * NR;
         let w = NR.min(jc + nc - j0);
-        if p.rsb == 1 && w == NR {
+        if p.op.rsb == 1 && w == NR {
             // a transposed B (column-major: each column contiguous in k): blocks of 8 of k
             // from each of the NR columns, written out row by row
             const L8: usize = 8;
             // (column j0 + j, rows pc.. of B: column j0 + j < n, `run`'s contract)
-            let cols: [*const T; NR] = std::array::from_fn(|j| p.b.wrapping_add(pc + (j0 + j) * p.csb));
+            let cols: [*const T; NR] = std::array::from_fn(|j| p.op.b.wrapping_add(pc + (j0 + j) * p.op.csb));
             let whole = kc / L8 * L8;
             for l0 in (0..whole).step_by(L8) {
                 // SAFETY: rows pc + l0..pc + l0 + 8 ≤ pc + kc ≤ k of column j0 + j < n:
@@ -349,8 +336,8 @@ fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize,
         }
         for (l, row) in sliver.chunks_exact_mut(NR).enumerate() {
             // (row pc + l < k and columns j0..j0 + w ≤ n: elements of B, `run`'s contract)
-            let src = p.b.wrapping_add((pc + l) * p.rsb + j0 * p.csb);
-            if p.csb == 1 && w == NR {
+            let src = p.op.b.wrapping_add((pc + l) * p.op.rsb + j0 * p.op.csb);
+            if p.op.csb == 1 && w == NR {
                 let row: &mut [T; NR] = row.try_into().expect("NR elements");
                 // SAFETY: the NR consecutive elements from `src` are elements of B (above).
                 *row = unsafe { src.cast::<[T; NR]>().read_unaligned() };
@@ -358,7 +345,7 @@ fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize,
                 for (j, o) in row.iter_mut().enumerate() {
                     *o = if j < w {
                         // SAFETY: column j0 + j < n of row pc + l: an element of B (above).
-                        unsafe { *src.add(j * p.csb) }
+                        unsafe { *src.add(j * p.op.csb) }
                     } else {
                         T::ZERO
                     };
@@ -417,7 +404,7 @@ impl<T: Float, const NR: usize> Kernel for Task<'_, '_, T, NR> {
             for r in 0..h {
                 // SAFETY: (i + r, j0) is an element of C (see below); a prefetch reads
                 // nothing.
-                prefetch(unsafe { p.c.add((i + r) * p.rsc + j0 * p.csc) });
+                prefetch(unsafe { p.op.c.add((i + r) * p.op.rsc + j0 * p.op.csc) });
             }
             let acc = tile::<M, T, NR>(
                 &ap[q * kc * MR..(q + 1) * kc * MR],
@@ -444,15 +431,16 @@ fn pack_a<T: Float>(p: &Product<'_, T>, blk: &Block, r0: usize, ap: &mut [T]) {
         let h = MR.min(blk.ic + blk.rows - i);
         // (rows i..i + h < m and columns pc..pc + kc ≤ k: elements of A, `run`'s contract;
         // the pointers of rows past h are never read)
-        let rows: [*const T; MR] = std::array::from_fn(|r| p.a.wrapping_add((i + r) * p.rsa + pc * p.csa));
+        let rows: [*const T; MR] =
+            std::array::from_fn(|r| p.op.a.wrapping_add((i + r) * p.op.rsa + pc * p.op.csa));
         // SAFETY: called with r < h and l < kc only: an element of A (above).
-        let at = |r: usize, l: usize| unsafe { *rows[r].add(l * p.csa) };
-        if h == MR && p.rsa == 1 {
+        let at = |r: usize, l: usize| unsafe { *rows[r].add(l * p.op.csa) };
+        if h == MR && p.op.rsa == 1 {
             for (l, col) in sliver.chunks_exact_mut(MR).enumerate() {
                 let col: &mut [T; MR] = col.try_into().expect("MR elements");
                 // SAFETY: rows i..i + MR of column pc + l, consecutive (rsa = 1): elements
                 // of A (above).
-                *col = unsafe { rows[0].add(l * p.csa).cast::<[T; MR]>().read_unaligned() };
+                *col = unsafe { rows[0].add(l * p.op.csa).cast::<[T; MR]>().read_unaligned() };
             }
         } else if h == MR {
             for (l, col) in sliver.chunks_exact_mut(MR).enumerate() {
@@ -507,14 +495,14 @@ unsafe fn store<T: Float, const NR: usize>(
     w: usize,
     acc: &[[T; NR]; MR],
 ) {
-    let (alpha, beta) = (p.alpha, p.beta);
-    if p.csc == 1 && h == MR && w == NR {
+    let (alpha, beta) = (p.op.alpha, p.op.beta);
+    if p.op.csc == 1 && h == MR && w == NR {
         // a whole tile into rows of C: a fixed loop, so the accumulators go from their
         // registers straight into the arithmetic (a loop of h rows spilled them to the stack
         // and read them back in pieces that store forwarding could not serve)
         for (r, row) in acc.iter().enumerate() {
             // SAFETY: the caller's contract; with csc = 1 the NR elements are consecutive.
-            let dst: &mut [T; NR] = unsafe { &mut *p.c.add((i + r) * p.rsc + j0).cast::<[T; NR]>() };
+            let dst: &mut [T; NR] = unsafe { &mut *p.op.c.add((i + r) * p.op.rsc + j0).cast::<[T; NR]>() };
             *dst = if !first {
                 std::array::from_fn(|t| dst[t] + alpha * row[t])
             } else if beta == T::ZERO {
@@ -528,7 +516,7 @@ unsafe fn store<T: Float, const NR: usize>(
     for (r, row) in acc.iter().enumerate().take(h) {
         for (t, &v) in row.iter().enumerate().take(w) {
             // SAFETY: the caller's contract: (i + r, j0 + t) is an element of C.
-            let d = unsafe { &mut *p.c.add((i + r) * p.rsc + (j0 + t) * p.csc) };
+            let d = unsafe { &mut *p.op.c.add((i + r) * p.op.rsc + (j0 + t) * p.op.csc) };
             *d = if !first {
                 *d + alpha * v
             } else if beta == T::ZERO {
@@ -602,21 +590,23 @@ mod tests {
             };
             let p = Product {
                 isa: Isa::current(),
-                m,
-                k,
-                n,
-                alpha: T::from_f64(alpha),
-                beta: T::from_f64(beta),
-                a: ta.as_ptr(),
-                rsa: 1,
-                csa: m,
-                b: tb.as_ptr(),
-                rsb: n + 3,
-                csb: 1,
-                c: tc.as_mut_ptr(),
-                rsc: n + 2,
-                csc: 1,
-                epilogue: if with_epilogue { Some(&epi) } else { None },
+                op: Operands {
+                    m,
+                    k,
+                    n,
+                    alpha: T::from_f64(alpha),
+                    beta: T::from_f64(beta),
+                    a: ta.as_ptr(),
+                    rsa: 1,
+                    csa: m,
+                    b: tb.as_ptr(),
+                    rsb: n + 3,
+                    csb: 1,
+                    c: tc.as_mut_ptr(),
+                    rsc: n + 2,
+                    csc: 1,
+                    epilogue: if with_epilogue { Some(&epi) } else { None },
+                },
             };
             match nr {
                 8 => p.run_nr::<8>(),

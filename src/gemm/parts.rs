@@ -3,7 +3,7 @@
 //! kernel) on the caller's rayon pool.
 
 use super::small::narrow;
-use super::{Epilogue, GemmEngine};
+use super::{GemmEngine, Operands};
 use crate::float::{Float, sealed::Internal};
 use crate::simd::Isa;
 
@@ -75,21 +75,8 @@ pub(super) struct Job<'e, T> {
     /// B packed for the narrow kernel, when the parts take it.
     pub(super) packed: Option<&'e [T]>,
     pub(super) split: Split,
-    pub(super) m: usize,
-    pub(super) k: usize,
-    pub(super) n: usize,
-    pub(super) alpha: T,
-    pub(super) beta: T,
-    pub(super) a: *const T,
-    pub(super) rsa: usize,
-    pub(super) csa: usize,
-    pub(super) b: *const T,
-    pub(super) rsb: usize,
-    pub(super) csb: usize,
-    pub(super) c: *mut T,
-    pub(super) rsc: usize,
-    pub(super) csc: usize,
-    pub(super) epilogue: Option<Epilogue<'e, T>>,
+    /// The product.
+    pub(super) op: Operands<'e, T>,
 }
 
 // SAFETY: a `Job` lives inside one `gemm_then` call, which holds the shared borrows of A and B
@@ -116,12 +103,12 @@ impl<T: Float> Job<'_, T> {
     /// Part `p`: the engine on its rows (or columns) of C, then the epilogue on them.
     fn part(&self, p: usize) {
         let Split { by_rows, size, .. } = self.split;
-        let dim = if by_rows { self.m } else { self.n };
+        let dim = if by_rows { self.op.m } else { self.op.n };
         let (s, e) = (p * size, ((p + 1) * size).min(dim));
         let (r0, rows, c0, cols) = if by_rows {
-            (s, e - s, 0, self.n)
+            (s, e - s, 0, self.op.n)
         } else {
-            (0, self.m, s, e - s)
+            (0, self.op.m, s, e - s)
         };
         // SAFETY: r0 < m and c0 < n (s < dim since p < parts), so the offset pointers address
         // elements of A (row r0), B (column c0) and C ((r0, c0)) that the checked views
@@ -130,17 +117,17 @@ impl<T: Float> Job<'_, T> {
         // other thread during the call.
         unsafe {
             let (a, b, c) = (
-                self.a.add(r0 * self.rsa),
-                self.b.add(c0 * self.csb),
-                self.c.add(r0 * self.rsc + c0 * self.csc),
+                self.op.a.add(r0 * self.op.rsa),
+                self.op.b.add(c0 * self.op.csb),
+                self.op.c.add(r0 * self.op.rsc + c0 * self.op.csc),
             );
             let (rsa, csa, rsb, csb) = (
-                self.rsa as isize,
-                self.csa as isize,
-                self.rsb as isize,
-                self.csb as isize,
+                self.op.rsa as isize,
+                self.op.csa as isize,
+                self.op.rsb as isize,
+                self.op.csb as isize,
             );
-            let (rsc, csc) = (self.rsc as isize, self.csc as isize);
+            let (rsc, csc) = (self.op.rsc as isize, self.op.csc as isize);
             // matrixmultiply's kernels suit a wide C better than a tall skinny one (a 4096×10
             // product measured ~1.15–1.2× faster as its transpose); the gemm crate makes that
             // choice itself. The transpose is strides only.
@@ -148,22 +135,32 @@ impl<T: Float> Job<'_, T> {
                 // SAFETY: as above: rows `rows` of A from `a` (each k contiguous elements:
                 // `packed` is given only for A and C of unit column stride) and of C from `c`
                 // (each of all n = `cols` columns, contiguous), all whole rows of this part.
-                narrow(self.isa, rows, self.k, cols, a, self.rsa, packed, c, self.rsc);
+                narrow(
+                    self.isa,
+                    rows,
+                    self.op.k,
+                    cols,
+                    a,
+                    self.op.rsa,
+                    packed,
+                    c,
+                    self.op.rsc,
+                );
             } else if self.engine == GemmEngine::MatrixMultiply && cols < SKINNY && rows >= 4 * cols {
                 T::gemm_raw(
                     Internal,
                     self.engine,
                     cols,
-                    self.k,
+                    self.op.k,
                     rows,
-                    self.alpha,
+                    self.op.alpha,
                     b,
                     csb,
                     rsb,
                     a,
                     csa,
                     rsa,
-                    self.beta,
+                    self.op.beta,
                     c,
                     csc,
                     rsc,
@@ -173,29 +170,30 @@ impl<T: Float> Job<'_, T> {
                     Internal,
                     self.engine,
                     rows,
-                    self.k,
+                    self.op.k,
                     cols,
-                    self.alpha,
+                    self.op.alpha,
                     a,
                     rsa,
                     csa,
                     b,
                     rsb,
                     csb,
-                    self.beta,
+                    self.op.beta,
                     c,
                     rsc,
                     csc,
                 );
             }
         }
-        if let Some(f) = self.epilogue {
+        if let Some(f) = self.op.epilogue {
             for i in r0..r0 + rows {
                 // SAFETY: C has unit column stride when there is an epilogue (asserted in
                 // `gemm_then`), so row i's columns c0..c0+cols are `cols` consecutive
                 // elements of C, inside the view; they belong to this part alone and no other
                 // reference to them exists while the slice lives.
-                let seg = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.rsc + c0), cols) };
+                let seg =
+                    unsafe { std::slice::from_raw_parts_mut(self.op.c.add(i * self.op.rsc + c0), cols) };
                 f(i, c0, seg);
             }
         }
