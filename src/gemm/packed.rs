@@ -5,12 +5,14 @@
 //! `#[target_feature]` function):
 //!
 //! ```text
-//! for each panel of NC columns of B                 (jc)
-//!   for each block of KC rows of B / columns of A   (pc, in order)
-//!     pack B[pc.., jc..] into slivers of NR columns (shared, read by every task)
-//!     for each task (MC rows of A) × (a group of the panel's columns), in parallel:
-//!       pack A[rows, pc..] into slivers of MR rows  (the task's own)
-//!       for each sliver of B, each sliver of A: the MR×NR tile over KC, then into C
+//! for each panel of NC columns of B                  (jc)
+//!   for each block of KC rows of B / columns of A    (pc, in order)
+//!     for each chunk of MCHUNK rows of A             (ic)
+//!       pack B[pc.., jc..] into slivers of NR columns (with the first chunk only) and
+//!       A[ic.., pc..] into slivers of MR rows, in parallel jobs; both are shared
+//!       for each task (MC rows) × (a group of ≥ NC_TASK of the panel's columns), in parallel:
+//!         the MR×NR tile over kc for each pair of slivers (down C's columns, or along its
+//!         rows when kc is shallow), then into C; the epilogue after k's last block
 //! ```
 //!
 //! **Bits.** Every element of C is computed the same way wherever it lies: per block of KC
@@ -20,9 +22,9 @@
 //! so the result is the same on any number of threads and any cut of the product; it
 //! depends on k's blocking (a constant) and the SIMD path.
 //!
-//! **Memory.** The B panel lives in the calling thread's packing buffer and each task's A
-//! block in its worker's own: both are reused from call to call (no allocation once they
-//! have grown to the largest product's size).
+//! **Memory.** The B panel and the A chunk live in the calling thread's packing buffer,
+//! reused from call to call (no allocation once it has grown to the largest product's size);
+//! the tasks, on whichever thread, only read them.
 
 use super::{Operands, with_pack_buf};
 use crate::float::{Float, sealed::Internal};
