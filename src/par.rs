@@ -159,6 +159,25 @@ pub(crate) fn parallel() -> bool {
     rayon::current_num_threads() > 1
 }
 
+/// Runs `f(i)` for every i < `count`, halving the range across `rayon::join` when the pool
+/// has more than one thread (in order on the caller otherwise). For work whose result does not
+/// depend on which thread runs each index (the GEMM's tasks and parts).
+pub(crate) fn for_each_index(count: usize, f: &(dyn Fn(usize) + Sync)) {
+    fn go(t0: usize, t1: usize, f: &(dyn Fn(usize) + Sync)) {
+        if t1 - t0 == 1 {
+            f(t0);
+        } else {
+            let mid = t0 + (t1 - t0) / 2;
+            rayon::join(|| go(t0, mid, f), || go(mid, t1, f));
+        }
+    }
+    if count > 1 && parallel() {
+        go(0, count, f);
+    } else {
+        (0..count).for_each(f);
+    }
+}
+
 /// The fixed block tree of [`map_blocks`].
 #[derive(Clone, Copy)]
 struct Tree {

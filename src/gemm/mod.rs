@@ -318,7 +318,7 @@ pub(crate) fn gemm_then<T: Float>(
             split,
             op,
         }
-        .run(0, split.parts)
+        .run()
     };
     if narrow {
         with_pack_buf::<T, _>(k * LANES, |packed| {

@@ -123,7 +123,7 @@ impl<T: Float> Product<'_, T> {
                         {
                             let bsl = Slots::new(bp, group * kc * NR);
                             let asl = Slots::new(ap, MC * kc);
-                            par_for(b_jobs + row_blocks, &|t| {
+                            crate::par::for_each_index(b_jobs + row_blocks, &|t| {
                                 let job = if t < b_jobs {
                                     Pack::B(bsl.take(t), t * group)
                                 } else {
@@ -140,7 +140,7 @@ impl<T: Float> Product<'_, T> {
                             });
                         }
                         let (bp, ap) = (&*bp, &*ap);
-                        par_for(row_blocks * groups, &|t| {
+                        crate::par::for_each_index(row_blocks * groups, &|t| {
                             let (r, g) = (t / groups, t % groups);
                             let s0 = g * group;
                             let s1 = (s0 + group).min(slivers);
@@ -268,23 +268,6 @@ struct Block {
     first: bool,
     /// k's last block: the epilogue follows.
     last: bool,
-}
-
-/// Runs `f(0..count)`, halving the range across `rayon::join` when the pool has threads.
-fn par_for(count: usize, f: &(dyn Fn(usize) + Sync)) {
-    fn go(t0: usize, t1: usize, f: &(dyn Fn(usize) + Sync)) {
-        if t1 - t0 == 1 {
-            f(t0);
-        } else {
-            let mid = t0 + (t1 - t0) / 2;
-            rayon::join(|| go(t0, mid, f), || go(mid, t1, f));
-        }
-    }
-    if count > 1 && crate::par::parallel() {
-        go(0, count, f);
-    } else {
-        (0..count).for_each(f);
-    }
 }
 
 /// B[pc..pc + kc, ..] from sliver `s0` of the panel on into `bp`, as slivers of NR columns,

@@ -87,17 +87,9 @@ pub(super) struct Job<'e, T> {
 unsafe impl<T: Float> Sync for Job<'_, T> {}
 
 impl<T: Float> Job<'_, T> {
-    /// Runs parts `p0..p1`, halving the range across `rayon::join` (inline when it is one part,
-    /// in order when the pool has one thread).
-    pub(super) fn run(&self, p0: usize, p1: usize) {
-        if p1 - p0 == 1 {
-            self.part(p0);
-        } else if !crate::par::parallel() {
-            (p0..p1).for_each(|p| self.part(p));
-        } else {
-            let mid = p0 + (p1 - p0) / 2;
-            rayon::join(|| self.run(p0, mid), || self.run(mid, p1));
-        }
+    /// Runs every part, across the caller's rayon pool.
+    pub(super) fn run(&self) {
+        crate::par::for_each_index(self.split.parts, &|p| self.part(p));
     }
 
     /// Part `p`: the engine on its rows (or columns) of C, then the epilogue on them.
