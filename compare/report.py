@@ -53,6 +53,11 @@ OPS = [
     ("bce_logits_fwd_bwd", "Binary cross-entropy on logits (mean over N·C) and d logits"),
     ("copy", "Copy y = x (the memory bandwidth: no nnkern row)"),
 ]
+# The machine's FMA peak of the same run (group `fma_peak_{T}t`, shape `{isa}:{FLOP per
+# call}`), and the floating-point operations of each GEMM op per N·D·H: a product is 2, the
+# backward's two products (dx and dW) 4; the elementwise work beside them is not counted.
+PEAK = "fma_peak"
+GEMM_FLOP = {"matmul_fwd": 2, "matmul_bwd": 4, "affine_sigmoid_fwd": 2, "affine_sigmoid_bwd": 4}
 # Memory-bound kernels set beside the copy of the same run: the bytes each moves, in copies
 # (y = f(x) reads and writes one array each, as a copy does; a backward reads two).
 COPY_BYTES = {"exp": 1.0, "sigmoid_fwd": 1.0, "ln": 1.0, "ln_1p": 1.0, "silu_fwd": 1.0,
@@ -72,7 +77,7 @@ LARGE = {"256x784x1024", "1024x1024x1024", "4096x512x10", "64x4096x4096", "16777
 def extract(crit_dir, out):
     """Reads criterion's per-benchmark results into records."""
     recs = []
-    pat = re.compile(r"^(%s)_(\d+)t$" % "|".join(op for op, _ in OPS))
+    pat = re.compile(r"^(%s)_(\d+)t$" % "|".join([op for op, _ in OPS] + [PEAK]))
     for bj in glob.glob(os.path.join(crit_dir, "*", "*", "*", "new", "benchmark.json")):
         with open(bj) as fh:
             b = json.load(fh)
@@ -175,6 +180,28 @@ def table(recs):
     return t
 
 
+def peak_flops(tab, th):
+    """(isa, FLOP/s) of the FMA peak measured at `th` threads, or None."""
+    for (op, shape, t), row in tab.items():
+        if op == PEAK and t == th and "machine" in row:
+            isa, flop = shape.split(":")
+            return isa, float(flop) / row["machine"] * 1e9
+    return None
+
+
+def frac_peak(tab, op, shape, th, ns):
+    """A GEMM op's FLOP/s at `ns` as a fraction of the same run's peak at `th` threads."""
+    pk = peak_flops(tab, th)
+    if op not in GEMM_FLOP or pk is None or not ns:
+        return None
+    n, d, h = (int(v) for v in shape.split("x"))
+    return GEMM_FLOP[op] * n * d * h / ns * 1e9 / pk[1]
+
+
+def fmt_f(f):
+    return "" if f is None else f"{f:.2f}"
+
+
 def best_peer(row):
     peers = {k: v for k, v in row.items() if k not in (OURS, OURS_GEMM)}
     if not peers:
@@ -222,11 +249,27 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
     gaps = [r for r in rows if r[6] < 1.0]
     if gaps:
         L.append("Gaps (nnkern slower than the best peer):\n")
-        L.append("| op | shape | threads | nnkern | best peer | ratio | gemm engine ratio |")
-        L.append("|---|---|---|---|---|---|---|")
+        L.append("| op | shape | threads | nnkern | best peer | ratio | gemm engine ratio "
+                 "| nnkern ÷ peak | best peer ÷ peak |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
         for op, shape, th, ours, peer, pns, r, rg in gaps:
             L.append(f"| {op} | {shape} | {th} | {fmt_t(ours)} | {LABEL.get(peer, peer)} "
-                     f"{fmt_t(pns)} | {fmt_r(r)} | {fmt_r(rg)} |")
+                     f"{fmt_t(pns)} | {fmt_r(r)} | {fmt_r(rg)} "
+                     f"| {fmt_f(frac_peak(tab, op, shape, th, ours))} "
+                     f"| {fmt_f(frac_peak(tab, op, shape, th, pns))} |")
+        L.append("")
+    peaks = [(th, peak_flops(tab, th)) for th in sorted({k[2] for k in tab})]
+    peaks = [(th, pk) for th, pk in peaks if pk]
+    if peaks:
+        L.append("## The machine's FMA peak\n")
+        L.append("Independent FMA chains on the widest vector registers (`fma_peak` in "
+                 "`compare/benches/peers.rs`, the chains of `benches/benchmarks/fma.rs`), in the "
+                 "same run as every row: the GEMM tables' *÷ peak* columns are a product's "
+                 "FLOP/s (2·N·D·H for a forward, 4·N·D·H for a backward's dx and dW) over this.\n")
+        L.append("| threads | vectors | peak |")
+        L.append("|---|---|---|")
+        for th, (isa, f) in peaks:
+            L.append(f"| {th} | {isa} | {f / 1e9:.1f} GFLOP/s |")
         L.append("")
     for op, title in OPS:
         keys = sorted((k for k in tab if k[0] == op), key=lambda k: (k[2], shape_key(k[1])))
@@ -238,6 +281,9 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
         head = ["shape", "threads"] + [LABEL.get(i, i) for i in impls] + ["vs best peer"]
         if has_g:
             head.append("gemm engine vs best")
+        has_p = op in GEMM_FLOP and peaks
+        if has_p:
+            head += ["nnkern ÷ peak", "best peer ÷ peak"]
         L.append("| " + " | ".join(head) + " |")
         L.append("|" + "---|" * len(head))
         for k in keys:
@@ -247,6 +293,9 @@ def write_md(tab, rows, meta, pymeta, scaling, md_path, png_name):
             cells.append(fmt_r(pns / row[OURS] if pns and OURS in row else None))
             if has_g:
                 cells.append(fmt_r(pns / row[OURS_GEMM] if pns and OURS_GEMM in row else None))
+            if has_p:
+                cells.append(fmt_f(frac_peak(tab, op, k[1], k[2], row.get(OURS))))
+                cells.append(fmt_f(frac_peak(tab, op, k[1], k[2], pns)))
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
     big = "16777216"

@@ -2,6 +2,7 @@
 
 pub mod cost;
 pub mod digits;
+pub mod fma;
 pub mod linear;
 pub mod loss;
 pub mod peak;

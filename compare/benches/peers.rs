@@ -26,6 +26,9 @@ use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
+#[path = "../../benches/benchmarks/fma.rs"]
+mod fma;
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -862,9 +865,24 @@ fn copy(c: &mut Criterion) {
     g.finish();
 }
 
+/// The machine's FMA peak in the same run, the ceiling of every GEMM row: the independent
+/// FMA chains of `benches/benchmarks/fma.rs` (the crate's own bench uses the same file) on
+/// every thread of rayon's pool. The parameter is `{isa}:{FLOP per call}`, so the report turns
+/// the median into FLOP/s without knowing the vector width.
+fn fma_peak(c: &mut Criterion) {
+    let Some((isa, _)) = fma::isa() else { return };
+    let t = threads();
+    let flop = fma::flop_per_call() * t;
+    let mut g = c.benchmark_group(format!("fma_peak_{t}t"));
+    g.bench_function(BenchmarkId::new("machine", format!("{isa}:{flop}")), |b| {
+        b.iter(|| rayon::broadcast(|_| fma::chains(black_box(fma::STEPS))))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = peers;
     config = config();
-    targets = copy, matmul, affine_sigmoid, elementwise, gated, rowwise, logarithm, smoothing_bce
+    targets = fma_peak, copy, matmul, affine_sigmoid, elementwise, gated, rowwise, logarithm, smoothing_bce
 }
 criterion_main!(peers);
