@@ -31,22 +31,18 @@ pub fn flop_per_call() -> usize {
     isa().map_or(0, |(_, lanes)| 2 * lanes * STEPS)
 }
 
-/// Runs `steps` rounds of the chains on the widest registers, returning a value that depends
-/// on every chain (so none is optimised away). Only call it where [`isa`] is `Some`.
+/// Runs `steps` rounds of the chains on the path [`isa`] names, returning a value that depends
+/// on every chain (so none is optimised away); 0 where [`isa`] is `None`.
 pub fn chains(steps: usize) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F was detected.
-            return unsafe { chains_avx512(steps) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 and FMA were detected.
-            return unsafe { chains_avx2(steps) };
-        }
+    match isa() {
+        // SAFETY: `isa` named AVX-512F only where it detected it.
+        #[cfg(target_arch = "x86_64")]
+        Some(("avx512", _)) => unsafe { chains_avx512(steps) },
+        // SAFETY: `isa` names no other path than AVX2+FMA, and only where it detected both.
+        #[cfg(target_arch = "x86_64")]
+        Some(_) => unsafe { chains_avx2(steps) },
+        _ => 0.0,
     }
-    let _ = steps;
-    0.0
 }
 
 #[cfg(target_arch = "x86_64")]

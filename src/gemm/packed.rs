@@ -219,7 +219,7 @@ impl<T> Slots<T> {
     }
 
     /// Slot `i` (empty past the end). Each slot must be taken by one job only, and the slice
-    /// must not outlive the Slots: the callers take slot t in job t of one `par_for`.
+    /// must not outlive the Slots: the callers take slot t in job t of one `par::for_each_index`.
     #[allow(clippy::mut_from_ref)]
     fn take(&self, i: usize) -> &mut [T] {
         let s = (i * self.size).min(self.len);
