@@ -158,7 +158,9 @@ fn identical_on_1_2_3_and_8_threads() {
 }
 
 /// The GEMM-based kernels on products large enough to be cut into parts (by rows, by
-/// columns, and the backward's dW and dx), every activation, every engine compiled in.
+/// columns, and the backward's dW and dx), every activation, every engine compiled in, under
+/// every SIMD override this CPU supports (the path picks nnkern's tiles and every engine's
+/// epilogue).
 #[test]
 fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
     for &(n, d, h) in &[(2100, 300, 530), (200, 260, 1500)] {
@@ -168,31 +170,39 @@ fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
         let w = f(rng.values::<f32>(d * h, -1.0, 1.0));
         let b = f(rng.values::<f32>(h, -1.0, 1.0));
         let dy = f(rng.values::<f32>(n * h, -1.0, 1.0));
-        for &engine in GemmEngine::ALL {
+        for (&engine, path) in GemmEngine::ALL.iter().flat_map(|e| {
+            SimdPath::ALL
+                .into_iter()
+                .filter(|p| p.is_supported())
+                .map(move |p| (e, p))
+        }) {
             let run = || {
-                with_gemm_engine(engine, || {
-                    let xv = MatRef::from_row_major(&x, n, d).unwrap();
-                    let wv = MatRef::from_row_major(&w, d, h).unwrap();
-                    let dyv = MatRef::from_row_major(&dy, n, h).unwrap();
-                    let mut out = Vec::new();
-                    let mut c = vec![0.0_f32; d * d];
-                    gemm(
-                        1.0,
-                        xv.t(),
-                        xv,
-                        0.0,
-                        MatMut::from_row_major(&mut c, d, d).unwrap(),
-                    )
-                    .unwrap();
-                    out.push(bits_of(&c));
-                    let mut ws = Workspace::new();
-                    for act in Activation::ALL {
-                        out.extend(affine_round_trip(xv, wv, &b, dyv, act, &mut ws));
-                    }
-                    out
+                with_simd_path(path, || {
+                    with_gemm_engine(engine, || {
+                        let xv = MatRef::from_row_major(&x, n, d).unwrap();
+                        let wv = MatRef::from_row_major(&w, d, h).unwrap();
+                        let dyv = MatRef::from_row_major(&dy, n, h).unwrap();
+                        let mut out = Vec::new();
+                        let mut c = vec![0.0_f32; d * d];
+                        gemm(
+                            1.0,
+                            xv.t(),
+                            xv,
+                            0.0,
+                            MatMut::from_row_major(&mut c, d, d).unwrap(),
+                        )
+                        .unwrap();
+                        out.push(bits_of(&c));
+                        let mut ws = Workspace::new();
+                        for act in Activation::ALL {
+                            out.extend(affine_round_trip(xv, wv, &b, dyv, act, &mut ws));
+                        }
+                        out
+                    })
                 })
+                .unwrap()
             };
-            same_on_every_pool(&format!("{n}×{d}×{h} on {}", engine.name()), &run);
+            same_on_every_pool(&format!("{n}×{d}×{h} on {} under {path}", engine.name()), &run);
         }
     }
 }
