@@ -30,8 +30,8 @@ use std::cell::Cell;
 /// product into tasks that share its packed panels; the other two are called
 /// single-threaded on the parts nnkern cuts. Either way results never depend on the thread
 /// count (see [`gemm()`]); engines may round differently from each other (nnkern's and
-/// matrixmultiply's agreed bit for bit on every AVX2 product measured, both summing blocks
-/// of 256 of k by FMA).
+/// matrixmultiply's agree bit for bit on AVX2 where k ≤ 256 or is a multiple of 256, both
+/// summing those blocks of k by FMA; nnkern cuts other depths into equal blocks).
 ///
 /// # Example
 ///
@@ -46,9 +46,9 @@ use std::cell::Cell;
 pub enum GemmEngine {
     /// nnkern's own packed GEMM (the default without the `gemm` feature): both operands
     /// packed into the calling thread's reused buffer, register tiles of 6×16 f32 / 6×8 f64
-    /// (6×32 / 6×16 on AVX-512) summed over blocks of 256 of k, on the caller's SIMD path,
-    /// in tasks of up to 144 rows by ≥ 256 columns that rayon shares out: up to 32 tasks a
-    /// panel, enough for 16 threads.
+    /// (6×32 / 6×16 on AVX-512) summed over ⌈k/256⌉ blocks of k of equal depth, on the
+    /// caller's SIMD path, in tasks of up to 144 rows by ≥ 256 columns (cut evenly) that rayon
+    /// shares out: up to 32 tasks a panel, enough for 16 threads.
     Nnkern,
     /// The `matrixmultiply` crate (runtime-dispatched AVX-512 / AVX2+FMA / SSE2 kernels).
     MatrixMultiply,

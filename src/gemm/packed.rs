@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! for each panel of NC columns of B                  (jc)
-//!   for each block of KC rows of B / columns of A    (pc, in order)
+//!   for each block of ≤ KC rows of B / columns of A  (pc, in order)
 //!     for each chunk of MCHUNK rows of A             (ic)
 //!       pack B[pc.., jc..] into slivers of NR columns (with the first chunk only) and
 //!       A[ic.., pc..] into slivers of MR rows, in parallel jobs; both are shared
@@ -15,12 +15,12 @@
 //!         rows when kc is shallow), then into C; the epilogue after k's last block
 //! ```
 //!
-//! **Bits.** Every element of C is computed the same way wherever it lies: per block of KC
-//! (the blocks in order of k) a sum of products in order of l, by fused multiply-adds from 0
+//! **Bits.** Every element of C is computed the same way wherever it lies: per block of k
+//! (⌈k/KC⌉ blocks of equal depth, in order of k) a sum of products in order of l, by fused multiply-adds from 0
 //! on the FMA paths, then C ← α·sum + β·C for the first block (β = 0: C unread) and
 //! C ← C + α·sum for the others. The tiling, the task grid and the thread count never enter,
 //! so the result is the same on any number of threads and any cut of the product; it
-//! depends on k's blocking (a constant) and the SIMD path.
+//! depends on k's blocking (a function of k alone) and the SIMD path.
 //!
 //! **Memory.** The B panel and the A chunk live in the calling thread's packing buffer,
 //! reused from call to call (no allocation once it has grown to the largest product's size);
@@ -32,7 +32,8 @@ use crate::simd::{Isa, Kernel, Math, dispatch};
 
 /// Rows of a register tile.
 const MR: usize = 6;
-/// Depth of a block of k: the sum over k is cut into blocks of KC, added into C in order. Part
+/// Deepest block of k: the sum over k is cut into ⌈k/KC⌉ blocks of equal depth (the last
+/// shallower when they do not divide k: ⌈k/blocks⌉ each), added into C in order. Part
 /// of the result's definition (see the module docs): a constant, never a tuning knob that
 /// changes with the machine. A sliver of B (KC×NR, 16 KiB) stays in L1.
 const KC: usize = if cfg!(miri) { 8 } else { 256 };
@@ -89,14 +90,17 @@ impl<T: Float> Product<'_, T> {
         let (m, k, n) = (self.op.m, self.op.k, self.op.n);
         let nc_max = NC.min(n).next_multiple_of(NR);
         let rows_max = MCHUNK.min(m).next_multiple_of(MR);
-        let kc_max = KC.min(k);
+        // k's blocks: as few as KC allows, of equal depth (the last shallower by less than
+        // one per block): 784 is 4 × 196, not 3 × 256 + 16, whose shallow last pass over C
+        // costs as much memory traffic as a deep one
+        let kc_max = k.div_ceil(k.div_ceil(KC));
         with_pack_buf::<T, _>(kc_max * nc_max + rows_max * kc_max, |buf| {
             let (bpack, apack) = buf.split_at_mut(kc_max * nc_max);
             for jc in (0..n).step_by(NC) {
                 let nc = NC.min(n - jc);
                 let slivers = nc.div_ceil(NR);
-                for pc in (0..k).step_by(KC) {
-                    let kc = KC.min(k - pc);
+                for pc in (0..k).step_by(kc_max) {
+                    let kc = kc_max.min(k - pc);
                     for ic in (0..m).step_by(MCHUNK) {
                         let rows = MCHUNK.min(m - ic);
                         let blk = Block {
@@ -110,24 +114,30 @@ impl<T: Float> Product<'_, T> {
                             last: pc + kc == k,
                         };
                         // the chunk's tasks: its row blocks × the panel's column groups, as
-                        // many groups as make TASKS tasks, each ≥ NC_TASK wide
+                        // many groups as make TASKS tasks, each ≥ NC_TASK wide; blocks and
+                        // groups cut evenly, in whole slivers (sizes differ by one sliver at
+                        // most: 256 rows are 126 + 130, not 144 + 112, so that two threads
+                        // share the tasks evenly)
                         let row_blocks = rows.div_ceil(MC);
                         let groups = TASKS.div_ceil(row_blocks).min(nc.div_ceil(NC_TASK)).max(1);
-                        let group = slivers.div_ceil(groups);
-                        let groups = slivers.div_ceil(group);
+                        let rcut = Cut::new(rows.div_ceil(MR), row_blocks, MR, rows);
+                        let ccut = Cut::new(slivers, groups, 1, slivers);
                         let bp = &mut bpack[..kc * slivers * NR];
                         let ap = &mut apack[..rows.next_multiple_of(MR) * kc];
                         // packing: B's column groups (with the chunk's first rows only) and
                         // A's row blocks, each a job of its own
                         let b_jobs = if ic == 0 { groups } else { 0 };
                         {
-                            let bsl = Slots::new(bp, group * kc * NR);
-                            let asl = Slots::new(ap, MC * kc);
+                            let bsl = Slots::new(bp, kc * NR);
+                            let asl = Slots::new(ap, kc);
                             crate::par::for_each_index(b_jobs + row_blocks, &|t| {
                                 let job = if t < b_jobs {
-                                    Pack::B(bsl.take(t), t * group)
+                                    let (s0, s1) = ccut.part(t);
+                                    Pack::B(bsl.take(s0, s1), s0)
                                 } else {
-                                    Pack::A(asl.take(t - b_jobs), (t - b_jobs) * MC)
+                                    // (the last block's rows are packed up to a whole sliver)
+                                    let (r0, r1) = rcut.part(t - b_jobs);
+                                    Pack::A(asl.take(r0, r1.next_multiple_of(MR)), r0)
                                 };
                                 dispatch(
                                     self.isa,
@@ -141,13 +151,10 @@ impl<T: Float> Product<'_, T> {
                         }
                         let (bp, ap) = (&*bp, &*ap);
                         crate::par::for_each_index(row_blocks * groups, &|t| {
-                            let (r, g) = (t / groups, t % groups);
-                            let s0 = g * group;
-                            let s1 = (s0 + group).min(slivers);
-                            let i0 = r * MC;
-                            let mc = MC.min(rows - i0);
-                            let ab = &ap[i0 * kc..(i0 + mc.next_multiple_of(MR)) * kc];
-                            self.task::<NR>(&blk, i0, mc, s0, s1, ab, bp);
+                            let (i0, i1) = rcut.part(t / groups);
+                            let (s0, s1) = ccut.part(t % groups);
+                            let ab = &ap[i0 * kc..i1.next_multiple_of(MR) * kc];
+                            self.task::<NR>(&blk, i0, i1 - i0, s0, s1, ab, bp);
                         });
                     }
                 }
@@ -197,36 +204,64 @@ impl<T: Float> Product<'_, T> {
     }
 }
 
-/// A buffer cut into consecutive slots of `size` elements (the last shorter), each taken by
-/// one parallel job.
+/// A buffer handed out in disjoint parts to parallel jobs, in units of `unit` elements.
 struct Slots<T> {
     ptr: *mut T,
     len: usize,
-    size: usize,
+    unit: usize,
 }
 
-// SAFETY: jobs take pairwise distinct slots (`take`'s contract): disjoint parts of a buffer
-// borrowed exclusively for the Slots' life.
+// SAFETY: jobs take pairwise disjoint parts (`take`'s contract) of a buffer borrowed
+// exclusively for the Slots' life.
 unsafe impl<T: Send> Sync for Slots<T> {}
 
 impl<T> Slots<T> {
-    fn new(buf: &mut [T], size: usize) -> Slots<T> {
+    fn new(buf: &mut [T], unit: usize) -> Slots<T> {
         Slots {
             ptr: buf.as_mut_ptr(),
             len: buf.len(),
-            size,
+            unit,
         }
     }
 
-    /// Slot `i` (empty past the end). Each slot must be taken by one job only, and the slice
-    /// must not outlive the Slots: the callers take slot t in job t of one `par::for_each_index`.
+    /// Units u0..u1 (cut at the buffer's end). The parts that jobs take must be pairwise
+    /// disjoint, and no slice may outlive the Slots: the callers take part t of a [`Cut`] in
+    /// job t of one `par::for_each_index`.
     #[allow(clippy::mut_from_ref)]
-    fn take(&self, i: usize) -> &mut [T] {
-        let s = (i * self.size).min(self.len);
-        let e = (s + self.size).min(self.len);
-        // SAFETY: s ≤ e ≤ len: inside the buffer; slots are disjoint and each job takes its
-        // own (see above), so no two live slices overlap.
+    fn take(&self, u0: usize, u1: usize) -> &mut [T] {
+        let s = (u0 * self.unit).min(self.len);
+        let e = (u1 * self.unit).clamp(s, self.len);
+        // SAFETY: s ≤ e ≤ len: inside the buffer; the jobs' parts are disjoint and each job
+        // takes its own (see above), so no two live slices overlap.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(s), e - s) }
+    }
+}
+
+/// `items` whole items (slivers) cut into `parts` runs of consecutive items whose lengths
+/// differ by one at most, each run's bounds in units of `step` (MR rows, or slivers) and cut
+/// at `end`.
+#[derive(Clone, Copy)]
+struct Cut {
+    items: usize,
+    parts: usize,
+    step: usize,
+    end: usize,
+}
+
+impl Cut {
+    fn new(items: usize, parts: usize, step: usize, end: usize) -> Cut {
+        Cut {
+            items,
+            parts,
+            step,
+            end,
+        }
+    }
+
+    /// Part `i`'s bounds (i < parts): items ⌊items·i/parts⌋.. times `step`, cut at `end`.
+    fn part(&self, i: usize) -> (usize, usize) {
+        let at = |i: usize| (self.items * i / self.parts * self.step).min(self.end);
+        (at(i), at(i + 1))
     }
 }
 
