@@ -81,9 +81,9 @@
 //!   second thread runs on the caller; they reduce in a fixed order. Large GEMMs on the
 //!   default engine run as tasks of up to 144 rows of C by ≥ 256 columns, cut evenly (up
 //!   to 32 a panel, enough for 16 threads), that share the packed operands; each element of
-//!   C sums k in blocks fixed by k, in a fixed order, wherever its task runs. On the other engines a product is
-//!   cut into up to 4 parts by shape alone, each a single-threaded engine call. Results are
-//!   bit-for-bit identical whatever the number of threads. Use `pool.install(..)` to choose the pool. The only process-wide state is the
+//!   C sums k in blocks fixed by k, in a fixed order, wherever its task runs. On the other
+//!   engines a product is cut into up to 4 parts by shape alone, each a single-threaded
+//!   engine call. Results are bit-for-bit identical whatever the number of threads. Use `pool.install(..)` to choose the pool. The only process-wide state is the
 //!   cached CPU-feature choice; [`with_simd_path`] and [`with_gemm_engine`] overrides are
 //!   per thread, read once per call on the calling thread and handed to every block and
 //!   GEMM part the call splits off, whichever rayon worker runs it (so results under an

@@ -16,11 +16,11 @@
 //! ```
 //!
 //! **Bits.** Every element of C is computed the same way wherever it lies: per block of k
-//! (⌈k/KC⌉ blocks of equal depth, in order of k) a sum of products in order of l, by fused multiply-adds from 0
-//! on the FMA paths, then C ← α·sum + β·C for the first block (β = 0: C unread) and
-//! C ← C + α·sum for the others. The tiling, the task grid and the thread count never enter,
-//! so the result is the same on any number of threads and any cut of the product; it
-//! depends on k's blocking (a function of k alone) and the SIMD path.
+//! (⌈k/KC⌉ blocks of equal depth, in order of k) a sum of products in order of l, by fused
+//! multiply-adds from 0 on the FMA paths, then C ← α·sum + β·C for the first block (β = 0:
+//! C unread) and C ← C + α·sum for the others. The tiling, the task grid and the thread
+//! count never enter, so the result is the same on any number of threads and any cut of the
+//! product; it depends on k's blocking (a function of k alone) and the SIMD path.
 //!
 //! **Memory.** The B panel and the A chunk live in the calling thread's packing buffer,
 //! reused from call to call (no allocation once it has grown to the largest product's size);
@@ -120,8 +120,11 @@ impl<T: Float> Product<'_, T> {
                         // share the tasks evenly)
                         let row_blocks = rows.div_ceil(MC);
                         let groups = TASKS.div_ceil(row_blocks).min(nc.div_ceil(NC_TASK)).max(1);
-                        let rcut = Cut::new(rows.div_ceil(MR), row_blocks, MR, rows);
-                        let ccut = Cut::new(slivers, groups, 1, slivers);
+                        // row block r's rows (whole slivers of MR, the last cut at `rows`)
+                        let rblock = |r: usize| {
+                            let (q0, q1) = even_part(rows.div_ceil(MR), row_blocks, r);
+                            (q0 * MR, (q1 * MR).min(rows))
+                        };
                         let bp = &mut bpack[..kc * slivers * NR];
                         let ap = &mut apack[..rows.next_multiple_of(MR) * kc];
                         // packing: B's column groups (with the chunk's first rows only) and
@@ -132,11 +135,11 @@ impl<T: Float> Product<'_, T> {
                             let asl = Slots::new(ap, kc);
                             crate::par::for_each_index(b_jobs + row_blocks, &|t| {
                                 let job = if t < b_jobs {
-                                    let (s0, s1) = ccut.part(t);
+                                    let (s0, s1) = even_part(slivers, groups, t);
                                     Pack::B(bsl.take(s0, s1), s0)
                                 } else {
                                     // (the last block's rows are packed up to a whole sliver)
-                                    let (r0, r1) = rcut.part(t - b_jobs);
+                                    let (r0, r1) = rblock(t - b_jobs);
                                     Pack::A(asl.take(r0, r1.next_multiple_of(MR)), r0)
                                 };
                                 dispatch(
@@ -151,8 +154,8 @@ impl<T: Float> Product<'_, T> {
                         }
                         let (bp, ap) = (&*bp, &*ap);
                         crate::par::for_each_index(row_blocks * groups, &|t| {
-                            let (i0, i1) = rcut.part(t / groups);
-                            let (s0, s1) = ccut.part(t % groups);
+                            let (i0, i1) = rblock(t / groups);
+                            let (s0, s1) = even_part(slivers, groups, t % groups);
                             let ab = &ap[i0 * kc..i1.next_multiple_of(MR) * kc];
                             self.task::<NR>(&blk, i0, i1 - i0, s0, s1, ab, bp);
                         });
@@ -225,8 +228,8 @@ impl<T> Slots<T> {
     }
 
     /// Units u0..u1 (cut at the buffer's end). The parts that jobs take must be pairwise
-    /// disjoint, and no slice may outlive the Slots: the callers take part t of a [`Cut`] in
-    /// job t of one `par::for_each_index`.
+    /// disjoint, and no slice may outlive the Slots: the callers take part t of an
+    /// [`even_part`] cut in job t of one `par::for_each_index`.
     #[allow(clippy::mut_from_ref)]
     fn take(&self, u0: usize, u1: usize) -> &mut [T] {
         let s = (u0 * self.unit).min(self.len);
@@ -237,32 +240,10 @@ impl<T> Slots<T> {
     }
 }
 
-/// `items` whole items (slivers) cut into `parts` runs of consecutive items whose lengths
-/// differ by one at most, each run's bounds in units of `step` (MR rows, or slivers) and cut
-/// at `end`.
-#[derive(Clone, Copy)]
-struct Cut {
-    items: usize,
-    parts: usize,
-    step: usize,
-    end: usize,
-}
-
-impl Cut {
-    fn new(items: usize, parts: usize, step: usize, end: usize) -> Cut {
-        Cut {
-            items,
-            parts,
-            step,
-            end,
-        }
-    }
-
-    /// Part `i`'s bounds (i < parts): items ⌊items·i/parts⌋.. times `step`, cut at `end`.
-    fn part(&self, i: usize) -> (usize, usize) {
-        let at = |i: usize| (self.items * i / self.parts * self.step).min(self.end);
-        (at(i), at(i + 1))
-    }
+/// Part `i` (i < parts) of `items` cut into `parts` runs of consecutive items whose lengths
+/// differ by one at most: items ⌊items·i/parts⌋..⌊items·(i + 1)/parts⌋.
+fn even_part(items: usize, parts: usize, i: usize) -> (usize, usize) {
+    (items * i / parts, items * (i + 1) / parts)
 }
 
 /// One packing job: B's column group from the given sliver, or A's row block from the given
