@@ -593,6 +593,20 @@ mod tests {
         let at = |i: usize, l: usize| a[l * m + i];
         let bt = |l: usize, j: usize| b[l * (n + 3) + j];
         let mark = |i: usize, j: usize| (i * 7 + j * 3) as f64;
+        // Σ_l a_il·b_lj and Σ_l |a_il·b_lj| in f64 over the inputs rounded to T, summed in
+        // ascending l; once per shape and type (the tile widths share them), by rows of B
+        let (mut dot, mut mag) = (vec![0.0; m * n], vec![0.0; m * n]);
+        for l in 0..k {
+            let b_row: Vec<f64> = (0..n).map(|j| T::from_f64(bt(l, j)).to_f64()).collect();
+            for i in 0..m {
+                let a_il = T::from_f64(at(i, l)).to_f64();
+                let row = i * n..(i + 1) * n;
+                for ((d, s), &b_lj) in dot[row.clone()].iter_mut().zip(&mut mag[row]).zip(&b_row) {
+                    *d += a_il * b_lj;
+                    *s += (a_il * b_lj).abs();
+                }
+            }
+        }
         for (nr, with_epilogue) in [(8, false), (16, true), (32, false), (32, true)] {
             let ta: Vec<T> = a.iter().map(|&v| T::from_f64(v)).collect();
             let tb: Vec<T> = b.iter().map(|&v| T::from_f64(v)).collect();
@@ -637,12 +651,7 @@ mod tests {
                         assert_eq!(got.to_bits(), old.to_bits(), "padding ({i}, {j}) touched");
                         continue;
                     }
-                    let (mut dot, mut mag) = (0.0, 0.0);
-                    for l in 0..k {
-                        let (x, y) = (T::from_f64(at(i, l)).to_f64(), T::from_f64(bt(l, j)).to_f64());
-                        dot += x * y;
-                        mag += (x * y).abs();
-                    }
+                    let (dot, mag) = (dot[i * n + j], mag[i * n + j]);
                     let mut want = alpha * dot + beta * old;
                     let mut bound = gamma * (alpha.abs() * mag + beta.abs() * old.abs());
                     if with_epilogue {
