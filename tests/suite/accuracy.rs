@@ -352,6 +352,7 @@ fn every_f32_input_on_every_path() {
     let paths: Vec<SimdPath> = SimdPath::ALL.into_iter().filter(|p| p.is_supported()).collect();
     let mut failures = Vec::new();
     for f in funcs().into_iter().filter(|f| selected(f.name)) {
+        let start = std::time::Instant::now();
         // per block of 2¹⁶ inputs: the reference once, then every path checked against it
         let per_path = (0u32..1 << 16)
             .into_par_iter()
@@ -383,6 +384,8 @@ fn every_f32_input_on_every_path() {
                 )
             })
             .reduce(|| vec![(0.0, 0.0); paths.len()], worst_of);
+        // (the time of each function's sweep: what CI's budget is spent on)
+        println!("f32 {:<8} {:.0} s", f.name, start.elapsed().as_secs_f64());
         for (path, (err, at)) in paths.iter().zip(per_path) {
             println!(
                 "f32 {:<8} {:<9} max {err:.3} ULP (at x = {at:e})",
@@ -455,6 +458,7 @@ fn f64_seeded_inputs_on_every_path() {
     ];
     let mut failures = Vec::new();
     for (name, kernel, reference, (bound_fma, bound_no_fma)) in refs.into_iter().filter(|r| selected(r.0)) {
+        let start = std::time::Instant::now();
         let per_path = (0..N.div_ceil(CHUNK))
             .into_par_iter()
             .map_init(Block::default, |b, c| {
@@ -493,6 +497,7 @@ fn f64_seeded_inputs_on_every_path() {
                 )
             })
             .reduce(|| vec![(0.0, 0.0); paths.len()], worst_of);
+        println!("f64 {name:<8} {:.0} s", start.elapsed().as_secs_f64());
         for (path, (err, at)) in paths.iter().zip(per_path) {
             println!(
                 "f64 {name:<8} {:<9} max {err:.3} ULP (at x = {at:e})",
