@@ -369,6 +369,67 @@ fn losses<T: Float>() {
 }
 both_types!(loss_special_values, losses);
 
+/// A `Mean` whose denominator is 0 while the label smoothing's term is not: every counted row's
+/// label has weight 0 (rows labelled 1 ignored, class 0 weighted 0). PyTorch 2.x
+/// (`F.cross_entropy(x, t, weight=[0, 1.3], ignore_index=1, label_smoothing=0.58)`) gives a
+/// NaN loss (its class term is 0/0), NaN gradients on the counted rows and 0 on the ignored
+/// ones; the smoothing term's sum alone would give +∞ and ±∞ gradients.
+fn zero_denominator<T: Float>() {
+    let x = [0.3, -1.2, 2.0, 0.5, -0.7, 0.1, 1.5, 1.5, -3.0, 4.0];
+    let labels = [1, 0, 0, 1, 0];
+    let w = [T::ZERO, T::from_f64(1.3)];
+    let opts = CrossEntropyOptions::default()
+        .weight(Some(&w))
+        .ignore_index(Some(1))
+        .label_smoothing(T::from_f64(0.58));
+    let (l, d) = sce::<T>(&x, 2, Targets::Classes(&labels), &opts);
+    assert!(l[0].is_nan(), "loss {:?}", l[0].to_f64());
+    for (i, &label) in labels.iter().enumerate() {
+        for v in &d[2 * i..2 * i + 2] {
+            if label == 1 {
+                assert_eq!(v.to_f64().to_bits(), 0f64.to_bits(), "ignored row {i}");
+            } else {
+                assert!(v.is_nan(), "counted row {i}: {:?}", v.to_f64());
+            }
+        }
+    }
+    // the split backward from the forward's log-sum-exp agrees
+    let xs = row::<T>(&x);
+    let xv = MatRef::from_row_major(&xs, 5, 2).unwrap();
+    let t = Targets::Classes(&labels);
+    let (mut loss, mut lse, mut d2) = ([T::ZERO], vec![T::ZERO; 5], vec![T::ZERO; 10]);
+    softmax_cross_entropy_forward(xv, t, &opts, &mut loss, Some(&mut lse)).unwrap();
+    softmax_cross_entropy_backward(
+        xv,
+        &lse,
+        t,
+        &opts,
+        &[T::ONE],
+        MatMut::from_row_major(&mut d2, 5, 2).unwrap(),
+    )
+    .unwrap();
+    assert!(loss[0].is_nan());
+    let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
+    let nan_or_bits = |v: &[T]| {
+        v.iter()
+            .map(|e| {
+                if e.is_nan() {
+                    None
+                } else {
+                    Some(e.to_f64().to_bits())
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        nan_or_bits(&d2),
+        nan_or_bits(&d),
+        "split backward: {:?}",
+        bits(&d2)
+    );
+}
+both_types!(mean_over_zero_weight_is_nan_as_in_pytorch, zero_denominator);
+
 /// The logarithm runs a block of inputs through a shorter body when every input in it is a
 /// positive normal number, else the whole block through the full one: one special input must
 /// leave every other element's bits as they were, and get its own special result. Checked on

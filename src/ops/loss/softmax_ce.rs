@@ -19,8 +19,10 @@ use crate::simd::{self, ACC, Exp, ExpNonPos, Internal, Isa, Kernel, Math, combin
 /// With class-index targets t, weights w (1 if `None`), smoothing ε and C classes, row n's
 /// loss is `(1−ε)·w[t_n]·(−log p[n,t_n]) + (ε/C)·Σ_c w_c·(−log p[n,c])`, and `Mean` divides
 /// the sum over rows by `Σ_n w[t_n]` over the rows not ignored. Rows whose label equals
-/// `ignore_index` contribute 0 to the loss and get a zero gradient. A `Mean` over a batch where
-/// every row is ignored (or every weight is 0) is 0/0 = NaN, as in PyTorch.
+/// `ignore_index` contribute 0 to the loss and get a zero gradient. A `Mean` whose denominator
+/// is 0 (every row ignored, or the label of every row counted weighted 0) is NaN, as in
+/// PyTorch, whose class term is then 0/0 whatever label smoothing adds; so is the gradient
+/// of every row counted (the ignored rows' stays 0).
 ///
 /// With probability targets q, the smoothed target is `q′ = (1−ε)·q + ε/C`, row n's loss is
 /// `Σ_c w_c·q′_c·(−log p[n,c])`, and `Mean` divides by N (weights do not enter the

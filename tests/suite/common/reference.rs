@@ -167,6 +167,10 @@ pub fn softmax_cross_entropy(
     let loss = match o.reduction {
         RefReduction::None => rows.clone(),
         RefReduction::Sum => vec![rows.iter().sum()],
+        // (a zero denominator: every row ignored, or every weight of the rows' labels 0, is
+        // 0/0 = NaN in PyTorch, whose class term divides w[t]·… by it, whatever the smoothing
+        // term adds)
+        RefReduction::Mean if denom == 0.0 => vec![f64::NAN],
         RefReduction::Mean => vec![rows.iter().sum::<f64>() / denom],
     };
     let mut grad = vec![0.0; n * c];
@@ -175,6 +179,9 @@ pub fn softmax_cross_entropy(
         let g = match o.reduction {
             RefReduction::None => dloss[i],
             RefReduction::Sum => dloss[0],
+            // (as the loss: each row's class-term gradient is −w[t]·g/0 = NaN in PyTorch, and
+            // the softmax backward spreads it over the row; ignored rows keep 0)
+            RefReduction::Mean if denom == 0.0 => f64::NAN,
             RefReduction::Mean => dloss[0] / denom,
         };
         let p = softmax(&logits[i * c..(i + 1) * c]);
