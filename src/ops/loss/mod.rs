@@ -177,27 +177,22 @@ pub(crate) fn reduce_blocks<T, P, F>(
     store_reduced(red, sum, denom, loss);
 }
 
-/// Writes the reduced loss (`Sum`: `sum`; `Mean`: `sum / denom`, NaN where `denom` is 0) into
-/// `loss[0]`; nothing for `None`, whose per-row values are already in place.
-///
-/// A zero denominator is NaN whatever the sum, as in PyTorch: there the weighted class term
-/// is 0/0 even where label smoothing adds a positive term (whose sum alone would give +∞).
+/// Writes the reduced loss (`Sum`: `sum`; `Mean`: `sum / denom`) into `loss[0]`; nothing for
+/// `None`, whose per-row values are already in place.
 pub(crate) fn store_reduced<T: Float>(red: Reduction, sum: f64, denom: f64, loss: &mut [T]) {
     match red {
         Reduction::None => {}
-        Reduction::Mean => loss[0] = T::from_f64(if denom == 0.0 { f64::NAN } else { sum / denom }),
+        Reduction::Mean => loss[0] = T::from_f64(sum / denom),
         Reduction::Sum => loss[0] = T::from_f64(sum),
     }
 }
 
 /// The upstream gradient for row `i`: `dloss[i]` for `Reduction::None`, `dloss[0] / denom`
-/// for `Mean` (NaN where `denom` is 0, as the loss: see [`store_reduced`]), `dloss[0]` for
-/// `Sum`.
+/// for `Mean`, `dloss[0]` for `Sum`.
 #[inline]
 pub(crate) fn row_scale<T: Float>(red: Reduction, dloss: &[T], denom: T, i: usize) -> T {
     match red {
         Reduction::None => dloss[i],
-        Reduction::Mean if denom == T::ZERO => T::NAN,
         Reduction::Mean => dloss[0] / denom,
         Reduction::Sum => dloss[0],
     }

@@ -180,6 +180,13 @@ fn plan<'a, T: Float>(
             (w_all, denom) = (scale(w_all), scale(denom));
         }
     }
+    // A zero weight sum (every row ignored, or every counted row's label weighted 0) makes the
+    // mean NaN, as PyTorch's 0/0 class term does, even where label smoothing's term is not 0
+    // (alone it would give +∞ and ±∞ gradients): a NaN denominator carries that into the
+    // loss and into every counted row's gradient, while ignored rows keep their zeros.
+    if denom == T::ZERO {
+        denom = T::NAN;
+    }
     Ok(Plan {
         c,
         red: opts.reduction,
