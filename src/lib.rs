@@ -78,7 +78,9 @@
 //! - **Threads.** Elementwise, row and loss kernels split large batches across the current
 //!   rayon pool in blocks whose size depends only on the kernel (its cost per element and per
 //!   row, measured), the element type and the shape, so a call too small to gain from a
-//!   second thread runs on the caller; they reduce in a fixed order. Large GEMMs on the
+//!   second thread runs on the caller (from a thread outside the pool, where handing work to
+//!   it costs two thread wake-ups, a call of less than eight blocks' worth of work does too); they
+//!   reduce in a fixed order. Large GEMMs on the
 //!   default engine run as tasks of up to 144 rows of C by ≥ 256 columns, cut evenly (up
 //!   to 32 a panel, enough for 16 threads), that share the packed operands; each element of
 //!   C sums k in blocks fixed by k, in a fixed order, wherever its task runs. On the other

@@ -3,7 +3,8 @@
 //! Work is cut into blocks of rows whose size depends only on the kernel's measured cost
 //! ([`Cost`]), the element type and the shape (never on the thread count), and block results are combined by a binary tree whose shape depends only on the
 //! number of blocks. So every result, reductions included, is bit-for-bit the same on 1 thread
-//! or 64. Work that fits in one block runs inline on the calling thread without touching rayon.
+//! or 64. Work that fits in one block runs inline on the calling thread without touching rayon,
+//! and so, in the same blocks, does work under [`COLD_PS`] from a thread outside the pool.
 
 use crate::mat::MatMut;
 
@@ -15,6 +16,19 @@ use crate::mat::MatMut;
 /// of 8–16 µs (see [`rows_per_block`]) keep the set-up under 6% and let a call of 16 µs or
 /// more share its work at a gain (two blocks of 8 µs: about 10 µs on two threads).
 const BLOCK_PS: u64 = 16_000_000;
+
+/// The least work, in picoseconds of [`Cost`], that a call from a thread outside the pool
+/// hands to the pool: 8 blocks' worth, 128 µs on the reference machine. From outside, a split
+/// cannot start on the caller: rayon injects the whole tree into the pool, wakes a worker and
+/// puts the caller to sleep until the last block ends, so the call pays two cross-thread
+/// wake-ups. Measured on a 2-core Zen 3 (2026-12-07, a spin loop of W µs split in two from
+/// the main thread, 2-thread global pool): W = 8 → 24 µs, 16 → 30, 32 → 27–41, 64 → 51;
+/// gelu on 4096 elements (two blocks) went from 9.6 µs on one thread to 17.8 on two. Below
+/// this much work such a call runs its blocks in order on the caller: the same blocks, the
+/// same combining tree, the same bits. A call from a worker of the pool (inside
+/// `ThreadPool::install`, or from a kernel that is itself a block) splits from two blocks
+/// up, as a block handed to a spinning neighbour costs about 2 µs.
+const COLD_PS: u64 = 8 * BLOCK_PS;
 
 /// What a kernel costs on one thread, per element and per row, in picoseconds of f32 work:
 /// measured by the `cost_per_element` bench group (`cargo bench --bench bench_main --
@@ -76,13 +90,18 @@ pub(crate) struct Grain {
 /// 8 blocks' of a smaller size), and in a call cut into several, every block but the last
 /// costs more than half of [`BLOCK_PS`] (whole rows permitting).
 pub(crate) fn rows_per_block(rows: usize, cols: usize, g: Grain) -> usize {
-    // (u64 products of usize and u32 values: saturating, so a view of 2⁶³ elements is one
-    // row per block, not an overflow)
-    let per_row = (cols as u64).saturating_mul(g.elem).saturating_add(g.row).max(1);
+    let per_row = row_work(cols, g);
     let most = usize::try_from(BLOCK_PS / per_row).unwrap_or(usize::MAX).max(1);
     let blocks = rows.div_ceil(most).max(1);
     let blocks = blocks.checked_next_power_of_two().unwrap_or(blocks);
     rows.div_ceil(blocks).max(1)
+}
+
+/// The work of one row of `cols` elements, in picoseconds (at least 1). (u64 products of
+/// usize and u32 values: saturating, so a view of 2⁶³ elements is one row per block, not an
+/// overflow.)
+fn row_work(cols: usize, g: Grain) -> u64 {
+    (cols as u64).saturating_mul(g.elem).saturating_add(g.row).max(1)
 }
 
 /// How many blocks of [`rows_per_block`] rows `rows` rows make (what [`map_blocks`] runs).
@@ -146,23 +165,35 @@ where
         per,
         rows,
         // one block runs inline: no need to ask the pool
-        parallel: blocks > 1 && parallel(),
+        parallel: blocks > 1 && worth_splitting(row_work(cols, g).saturating_mul(rows as u64) >= COLD_PS),
     };
     t.run(out, 0, blocks, f, combine)
 }
 
-/// Whether splitting work through `rayon::join` can help: false on a one-thread pool, where a
-/// join called from outside the pool would only hand the work to the pool's thread and wait
-/// (a cross-thread wake-up, ~10–40 µs here) for no gain. The split and the combining order
-/// are the same either way.
-pub(crate) fn parallel() -> bool {
-    rayon::current_num_threads() > 1
+/// Whether a call cut into two or more blocks (or tasks) should run them through
+/// `rayon::join`. Never on a one-thread pool, where a join called from outside the pool would
+/// only hand the work to the pool's thread and wait. On a larger pool, from one of its
+/// workers always; from any other thread only for `large` work (at least [`COLD_PS`] for the
+/// row kernels). Either way the blocks and their combining order are the same.
+fn worth_splitting(large: bool) -> bool {
+    splits(
+        large,
+        rayon::current_thread_index().is_some(),
+        rayon::current_num_threads(),
+    )
 }
 
-/// Runs `f(i)` for every i < `count`, halving the range across `rayon::join` when the pool
-/// has more than one thread (in order on the caller otherwise). For work whose result does not
-/// depend on which thread runs each index (the GEMM's tasks and parts).
-pub(crate) fn for_each_index(count: usize, f: &(dyn Fn(usize) + Sync)) {
+/// [`worth_splitting`] for a caller that is (`in_pool`) or is not a worker of a pool of
+/// `threads` threads.
+fn splits(large: bool, in_pool: bool, threads: usize) -> bool {
+    threads > 1 && (in_pool || large)
+}
+
+/// Runs `f(i)` for every i < `count`, halving the range across `rayon::join` where
+/// [`worth_splitting`]`(large)` (in order on the caller otherwise). For work whose result does
+/// not depend on which thread runs each index (the GEMM's tasks and parts); `large` says
+/// whether the whole call is worth a split from outside the pool.
+pub(crate) fn for_each_index(count: usize, large: bool, f: &(dyn Fn(usize) + Sync)) {
     fn go(t0: usize, t1: usize, f: &(dyn Fn(usize) + Sync)) {
         if t1 - t0 == 1 {
             f(t0);
@@ -171,7 +202,7 @@ pub(crate) fn for_each_index(count: usize, f: &(dyn Fn(usize) + Sync)) {
             rayon::join(|| go(t0, mid, f), || go(mid, t1, f));
         }
     }
-    if count > 1 && parallel() {
+    if count > 1 && worth_splitting(large) {
         go(0, count, f);
     } else {
         (0..count).for_each(f);
@@ -309,6 +340,66 @@ mod tests {
         let g = Cost::elem(0).plus_row(2000).of::<f32>();
         assert_eq!(cut(8000, 1, g), (8000, 1));
         assert_eq!(cut(8001, 1, g), (4001, 2));
+    }
+
+    #[test]
+    fn a_caller_outside_the_pool_splits_only_large_work() {
+        assert!(!splits(false, false, 2));
+        assert!(splits(true, false, 2));
+        // a worker of the pool splits whatever the work (the caller decides on two blocks)
+        assert!(splits(false, true, 2));
+        // one thread: never
+        assert!(!splits(true, true, 1) && !splits(true, false, 1));
+    }
+
+    /// For every block of `rows` elements at 1000 ps each, whether it ran on the calling
+    /// thread (from the test's own thread, which no pool owns).
+    fn blocks_on_caller(rows: usize) -> Vec<bool> {
+        let g = Cost::elem(1000).of::<f32>();
+        let caller = std::thread::current().id();
+        map_blocks(
+            rows,
+            1,
+            g,
+            (),
+            &|_, _, ()| vec![std::thread::current().id() == caller],
+            &|mut a: Vec<bool>, b| {
+                a.extend(b);
+                a
+            },
+        )
+    }
+
+    #[test]
+    fn small_calls_from_outside_the_pool_run_on_the_caller() {
+        // 2 and 4 blocks below COLD_PS: every one on this thread, whatever the global pool
+        assert_eq!(blocks_on_caller(20_000), [true; 2]);
+        assert_eq!(blocks_on_caller(100_000), [true; 8]);
+        // 8 blocks of 16 µs (COLD_PS): handed to the global pool when it has two threads
+        let big = blocks_on_caller(128_000);
+        assert_eq!(big.len(), 8);
+        if rayon::current_num_threads() > 1 {
+            assert_eq!(big, [false; 8]);
+        } else {
+            assert_eq!(big, [true; 8]);
+        }
+    }
+
+    #[test]
+    fn small_index_ranges_from_outside_the_pool_run_on_the_caller() {
+        let caller = std::thread::current().id();
+        for large in [false, true] {
+            let here = std::sync::Mutex::new(Vec::new());
+            for_each_index(4, large, &|i| {
+                here.lock()
+                    .unwrap()
+                    .push((i, std::thread::current().id() == caller))
+            });
+            let mut here = here.into_inner().unwrap();
+            here.sort();
+            let on_caller = !large || rayon::current_num_threads() == 1;
+            assert_eq!(here, (0..4).map(|i| (i, on_caller)).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -1,16 +1,26 @@
 //! Small calls on a 1-thread and a 2-thread pool, side by side in one group (`small_calls`,
-//! functions `{kernel}/{shape}`, parameter `1t` or `2t`): the check that a call too small to
-//! gain from a second thread runs on the caller and costs no more on two threads than on one.
+//! functions `{kernel}/{shape}`): the check that a call too small to gain from a second
+//! thread runs on the caller and costs no more on two threads than on one. Parameters:
+//!
+//! - `1t`, `2t`: called from a worker of a 1- or 2-thread pool (inside `ThreadPool::install`);
+//! - `caller-{N}t`: called from the bench's own thread, which no pool owns, on rayon's global
+//!   pool of N threads (the machine's cores unless RAYON_NUM_THREADS says otherwise), as a
+//!   framework calls: there a split pays two cross-thread wake-ups, so such a call keeps its
+//!   blocks on the caller below `COLD_PS` of work (`src/par.rs`).
+//!
 //! Each kernel at the shapes of its other groups' small rows, and the elementwise kernels on
 //! either side of where their measured costs (`src/par.rs`) first cut them into two blocks:
-//! sigmoid at 4096 / 8192 elements, ReLU and the sigmoid's backward at 65 536 / 131 072.
+//! GELU (the costliest per element) at 2048 / 4096, sigmoid at 4096 / 8192, ReLU and the
+//! sigmoid's backward at 65 536 / 131 072; and around the outside caller's threshold, GELU
+//! at 16 384 / 32 768 and the SiLU's backward at 32 768 / 65 536; products that the packed
+//! GEMM engine cuts into tasks, below and above the work from which an outside caller splits.
 
 use super::{bce_fused_call, config, prob_rows, values};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nnkern::{
-    Activation, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Targets, affine_forward,
-    cross_entropy_backward, cross_entropy_forward, relu_forward, sigmoid_backward, sigmoid_forward,
-    softmax_cross_entropy, softmax_forward,
+    Activation, CrossEntropyOptions, MatMut, MatRef, Reduction, Result, Saved, Targets, activation_backward,
+    activation_forward, affine_forward, cross_entropy_backward, cross_entropy_forward, matmul_forward,
+    relu_forward, sigmoid_backward, sigmoid_forward, softmax_cross_entropy, softmax_forward,
 };
 
 type Fwd = fn(MatRef<'_, f32>, MatMut<'_, f32>) -> Result<()>;
@@ -50,6 +60,39 @@ fn calls() -> Vec<Call> {
             Box::new(move || {
                 sigmoid_backward(
                     MatRef::from_row_major(&y, 1, len).unwrap(),
+                    MatRef::from_row_major(&dy, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut dx, 1, len).unwrap(),
+                )
+                .unwrap()
+            }),
+        ));
+    }
+    for len in [2048, 4096, 16_384, 32_768] {
+        let x = values(len, 1, -5.0, 5.0);
+        let mut y = vec![0.0_f32; len];
+        out.push((
+            format!("gelu_forward/{len}"),
+            len as u64,
+            Box::new(move || {
+                activation_forward(
+                    Activation::Gelu,
+                    MatRef::from_row_major(&x, 1, len).unwrap(),
+                    MatMut::from_row_major(&mut y, 1, len).unwrap(),
+                )
+                .unwrap()
+            }),
+        ));
+    }
+    for len in [32_768, 65_536] {
+        let (x, dy) = (values(len, 1, -5.0, 5.0), values(len, 3, -1.0, 1.0));
+        let mut dx = vec![0.0_f32; len];
+        out.push((
+            format!("silu_backward/{len}"),
+            len as u64,
+            Box::new(move || {
+                activation_backward(
+                    Activation::Silu,
+                    Saved::Input(MatRef::from_row_major(&x, 1, len).unwrap()),
                     MatRef::from_row_major(&dy, 1, len).unwrap(),
                     MatMut::from_row_major(&mut dx, 1, len).unwrap(),
                 )
@@ -131,6 +174,24 @@ fn calls() -> Vec<Call> {
             ));
         }
     }
+    // products the packed engine cuts into several tasks: two below the work from which a
+    // caller outside the pool splits them, one above
+    for (m, k, n) in [(145, 8, 257), (150, 32, 300), (256, 128, 256)] {
+        let (a, b) = (values(m * k, 1, -1.0, 1.0), values(k * n, 2, -1.0, 1.0));
+        let mut y = vec![0.0_f32; m * n];
+        out.push((
+            format!("matmul_forward/{m}x{k}x{n}"),
+            (2 * m * k * n) as u64,
+            Box::new(move || {
+                matmul_forward(
+                    MatRef::from_row_major(&a, m, k).unwrap(),
+                    MatRef::from_row_major(&b, k, n).unwrap(),
+                    MatMut::from_row_major(&mut y, m, n).unwrap(),
+                )
+                .unwrap()
+            }),
+        ));
+    }
     // the book's spiral layer (300×2·2×10) and a small hidden layer (100×50·50×100)
     for (n, d, h) in [(300, 2, 10), (100, 50, 100)] {
         let (x, w, b) = (
@@ -162,6 +223,7 @@ fn small_calls(c: &mut Criterion) {
         .into_iter()
         .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap()))
         .collect();
+    let caller = format!("caller-{}t", rayon::current_num_threads());
     let mut g = c.benchmark_group("small_calls");
     for (name, elems, mut f) in calls() {
         g.throughput(Throughput::Elements(elems));
@@ -170,6 +232,7 @@ fn small_calls(c: &mut Criterion) {
                 pool.install(|| b.iter(&mut f))
             });
         }
+        g.bench_function(BenchmarkId::new(&name, &caller), |b| b.iter(&mut f));
     }
     g.finish();
 }

@@ -26,6 +26,7 @@
 //! reused from call to call (no allocation once it has grown to the largest product's size);
 //! the tasks, on whichever thread, only read them.
 
+use super::parts::is_large_product;
 use super::{Operands, with_pack_buf};
 use crate::float::{Float, sealed::Internal};
 use crate::simd::{Isa, Kernel, Math, dispatch};
@@ -94,6 +95,8 @@ impl<T: Float> Product<'_, T> {
         // one per block): 784 is 4 × 196, not 3 × 256 + 16, whose shallow last pass over C
         // costs as much memory traffic as a deep one
         let kc_max = k.div_ceil(k.div_ceil(KC));
+        // whether a caller outside the pool hands the tasks to it (a worker of the pool does)
+        let large = is_large_product(m, k, n);
         with_pack_buf::<T, _>(kc_max * nc_max + rows_max * kc_max, |buf| {
             let (bpack, apack) = buf.split_at_mut(kc_max * nc_max);
             for jc in (0..n).step_by(NC) {
@@ -133,7 +136,7 @@ impl<T: Float> Product<'_, T> {
                         {
                             let bsl = Slots::new(bp, kc * NR);
                             let asl = Slots::new(ap, kc);
-                            crate::par::for_each_index(b_jobs + row_blocks, &|t| {
+                            crate::par::for_each_index(b_jobs + row_blocks, large, &|t| {
                                 let job = if t < b_jobs {
                                     let (s0, s1) = even_part(slivers, groups, t);
                                     Pack::B(bsl.take(s0, s1), s0)
@@ -153,7 +156,7 @@ impl<T: Float> Product<'_, T> {
                             });
                         }
                         let (bp, ap) = (&*bp, &*ap);
-                        crate::par::for_each_index(row_blocks * groups, &|t| {
+                        crate::par::for_each_index(row_blocks * groups, large, &|t| {
                             let (i0, i1) = rblock(t / groups);
                             let (s0, s1) = even_part(slivers, groups, t % groups);
                             let ab = &ap[i0 * kc..i1.next_multiple_of(MR) * kc];
