@@ -372,7 +372,8 @@ mod tests {
 
     #[test]
     fn small_calls_from_outside_the_pool_run_on_the_caller() {
-        // 2 and 4 blocks below COLD_PS: every one on this thread, whatever the global pool
+        // 2 and 8 blocks (20 and 100 µs) below COLD_PS: every one on this thread, whatever
+        // the global pool
         assert_eq!(blocks_on_caller(20_000), [true; 2]);
         assert_eq!(blocks_on_caller(100_000), [true; 8]);
         // 8 blocks of 16 µs (COLD_PS): handed to the global pool when it has two threads

@@ -12,24 +12,19 @@ use crate::simd::Isa;
 /// (30×2·2×10 is 600 multiply-adds).
 const SMALL_GEMM: usize = if cfg!(miri) { 1 << 8 } else { 1 << 14 };
 
+/// The multiply-adds of an m×k·k×n product (saturating).
+fn macs(m: usize, k: usize, n: usize) -> usize {
+    m.saturating_mul(n).saturating_mul(k)
+}
+
 /// Whether an m×k·k×n product takes the direct loops rather than the engine.
 pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
-    m.saturating_mul(n).saturating_mul(k) <= SMALL_GEMM
+    macs(m, k, n) <= SMALL_GEMM
 }
 
 /// Products below this many multiply-adds run as one part: ~40 µs on one core, where a
 /// rayon hand-off (~1–5 µs) would cost more than the second core saves.
 const PAR_MIN_WORK: usize = if cfg!(miri) { 1 << 12 } else { 1 << 22 };
-
-/// Whether an m×k·k×n product is worth splitting when its caller is not a worker of the
-/// pool (see `par::for_each_index`): at least [`PAR_MIN_WORK`] multiply-adds. From outside,
-/// each split pays two cross-thread wake-ups (about 18 µs on a 2-core Zen 3), and the packed
-/// engine splits twice per block of C (packing, then the tasks): 145×8·8×257 went from 24 µs
-/// on one thread to 49 on two, 150×32·32×300 from 55 to 68, while 200×64·64×300 (3.8M) gained
-/// (122 → 108).
-pub(super) fn is_large_product(m: usize, k: usize, n: usize) -> bool {
-    m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK
-}
 /// The least multiply-adds in a part.
 const PART_WORK: usize = if cfg!(miri) { 1 << 11 } else { 1 << 21 };
 /// The least rows (or columns) in a part: with fewer, the engine's repacking of the operand
@@ -42,6 +37,17 @@ const MAX_PARTS: usize = 4;
 /// Part boundaries are multiples of this (the engines' tile heights and widths divide it).
 const PART_ALIGN: usize = if cfg!(miri) { 16 } else { 64 };
 // (Under Miri the thresholds shrink, so its small test shapes still take every path.)
+
+/// Whether an m×k·k×n product is large: at least [`PAR_MIN_WORK`] multiply-adds. Only a
+/// large product is cut into parts ([`Split::plan`]), and only a large product's tasks on the
+/// packed engine are handed to the pool by a caller outside it (see `par::for_each_index`).
+/// From outside, each split pays two cross-thread wake-ups (about 18 µs on a 2-core Zen 3),
+/// and the packed engine splits twice per block of C (packing, then the tasks): 145×8·8×257
+/// went from 24 µs on one thread to 49 on two, 150×32·32×300 from 55 to 68, while
+/// 200×64·64×300 (3.8M) gained (122 → 108).
+pub(super) fn is_large_product(m: usize, k: usize, n: usize) -> bool {
+    macs(m, k, n) >= PAR_MIN_WORK
+}
 
 /// Parts of C narrower than this (and at least 4× taller) run as their transpose on
 /// matrixmultiply.
@@ -62,11 +68,12 @@ impl Split {
     pub(super) fn plan(m: usize, k: usize, n: usize) -> Split {
         let by_rows = m > n;
         let dim = if by_rows { m } else { n };
-        let work = m.saturating_mul(n).saturating_mul(k);
-        let parts = if work < PAR_MIN_WORK {
-            1
+        let parts = if is_large_product(m, k, n) {
+            (dim / MIN_PART)
+                .min(macs(m, k, n) / PART_WORK)
+                .clamp(1, MAX_PARTS)
         } else {
-            (dim / MIN_PART).min(work / PART_WORK).clamp(1, MAX_PARTS)
+            1
         };
         let size = dim.div_ceil(parts).next_multiple_of(PART_ALIGN).min(dim);
         Split {
@@ -98,7 +105,7 @@ unsafe impl<T: Float> Sync for Job<'_, T> {}
 
 impl<T: Float> Job<'_, T> {
     /// Runs every part, across the caller's rayon pool (a product of several parts is large:
-    /// see [`Split::plan`]).
+    /// see [`is_large_product`]).
     pub(super) fn run(&self) {
         crate::par::for_each_index(self.split.parts, true, &|p| self.part(p));
     }

@@ -605,8 +605,9 @@ fn every_public_kernel<T: Float>(inp: &Inputs<T>) -> Vec<Vec<u64>> {
 }
 
 /// Every public kernel, under every SIMD override this CPU supports, gives the same bits on
-/// pools of 1, 2, 3 and 8 threads: the path chosen on the calling thread reaches every block
-/// and every GEMM part, whichever worker runs it. f32 and f64.
+/// pools of 1, 2, 3 and 8 threads and called from a thread outside any pool: the path chosen
+/// on the calling thread reaches every block and every GEMM part, whichever worker runs it.
+/// f32 and f64.
 #[test]
 fn every_public_kernel_identical_on_every_pool_under_every_simd_override() {
     fn check<T: Float>(seed: u64) {
@@ -615,18 +616,23 @@ fn every_public_kernel_identical_on_every_pool_under_every_simd_override() {
         for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
             let run = || with_simd_path(path, || every_public_kernel(&inp)).unwrap();
             let reference = pool(1).install(run);
+            let same = |got: Vec<Vec<u64>>, on: &str| {
+                let first_diff = got.iter().zip(&reference).position(|(a, b)| a != b);
+                assert!(
+                    first_diff.is_none(),
+                    "{}: under {path}, output #{first_diff:?} differs {on}",
+                    T::NAME
+                );
+            };
             for threads in [2, 3, 8] {
                 let p = pool(threads);
                 for rep in 0..2 {
-                    let got = p.install(run);
-                    let first_diff = got.iter().zip(&reference).position(|(a, b)| a != b);
-                    assert!(
-                        first_diff.is_none(),
-                        "{}: under {path}, output #{first_diff:?} differs on {threads} threads (run {rep})",
-                        T::NAME
-                    );
+                    same(p.install(run), &format!("on {threads} threads (run {rep})"));
                 }
             }
+            // from this thread, which no pool owns: calls under `COLD_PS` (src/par.rs) keep their
+            // blocks here, the larger ones hand them to the global pool
+            same(run(), "when called from outside any pool");
         }
     }
     check::<f32>(43);
