@@ -65,6 +65,15 @@ impl Cost {
         }
     }
 
+    /// Whether an elementwise body is long enough to run four streams at once on the
+    /// one-element lanes (see `simd::lane::X4`): a transcendental body (1000 ps or more) is a
+    /// chain of dependent operations that keeps the FMA pipes idle one stream at a time; a
+    /// short one (a product, a select: 120–200 ps) is bound by memory, and measured 3× slower
+    /// in four streams, whose bounds and overlap checks LLVM's vectorizer then gives up on.
+    pub(crate) const fn interleaved(self) -> bool {
+        self.elem >= 1000
+    }
+
     /// The cost for element type `T`: ×2 per element for 8-byte types (half the lanes per
     /// vector, twice the bytes), the same per row.
     pub(crate) const fn of<T>(self) -> Grain {

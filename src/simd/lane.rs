@@ -393,3 +393,157 @@ macro_rules! std_lane {
 
 std_lane!(f32);
 std_lane!(f64);
+
+/// Four values of a lane type, each operation applied to the four in turn: the one-element
+/// drivers run four independent streams of a slice through one body at once, so the
+/// vectorized loop issues four exponentials' (or divisions') dependency chains side by side
+/// instead of one after the other. A transcendental body is a chain of ~40 dependent
+/// operations; one stream at a time, the scheduler holds too few of them to keep the FMA
+/// pipes busy (sigmoid on AVX2: 1.05 ns per element with one stream, 0.70 with four,
+/// measured on the 2-core Zen 3). Every element still goes through exactly the operations
+/// it would alone, so the bits are the same. (Made from one-element lanes only: the default
+/// partial loads hold at most 16 elements.)
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct X4<L>(pub [L; 4]);
+
+/// The four values of `$a` (each an `X4`) through `$f`, written out four times (a closure
+/// called four times may be left out of line, compiled without the caller's target features).
+macro_rules! each {
+    (|$($v:ident),+| $f:expr; $($a:expr),+) => {
+        X4([
+            { $(let $v = $a.0[0];)+ $f },
+            { $(let $v = $a.0[1];)+ $f },
+            { $(let $v = $a.0[2];)+ $f },
+            { $(let $v = $a.0[3];)+ $f },
+        ])
+    };
+}
+
+macro_rules! x4_op {
+    ($tr:ident, $f:ident) => {
+        impl<L: Lane> $tr for X4<L> {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, o: Self) -> Self {
+                each!(|a, b| a.$f(b); self, o)
+            }
+        }
+    };
+}
+
+x4_op!(Add, add);
+x4_op!(Sub, sub);
+x4_op!(Mul, mul);
+x4_op!(Div, div);
+
+impl<L: Lane> Neg for X4<L> {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        each!(|a| -a; self)
+    }
+}
+
+impl<L: Lane> Lane for X4<L> {
+    type E = L::E;
+    type Token = L::Token;
+    const N: usize = 4 * L::N;
+    #[inline(always)]
+    fn token(self) -> L::Token {
+        self.0[0].token()
+    }
+    #[inline(always)]
+    fn splat(t: L::Token, v: L::E) -> Self {
+        let s = L::splat(t, v);
+        X4([s, s, s, s])
+    }
+    #[inline(always)]
+    fn load(t: L::Token, s: &[L::E]) -> Self {
+        let n = L::N;
+        X4([
+            L::load(t, s),
+            L::load(t, &s[n..]),
+            L::load(t, &s[2 * n..]),
+            L::load(t, &s[3 * n..]),
+        ])
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [L::E]) {
+        let n = L::N;
+        self.0[0].store(s);
+        self.0[1].store(&mut s[n..]);
+        self.0[2].store(&mut s[2 * n..]);
+        self.0[3].store(&mut s[3 * n..]);
+    }
+    #[inline(always)]
+    fn fma(self, b: Self, c: Self) -> Self {
+        each!(|a, b, c| a.fma(b, c); self, b, c)
+    }
+    #[inline(always)]
+    fn vabs(self) -> Self {
+        each!(|a| a.vabs(); self)
+    }
+    #[inline(always)]
+    fn vmin(self, o: Self) -> Self {
+        each!(|a, b| a.vmin(b); self, o)
+    }
+    #[inline(always)]
+    fn vmax(self, o: Self) -> Self {
+        each!(|a, b| a.vmax(b); self, o)
+    }
+    #[inline(always)]
+    fn sel_ge(a: Self, b: Self, t: Self, f: Self) -> Self {
+        each!(|a, b, t, f| L::sel_ge(a, b, t, f); a, b, t, f)
+    }
+    #[inline(always)]
+    fn sel_gt(a: Self, b: Self, t: Self, f: Self) -> Self {
+        each!(|a, b, t, f| L::sel_gt(a, b, t, f); a, b, t, f)
+    }
+    #[inline(always)]
+    fn sel_lt(a: Self, b: Self, t: Self, f: Self) -> Self {
+        each!(|a, b, t, f| L::sel_lt(a, b, t, f); a, b, t, f)
+    }
+    #[inline(always)]
+    fn keep_nan(x: Self, y: Self) -> Self {
+        each!(|x, y| L::keep_nan(x, y); x, y)
+    }
+    #[inline(always)]
+    fn copysign(mag: Self, sign: Self) -> Self {
+        each!(|m, s| L::copysign(m, s); mag, sign)
+    }
+    #[inline(always)]
+    fn pow2i(n_plus_magic: Self, magic: Self) -> Self {
+        each!(|n, m| L::pow2i(n, m); n_plus_magic, magic)
+    }
+    #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        let [a, b, c, d] = self.0.map(L::split_exp);
+        (X4([a.0, b.0, c.0, d.0]), X4([a.1, b.1, c.1, d.1]))
+    }
+    #[inline(always)]
+    fn clamp_lo(x: Self, lo: Self) -> Self {
+        each!(|x, lo| L::clamp_lo(x, lo); x, lo)
+    }
+    #[inline(always)]
+    fn clamp_hi(x: Self, hi: Self) -> Self {
+        each!(|x, hi| L::clamp_hi(x, hi); x, hi)
+    }
+    #[inline(always)]
+    fn scalef(self, n: Self) -> Option<Self> {
+        let [a, b, c, d] = self.0;
+        let [na, nb, nc, nd] = n.0;
+        Some(X4([a.scalef(na)?, b.scalef(nb)?, c.scalef(nc)?, d.scalef(nd)?]))
+    }
+    #[inline(always)]
+    fn vexp(self) -> Self {
+        each!(|a| a.vexp(); self)
+    }
+    #[inline(always)]
+    fn vexp_nonpos(self) -> Self {
+        each!(|a| a.vexp_nonpos(); self)
+    }
+    #[inline(always)]
+    fn vexpm1_nonneg(self) -> Self {
+        each!(|a| a.vexpm1_nonneg(); self)
+    }
+}
