@@ -87,10 +87,10 @@ fn four2<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
 
 /// [`map`] on one-element lanes, through `apply_fast` for `FAST`: a plain loop over the body,
 /// which LLVM vectorizes; a long body ([`Cost::interleaved`](crate::par::Cost::interleaved))
-/// runs four streams at once ([`X4`], [`STREAM_CHUNK`]), then the rest one by one. A `for` loop, not `for_each`: that one runs the body inside
-/// `Iterator::fold`, a generic function LLVM may leave out of line for a large body, where it
-/// is compiled without the caller's target features (every FMA then a library call: 60×
-/// slower, measured). (A loop per choice: one loop with the choice inside it would run both
+/// runs four streams at once ([`X4`], [`STREAM_CHUNK`]), then the rest one by one. A `for`
+/// loop, not `for_each`: that one runs the body inside `Iterator::fold`, a generic function
+/// LLVM may leave out of line for a large body, where it is compiled without the caller's
+/// target features (every FMA then a library call: 60× slower, measured). (A loop per choice: one loop with the choice inside it would run both
 /// bodies and select.)
 #[inline(always)]
 fn map_one<L: Lane, O: UnaryOp<L::E>, const FAST: bool>(
