@@ -7,6 +7,7 @@ use super::ACC;
 use super::lane::{Lane, X4};
 use super::math::Consts;
 use super::ops::{BinaryOp, UnaryOp};
+use crate::par::Cost;
 use std::ops::AddAssign;
 
 /// The elements a guarded op's fast body is chosen for at a time (see [`UnaryOp::GUARDED`]):
@@ -35,6 +36,17 @@ fn in_range<T: Consts>(x: &[T], (lo, hi): (T, T)) -> bool {
 /// elements, out of cache), and each stream is four AVX2 vectors of f32; the rest of a slice
 /// goes one by one.
 const STREAM_CHUNK: usize = 128;
+
+/// How many of `len` elements go through four streams: whole chunks for a long body, none
+/// for a short one (a constant 0 there, so the one-element loop is all that is compiled).
+#[inline(always)]
+fn streamed(len: usize, cost: Cost) -> usize {
+    if cost.interleaved() {
+        len / STREAM_CHUNK * STREAM_CHUNK
+    } else {
+        0
+    }
+}
 
 /// The first `4·q` elements of `y` as four streams of `q = len/4`, the rest returned.
 #[inline(always)]
@@ -105,22 +117,7 @@ fn map_one<L: Lane, O: UnaryOp<L::E>, const FAST: bool>(
         if FAST { op.apply_fast(v) } else { op.apply(v) }.store(&mut r);
         r[0]
     };
-    if !O::COST.interleaved() {
-        match x {
-            Some(x) => {
-                for (o, &v) in y.iter_mut().zip(x) {
-                    *o = one(v);
-                }
-            }
-            None => {
-                for o in y.iter_mut() {
-                    *o = one(*o);
-                }
-            }
-        }
-        return;
-    }
-    let full = y.len() / STREAM_CHUNK * STREAM_CHUNK;
+    let full = streamed(y.len(), O::COST);
     match x {
         Some(x) => {
             let x = &x[..y.len()];
@@ -170,13 +167,7 @@ fn map2_one<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
     b: &[L::E],
     out: &mut [L::E],
 ) {
-    if !O::COST.interleaved() {
-        for ((o, &u), &v) in out.iter_mut().zip(a).zip(b) {
-            *o = one2::<L, O, FAST>(t, op, u, v);
-        }
-        return;
-    }
-    let full = out.len() / STREAM_CHUNK * STREAM_CHUNK;
+    let full = streamed(out.len(), O::COST);
     let (a, b) = (&a[..out.len()], &b[..out.len()]);
     for ((oc, ac), bc) in out[..full]
         .chunks_exact_mut(STREAM_CHUNK)
@@ -316,7 +307,6 @@ pub(crate) fn map2<L: Lane, O: BinaryOp<L::E>>(t: L::Token, op: O, a: &[L::E], b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::par::Cost;
     use crate::simd::ops::{Exp, Ln};
 
     /// A long binary body (so [`Cost::interleaved`]): a quotient and an exponential.
