@@ -135,6 +135,7 @@ pub mod layers;
 mod mat;
 mod ops;
 mod par;
+mod real;
 mod simd;
 
 pub use error::{Error, ErrorKind, Result};
@@ -160,4 +161,5 @@ pub use ops::softmax::{
     softmax_forward_with,
 };
 pub use ops::{Accum, Reduction, Workspace};
+pub use real::Real;
 pub use simd::{SimdPath, simd_path, with_simd_path};

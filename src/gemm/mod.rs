@@ -7,120 +7,22 @@
 //! - `engines`: those engines' calls (`matrixmultiply`; the `gemm` crate with the feature).
 
 mod engines;
+mod operands;
 mod packed;
 mod parts;
 mod small;
 
-pub(crate) use parts::is_small_product;
+pub(crate) use engines::GemmFloat;
+pub use engines::{GemmEngine, gemm_engine, with_gemm_engine};
+pub(crate) use operands::{Epilogue, is_small_product};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::{Float, sealed::Internal};
+use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::Isa;
+use crate::simd::{Internal, Isa};
+use operands::{Operands, with_pack_buf};
 use parts::{Job, Split};
 use small::{LANES, narrow_pack_b, small_gemm};
-use std::cell::Cell;
-
-/// A GEMM engine: the library that runs the products above the small-product threshold.
-///
-/// [`GemmEngine::Nnkern`] (nnkern's own packed kernels, on the caller's SIMD path) is the
-/// default; [`GemmEngine::MatrixMultiply`] (the `matrixmultiply` crate) is always there too.
-/// With the cargo feature `gemm`, `GemmEngine::Gemm` (the `gemm` crate with its AVX-512
-/// `x86-v4` kernels) is there as well and becomes the default. nnkern's engine cuts a
-/// product into tasks that share its packed panels; the other two are called
-/// single-threaded on the parts nnkern cuts. Either way results never depend on the thread
-/// count (see [`gemm()`]); engines may round differently from each other (nnkern's and
-/// matrixmultiply's agree bit for bit on AVX2 where k ≤ 256 or is a multiple of 256, both
-/// summing those blocks of k by FMA; nnkern cuts other depths into equal blocks).
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{GemmEngine, gemm_engine, with_gemm_engine};
-///
-/// let inside = with_gemm_engine(GemmEngine::MatrixMultiply, gemm_engine);
-/// assert_eq!(inside, GemmEngine::MatrixMultiply);
-/// assert_eq!(GemmEngine::ALL.len(), if cfg!(feature = "gemm") { 3 } else { 2 });
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GemmEngine {
-    /// nnkern's own packed GEMM (the default without the `gemm` feature): both operands
-    /// packed into the calling thread's reused buffer, register tiles of 6×16 f32 / 6×8 f64
-    /// (6×32 / 6×16 on AVX-512) summed over ⌈k/256⌉ blocks of k of equal depth, on the
-    /// caller's SIMD path, in tasks of up to 144 rows by ≥ 256 columns (cut evenly) that rayon
-    /// shares out: up to 32 tasks a panel, enough for 16 threads.
-    Nnkern,
-    /// The `matrixmultiply` crate (runtime-dispatched AVX-512 / AVX2+FMA / SSE2 kernels).
-    MatrixMultiply,
-    /// The `gemm` crate with its `x86-v4` (AVX-512) kernels; only with the `gemm` feature.
-    #[cfg(feature = "gemm")]
-    Gemm,
-}
-
-impl GemmEngine {
-    /// The engines compiled into this build, the default first.
-    pub const ALL: &'static [GemmEngine] = &[
-        #[cfg(feature = "gemm")]
-        GemmEngine::Gemm,
-        GemmEngine::Nnkern,
-        GemmEngine::MatrixMultiply,
-    ];
-
-    /// The engine's crate name: `matrixmultiply` or `gemm`.
-    pub fn name(self) -> &'static str {
-        match self {
-            GemmEngine::Nnkern => "nnkern",
-            GemmEngine::MatrixMultiply => "matrixmultiply",
-            #[cfg(feature = "gemm")]
-            GemmEngine::Gemm => "gemm",
-        }
-    }
-}
-
-thread_local! {
-    static THREAD_ENGINE: Cell<Option<GemmEngine>> = const { Cell::new(None) };
-}
-
-/// The engine the GEMM-based kernels called on this thread use: the innermost
-/// [`with_gemm_engine`], else the first of [`GemmEngine::ALL`].
-///
-/// # Example
-///
-/// ```
-/// assert!(nnkern::GemmEngine::ALL.contains(&nnkern::gemm_engine()));
-/// ```
-pub fn gemm_engine() -> GemmEngine {
-    THREAD_ENGINE.with(|c| c.get()).unwrap_or(GemmEngine::ALL[0])
-}
-
-/// Runs `f` with the GEMM-based kernels called on this thread (and the parts they hand to
-/// rayon) using `engine`; the previous choice is restored afterwards, also if `f` panics.
-/// Tests and benches use it to run both engines in one process.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{GemmEngine, MatMut, MatRef, gemm, with_gemm_engine};
-///
-/// let a = [1.0_f64; 4];
-/// let mut c = [0.0_f64; 4];
-/// with_gemm_engine(GemmEngine::MatrixMultiply, || {
-///     let a = MatRef::from_row_major(&a, 2, 2)?;
-///     gemm(1.0, a, a, 0.0, MatMut::from_row_major(&mut c, 2, 2)?)
-/// })?;
-/// assert_eq!(c, [2.0; 4]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn with_gemm_engine<R>(engine: GemmEngine, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<GemmEngine>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            THREAD_ENGINE.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(THREAD_ENGINE.with(|c| c.replace(Some(engine))));
-    f()
-}
 
 /// C ← α·A·B + β·C for any strided views (A: m×k, B: k×n, C: m×n).
 ///
@@ -155,8 +57,8 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     T::gemm(Internal, alpha, a, b, beta, c)
 }
 
-/// [`gemm`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn gemm_impl<T: Float>(
+/// [`gemm()`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn gemm_impl<T: GemmFloat>(
     alpha: T,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
@@ -190,35 +92,9 @@ pub(crate) fn gemm_impl<T: Float>(
     Ok(())
 }
 
-/// One product's operands as raw parts of views whose shapes were checked:
-/// C (m×n) ← α·A (m×k)·B (k×n) + β·C, then the epilogue on C's rows.
-#[derive(Clone, Copy)]
-pub(super) struct Operands<'e, T> {
-    pub(super) m: usize,
-    pub(super) k: usize,
-    pub(super) n: usize,
-    pub(super) alpha: T,
-    pub(super) beta: T,
-    pub(super) a: *const T,
-    pub(super) rsa: usize,
-    pub(super) csa: usize,
-    pub(super) b: *const T,
-    pub(super) rsb: usize,
-    pub(super) csb: usize,
-    pub(super) c: *mut T,
-    pub(super) rsc: usize,
-    pub(super) csc: usize,
-    pub(super) epilogue: Option<Epilogue<'e, T>>,
-}
-
-/// A per-row epilogue run on each part of C right after the part's product, while the part is
-/// still in cache: `f(row, first_col, segment)` gets the row's columns `first_col..` of the
-/// part, contiguous.
-pub(crate) type Epilogue<'e, T> = &'e (dyn Fn(usize, usize, &mut [T]) + Sync);
-
 /// The body of [`gemm()`] once the shapes agree; crate kernels call it after their own checks
 /// (which name their own arguments).
-pub(crate) fn gemm_checked<T: Float>(
+pub(crate) fn gemm_checked<T: GemmFloat>(
     alpha: T,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
@@ -238,7 +114,7 @@ pub(crate) fn gemm_checked<T: Float>(
 /// the caller's rayon pool; each element of C is computed by one engine call over the whole
 /// of k. Narrow products (n ≤ 16) take nnkern's narrow kernel on either of the first two.
 /// So the result is bit-for-bit the same on any number of threads.
-pub(crate) fn gemm_then<T: Float>(
+pub(crate) fn gemm_then<T: GemmFloat>(
     alpha: T,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
@@ -330,31 +206,8 @@ pub(crate) fn gemm_then<T: Float>(
     }
 }
 
-/// Runs `f` on a scratch slice of `len` elements, aligned to 64 bytes (each load of the narrow
-/// kernel is one cache line: at the 16-byte alignment of a plain allocation, every load split
-/// across two and 4096×512·512×10 ran 15% slower), from the calling thread's reused buffer
-/// (it grows to the largest size asked and keeps it), or from a fresh one when that buffer is
-/// in use further up this thread's stack (a rayon worker that took another product's task
-/// while it waits on its own).
-fn with_pack_buf<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    const ALIGN: usize = 64;
-    let pad = ALIGN / std::mem::size_of::<T>();
-    let aligned = |buf: &mut Vec<T>| {
-        if buf.len() < len + pad {
-            buf.resize(len + pad, T::ZERO);
-        }
-        // (an offset below `pad` always exists: the allocation is aligned to size_of::<T>())
-        let off = buf.as_ptr().align_offset(ALIGN).min(pad);
-        f(&mut buf[off..off + len])
-    };
-    T::pack_buf(Internal).with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => aligned(&mut buf),
-        Err(_) => aligned(&mut Vec::new()),
-    })
-}
-
 /// C ← β·C, with β = 0 writing zeros without reading C.
-fn scale<T: Float>(beta: T, c: &mut MatMut<'_, T>) {
+fn scale<T: GemmFloat>(beta: T, c: &mut MatMut<'_, T>) {
     if beta == T::ZERO {
         c.fill(T::ZERO);
     } else if beta != T::ONE {

@@ -26,10 +26,9 @@
 //! reused from call to call (no allocation once it has grown to the largest product's size);
 //! the tasks, on whichever thread, only read them.
 
-use super::parts::is_large_product;
-use super::{Operands, with_pack_buf};
-use crate::float::{Float, sealed::Internal};
-use crate::simd::{Isa, Kernel, Math, dispatch};
+use super::engines::GemmFloat;
+use super::operands::{Operands, is_large_product, with_pack_buf};
+use crate::simd::{Internal, Isa, Kernel, Math, dispatch};
 
 /// Rows of a register tile.
 const MR: usize = 6;
@@ -64,9 +63,9 @@ pub(super) struct Product<'e, T> {
 // and B and the exclusive borrow of C for its whole duration. Tasks read A and B and the
 // shared packed panel, and write pairwise disjoint tiles of C, so sharing it between the
 // rayon tasks of that call races on nothing. T is `Float`, hence `Send + Sync`.
-unsafe impl<T: Float> Sync for Product<'_, T> {}
+unsafe impl<T: GemmFloat> Sync for Product<'_, T> {}
 
-impl<T: Float> Product<'_, T> {
+impl<T: GemmFloat> Product<'_, T> {
     /// Runs the product.
     ///
     /// # Safety
@@ -262,7 +261,7 @@ struct PackJob<'a, 'e, T, const NR: usize> {
     job: Pack<'a, T>,
 }
 
-impl<T: Float, const NR: usize> Kernel for PackJob<'_, '_, T, NR> {
+impl<T: GemmFloat, const NR: usize> Kernel for PackJob<'_, '_, T, NR> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -292,7 +291,7 @@ struct Block {
 /// B[pc..pc + kc, ..] from sliver `s0` of the panel on into `bp`, as slivers of NR columns,
 /// each kc rows of NR (zero past the panel's last column).
 #[inline(always)]
-fn pack_b<T: Float, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize, bp: &mut [T]) {
+fn pack_b<T: GemmFloat, const NR: usize>(p: &Product<'_, T>, blk: &Block, s0: usize, bp: &mut [T]) {
     let (pc, kc, jc, nc) = (blk.pc, blk.kc, blk.jc, blk.nc);
     let slivers = bp.len() / (kc * NR);
     if p.op.csb == 1 && jc + (s0 + slivers) * NR <= jc + nc {
@@ -377,7 +376,7 @@ struct Task<'a, 'e, T, const NR: usize> {
     ap: &'a [T],
 }
 
-impl<T: Float, const NR: usize> Kernel for Task<'_, '_, T, NR> {
+impl<T: GemmFloat, const NR: usize> Kernel for Task<'_, '_, T, NR> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -434,7 +433,7 @@ const SHALLOW: usize = 64;
 /// The chunk's rows r0.. of A[.., pc..pc + kc] into `ap` as slivers of MR rows, each kc
 /// columns of MR (zero past the chunk's last row).
 #[inline(always)]
-fn pack_a<T: Float>(p: &Product<'_, T>, blk: &Block, r0: usize, ap: &mut [T]) {
+fn pack_a<T: GemmFloat>(p: &Product<'_, T>, blk: &Block, r0: usize, ap: &mut [T]) {
     let (pc, kc) = (blk.pc, blk.kc);
     for (q, sliver) in ap.chunks_exact_mut(kc * MR).enumerate() {
         let i = blk.ic + r0 + q * MR;
@@ -467,10 +466,10 @@ fn pack_a<T: Float>(p: &Product<'_, T>, blk: &Block, r0: usize, ap: &mut [T]) {
     }
 }
 
-/// The MR×NR register tile: Σ_l a[l]ᵢ·b[l]ⱼ over the sliver pair, in order of l, by fused
+/// The MR×NR register tile: Σ_l a\[l\]ᵢ·b\[l\]ⱼ over the sliver pair, in order of l, by fused
 /// multiply-adds from 0 on the FMA paths.
 #[inline(always)]
-fn tile<M: Math, T: Float, const NR: usize>(a: &[T], b: &[T]) -> [[T; NR]; MR] {
+fn tile<M: Math, T: GemmFloat, const NR: usize>(a: &[T], b: &[T]) -> [[T; NR]; MR] {
     let mut acc = [[T::ZERO; NR]; MR];
     for (al, bl) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         let al: &[T; MR] = al.try_into().expect("MR elements");
@@ -496,7 +495,7 @@ fn tile<M: Math, T: Float, const NR: usize>(a: &[T], b: &[T]) -> [[T; NR]; MR] {
 ///
 /// Rows i..i + h and columns j0..j0 + w address elements of C that the caller alone accesses.
 #[inline(always)]
-unsafe fn store<T: Float, const NR: usize>(
+unsafe fn store<T: GemmFloat, const NR: usize>(
     p: &Product<'_, T>,
     first: bool,
     i: usize,
@@ -579,7 +578,7 @@ mod tests {
         }
     }
 
-    fn check<T: Float>(m: usize, k: usize, n: usize) {
+    fn check<T: GemmFloat>(m: usize, k: usize, n: usize) {
         let mut state = 0x2545_f491_u64 ^ (m * 31 + k * 7 + n) as u64;
         let mut next = move || {
             state = state

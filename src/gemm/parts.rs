@@ -2,29 +2,11 @@
 //! columns into parts fixed by its shape, each one single-threaded engine call (or the narrow
 //! kernel) on the caller's rayon pool.
 
+use super::engines::{GemmEngine, GemmFloat};
+use super::operands::{Operands, is_large_product, macs};
 use super::small::narrow;
-use super::{GemmEngine, Operands};
-use crate::float::{Float, sealed::Internal};
-use crate::simd::Isa;
+use crate::simd::{Internal, Isa};
 
-/// Products up to this many multiply-adds skip the engine: its packing (and the allocation of
-/// its packing buffers) costs more than the product itself at the book's layer sizes
-/// (30×2·2×10 is 600 multiply-adds).
-const SMALL_GEMM: usize = if cfg!(miri) { 1 << 8 } else { 1 << 14 };
-
-/// The multiply-adds of an m×k·k×n product (saturating).
-fn macs(m: usize, k: usize, n: usize) -> usize {
-    m.saturating_mul(n).saturating_mul(k)
-}
-
-/// Whether an m×k·k×n product takes the direct loops rather than the engine.
-pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
-    macs(m, k, n) <= SMALL_GEMM
-}
-
-/// Products below this many multiply-adds run as one part: ~40 µs on one core, where a
-/// rayon hand-off (~1–5 µs) would cost more than the second core saves.
-const PAR_MIN_WORK: usize = if cfg!(miri) { 1 << 12 } else { 1 << 22 };
 /// The least multiply-adds in a part.
 const PART_WORK: usize = if cfg!(miri) { 1 << 11 } else { 1 << 21 };
 /// The least rows (or columns) in a part: with fewer, the engine's repacking of the operand
@@ -37,17 +19,6 @@ const MAX_PARTS: usize = 4;
 /// Part boundaries are multiples of this (the engines' tile heights and widths divide it).
 const PART_ALIGN: usize = if cfg!(miri) { 16 } else { 64 };
 // (Under Miri the thresholds shrink, so its small test shapes still take every path.)
-
-/// Whether an m×k·k×n product is large: at least [`PAR_MIN_WORK`] multiply-adds. Only a
-/// large product is cut into parts ([`Split::plan`]), and only a large product's tasks on the
-/// packed engine are handed to the pool by a caller outside it (see `par::for_each_index`).
-/// From outside, each split pays two cross-thread wake-ups (about 18 µs on a 2-core Zen 3),
-/// and the packed engine splits twice per block of C (packing, then the tasks): 145×8·8×257
-/// went from 24 µs on one thread to 49 on two, 150×32·32×300 from 55 to 68, while
-/// 200×64·64×300 (3.8M) gained (122 → 108).
-pub(super) fn is_large_product(m: usize, k: usize, n: usize) -> bool {
-    macs(m, k, n) >= PAR_MIN_WORK
-}
 
 /// Parts of C narrower than this (and at least 4× taller) run as their transpose on
 /// matrixmultiply.
@@ -101,9 +72,9 @@ pub(super) struct Job<'e, T> {
 // are fine from any thread) and write pairwise disjoint sets of C's elements (distinct rows or
 // distinct columns of a view whose elements are pairwise distinct), so sharing it between the
 // rayon tasks of that call races on nothing. T is `Float`, hence `Send + Sync`.
-unsafe impl<T: Float> Sync for Job<'_, T> {}
+unsafe impl<T: GemmFloat> Sync for Job<'_, T> {}
 
-impl<T: Float> Job<'_, T> {
+impl<T: GemmFloat> Job<'_, T> {
     /// Runs every part, across the caller's rayon pool (a product of several parts is large:
     /// see [`is_large_product`]).
     pub(super) fn run(&self) {

@@ -1,9 +1,9 @@
 //! nnkern's kernels for the products the engines handle badly: small products by direct
 //! loops, and narrow ones (n ≤ 16) from B packed once.
 
-use crate::float::{Float, sealed::Internal};
+use super::engines::GemmFloat;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Isa, Kernel, Math, dispatch, unrolled};
+use crate::simd::{Internal, Isa, Kernel, Math, dispatch, unrolled};
 use std::mem::MaybeUninit;
 
 /// C ← α·A·B + β·C by direct loops, allocation-free.
@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 /// a zero-padded stack buffer and each row of C is built [`LANES`] columns at a time in a
 /// fixed-size accumulator (a vector register on the SIMD paths), summing over k in order:
 /// no read-modify-write of C per term. Otherwise each element is a dot product.
-pub(super) fn small_gemm<T: Float>(
+pub(super) fn small_gemm<T: GemmFloat>(
     isa: Isa,
     alpha: T,
     a: MatRef<'_, T>,
@@ -42,7 +42,7 @@ struct SmallPacked<'a, T> {
     c: MatMut<'a, T>,
 }
 
-impl<T: Float> Kernel for SmallPacked<'_, T> {
+impl<T: GemmFloat> Kernel for SmallPacked<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -172,7 +172,7 @@ impl<T: Float> Kernel for SmallPacked<'_, T> {
 }
 
 /// B (k×n, n ≤ [`LANES`]) into `packed` as k rows of [`LANES`], zero-padded, for [`narrow`].
-pub(super) fn narrow_pack_b<T: Float>(b: MatRef<'_, T>, packed: &mut [T]) {
+pub(super) fn narrow_pack_b<T: GemmFloat>(b: MatRef<'_, T>, packed: &mut [T]) {
     let n = b.cols();
     for (l, row) in packed.chunks_exact_mut(LANES).enumerate() {
         for (j, o) in row.iter_mut().enumerate() {
@@ -194,7 +194,7 @@ pub(super) fn narrow_pack_b<T: Float>(b: MatRef<'_, T>, packed: &mut [T]) {
 /// `rsc` ≥ n and unit column stride whose rows from `c` to the end of its last row are
 /// exclusively the caller's; C overlaps neither A nor `packed`.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn narrow<T: Float>(
+pub(super) unsafe fn narrow<T: GemmFloat>(
     isa: Isa,
     m: usize,
     k: usize,
@@ -245,7 +245,7 @@ struct Narrow<'a, T> {
     rsc: usize,
 }
 
-impl<T: Float> Kernel for Narrow<'_, T> {
+impl<T: GemmFloat> Kernel for Narrow<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -277,7 +277,7 @@ impl<T: Float> Kernel for Narrow<'_, T> {
 
 /// The rows of a narrow product R at a time, the rest one by one, each stored by `store`.
 #[inline(always)]
-fn in_groups<'a, M: Math, T: Float + 'a, const R: usize>(
+fn in_groups<'a, M: Math, T: GemmFloat + 'a, const R: usize>(
     m: usize,
     row: &impl Fn(usize) -> &'a [T],
     packed: &[T],
@@ -301,7 +301,7 @@ fn in_groups<'a, M: Math, T: Float + 'a, const R: usize>(
 /// in order) the whole 16-lane vector is stored where `cf` has room: the lanes past the row
 /// land on the next row, which is written after.
 #[inline(always)]
-fn store_row<T: Float>(cf: &mut [T], o: usize, n: usize, dense: bool, acc: &[T; LANES]) {
+fn store_row<T: GemmFloat>(cf: &mut [T], o: usize, n: usize, dense: bool, acc: &[T; LANES]) {
     match cf.get_mut(o..o + LANES) {
         Some(dst) if dense => {
             let dst: &mut [T; LANES] = dst.try_into().expect("LANES elements");
@@ -314,7 +314,11 @@ fn store_row<T: Float>(cf: &mut [T], o: usize, n: usize, dense: bool, acc: &[T; 
 /// R rows of a narrow product: two accumulator chains per row (even and odd l), added at the
 /// end.
 #[inline(always)]
-fn narrow_rows<M: Math, T: Float, const R: usize>(ars: [&[T]; R], packed: &[T], k: usize) -> [[T; LANES]; R] {
+fn narrow_rows<M: Math, T: GemmFloat, const R: usize>(
+    ars: [&[T]; R],
+    packed: &[T],
+    k: usize,
+) -> [[T; LANES]; R] {
     let mut even = [[T::ZERO; LANES]; R];
     let mut odd = [[T::ZERO; LANES]; R];
     let pairs = k / 2;
@@ -348,7 +352,7 @@ fn narrow_rows<M: Math, T: Float, const R: usize>(ars: [&[T]; R], packed: &[T], 
 /// register where C has room past it (the lanes past the row land on the next row, written
 /// after), the last row of C exactly.
 #[inline(always)]
-fn outer_block<M: Math, T: Float, const R: usize, C: AsRef<[T]>>(
+fn outer_block<M: Math, T: GemmFloat, const R: usize, C: AsRef<[T]>>(
     rows: usize,
     packed: &[T],
     at: &impl Fn(usize) -> C,
@@ -379,7 +383,7 @@ fn outer_block<M: Math, T: Float, const R: usize, C: AsRef<[T]>>(
 
 /// acc ← acc + s·b over 16 lanes (one vector register on AVX-512 for f32).
 #[inline(always)]
-fn axpy16<M: Math, T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
+fn axpy16<M: Math, T: GemmFloat>(acc: &mut [T; LANES], s: T, b: &[T]) {
     let b: &[T; LANES] = b.try_into().expect("LANES elements");
     for t in 0..LANES {
         acc[t] = if M::FMA {
@@ -391,7 +395,7 @@ fn axpy16<M: Math, T: Float>(acc: &mut [T; LANES], s: T, b: &[T]) {
 }
 
 /// C ← α·A·B + β·C one dot product per element (B too large to pack).
-fn small_dots<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, mut c: MatMut<'_, T>) {
+fn small_dots<T: GemmFloat>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, mut c: MatMut<'_, T>) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     for i in 0..m {
         for j in 0..n {

@@ -27,8 +27,9 @@ impl Avx512 {
     }
 }
 
+use super::consts::Consts;
 use super::lane::Lane;
-use super::math::{self, Consts};
+use super::math;
 use super::ops::{BinaryOp, UnaryOp};
 use super::{ACC, Internal, combine, drive};
 use std::arch::x86_64::*;
@@ -54,6 +55,7 @@ macro_rules! zmm_lane {
             type E = $t;
             type Token = Avx512;
             const N: usize = $n;
+            math::lane_exps!();
             #[inline(always)]
             fn token(self) -> Avx512 {
                 Avx512(())

@@ -3,12 +3,14 @@
 //! first, then the tail as one partial value (masked on AVX-512, padded elsewhere), so a
 //! result never depends on where an element sits in the slice.
 
-use super::ACC;
+use super::consts::Consts;
 use super::lane::{Lane, X4};
-use super::math::Consts;
 use super::ops::{BinaryOp, UnaryOp};
 use crate::par::Cost;
 use std::ops::AddAssign;
+
+/// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
+pub(crate) const ACC: usize = 16;
 
 /// The elements a guarded op's fast body is chosen for at a time (see [`UnaryOp::GUARDED`]):
 /// its inputs are checked in one pass that stays in L1, then mapped.

@@ -18,10 +18,12 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub(crate) mod consts;
 pub(crate) mod drive;
 pub(crate) mod lane;
 pub(crate) mod math;
 pub(crate) mod ops;
+pub(crate) mod portable;
 
 /// Off x86-64 there are no AVX-512 kernels: the trait is empty.
 #[cfg(not(target_arch = "x86_64"))]
@@ -33,10 +35,12 @@ mod avx512 {
 }
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
-use lane::{Lane, Std};
-use math::Consts;
+use crate::real::Real;
+use consts::Consts;
+pub(crate) use drive::ACC;
+use lane::Lane;
 pub(crate) use ops::{BinaryOp, Exp, ExpNonPos, Ln, Ln1p, UnaryOp};
+use portable::Std;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -194,15 +198,16 @@ pub fn with_simd_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R> {
     Ok(f())
 }
 
-/// The first argument of every per-type hook of the element traits (here, `Sealed` in
-/// `float.rs` and `ZFloat` in `avx512.rs`): a value only the crate can make. The hooks are
-/// reachable through a public `T: Float` bound (supertrait methods are), so without it code
-/// outside the crate could call them; with it, it cannot.
+/// The first argument of every per-type hook of the element traits (`SimdFloat` here,
+/// `ZFloat` in `avx512.rs`, `GemmFloat` in the GEMM, `Entry`): a value only the crate can
+/// make. The hooks are reachable through a public `T: Float` bound (supertrait methods are),
+/// so without it code outside the crate could call them; with it, it cannot.
 #[derive(Clone, Copy, Debug)]
 pub struct Internal;
 
-/// An element type with SIMD bodies: `f32` (with `wide::f32x8`) and `f64` (with `f64x4`).
-pub trait SimdFloat: Lane<E = Self, Token = ()> + Consts + avx512::ZFloat + Send + Sync {
+/// The SIMD layer's element trait: [`Real`] with vector bodies: `f32` (with `wide::f32x8`) and
+/// `f64` (with `f64x4`).
+pub trait SimdFloat: Real + Lane<E = Self, Token = ()> + Consts + avx512::ZFloat {
     /// The portable vector type.
     type Wide: Lane<E = Self, Token = ()>;
     /// The scalar path's lane: one element over `std`'s exponentials.
@@ -270,7 +275,7 @@ impl SimdFloat for f64 {
 /// roundings and the series and the product 1–2 more, so the result is within 3 ulp
 /// (measured: 2.83 ulp worst over every 16th f32 in [0, 1]).
 #[inline(always)]
-pub(crate) fn ln_1p_unit<T: Float>(e: T) -> T {
+pub(crate) fn ln_1p_unit<T: Real>(e: T) -> T {
     let s = e / (T::from_f64(2.0) + e);
     let z = s * s;
     let terms = if T::EPSILON.to_f64() > 1e-10 { 7 } else { 16 };
@@ -358,16 +363,16 @@ pub(crate) trait Math {
     /// [`SimdFloat::fused_mul_add`] is one instruction.
     const FMA: bool = false;
     /// y = op(x) elementwise (`x.len() == y.len()`).
-    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]);
+    fn map<T: SimdFloat, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]);
     /// y ← op(y) in place.
-    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]);
+    fn map_inplace<T: SimdFloat, O: UnaryOp<T>>(op: O, y: &mut [T]);
     /// out = op(a, b) elementwise (equal lengths).
-    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]);
+    fn map2<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]);
     /// acc[j mod 16] += op(a_j, b_j) in order of j, for equal-length `a` and `b` of at most
     /// [`SUM_BLOCK`] elements: [`Math::map2`] into a stack buffer, then added; a path may
     /// fuse the two.
     #[inline(always)]
-    fn map2_acc<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
+    fn map2_acc<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
         let mut buf = [T::ZERO; SUM_BLOCK];
         let out = &mut buf[..a.len()];
         Self::map2(op, a, b, out);
@@ -382,7 +387,7 @@ pub(crate) trait Math {
     /// y = e^(x − m) elementwise; returns Σ y (softmax's numerators and denominator in one
     /// pass). The sum runs in 16 interleaved partial sums, like [`sum`].
     #[inline(always)]
-    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+    fn exp_shift_sum<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> T {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v - m;
         }
@@ -394,7 +399,7 @@ pub(crate) trait Math {
     /// own term e⁰ = 1, whose addition would round away a tiny rest. The sum runs in 16
     /// interleaved partial sums; every path gives the same bits for the same exponentials.
     #[inline(always)]
-    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+    fn exp_shift_rest<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v - m;
         }
@@ -405,7 +410,7 @@ pub(crate) trait Math {
     /// length): a path may read the next row while it computes this one's exponentials, so
     /// that the next row's own first pass does not wait on memory.
     #[inline(always)]
-    fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
+    fn exp_shift_rest_next<T: SimdFloat>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
         (Self::exp_shift_rest(x, m, y), max(next))
     }
     /// The lane layout of 16 contiguous rows of `c` ≤ W elements, `x[j][k] = src[k·c + j]`
@@ -413,13 +418,13 @@ pub(crate) trait Math {
     /// register permutes); false, and nothing written, where it has not: the caller then
     /// moves the elements one by one.
     #[inline(always)]
-    fn rows_to_lanes<T: Float, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
+    fn rows_to_lanes<T: SimdFloat, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
         let _ = (src, c, x);
         false
     }
     /// The inverse of [`Math::rows_to_lanes`]: `dst[k·c + j] = e[j][k]`; false as there.
     #[inline(always)]
-    fn lanes_to_rows<T: Float, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
+    fn lanes_to_rows<T: SimdFloat, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
         let _ = (e, c, dst);
         false
     }
@@ -435,25 +440,25 @@ pub(crate) struct Scalar;
 impl Math for Vector {
     const FMA: bool = true;
     #[inline(always)]
-    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+    fn map<T: SimdFloat, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
         drive::map::<T, O>((), op, Some(x), y)
     }
     #[inline(always)]
-    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+    fn map_inplace<T: SimdFloat, O: UnaryOp<T>>(op: O, y: &mut [T]) {
         drive::map::<T, O>((), op, None, y)
     }
     #[inline(always)]
-    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+    fn map2<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
         drive::map2::<T, O>((), op, a, b, out)
     }
     /// Without the buffer: each value goes straight into its partial sum (the same values in
     /// the same order).
     #[inline(always)]
-    fn map2_acc<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
+    fn map2_acc<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], acc: &mut [T; ACC]) {
         drive::map2_acc::<T, O>((), op, a, b, acc)
     }
     #[inline(always)]
-    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+    fn exp_shift_sum<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> T {
         let mut acc = [T::ZERO; ACC];
         // the padding's e^(−∞ − m) = 0 leaves its partial sums as they are (for m = −∞ or
         // NaN every real element is NaN too, and so is the sum either way)
@@ -467,7 +472,7 @@ impl Math for Vector {
         combine(acc)
     }
     #[inline(always)]
-    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+    fn exp_shift_rest<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
         let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
         chunks16(x, y, T::NEG_INFINITY, |xc, yc| {
             for i in 0..ACC {
@@ -484,30 +489,30 @@ impl Math for Vector {
 
 impl Math for Portable {
     #[inline(always)]
-    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+    fn map<T: SimdFloat, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
         drive::map::<T::Wide, O>((), op, Some(x), y)
     }
     #[inline(always)]
-    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+    fn map_inplace<T: SimdFloat, O: UnaryOp<T>>(op: O, y: &mut [T]) {
         drive::map::<T::Wide, O>((), op, None, y)
     }
     #[inline(always)]
-    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+    fn map2<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
         drive::map2::<T::Wide, O>((), op, a, b, out)
     }
 }
 
 impl Math for Scalar {
     #[inline(always)]
-    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+    fn map<T: SimdFloat, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
         drive::map::<T::Std, O>((), op, Some(x), y)
     }
     #[inline(always)]
-    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+    fn map_inplace<T: SimdFloat, O: UnaryOp<T>>(op: O, y: &mut [T]) {
         drive::map::<T::Std, O>((), op, None, y)
     }
     #[inline(always)]
-    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+    fn map2<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
         drive::map2::<T::Std, O>((), op, a, b, out)
     }
 }
@@ -586,32 +591,32 @@ struct Avx512;
 impl Math for Avx512 {
     const FMA: bool = true;
     #[inline(always)]
-    fn map<T: Float, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
+    fn map<T: SimdFloat, O: UnaryOp<T>>(op: O, x: &[T], y: &mut [T]) {
         // SAFETY: `Avx512` runs only inside `run_avx512`: the CPU has AVX-512.
         unsafe { T::z_map(Internal, op, Some(x), y) }
     }
     #[inline(always)]
-    fn map_inplace<T: Float, O: UnaryOp<T>>(op: O, y: &mut [T]) {
+    fn map_inplace<T: SimdFloat, O: UnaryOp<T>>(op: O, y: &mut [T]) {
         // SAFETY: as above.
         unsafe { T::z_map(Internal, op, None, y) }
     }
     #[inline(always)]
-    fn map2<T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
+    fn map2<T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T], out: &mut [T]) {
         // SAFETY: as above.
         unsafe { T::z_map2(Internal, op, a, b, out) }
     }
     #[inline(always)]
-    fn exp_shift_sum<T: Float>(x: &[T], m: T, y: &mut [T]) -> T {
+    fn exp_shift_sum<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> T {
         // SAFETY: as for `map`.
         unsafe { T::z_exp_shift_sum(Internal, x, m, y) }
     }
     #[inline(always)]
-    fn exp_shift_rest<T: Float>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
+    fn exp_shift_rest<T: SimdFloat>(x: &[T], m: T, y: &mut [T]) -> (T, T) {
         // SAFETY: as for `map`.
         unsafe { T::z_exp_shift_rest(Internal, x, m, y, None).0 }
     }
     #[inline(always)]
-    fn exp_shift_rest_next<T: Float>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
+    fn exp_shift_rest_next<T: SimdFloat>(x: &[T], m: T, y: &mut [T], next: &[T]) -> ((T, T), T) {
         if next.len() != x.len() || x.len() < ACC {
             return (Self::exp_shift_rest(x, m, y), max(next));
         }
@@ -626,12 +631,12 @@ impl Math for Avx512 {
         (rest, mx)
     }
     #[inline(always)]
-    fn rows_to_lanes<T: Float, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
+    fn rows_to_lanes<T: SimdFloat, const W: usize>(src: &[T], c: usize, x: &mut [[T; LANES]; W]) -> bool {
         // SAFETY: as for `map`.
         unsafe { T::z_rows_to_lanes::<W>(Internal, src, c, x) }
     }
     #[inline(always)]
-    fn lanes_to_rows<T: Float, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
+    fn lanes_to_rows<T: SimdFloat, const W: usize>(e: &[[T; LANES]; W], c: usize, dst: &mut [T]) -> bool {
         // SAFETY: as for `map`.
         unsafe { T::z_lanes_to_rows::<W>(Internal, e, c, dst) }
     }
@@ -650,9 +655,6 @@ unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 // Rows shorter than 16 take a plain sequential loop: the accumulators would cost more than
 // they save.
 
-/// Accumulators per reduction: 16 f32 lanes fill one AVX-512 register.
-pub(crate) const ACC: usize = 16;
-
 /// The elements [`map2_sum`] hands [`Math::map2_acc`] at a time (a stack buffer's length on
 /// the paths that map first and add after).
 const SUM_BLOCK: usize = 256;
@@ -662,7 +664,7 @@ const SUM_BLOCK: usize = 256;
 /// back. Every chunk has the same shape, so a body's accumulators stay in registers (a tail
 /// loop indexing them at run time would keep them in memory).
 #[inline(always)]
-fn chunks16<T: Float>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T; ACC], &mut [T; ACC])) {
+fn chunks16<T: SimdFloat>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T; ACC], &mut [T; ACC])) {
     let full = x.len() / ACC * ACC;
     for (xc, yc) in x[..full].chunks_exact(ACC).zip(y[..full].chunks_exact_mut(ACC)) {
         if let (Ok(xc), Ok(yc)) = (<&[T; ACC]>::try_from(xc), <&mut [T; ACC]>::try_from(yc)) {
@@ -692,7 +694,7 @@ fn chunks16<T: Float>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T; AC
 /// (Σ e over the elements whose `x` is not `m`, how many are `m`), in 16 interleaved
 /// partial sums: the second half of [`Math::exp_shift_rest`].
 #[inline(always)]
-pub(crate) fn sum_except_max<T: Float>(x: &[T], m: T, e: &[T]) -> (T, T) {
+pub(crate) fn sum_except_max<T: SimdFloat>(x: &[T], m: T, e: &[T]) -> (T, T) {
     let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
     let mut add = |xc: &[T], ec: &[T]| {
         for i in 0..ACC {
@@ -721,7 +723,7 @@ pub(crate) fn sum_except_max<T: Float>(x: &[T], m: T, e: &[T]) -> (T, T) {
 
 /// max over `x` (NaN ignored, −∞ for an empty slice): the row maximum of softmax.
 #[inline(always)]
-pub(crate) fn max<T: Float>(x: &[T]) -> T {
+pub(crate) fn max<T: SimdFloat>(x: &[T]) -> T {
     if x.len() < ACC {
         return x.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     }
@@ -741,7 +743,7 @@ pub(crate) fn max<T: Float>(x: &[T]) -> T {
 
 /// Σ x, in 16 interleaved partial sums combined pairwise.
 #[inline(always)]
-pub(crate) fn sum<T: Float>(x: &[T]) -> T {
+pub(crate) fn sum<T: SimdFloat>(x: &[T]) -> T {
     if x.len() < ACC {
         return x.iter().fold(T::ZERO, |s, &v| s + v);
     }
@@ -768,7 +770,7 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
 /// scalar paths (whose vectors round a product and a sum separately) it may differ from them
 /// in the last bit. Either way a row's result depends only on its length and values.
 #[inline(always)]
-pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T]) -> T {
+pub(crate) fn map2_sum<M: Math, T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b: &[T]) -> T {
     if a.len() < ACC {
         return a
             .iter()
@@ -789,18 +791,18 @@ pub(crate) fn map2_sum<M: Math, T: Float, O: BinaryOp<T>>(op: O, a: &[T], b: &[T
     combine(acc)
 }
 
-/// acc[i] += c[i] for the 16 accumulators, written as a whole-array add so that it stays in
+/// acc\[i\] += c\[i\] for the 16 accumulators, written as a whole-array add so that it stays in
 /// vector registers (an indexed loop over `chunks_exact` was left as 16 scalar adds through
 /// memory).
 #[inline(always)]
-fn add_lanes<T: Float>(acc: &mut [T; ACC], c: &[T]) {
+fn add_lanes<T: SimdFloat>(acc: &mut [T; ACC], c: &[T]) {
     let c: &[T; ACC] = c.try_into().expect("a chunk of ACC elements");
     *acc = std::array::from_fn(|i| acc[i] + c[i]);
 }
 
 /// Σ a·b, in 16 interleaved partial sums.
 #[inline(always)]
-pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+pub(crate) fn dot<T: SimdFloat>(a: &[T], b: &[T]) -> T {
     let n = a.len().min(b.len());
     if n < ACC {
         return a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y);
@@ -820,7 +822,7 @@ pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
 
 /// The 16 partial sums of a reduction, added pairwise (a fixed order).
 #[inline(always)]
-pub(crate) fn combine<T: Float>(mut acc: [T; ACC]) -> T {
+pub(crate) fn combine<T: SimdFloat>(mut acc: [T; ACC]) -> T {
     let mut w = ACC;
     while w > 1 {
         w /= 2;
@@ -837,7 +839,7 @@ mod tests {
 
     /// ulps between `got` (of type T) and the exact value `want`: |got − want| in units of
     /// T's spacing at `want` (2^⌊log₂|want|⌋·ε, or the subnormal spacing).
-    fn ulps<T: Float>(got: T, want: f64) -> f64 {
+    fn ulps<T: SimdFloat>(got: T, want: f64) -> f64 {
         let eps = T::EPSILON.to_f64();
         let floor = T::MIN_POSITIVE.to_f64();
         let spacing = if want.abs() < floor {

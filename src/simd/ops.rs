@@ -2,8 +2,9 @@
 //! AVX2, portable, scalar) runs it through the same slice drivers (`drive.rs`), and a new
 //! function is one new type, with no per-path enum or op code to extend.
 
+use super::consts::Consts;
 use super::lane::Lane;
-use super::math::{self, Consts};
+use super::math;
 use crate::par::Cost;
 
 /// y = f(x) for one lane value: a function the slice drivers map over a slice.

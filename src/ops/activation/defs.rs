@@ -9,8 +9,9 @@
 
 use crate::float::Float;
 use crate::par::Cost;
+use crate::simd::consts::Consts;
 use crate::simd::lane::Lane;
-use crate::simd::math::{self, Consts};
+use crate::simd::math;
 use crate::simd::{BinaryOp, UnaryOp};
 
 /// One activation's definition, for element type `T`.

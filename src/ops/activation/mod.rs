@@ -460,9 +460,9 @@ pub(crate) fn activate_in_place<T: Float, M: Math>(act: Activation, y: &mut [T])
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `y` if its shape differs from x's;
-/// [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `y` if its column stride is not 1;
-/// [`ErrorKind::Value`](crate::ErrorKind::Value) naming `act` for a non-finite LeakyReLU
+/// [`ErrorKind::Shape`] naming `y` if its shape differs from x's;
+/// [`ErrorKind::Stride`] naming `y` if its column stride is not 1;
+/// [`ErrorKind::Value`] naming `act` for a non-finite LeakyReLU
 /// slope.
 ///
 /// # Example
@@ -493,9 +493,9 @@ pub fn activation_forward<T: Float>(act: Activation, x: MatRef<'_, T>, y: MatMut
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `dy` or `dx` if its shape differs
-/// from the saved matrix's; [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `dx` if
-/// its column stride is not 1; [`ErrorKind::Value`](crate::ErrorKind::Value) naming `saved`
+/// [`ErrorKind::Shape`] naming `dy` or `dx` if its shape differs
+/// from the saved matrix's; [`ErrorKind::Stride`] naming `dx` if
+/// its column stride is not 1; [`ErrorKind::Value`] naming `saved`
 /// if it is the output of an activation whose derivative needs the input, or `act` for a
 /// non-finite LeakyReLU slope.
 ///

@@ -301,7 +301,7 @@ fn lane_grad<T: Float, const W: usize>(
 
 /// The split backward's group (lane layout as [`lane_group`]): p_c = e^(s_c − lse) from
 /// each lane's saved log-sum-exp `lse`, then the gradient into `e`, as the row-wise
-/// [`SplitBackward`] computes it (A without the 1/(1 + rest) factor, which the saved lse
+/// `softmax_ce::SplitBackward` computes it (A without the 1/(1 + rest) factor, which the saved lse
 /// already holds).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
@@ -494,7 +494,7 @@ fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T
 /// The mean softmax cross-entropy over `rows` rows with class targets and the default
 /// options, for one group of [`LANES`] of them in lane layout (as [`lane_group`]; `t[k]` is
 /// `usize::MAX` for a padding lane): each lane's loss, and the gradient (upstream factor 1,
-/// so 1/rows per row) in `e`. The same arithmetic as [`softmax_cross_entropy`] with
+/// so 1/rows per row) in `e`. The same arithmetic as [`softmax_cross_entropy`](crate::softmax_cross_entropy) with
 /// `CrossEntropyOptions::default()` and `dloss = [1]`; the fused training step's loss.
 #[inline(always)]
 pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
