@@ -14,6 +14,7 @@
 //! - `nonfinite`: the documented non-finite semantics;
 //! - `bad_inputs`, `hostile`: an `Err` naming the argument for every bad input, never a panic;
 //! - `allocations`: warm hot paths allocate nothing;
+//! - `layout`: the source's layering (element traits, the SIMD and GEMM folders);
 //! - `layers`, `compose`: the layer API, training, composition and the optimizers;
 //! - `unsafe_paths`: the code behind each `unsafe` block, sized for Miri.
 //!
@@ -32,6 +33,7 @@ mod determinism;
 mod gradcheck;
 mod hostile;
 mod layers;
+mod layout;
 mod linear;
 mod losses;
 mod nonfinite;
