@@ -50,6 +50,19 @@ fn streamed(len: usize, cost: Cost) -> usize {
     }
 }
 
+/// How many of `len` elements the whole-vector drivers take four vectors at a time, as one
+/// [`X4`] value of four consecutive vectors: whole groups of four for a long body (as
+/// [`streamed`]: four dependency chains issue side by side), none for a short one. Each
+/// element goes through the same operations as in a vector alone, so the bits are the same.
+#[inline(always)]
+fn quads<L: Lane>(len: usize, cost: Cost) -> usize {
+    if cost.interleaved() {
+        len / (4 * L::N) * (4 * L::N)
+    } else {
+        0
+    }
+}
+
 /// The first `4·q` elements of `y` as four streams of `q = len/4`, the rest returned.
 #[inline(always)]
 fn quarters<T>(y: &mut [T]) -> ([&mut [T]; 4], &mut [T]) {
@@ -247,10 +260,20 @@ pub(crate) fn map<L: Lane, O: UnaryOp<L::E>>(t: L::Token, op: O, x: Option<&[L::
         return;
     }
     let full = len / L::N * L::N;
+    let quad = quads::<L>(len, O::COST);
     match x {
         Some(x) => {
             let x = &x[..len];
-            for (xc, yc) in x[..full].chunks_exact(L::N).zip(y[..full].chunks_exact_mut(L::N)) {
+            for (xc, yc) in x[..quad]
+                .chunks_exact(4 * L::N)
+                .zip(y[..quad].chunks_exact_mut(4 * L::N))
+            {
+                op.apply(X4::<L>::load(t, xc)).store(yc);
+            }
+            for (xc, yc) in x[quad..full]
+                .chunks_exact(L::N)
+                .zip(y[quad..full].chunks_exact_mut(L::N))
+            {
                 op.apply(L::load(t, xc)).store(yc);
             }
             if full < len {
@@ -259,7 +282,10 @@ pub(crate) fn map<L: Lane, O: UnaryOp<L::E>>(t: L::Token, op: O, x: Option<&[L::
             }
         }
         None => {
-            for yc in y[..full].chunks_exact_mut(L::N) {
+            for yc in y[..quad].chunks_exact_mut(4 * L::N) {
+                op.apply(X4::<L>::load(t, yc)).store(yc);
+            }
+            for yc in y[quad..full].chunks_exact_mut(L::N) {
                 op.apply(L::load(t, yc)).store(yc);
             }
             if full < len {
@@ -293,10 +319,18 @@ pub(crate) fn map2<L: Lane, O: BinaryOp<L::E>>(t: L::Token, op: O, a: &[L::E], b
         return;
     }
     let full = len / L::N * L::N;
-    for ((ac, bc), oc) in a[..full]
+    let quad = quads::<L>(len, O::COST);
+    for ((ac, bc), oc) in a[..quad]
+        .chunks_exact(4 * L::N)
+        .zip(b[..quad].chunks_exact(4 * L::N))
+        .zip(out[..quad].chunks_exact_mut(4 * L::N))
+    {
+        op.apply(X4::<L>::load(t, ac), X4::<L>::load(t, bc)).store(oc);
+    }
+    for ((ac, bc), oc) in a[quad..full]
         .chunks_exact(L::N)
-        .zip(b[..full].chunks_exact(L::N))
-        .zip(out[..full].chunks_exact_mut(L::N))
+        .zip(b[quad..full].chunks_exact(L::N))
+        .zip(out[quad..full].chunks_exact_mut(L::N))
     {
         op.apply(L::load(t, ac), L::load(t, bc)).store(oc);
     }
@@ -387,5 +421,60 @@ mod tests {
     #[test]
     fn streams_give_single_element_bits_f64() {
         streams_give_single_element_bits::<f64>(|v| v);
+    }
+
+    /// The drivers of one path over whole slices, and over each element as a slice of its
+    /// own (a one-element partial vector on the vector lanes).
+    struct WholeAndAlone<'a, T>(&'a [T], &'a [T]);
+
+    impl<T: crate::simd::SimdFloat> crate::simd::Kernel for WholeAndAlone<'_, T> {
+        /// (exp whole, exp alone, binary whole, binary alone).
+        type Out = [Vec<T>; 4];
+        fn run<M: crate::simd::Math>(self) -> [Vec<T>; 4] {
+            let (x, b) = (self.0, self.1);
+            let mut out: [Vec<T>; 4] = std::array::from_fn(|_| vec![T::K0; x.len()]);
+            M::map(Exp, x, &mut out[0]);
+            M::map2(Quot, x, b, &mut out[2]);
+            for i in 0..x.len() {
+                M::map(Exp, &x[i..=i], &mut out[1][i..=i]);
+                M::map2(Quot, &x[i..=i], &b[i..=i], &mut out[3][i..=i]);
+            }
+            out
+        }
+    }
+
+    /// On every path this CPU has, the whole-vector drivers (four vectors at a time for a
+    /// long body) give every element the bits of the element run alone: lengths around
+    /// one, two and three groups of four vectors of either width (8 and 16 f32 lanes) and
+    /// beyond, f32 and f64.
+    fn vector_groups_give_single_element_bits<T: crate::simd::SimdFloat>(cast: fn(f64) -> T) {
+        use crate::simd::{Isa, SimdPath, dispatch, with_simd_path};
+        let lens = (0..=70).chain([127, 128, 129, 191, 192, 193, 1031]);
+        for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
+            for len in lens.clone() {
+                let x: Vec<T> = values(len, 0x51ED_270B + len as u64)
+                    .into_iter()
+                    .map(cast)
+                    .collect();
+                let b: Vec<T> = values(len, 0x2545_F491 + len as u64)
+                    .into_iter()
+                    .map(cast)
+                    .collect();
+                let [ew, ea, bw, ba] =
+                    with_simd_path(path, || dispatch(Isa::current(), WholeAndAlone(&x, &b))).unwrap();
+                same(&ew, &ea, &format!("exp on {}", path.name()));
+                same(&bw, &ba, &format!("binary on {}", path.name()));
+            }
+        }
+    }
+
+    #[test]
+    fn vector_groups_give_single_element_bits_f32() {
+        vector_groups_give_single_element_bits::<f32>(|v| v as f32);
+    }
+
+    #[test]
+    fn vector_groups_give_single_element_bits_f64() {
+        vector_groups_give_single_element_bits::<f64>(|v| v);
     }
 }
