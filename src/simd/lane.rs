@@ -104,8 +104,9 @@ pub trait Lane:
 /// operations; one stream at a time, the scheduler holds too few of them to keep the FMA
 /// pipes busy (sigmoid on AVX2: 1.05 ns per element with one stream, 0.70 with four,
 /// measured on the 2-core Zen 3). Every element still goes through exactly the operations
-/// it would alone, so the bits are the same. (Made from one-element lanes only: the default
-/// partial loads hold at most 16 elements.)
+/// it would alone, so the bits are the same. The whole-vector drivers take four consecutive
+/// vectors as one `X4` in the same way. Never loaded partially: the default partial loads
+/// hold at most 16 elements.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct X4<L>(pub [L; 4]);
 
