@@ -375,6 +375,11 @@ mod tests {
             .collect()
     }
 
+    /// [`values`] of a length, seeded by `seed` and the length, in the element type.
+    fn inputs<T>(len: usize, seed: u64, cast: fn(f64) -> T) -> Vec<T> {
+        values(len, seed + len as u64).into_iter().map(cast).collect()
+    }
+
     fn same<T: Consts>(got: &[T], want: &[T], what: &str) {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             assert!(g.ubits() == w.ubits(), "{what}: element {i} of {}", got.len());
@@ -389,14 +394,7 @@ mod tests {
     fn streams_give_single_element_bits<T: Consts + Lane<E = T, Token = ()>>(cast: fn(f64) -> T) {
         let lens = (0..=70).chain([127, 128, 129, 255, 256, 257, 1031]);
         for len in lens {
-            let x: Vec<T> = values(len, 0x9E37_79B9 + len as u64)
-                .into_iter()
-                .map(cast)
-                .collect();
-            let b: Vec<T> = values(len, 0x7F4A_7C15 + len as u64)
-                .into_iter()
-                .map(cast)
-                .collect();
+            let (x, b) = (inputs(len, 0x9E37_79B9, cast), inputs(len, 0x7F4A_7C15, cast));
             let alone =
                 |f: &dyn Fn(T, T) -> T| -> Vec<T> { x.iter().zip(&b).map(|(&u, &v)| f(u, v)).collect() };
             let mut y = vec![T::K0; len];
@@ -452,14 +450,7 @@ mod tests {
         let lens = (0..=70).chain([127, 128, 129, 191, 192, 193, 1031]);
         for path in SimdPath::ALL.into_iter().filter(|p| p.is_supported()) {
             for len in lens.clone() {
-                let x: Vec<T> = values(len, 0x51ED_270B + len as u64)
-                    .into_iter()
-                    .map(cast)
-                    .collect();
-                let b: Vec<T> = values(len, 0x2545_F491 + len as u64)
-                    .into_iter()
-                    .map(cast)
-                    .collect();
+                let (x, b) = (inputs(len, 0x51ED_270B, cast), inputs(len, 0x2545_F491, cast));
                 let [ew, ea, bw, ba] =
                     with_simd_path(path, || dispatch(Isa::current(), WholeAndAlone(&x, &b))).unwrap();
                 same(&ew, &ea, &format!("exp on {}", path.name()));
