@@ -1,10 +1,14 @@
 //! The GEMM: the public API and its checks here, and the only caller of the GEMM engines.
+//! Its files are layers, each importing only those below it, bottom first:
 //!
-//! - `packed`: nnkern's own engine (packing, register tiles, its task grid);
+//! - `engines`: the engine a thread uses, the third-party engines' calls (`matrixmultiply`;
+//!   the `gemm` crate with the feature) and the GEMM's element trait `GemmFloat`;
+//! - `operands`: one product's raw operands, its size class, the thread's packing buffer;
 //! - `small`: nnkern's kernels for small and narrow products, on every engine;
+//! - `packed`: nnkern's own engine (packing, register tiles, its task grid);
 //! - `parts`: the parallel split of a product into single-threaded calls of the third-party
 //!   engines;
-//! - `engines`: those engines' calls (`matrixmultiply`; the `gemm` crate with the feature).
+//! - this file: the public API, its checks and the choice among the above.
 
 mod engines;
 mod operands;

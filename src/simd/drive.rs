@@ -39,25 +39,16 @@ fn in_range<T: Consts>(x: &[T], (lo, hi): (T, T)) -> bool {
 /// goes one by one.
 const STREAM_CHUNK: usize = 128;
 
-/// How many of `len` elements go through four streams: whole chunks for a long body, none
-/// for a short one (a constant 0 there, so the one-element loop is all that is compiled).
+/// How many of `len` elements a long body ([`Cost::interleaved`]) takes four at a time, in
+/// whole groups of `group`: the one-element drivers' chunks of four streams
+/// ([`STREAM_CHUNK`]) and the whole-vector drivers' four consecutive vectors (`4·L::N`),
+/// each group one [`X4`] body, so four dependency chains issue side by side. None for a short
+/// body (a constant 0 there, so only the one-at-a-time loop is compiled). Each element goes
+/// through the same operations as alone, so the bits are the same.
 #[inline(always)]
-fn streamed(len: usize, cost: Cost) -> usize {
+fn grouped(len: usize, group: usize, cost: Cost) -> usize {
     if cost.interleaved() {
-        len / STREAM_CHUNK * STREAM_CHUNK
-    } else {
-        0
-    }
-}
-
-/// How many of `len` elements the whole-vector drivers take four vectors at a time, as one
-/// [`X4`] value of four consecutive vectors: whole groups of four for a long body (as
-/// [`streamed`]: four dependency chains issue side by side), none for a short one. Each
-/// element goes through the same operations as in a vector alone, so the bits are the same.
-#[inline(always)]
-fn quads<L: Lane>(len: usize, cost: Cost) -> usize {
-    if cost.interleaved() {
-        len / (4 * L::N) * (4 * L::N)
+        len / group * group
     } else {
         0
     }
@@ -117,8 +108,8 @@ fn four2<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
 /// runs four streams at once ([`X4`], [`STREAM_CHUNK`]), then the rest one by one. A `for`
 /// loop, not `for_each`: that one runs the body inside `Iterator::fold`, a generic function
 /// LLVM may leave out of line for a large body, where it is compiled without the caller's
-/// target features (every FMA then a library call: 60× slower, measured). (A loop per choice: one loop with the choice inside it would run both
-/// bodies and select.)
+/// target features (every FMA then a library call: 60× slower, measured). (A loop per
+/// choice: one loop with the choice inside it would run both bodies and select.)
 #[inline(always)]
 fn map_one<L: Lane, O: UnaryOp<L::E>, const FAST: bool>(
     t: L::Token,
@@ -132,7 +123,7 @@ fn map_one<L: Lane, O: UnaryOp<L::E>, const FAST: bool>(
         if FAST { op.apply_fast(v) } else { op.apply(v) }.store(&mut r);
         r[0]
     };
-    let full = streamed(y.len(), O::COST);
+    let full = grouped(y.len(), STREAM_CHUNK, O::COST);
     match x {
         Some(x) => {
             let x = &x[..y.len()];
@@ -182,7 +173,7 @@ fn map2_one<L: Lane, O: BinaryOp<L::E>, const FAST: bool>(
     b: &[L::E],
     out: &mut [L::E],
 ) {
-    let full = streamed(out.len(), O::COST);
+    let full = grouped(out.len(), STREAM_CHUNK, O::COST);
     let (a, b) = (&a[..out.len()], &b[..out.len()]);
     for ((oc, ac), bc) in out[..full]
         .chunks_exact_mut(STREAM_CHUNK)
@@ -260,7 +251,7 @@ pub(crate) fn map<L: Lane, O: UnaryOp<L::E>>(t: L::Token, op: O, x: Option<&[L::
         return;
     }
     let full = len / L::N * L::N;
-    let quad = quads::<L>(len, O::COST);
+    let quad = grouped(len, 4 * L::N, O::COST);
     match x {
         Some(x) => {
             let x = &x[..len];
@@ -319,7 +310,7 @@ pub(crate) fn map2<L: Lane, O: BinaryOp<L::E>>(t: L::Token, op: O, a: &[L::E], b
         return;
     }
     let full = len / L::N * L::N;
-    let quad = quads::<L>(len, O::COST);
+    let quad = grouped(len, 4 * L::N, O::COST);
     for ((ac, bc), oc) in a[..quad]
         .chunks_exact(4 * L::N)
         .zip(b[..quad].chunks_exact(4 * L::N))
