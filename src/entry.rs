@@ -6,12 +6,17 @@
 //! itself, all four SIMD paths of every kernel (on a 2-core Zen 1, an optimised build of the
 //! spiral example took 291 s and of the test suite 486 s, while nnkern itself took 4 s).
 //!
-//! So each public kernel is a one-line generic function that calls a method of [`Entry`],
-//! and `Entry`'s impls for `f32` and `f64` are plain functions, monomorphic, compiled here
-//! once and linked by the caller (`#[inline(never)]`: a caller's optimiser could otherwise
-//! copy the call, and with it the generic body, into its own crate). The method's body
-//! calls the kernel's generic body (`*_impl`, next to the public function) at the one type.
-//! The call through costs one function call per kernel call; the bits are the same code's.
+//! So each public kernel is a one-line generic function (in `crate::kernels`) that calls a
+//! method of [`Entry`], and `Entry`'s impls for `f32` and `f64` are plain functions,
+//! monomorphic, compiled here once and linked by the caller (`#[inline(never)]`: a caller's
+//! optimiser could otherwise copy the call, and with it the generic body, into its own
+//! crate). The method's body calls the kernel's generic body (`*_impl`, in `crate::ops` or
+//! `crate::gemm`, generic over their own element trait) at the one type. The call through
+//! costs one function call per kernel call; the bits are the same code's.
+//!
+//! So the layers run: the bodies (which name nothing above them), this module (which names
+//! the bodies), the facade [`Float`](crate::Float) (which names `Entry`), the public
+//! functions (bounded by `Float`).
 //!
 //! A kernel reached from the layers without a public function (the fused two-layer step,
 //! the optimisers' update over many tensors, each activation's forward and backward) has its

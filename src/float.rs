@@ -2,9 +2,10 @@
 //!
 //! Each layer has its own element trait, and none imports a layer above it: `real.rs` holds
 //! the scalar arithmetic ([`Real`]), the SIMD layer's `SimdFloat` adds the vector bodies on
-//! top of it, the GEMM's `GemmFloat` the engine calls and packing buffers on top of that, and
-//! `entry.rs`'s `Entry` the kernels compiled once per type. `Float` is their sum, the one
-//! bound of the public kernels; it adds no items of its own.
+//! top of it, the GEMM's `GemmFloat` the engine calls and packing buffers on top of that
+//! (the kernels' bodies in `crate::ops` take `KernelFloat`, which is `GemmFloat` by another
+//! name), and `entry.rs`'s `Entry` the bodies compiled once per type. `Float` is their sum,
+//! the one bound of the public kernels (`crate::kernels`); it adds no items of its own.
 
 use crate::entry::Entry;
 use crate::gemm::GemmFloat;

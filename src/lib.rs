@@ -131,6 +131,7 @@ mod float;
 mod gemm;
 #[cfg(feature = "ndarray")]
 mod interop;
+mod kernels;
 pub mod layers;
 mod mat;
 mod ops;
@@ -140,26 +141,32 @@ mod simd;
 
 pub use error::{Error, ErrorKind, Result};
 pub use float::Float;
-pub use gemm::{GemmEngine, gemm, gemm_engine, with_gemm_engine};
+pub use gemm::{GemmEngine, gemm_engine, with_gemm_engine};
+pub use kernels::activation::{
+    activation_backward, activation_forward, exp_forward, ln_1p_forward, ln_forward, relu_backward,
+    relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
+};
+pub use kernels::affine::{affine_backward, affine_forward, affine_forward_with_z};
+pub use kernels::gemm::gemm;
+pub use kernels::loss::{
+    bce_with_logits, bce_with_logits_backward, bce_with_logits_forward, cross_entropy_backward,
+    cross_entropy_forward, softmax_cross_entropy, softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+};
+pub use kernels::matmul::{matmul_backward, matmul_forward};
+pub use kernels::optim::{adam_update, sgd_momentum_update, sgd_update};
+pub use kernels::select::{accuracy, argmax_rows, gather_rows};
+pub use kernels::softmax::{
+    log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward, softmax_forward_with,
+};
 pub use mat::{MatMut, MatRef};
-pub use ops::activation::{
-    Activation, Saved, activation_backward, activation_forward, exp_forward, ln_1p_forward, ln_forward,
-    relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
-};
-pub use ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
+pub use ops::activation::{Activation, Saved};
+pub use ops::affine::AffineGrads;
 pub use ops::loss::Targets;
-pub use ops::loss::bce::{BceOptions, bce_with_logits, bce_with_logits_backward, bce_with_logits_forward};
-pub use ops::loss::cross_entropy::{cross_entropy_backward, cross_entropy_forward};
-pub use ops::loss::softmax_ce::{
-    CrossEntropyOptions, softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_forward,
-};
-pub use ops::matmul::{matmul_backward, matmul_forward};
-pub use ops::optim::{AdamParams, SgdParams, adam_update, sgd_momentum_update, sgd_update};
-pub use ops::select::{accuracy, argmax_rows, gather_rows};
-pub use ops::softmax::{
-    MaskedRows, SoftmaxOptions, log_softmax_backward, log_softmax_forward, softmax_backward, softmax_forward,
-    softmax_forward_with,
-};
+pub use ops::loss::bce::BceOptions;
+pub use ops::loss::softmax_ce::CrossEntropyOptions;
+pub use ops::optim::{AdamParams, SgdParams};
+pub use ops::softmax::{MaskedRows, SoftmaxOptions};
 pub use ops::{Accum, Reduction, Workspace};
 pub use real::Real;
 pub use simd::{SimdPath, simd_path, with_simd_path};

@@ -21,47 +21,13 @@ pub use engines::{GemmEngine, gemm_engine, with_gemm_engine};
 pub(crate) use operands::{Epilogue, is_small_product};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
-use crate::simd::{Internal, Isa};
+use crate::simd::Isa;
 use operands::{Operands, with_pack_buf};
 use parts::{Job, Split};
 use small::{LANES, narrow_pack_b, small_gemm};
 
-/// C ← α·A·B + β·C for any strided views (A: m×k, B: k×n, C: m×n).
-///
-/// The general matrix product on the calling thread's GEMM engine ([`gemm_engine`]; by
-/// default nnkern's own cache-blocked, packed kernels on the runtime-selected AVX-512 /
-/// AVX2+FMA / portable path). A and B may be any views,
-/// transposes and zero strides included; C any non-aliasing view.
-///
-/// BLAS conventions: when `beta` is 0, C is never read (NaN or garbage in C does not leak into
-/// the result); when `alpha` is 0 or k = 0, A and B are not read and C ← β·C. m = 0 or n = 0
-/// is a no-op.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`] naming `b` if `b.rows() != a.cols()`, naming `c` if C is not
-/// `a.rows() × b.cols()`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, gemm};
-///
-/// let a = [1.0_f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
-/// let mut c = [f32::NAN; 4];
-/// let a = MatRef::from_row_major(&a, 2, 2)?;
-/// // C = A·Aᵀ, β = 0: C's NaNs are never read
-/// gemm(1.0, a, a.t(), 0.0, MatMut::from_row_major(&mut c, 2, 2)?)?;
-/// assert_eq!(c, [5.0, 11.0, 11.0, 25.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) -> Result<()> {
-    T::gemm(Internal, alpha, a, b, beta, c)
-}
-
-/// [`gemm()`]'s body: compiled once per element type, in this crate (see `crate::entry`).
+/// [`gemm()`](crate::gemm())'s body: compiled once per element type, in this crate (see `crate::entry`).
 pub(crate) fn gemm_impl<T: GemmFloat>(
     alpha: T,
     a: MatRef<'_, T>,
@@ -96,7 +62,7 @@ pub(crate) fn gemm_impl<T: GemmFloat>(
     Ok(())
 }
 
-/// The body of [`gemm()`] once the shapes agree; crate kernels call it after their own checks
+/// The body of [`gemm()`](crate::gemm()) once the shapes agree; crate kernels call it after their own checks
 /// (which name their own arguments).
 pub(crate) fn gemm_checked<T: GemmFloat>(
     alpha: T,

@@ -5,13 +5,16 @@ use super::Rng;
 use super::{Buf, Init, Layer, Params, check_dy, check_input};
 use crate::error::Result;
 use crate::float::Float;
+use crate::kernels::activation::{activation_backward, activation_forward};
+use crate::kernels::affine::{affine_backward, affine_forward, affine_forward_with_z};
+use crate::kernels::loss::softmax_cross_entropy;
+use crate::kernels::matmul::{matmul_backward, matmul_forward};
+use crate::kernels::softmax::{softmax_backward, softmax_forward};
 use crate::mat::{MatMut, MatRef};
-use crate::ops::activation::{Activation, Saved, activation_backward, activation_forward};
-use crate::ops::affine::{AffineGrads, affine_backward, affine_forward, affine_forward_with_z};
+use crate::ops::activation::{Activation, Saved};
+use crate::ops::affine::AffineGrads;
 use crate::ops::loss::Targets;
-use crate::ops::loss::softmax_ce::{CrossEntropyOptions, softmax_cross_entropy};
-use crate::ops::matmul::{matmul_backward, matmul_forward};
-use crate::ops::softmax::{softmax_backward, softmax_forward};
+use crate::ops::loss::softmax_ce::CrossEntropyOptions;
 use crate::ops::{Accum, Workspace};
 
 /// Checks that dy has the shape of the last output (x's rows × H, for a D→H layer whose

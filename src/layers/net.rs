@@ -5,10 +5,11 @@ use super::Rng;
 use super::{Affine, Init, Layer, Optimizer, Params, Sequential, SoftmaxWithLoss};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
+use crate::kernels::select::gather_rows;
+use crate::kernels::two_layer::run_step;
 use crate::mat::{MatMut, MatRef};
 use crate::ops::activation::Activation;
 use crate::ops::loss::{Targets, check_targets};
-use crate::ops::select::gather_rows;
 use crate::ops::two_layer::{self, MAX_WIDTH};
 use crate::ops::{check_shape, reserve, scratch_len};
 use crate::simd::Isa;
@@ -226,7 +227,7 @@ impl<T: Float> TwoLayerNet<T> {
         check_shape(OP, "x", (n, x.cols()), (n, d), "N × the input width")?;
         check_targets(OP, &Targets::<T>::Classes(t), n, c, None)?;
         let (hid, out) = (&mut self.hidden, &mut self.out);
-        let loss = two_layer::run_step(
+        let loss = run_step(
             Isa::current(),
             two_layer::Step {
                 x,

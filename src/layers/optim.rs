@@ -5,9 +5,8 @@
 use super::Params;
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
-use crate::ops::optim::{
-    AdamConsts, AdamParams, SgdParams, adam_apply, check_adam, check_lr, check_sgd, sgd_apply,
-};
+use crate::kernels::optim::{adam_apply, sgd_apply};
+use crate::ops::optim::{AdamConsts, AdamParams, SgdParams, check_adam, check_lr, check_sgd};
 use crate::ops::reserve;
 use crate::simd::Isa;
 

@@ -4,8 +4,9 @@
 use super::{Buf, Layer, Optimizer, Params, SoftmaxWithLoss};
 use crate::error::{Error, ErrorKind, Result};
 use crate::float::Float;
+use crate::kernels::loss::softmax_cross_entropy_forward;
 use crate::mat::MatRef;
-use crate::ops::loss::softmax_ce::{CrossEntropyOptions, softmax_cross_entropy_forward};
+use crate::ops::loss::softmax_ce::CrossEntropyOptions;
 use crate::ops::loss::{Targets, check_targets};
 
 /// Layers applied in order: y = fₖ(…f₂(f₁(x))). Each layer's output is the next one's input,

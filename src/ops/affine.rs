@@ -4,56 +4,15 @@ use super::activation::{ActFn, ActVisitor, Activation, Fwd, GradIn, GradOut, Sav
 use super::matmul::{backward_products, check_backward, check_xw};
 use super::{Accum, Workspace, check_len, check_shape, dims_mut, map_unary, row_of, scratch_len};
 use crate::error::Result;
-use crate::float::Float;
 use crate::gemm::{gemm_checked, gemm_then, is_small_product};
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::par::{PerBlock, map_blocks, rows_per_block};
-use crate::simd::{Internal, Isa, Kernel, Math, dispatch};
+use crate::simd::{Isa, Kernel, Math, dispatch};
 use std::marker::PhantomData;
 
-/// y = act(x·W + b), the dense layer.
-///
-/// Shapes: x: N×D, w: D×H, b: H (broadcast over the rows), y: N×H. x and w may be any views
-/// (transposes and strides included); y any non-aliasing view. y is overwritten, never read.
-/// See [`Activation`] for the available activations and their non-finite semantics.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `w` if `w.rows() != x.cols()` or
-/// `y` if y is not N×H; [`ErrorKind::Length`](crate::ErrorKind::Length) naming `b` if
-/// `b.len() != H`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{Activation, MatMut, MatRef, affine_forward};
-///
-/// let x = [1.0_f32, -1.0]; // 1×2
-/// let w = [2.0_f32, 0.0, 0.0, 2.0]; // 2×2
-/// let b = [0.0_f32, 0.5];
-/// let mut y = [0.0_f32; 2];
-/// affine_forward(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&w, 2, 2)?,
-///     &b,
-///     Activation::Relu,
-///     MatMut::from_row_major(&mut y, 1, 2)?,
-/// )?;
-/// assert_eq!(y, [2.0, 0.0]); // relu([2, −1.5])
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn affine_forward<T: Float>(
-    x: MatRef<'_, T>,
-    w: MatRef<'_, T>,
-    b: &[T],
-    act: Activation,
-    y: MatMut<'_, T>,
-) -> Result<()> {
-    T::affine_forward(Internal, x, w, b, act, y)
-}
-
-/// [`affine_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn affine_forward_impl<T: Float>(
+/// [`affine_forward`](crate::affine_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn affine_forward_impl<T: KernelFloat>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     b: &[T],
@@ -63,8 +22,8 @@ pub(crate) fn affine_forward_impl<T: Float>(
     forward_checked("affine_forward", x, w, b, act, y)
 }
 
-/// [`affine_forward`] once its arguments are named by `op`.
-fn forward_checked<T: Float>(
+/// [`affine_forward`](crate::affine_forward) once its arguments are named by `op`.
+fn forward_checked<T: KernelFloat>(
     op: &'static str,
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
@@ -122,54 +81,8 @@ fn forward_checked<T: Float>(
     Ok(())
 }
 
-/// z = x·W + b and y = act(z): [`affine_forward`] that also keeps the pre-activation z, for
-/// the activations whose derivative needs it ([`Activation::needs_input`]: SiLU, GELU).
-///
-/// z is written by the product's own epilogue (the bias added per part while it is in
-/// cache), then y = act(z) in one SIMD pass; y gets exactly the bits of [`affine_forward`].
-/// Pass `Saved::Input(z)` to [`affine_backward`].
-///
-/// Shapes: x: N×D, w: D×H, b: H, z and y: N×H, any non-aliasing views.
-///
-/// # Errors
-///
-/// As [`affine_forward`], and [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `z` if z
-/// is not N×H.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{Activation, MatMut, MatRef, affine_forward_with_z};
-///
-/// let x = [1.0_f32, -1.0]; // 1×2
-/// let w = [2.0_f32, 0.0, 0.0, 2.0]; // 2×2
-/// let b = [0.0_f32, 0.0];
-/// let (mut z, mut y) = ([0.0_f32; 2], [0.0_f32; 2]);
-/// affine_forward_with_z(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&w, 2, 2)?,
-///     &b,
-///     Activation::Silu,
-///     MatMut::from_row_major(&mut z, 1, 2)?,
-///     MatMut::from_row_major(&mut y, 1, 2)?,
-/// )?;
-/// assert_eq!(z, [2.0, -2.0]);
-/// assert_eq!(y[0], 2.0 * Activation::Sigmoid.apply(2.0_f32)); // x·σ(x)
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn affine_forward_with_z<T: Float>(
-    x: MatRef<'_, T>,
-    w: MatRef<'_, T>,
-    b: &[T],
-    act: Activation,
-    z: MatMut<'_, T>,
-    y: MatMut<'_, T>,
-) -> Result<()> {
-    T::affine_forward_with_z(Internal, x, w, b, act, z, y)
-}
-
-/// [`affine_forward_with_z`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn affine_forward_with_z_impl<T: Float>(
+/// [`affine_forward_with_z`](crate::affine_forward_with_z)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn affine_forward_with_z_impl<T: KernelFloat>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     b: &[T],
@@ -185,7 +98,7 @@ pub(crate) fn affine_forward_with_z_impl<T: Float>(
     forward_checked(OP, x, w, b, Activation::Identity, z.rb_mut())?;
     if y.unit_col_stride() {
         struct V<'a, T>(MatRef<'a, T>, MatMut<'a, T>);
-        impl<T: Float> ActVisitor<T> for V<'_, T> {
+        impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
             type Out = ();
             fn visit<A: ActFn<T>>(self, a: A) {
                 map_unary(Fwd(a), Some(self.0), self.1)
@@ -213,7 +126,7 @@ struct BiasAct<'a, T> {
     y: &'a mut [T],
 }
 
-impl<T: Float> Kernel for BiasAct<'_, T> {
+impl<T: KernelFloat> Kernel for BiasAct<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -224,7 +137,7 @@ impl<T: Float> Kernel for BiasAct<'_, T> {
     }
 }
 
-/// The gradient outputs of [`affine_backward`].
+/// The gradient outputs of [`affine_backward`](crate::affine_backward).
 ///
 /// `dx` is optional (a first layer does not need it) and always overwritten; `dw` and `db`
 /// are stored per the `accum` argument of `affine_backward`.
@@ -238,72 +151,10 @@ pub struct AffineGrads<'a, T> {
     pub db: &'a mut [T],
 }
 
-/// The gradients of y = act(z), z = x·W + b:
-/// dz = dy ⊙ act′, dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ_rows dz.
-///
-/// act′ is computed from what the forward saved (`saved`): the output y (a `MatRef` passed as
-/// is, or [`Saved::Output`]) for the activations whose derivative is a function of y, or the
-/// pre-activation z ([`Saved::Input`], kept by [`affine_forward_with_z`]) for any
-/// activation. Shapes: x: N×D, w: D×H, the saved y or z and dy: N×H, and the [`AffineGrads`]
-/// dx: N×D, dw: D×H, db: H. `ws` holds dz (N×H) between the passes when the activation is
-/// not the identity; reuse one [`Workspace`] across steps and nothing is allocated after
-/// the first. With N = 0, dW and db are zeroed (`Replace`) or left as they are (`Add`).
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `w`, `saved`, `dy`, `dx` or `dw` when
-/// its shape does not fit x; [`ErrorKind::Length`](crate::ErrorKind::Length) naming `db` if
-/// its length is not H; [`ErrorKind::Value`](crate::ErrorKind::Value) naming `saved` if it is
-/// the output y of an activation whose derivative needs z, or `act` for a non-finite
-/// LeakyReLU slope.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{Accum, Activation, AffineGrads, MatMut, MatRef, Workspace, affine_backward};
-///
-/// let x = [1.0_f32, 2.0]; // 1×2
-/// let w = [0.5_f32, -0.5]; // 2×1
-/// let y = [0.5_f32]; // sigmoid output
-/// let dy = [1.0_f32];
-/// let (mut dx, mut dw, mut db) = ([0.0_f32; 2], [0.0_f32; 2], [0.0_f32; 1]);
-/// affine_backward(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&w, 2, 1)?,
-///     MatRef::from_row_major(&y, 1, 1)?,
-///     MatRef::from_row_major(&dy, 1, 1)?,
-///     Activation::Sigmoid,
-///     AffineGrads {
-///         dx: Some(MatMut::from_row_major(&mut dx, 1, 2)?),
-///         dw: MatMut::from_row_major(&mut dw, 2, 1)?,
-///         db: &mut db,
-///     },
-///     Accum::Replace,
-///     &mut Workspace::new(),
-/// )?;
-/// assert_eq!(db, [0.25]); // dz = 1·0.5·(1−0.5)
-/// assert_eq!(dw, [0.25, 0.5]);
-/// assert_eq!(dx, [0.125, -0.125]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-#[allow(clippy::too_many_arguments)]
-pub fn affine_backward<'s, T: Float>(
-    x: MatRef<'_, T>,
-    w: MatRef<'_, T>,
-    saved: impl Into<Saved<'s, T>>,
-    dy: MatRef<'_, T>,
-    act: Activation,
-    grads: AffineGrads<'_, T>,
-    accum: Accum,
-    ws: &mut Workspace<T>,
-) -> Result<()> {
-    T::affine_backward(Internal, x, w, saved.into(), dy, act, grads, accum, ws)
-}
-
-/// [`affine_backward`]'s body: compiled once per element type, in this crate (see
+/// [`affine_backward`](crate::affine_backward)'s body: compiled once per element type, in this crate (see
 /// `crate::entry`).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn affine_backward_impl<T: Float>(
+pub(crate) fn affine_backward_impl<T: KernelFloat>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     saved: Saved<'_, T>,
@@ -401,12 +252,12 @@ struct DzBlock<'a, T> {
     sums: &'a mut [T],
 }
 
-impl<T: Float> Kernel for DzBlock<'_, T> {
+impl<T: KernelFloat> Kernel for DzBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
         struct V<'a, T, M>(DzBlock<'a, T>, PhantomData<M>);
-        impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+        impl<T: KernelFloat, M: Math> ActVisitor<T> for V<'_, T, M> {
             type Out = ();
             #[inline(always)]
             fn visit<A: ActFn<T>>(self, a: A) {
@@ -418,7 +269,7 @@ impl<T: Float> Kernel for DzBlock<'_, T> {
     }
 }
 
-impl<T: Float> DzBlock<'_, T> {
+impl<T: KernelFloat> DzBlock<'_, T> {
     /// The block's rows for the activation `a`.
     #[inline(always)]
     fn rows<M: Math, A: ActFn<T>>(self, act: A) {

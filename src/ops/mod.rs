@@ -1,7 +1,9 @@
-//! The kernels: one file per op family, forward and backward side by side.
+//! The kernels' bodies: one file per op family, forward and backward side by side, generic
+//! over [`KernelFloat`]. Each body is compiled once per element type by `crate::entry`, and
+//! called by its public function in `crate::kernels`.
 //!
-//! Every public function here validates all of its arguments (shapes, lengths, strides, labels,
-//! options) before it touches memory, and names the offending argument in its [`Error`].
+//! Every body validates all of its arguments (shapes, lengths, strides, labels, options)
+//! before it touches memory, and names the offending argument in its [`Error`].
 
 /// Builder-style setters, one per public field of an option struct. The structs are
 /// `#[non_exhaustive]` (a field added later breaks nobody), so code outside the crate starts
@@ -28,9 +30,18 @@ pub mod select;
 pub mod softmax;
 pub(crate) mod two_layer;
 
+/// The element bound of the kernels' bodies: the layers below them (the scalar arithmetic,
+/// the SIMD bodies, the GEMM engines) in one trait. `crate::entry` compiles each body at
+/// `f32` and `f64`, and the public [`Float`](crate::Float) includes it, so this layer names
+/// neither.
+pub trait KernelFloat: GemmFloat {}
+
+impl<T: GemmFloat> KernelFloat for T {}
+
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
+use crate::gemm::GemmFloat;
 use crate::mat::{MatMut, MatRef};
+use crate::real::Real;
 use crate::simd::{BinaryOp, Isa, Kernel, Math, UnaryOp, dispatch};
 
 /// How a gradient kernel stores into its output: overwrite it, or add to it.
@@ -71,7 +82,7 @@ pub enum Accum {
 
 impl Accum {
     /// The β of `out ← g + β·out`.
-    pub(crate) fn beta<T: Float>(self) -> T {
+    pub(crate) fn beta<T: KernelFloat>(self) -> T {
         match self {
             Accum::Replace => T::ZERO,
             Accum::Add => T::ONE,
@@ -80,7 +91,7 @@ impl Accum {
 
     /// Stores `g` into `out` according to the mode.
     #[inline(always)]
-    pub(crate) fn store<T: Float>(self, out: &mut T, g: T) {
+    pub(crate) fn store<T: KernelFloat>(self, out: &mut T, g: T) {
         match self {
             Accum::Replace => *out = g,
             Accum::Add => *out += g,
@@ -131,7 +142,7 @@ pub struct Workspace<T> {
     buf: Vec<T>,
 }
 
-impl<T: Float> Workspace<T> {
+impl<T: Real> Workspace<T> {
     /// An empty workspace; it allocates on first use.
     pub fn new() -> Self {
         Workspace { buf: Vec::new() }
@@ -193,7 +204,7 @@ pub(crate) struct RowCopies<T, const K: usize> {
     free: std::sync::Mutex<Vec<[Vec<T>; K]>>,
 }
 
-impl<T: Float, const K: usize> RowCopies<T, K> {
+impl<T: KernelFloat, const K: usize> RowCopies<T, K> {
     /// Sets for `blocks` blocks of rows of `len` elements (none when `len` is 0: rows that
     /// need no copy, and then nothing is allocated).
     pub(crate) fn new(op: &'static str, len: usize, blocks: usize) -> Result<Self> {
@@ -329,7 +340,11 @@ pub(crate) fn dims_mut<T: Copy>(m: &MatMut<'_, T>) -> (usize, usize) {
 /// Row `i` of `m` as a contiguous slice: the row itself when its column stride is 1, else a
 /// copy in `buf` (the slow path for strided inputs; it allocates once per work block).
 #[inline]
-pub(crate) fn row_of<'a: 'b, 'b, T: Float>(m: &MatRef<'a, T>, i: usize, buf: &'b mut Vec<T>) -> &'b [T] {
+pub(crate) fn row_of<'a: 'b, 'b, T: KernelFloat>(
+    m: &MatRef<'a, T>,
+    i: usize,
+    buf: &'b mut Vec<T>,
+) -> &'b [T] {
     if m.unit_col_stride() {
         m.row(i)
     } else {
@@ -347,7 +362,7 @@ pub(crate) struct FlatUnary<'a, T, O> {
     pub(crate) y: &'a mut [T],
 }
 
-impl<T: Float, O: UnaryOp<T>> Kernel for FlatUnary<'_, T, O> {
+impl<T: KernelFloat, O: UnaryOp<T>> Kernel for FlatUnary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -366,7 +381,7 @@ struct RowsUnary<'a, T, O> {
     y: MatMut<'a, T>,
 }
 
-impl<T: Float, O: UnaryOp<T>> Kernel for RowsUnary<'_, T, O> {
+impl<T: KernelFloat, O: UnaryOp<T>> Kernel for RowsUnary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
@@ -391,7 +406,7 @@ pub(crate) struct FlatBinary<'a, T, O> {
     pub(crate) out: &'a mut [T],
 }
 
-impl<T: Float, O: BinaryOp<T>> Kernel for FlatBinary<'_, T, O> {
+impl<T: KernelFloat, O: BinaryOp<T>> Kernel for FlatBinary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -408,7 +423,7 @@ struct RowsBinary<'a, T, O> {
     out: MatMut<'a, T>,
 }
 
-impl<T: Float, O: BinaryOp<T>> Kernel for RowsBinary<'_, T, O> {
+impl<T: KernelFloat, O: BinaryOp<T>> Kernel for RowsBinary<'_, T, O> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
@@ -430,7 +445,7 @@ const STRIDED_ROW_PS: u32 = 2_600;
 /// y = op(x) elementwise on the current SIMD path (`x = None`: y ← op(y)); dense operands
 /// are split into fixed-size runs of elements, others by row blocks. Shapes are the caller's
 /// to check; y has unit column stride.
-pub(crate) fn map_unary<T: Float, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>, y: MatMut<'_, T>) {
+pub(crate) fn map_unary<T: KernelFloat, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>, y: MatMut<'_, T>) {
     let path = Isa::current();
     let rows = |y: MatMut<'_, T>| {
         let g = O::COST.plus_row(STRIDED_ROW_PS).of::<T>();
@@ -463,7 +478,7 @@ pub(crate) fn map_unary<T: Float, O: UnaryOp<T>>(op: O, x: Option<MatRef<'_, T>>
 
 /// out = op(a, b) elementwise on the current SIMD path, split as [`map_unary`]; `out` has
 /// unit column stride, shapes are the caller's to check.
-pub(crate) fn map_binary<T: Float, O: BinaryOp<T>>(
+pub(crate) fn map_binary<T: KernelFloat, O: BinaryOp<T>>(
     op: O,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,

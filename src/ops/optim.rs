@@ -7,35 +7,15 @@
 
 use super::check_len;
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
-use crate::simd::{Internal, Isa, Kernel, Math, dispatch};
+use crate::ops::KernelFloat;
+use crate::real::Real;
+use crate::simd::{Isa, Kernel, Math, dispatch};
 
 /// Elements per unrolled chunk: one AVX-512 register of f32.
 const CHUNK: usize = 16;
 
-/// Plain SGD: p ← p − lr·g, elementwise.
-///
-/// Shapes: `params` and `grads` have the same length.
-///
-/// # Errors
-///
-/// [`ErrorKind::Length`] naming `grads` if the lengths differ; [`ErrorKind::Value`] naming
-/// `lr` unless it is finite and ≥ 0. Nothing is updated then.
-///
-/// # Example
-///
-/// ```
-/// let mut p = [1.0_f32, 2.0];
-/// nnkern::sgd_update(&mut p, &[0.5, -1.0], 0.1)?;
-/// assert_eq!(p, [0.95, 2.1]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn sgd_update<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
-    T::sgd_update(Internal, params, grads, lr)
-}
-
-/// [`sgd_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn sgd_update_impl<T: Float>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
+/// [`sgd_update`](crate::sgd_update)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_update_impl<T: KernelFloat>(params: &mut [T], grads: &[T], lr: T) -> Result<()> {
     check_len("sgd_update", "grads", grads.len(), params.len(), "params.len")?;
     check_lr("sgd_update", lr)?;
     for (p, &g) in params.iter_mut().zip(grads) {
@@ -44,7 +24,7 @@ pub(crate) fn sgd_update_impl<T: Float>(params: &mut [T], grads: &[T], lr: T) ->
     Ok(())
 }
 
-/// Hyper-parameters of [`sgd_momentum_update`] and [`layers::Sgd`](crate::layers::Sgd), as in
+/// Hyper-parameters of [`sgd_momentum_update`](crate::sgd_momentum_update) and [`layers::Sgd`](crate::layers::Sgd), as in
 /// PyTorch's `torch.optim.SGD` (no dampening).
 ///
 /// # Example
@@ -70,7 +50,7 @@ impl<T> SgdParams<T> {
     setters!(lr: T, momentum: T, nesterov: bool, weight_decay: T);
 }
 
-impl<T: Float> Default for SgdParams<T> {
+impl<T: Real> Default for SgdParams<T> {
     fn default() -> Self {
         SgdParams {
             lr: T::from_f64(0.01),
@@ -81,42 +61,8 @@ impl<T: Float> Default for SgdParams<T> {
     }
 }
 
-/// One SGD step with momentum, as PyTorch's `SGD` with `dampening = 0`, elementwise:
-/// g ← g + λp; b ← μb + g; g ← g + μb (Nesterov) or g ← b; p ← p − lr·g.
-///
-/// Shapes: `params`, `grads` and `velocity` (the momentum buffer b) have the same length;
-/// `velocity` starts at zero and is kept between steps (with μ = 0 it is not read or written
-/// and may be empty).
-///
-/// # Errors
-///
-/// [`ErrorKind::Length`] naming `grads` or `velocity`; [`ErrorKind::Value`] naming `lr`,
-/// `momentum` or `weight_decay` unless it is finite and ≥ 0, or `nesterov` if it is set with
-/// μ = 0 (PyTorch refuses it too). Nothing is updated then.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{SgdParams, sgd_momentum_update};
-///
-/// let hp = SgdParams::default().lr(0.5).momentum(0.9);
-/// let (mut p, mut b) = ([1.0_f64], [0.0]);
-/// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1, p = 1 − 0.5
-/// sgd_momentum_update(&mut p, &[1.0], &mut b, &hp)?; // b = 1.9, p = 0.5 − 0.95
-/// assert!((p[0] + 0.45).abs() < 1e-12);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn sgd_momentum_update<T: Float>(
-    params: &mut [T],
-    grads: &[T],
-    velocity: &mut [T],
-    hp: &SgdParams<T>,
-) -> Result<()> {
-    T::sgd_momentum_update(Internal, params, grads, velocity, hp)
-}
-
-/// [`sgd_momentum_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn sgd_momentum_update_impl<T: Float>(
+/// [`sgd_momentum_update`](crate::sgd_momentum_update)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_momentum_update_impl<T: KernelFloat>(
     params: &mut [T],
     grads: &[T],
     velocity: &mut [T],
@@ -129,18 +75,12 @@ pub(crate) fn sgd_momentum_update_impl<T: Float>(
     if hp.momentum != T::ZERO {
         check_len(OP, "velocity", velocity.len(), n, "params.len")?;
     }
-    sgd_apply(Isa::current(), params, grads, velocity, hp);
+    sgd_apply_impl(Isa::current(), params, grads, velocity, hp);
     Ok(())
 }
 
-/// [`sgd_momentum_update`] without its checks, on `isa`'s path: for callers that checked the
-/// lengths (the velocity's only when μ ≠ 0) and the hyper-parameters once for many tensors.
-pub(crate) fn sgd_apply<T: Float>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
-    T::sgd_apply(Internal, isa, p, g, b, hp)
-}
-
-/// [`sgd_apply`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn sgd_apply_impl<T: Float>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
+/// [`sgd_apply`](crate::kernels::optim::sgd_apply)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn sgd_apply_impl<T: KernelFloat>(isa: Isa, p: &mut [T], g: &[T], b: &mut [T], hp: &SgdParams<T>) {
     dispatch(isa, SgdKernel { p, g, b, hp: *hp });
 }
 
@@ -152,7 +92,7 @@ struct SgdKernel<'a, T> {
     hp: SgdParams<T>,
 }
 
-impl<T: Float> SgdKernel<'_, T> {
+impl<T: KernelFloat> SgdKernel<'_, T> {
     #[inline(always)]
     fn one(hp: &SgdParams<T>, p: &mut T, g: T, b: Option<&mut T>) {
         let g = if hp.weight_decay == T::ZERO {
@@ -171,7 +111,7 @@ impl<T: Float> SgdKernel<'_, T> {
     }
 }
 
-impl<T: Float> Kernel for SgdKernel<'_, T> {
+impl<T: KernelFloat> Kernel for SgdKernel<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -202,7 +142,7 @@ impl<T: Float> Kernel for SgdKernel<'_, T> {
     }
 }
 
-/// Hyper-parameters of [`adam_update`] and [`layers::Adam`](crate::layers::Adam) (defaults as
+/// Hyper-parameters of [`adam_update`](crate::adam_update) and [`layers::Adam`](crate::layers::Adam) (defaults as
 /// in Kingma & Ba and PyTorch's `Adam`; [`AdamParams::adamw`] for `AdamW`).
 ///
 /// # Example
@@ -232,7 +172,7 @@ pub struct AdamParams<T> {
     pub decoupled_weight_decay: bool,
 }
 
-impl<T: Float> Default for AdamParams<T> {
+impl<T: Real> Default for AdamParams<T> {
     fn default() -> Self {
         AdamParams {
             lr: T::from_f64(1e-3),
@@ -245,7 +185,7 @@ impl<T: Float> Default for AdamParams<T> {
     }
 }
 
-impl<T: Float> AdamParams<T> {
+impl<T: Real> AdamParams<T> {
     setters!(lr: T, beta1: T, beta2: T, eps: T, weight_decay: T, decoupled_weight_decay: bool);
 
     /// AdamW's hyper-parameters: step size `lr`, decoupled weight decay `weight_decay`
@@ -260,45 +200,8 @@ impl<T: Float> AdamParams<T> {
     }
 }
 
-/// One Adam (or AdamW) step, number `step` ≥ 1, elementwise as PyTorch's `Adam`/`AdamW`:
-/// g ← g + λp (Adam with λ > 0) or p ← p·(1 − lr·λ) (AdamW);
-/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
-/// p ← p − (lr/c₁)·m / (√v/√c₂ + ε), with cᵢ = 1 − βᵢ^step (so m/c₁ and v/c₂ are the
-/// bias-corrected moments m̂ and v̂).
-///
-/// Shapes: `params`, `grads`, `m`, `v` have the same length; `m` and `v` start at zero and
-/// are kept between steps.
-///
-/// # Errors
-///
-/// [`ErrorKind::Length`] naming `grads`, `m` or `v`; [`ErrorKind::Value`] naming `step` if it
-/// is 0, `lr` or `weight_decay` unless it is finite and ≥ 0, `beta1` or `beta2` unless it
-/// lies in [0, 1), or `eps` unless it is finite and > 0 (β = 1 would divide by 1 − βᵗ = 0,
-/// and ε = 0 gives 0/0 = NaN for a gradient that has been 0). Nothing is updated then.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{AdamParams, adam_update};
-///
-/// let (mut p, mut m, mut v) = ([1.0_f64], [0.0], [0.0]);
-/// adam_update(&mut p, &[2.0], &mut m, &mut v, 1, &AdamParams::default().lr(0.1))?;
-/// assert!((p[0] - 0.9).abs() < 1e-6); // the first step moves each parameter by ≈ lr
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn adam_update<T: Float>(
-    params: &mut [T],
-    grads: &[T],
-    m: &mut [T],
-    v: &mut [T],
-    step: u32,
-    hp: &AdamParams<T>,
-) -> Result<()> {
-    T::adam_update(Internal, params, grads, m, v, step, hp)
-}
-
-/// [`adam_update`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn adam_update_impl<T: Float>(
+/// [`adam_update`](crate::adam_update)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn adam_update_impl<T: KernelFloat>(
     params: &mut [T],
     grads: &[T],
     m: &mut [T],
@@ -320,25 +223,12 @@ pub(crate) fn adam_update_impl<T: Float>(
         ));
     }
     check_adam(OP, hp)?;
-    adam_apply(Isa::current(), params, grads, m, v, &AdamConsts::new(hp, step));
+    adam_apply_impl(Isa::current(), params, grads, m, v, &AdamConsts::new(hp, step));
     Ok(())
 }
 
-/// [`adam_update`] without its checks, on `isa`'s path, with the step's constants computed
-/// once ([`AdamConsts::new`]) for many tensors.
-pub(crate) fn adam_apply<T: Float>(
-    isa: Isa,
-    p: &mut [T],
-    g: &[T],
-    m: &mut [T],
-    v: &mut [T],
-    k: &AdamConsts<T>,
-) {
-    T::adam_apply(Internal, isa, p, g, m, v, k)
-}
-
-/// [`adam_apply`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn adam_apply_impl<T: Float>(
+/// [`adam_apply`](crate::kernels::optim::adam_apply)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn adam_apply_impl<T: KernelFloat>(
     isa: Isa,
     p: &mut [T],
     g: &[T],
@@ -363,7 +253,7 @@ pub(crate) struct AdamConsts<T> {
     shrink: T,
 }
 
-impl<T: Float> AdamConsts<T> {
+impl<T: KernelFloat> AdamConsts<T> {
     /// The constants of step number `step` (≥ 1) with hyper-parameters `hp` (both checked by
     /// the caller): cᵢ = 1 − βᵢ^step in f64, then lr/c₁ and 1/√c₂ rounded once to T.
     pub(crate) fn new(hp: &AdamParams<T>, step: u32) -> Self {
@@ -407,7 +297,7 @@ struct AdamKernel<'a, T> {
     k: AdamConsts<T>,
 }
 
-impl<T: Float> Kernel for AdamKernel<'_, T> {
+impl<T: KernelFloat> Kernel for AdamKernel<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(self) {
@@ -430,12 +320,12 @@ impl<T: Float> Kernel for AdamKernel<'_, T> {
 
 /// A learning rate must be finite and ≥ 0 (PyTorch's optimizers reject a negative one; NaN
 /// or ±∞ would turn every parameter into NaN or ±∞).
-pub(crate) fn check_lr<T: Float>(op: &'static str, lr: T) -> Result<()> {
+pub(crate) fn check_lr<T: KernelFloat>(op: &'static str, lr: T) -> Result<()> {
     check_nonneg(op, "lr", lr, "a learning rate")
 }
 
 /// `value` (argument `arg`, a `what`) must be finite and ≥ 0.
-fn check_nonneg<T: Float>(op: &'static str, arg: &'static str, value: T, what: &str) -> Result<()> {
+fn check_nonneg<T: KernelFloat>(op: &'static str, arg: &'static str, value: T, what: &str) -> Result<()> {
     if !(value >= T::ZERO && value.is_finite()) {
         return Err(Error::new(
             op,
@@ -449,7 +339,7 @@ fn check_nonneg<T: Float>(op: &'static str, arg: &'static str, value: T, what: &
 
 /// SGD's hyper-parameters: lr, μ and λ finite and ≥ 0; Nesterov only with μ > 0 (without
 /// momentum it would be plain SGD under another name: PyTorch refuses it too).
-pub(crate) fn check_sgd<T: Float>(op: &'static str, hp: &SgdParams<T>) -> Result<()> {
+pub(crate) fn check_sgd<T: KernelFloat>(op: &'static str, hp: &SgdParams<T>) -> Result<()> {
     check_lr(op, hp.lr)?;
     check_nonneg(op, "momentum", hp.momentum, "a momentum")?;
     check_nonneg(op, "weight_decay", hp.weight_decay, "a weight decay")?;
@@ -467,7 +357,7 @@ pub(crate) fn check_sgd<T: Float>(op: &'static str, hp: &SgdParams<T>) -> Result
 /// Adam's hyper-parameters: lr and λ as [`check_lr`], β₁ and β₂ in [0, 1) (β = 1 makes the
 /// bias correction 1 − βᵗ zero, so every step divides by 0), ε finite and > 0 (with ε = 0 a
 /// gradient that has been 0 so far gives 0/0 = NaN).
-pub(crate) fn check_adam<T: Float>(op: &'static str, hp: &AdamParams<T>) -> Result<()> {
+pub(crate) fn check_adam<T: KernelFloat>(op: &'static str, hp: &AdamParams<T>) -> Result<()> {
     check_lr(op, hp.lr)?;
     for (arg, beta) in [("beta1", hp.beta1), ("beta2", hp.beta2)] {
         if !(beta >= T::ZERO && beta < T::ONE) {

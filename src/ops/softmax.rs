@@ -2,10 +2,10 @@
 
 use super::{check_has_cols, check_rows_contiguous, check_shape, dims, dims_mut, row_of};
 use crate::error::Result;
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::par::Cost;
-use crate::simd::{self, Exp, ExpNonPos, Internal, Isa, Kernel, Math, dispatch};
+use crate::simd::{self, Exp, ExpNonPos, Isa, Kernel, Math, dispatch};
 
 /// What softmax gives for a fully masked row (every logit −∞).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -18,7 +18,7 @@ pub enum MaskedRows {
     Zero,
 }
 
-/// Options of [`softmax_forward_with`].
+/// Options of [`softmax_forward_with`](crate::softmax_forward_with).
 ///
 /// # Example
 ///
@@ -77,7 +77,7 @@ struct RowBlock<'a, T> {
     out: MatMut<'a, T>,
 }
 
-impl<T: Float> RowBlock<'_, T> {
+impl<T: KernelFloat> RowBlock<'_, T> {
     /// Softmax pass A for row i: y = x − m (or −∞ for a masked row under `MaskedRows::Zero`).
     #[inline(always)]
     fn shift_row(&mut self, i: usize, masked: MaskedRows, buf: &mut Vec<T>) {
@@ -107,7 +107,7 @@ impl<T: Float> RowBlock<'_, T> {
     }
 }
 
-impl<T: Float> Kernel for RowBlock<'_, T> {
+impl<T: KernelFloat> Kernel for RowBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
@@ -220,7 +220,7 @@ impl<T: Float> Kernel for RowBlock<'_, T> {
 }
 
 /// Runs a row op over all rows, in parallel blocks, on the current SIMD path.
-fn run_rows<T: Float>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
+fn run_rows<T: KernelFloat>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
     let path = Isa::current();
     crate::par::for_each_row_block(out, op.cost().of::<T>(), &|r0, blk| {
         dispatch(
@@ -236,13 +236,13 @@ fn run_rows<T: Float>(op: RowOp, a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut
     });
 }
 
-fn check_row_op<T: Float>(op: &'static str, x: &MatRef<'_, T>, y: &MatMut<'_, T>) -> Result<()> {
+fn check_row_op<T: KernelFloat>(op: &'static str, x: &MatRef<'_, T>, y: &MatMut<'_, T>) -> Result<()> {
     check_has_cols(op, "x", x.cols())?;
     check_shape(op, "y", dims_mut(y), dims(x), "the shape of x")?;
     check_rows_contiguous(op, "y", y)
 }
 
-fn check_row_backward<T: Float>(
+fn check_row_backward<T: KernelFloat>(
     op: &'static str,
     y: &MatRef<'_, T>,
     dy: &MatRef<'_, T>,
@@ -254,70 +254,13 @@ fn check_row_backward<T: Float>(
     check_rows_contiguous(op, "dx", dx)
 }
 
-/// Row-wise softmax: y_k = e^(x_k − m) / Σ_i e^(x_i − m), m = max_i x_i.
-///
-/// Subtracting the row maximum keeps every exponential in [0, 1], so no finite logit
-/// overflows. Shapes: x and y are N×C (C ≥ 1); x may be any view, y needs unit column stride.
-///
-/// Non-finite rows (as PyTorch): a −∞ logit gets probability exactly 0; a row holding +∞ or
-/// NaN, or all −∞, is NaN in every column ([`softmax_forward_with`] can return zeros for the
-/// all-−∞ row instead).
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `x` if C = 0 or `y` if its shape
-/// differs; [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `y` if its column stride is
-/// not 1.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, softmax_forward};
-///
-/// let x = [1000.0_f32, 1000.0, f32::NEG_INFINITY];
-/// let mut y = [0.0_f32; 3];
-/// softmax_forward(MatRef::from_row_major(&x, 1, 3)?, MatMut::from_row_major(&mut y, 1, 3)?)?;
-/// assert_eq!(y, [0.5, 0.5, 0.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    T::softmax_forward(Internal, x, y)
-}
-
-/// [`softmax_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+/// [`softmax_forward`](crate::softmax_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_forward_impl<T: KernelFloat>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     softmax_named("softmax_forward", x, y, &SoftmaxOptions::default())
 }
 
-/// [`softmax_forward`] with options (what a fully masked row gives).
-///
-/// # Errors
-///
-/// As [`softmax_forward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MaskedRows, MatMut, MatRef, SoftmaxOptions, softmax_forward_with};
-///
-/// let x = [f32::NEG_INFINITY; 2];
-/// let mut y = [f32::NAN; 2];
-/// let opts = SoftmaxOptions::default().masked_rows(MaskedRows::Zero);
-/// let (xv, yv) = (MatRef::from_row_major(&x, 1, 2)?, MatMut::from_row_major(&mut y, 1, 2)?);
-/// softmax_forward_with(xv, yv, &opts)?;
-/// assert_eq!(y, [0.0, 0.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_forward_with<T: Float>(
-    x: MatRef<'_, T>,
-    y: MatMut<'_, T>,
-    opts: &SoftmaxOptions,
-) -> Result<()> {
-    T::softmax_forward_with(Internal, x, y, opts)
-}
-
-/// [`softmax_forward_with`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_forward_with_impl<T: Float>(
+/// [`softmax_forward_with`](crate::softmax_forward_with)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_forward_with_impl<T: KernelFloat>(
     x: MatRef<'_, T>,
     y: MatMut<'_, T>,
     opts: &SoftmaxOptions,
@@ -325,7 +268,7 @@ pub(crate) fn softmax_forward_with_impl<T: Float>(
     softmax_named("softmax_forward_with", x, y, opts)
 }
 
-fn softmax_named<T: Float>(
+fn softmax_named<T: KernelFloat>(
     op: &'static str,
     x: MatRef<'_, T>,
     y: MatMut<'_, T>,
@@ -336,38 +279,8 @@ fn softmax_named<T: Float>(
     Ok(())
 }
 
-/// The gradient of softmax from its output: dx = y ⊙ (dy − Σ_k dy_k·y_k), per row.
-///
-/// Shapes: y, dy, dx are N×C (C ≥ 1); y and dy may be any views; dx needs unit column
-/// stride and is overwritten.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `y` if C = 0, or `dy`/`dx` if its
-/// shape differs from y's; [`ErrorKind::Stride`](crate::ErrorKind::Stride) naming `dx`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, softmax_backward};
-///
-/// let y = [0.5_f64, 0.5];
-/// let dy = [1.0_f64, 0.0];
-/// let mut dx = [0.0_f64; 2];
-/// softmax_backward(
-///     MatRef::from_row_major(&y, 1, 2)?,
-///     MatRef::from_row_major(&dy, 1, 2)?,
-///     MatMut::from_row_major(&mut dx, 1, 2)?,
-/// )?;
-/// assert_eq!(dx, [0.25, -0.25]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
-    T::softmax_backward(Internal, y, dy, dx)
-}
-
-/// [`softmax_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_backward_impl<T: Float>(
+/// [`softmax_backward`](crate::softmax_backward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_backward_impl<T: KernelFloat>(
     y: MatRef<'_, T>,
     dy: MatRef<'_, T>,
     dx: MatMut<'_, T>,
@@ -377,67 +290,15 @@ pub(crate) fn softmax_backward_impl<T: Float>(
     Ok(())
 }
 
-/// Row-wise log-softmax: y_k = (x_k − m) − ln Σ_i e^(x_i − m), m = max_i x_i.
-///
-/// Shapes and non-finite rules as [`softmax_forward`]: a −∞ logit gives −∞; a row holding +∞
-/// or NaN, or all −∞, is NaN.
-///
-/// # Errors
-///
-/// As [`softmax_forward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, log_softmax_forward};
-///
-/// let x = [0.0_f64, 0.0];
-/// let mut y = [0.0_f64; 2];
-/// log_softmax_forward(MatRef::from_row_major(&x, 1, 2)?, MatMut::from_row_major(&mut y, 1, 2)?)?;
-/// assert_eq!(y, [-std::f64::consts::LN_2; 2]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn log_softmax_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    T::log_softmax_forward(Internal, x, y)
-}
-
-/// [`log_softmax_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn log_softmax_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+/// [`log_softmax_forward`](crate::log_softmax_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn log_softmax_forward_impl<T: KernelFloat>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     check_row_op("log_softmax_forward", &x, &y)?;
     run_rows(RowOp::LogSoftmax, x, x, y);
     Ok(())
 }
 
-/// The gradient of log-softmax from its output: dx = dy − e^y ⊙ Σ_k dy_k, per row.
-///
-/// Shapes as [`softmax_backward`].
-///
-/// # Errors
-///
-/// As [`softmax_backward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, log_softmax_backward};
-///
-/// let y = [-std::f64::consts::LN_2; 2]; // log(0.5)
-/// let dy = [1.0_f64, 0.0];
-/// let mut dx = [0.0_f64; 2];
-/// log_softmax_backward(
-///     MatRef::from_row_major(&y, 1, 2)?,
-///     MatRef::from_row_major(&dy, 1, 2)?,
-///     MatMut::from_row_major(&mut dx, 1, 2)?,
-/// )?;
-/// assert!((dx[0] - 0.5).abs() < 1e-15 && (dx[1] + 0.5).abs() < 1e-15);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn log_softmax_backward<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
-    T::log_softmax_backward(Internal, y, dy, dx)
-}
-
-/// [`log_softmax_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn log_softmax_backward_impl<T: Float>(
+/// [`log_softmax_backward`](crate::log_softmax_backward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn log_softmax_backward_impl<T: KernelFloat>(
     y: MatRef<'_, T>,
     dy: MatRef<'_, T>,
     dx: MatMut<'_, T>,

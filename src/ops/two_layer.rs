@@ -14,17 +14,11 @@
 //! batch 30: every reduction then reloads a just-stored vector lane by lane.)
 
 use super::loss::mean_lane_group;
-use crate::float::Float;
 use crate::mat::MatRef;
+use crate::ops::KernelFloat;
 use crate::ops::activation::{ActFn, ActVisitor, Activation, GradIn, GradOut, activate_in_place};
-use crate::simd::{Internal, Isa, Kernel, LANES, Math};
+use crate::simd::{Kernel, LANES, Math};
 use std::marker::PhantomData;
-
-/// One fused training step on `isa`'s path, its loss returned: the step's `dispatch`,
-/// compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn run_step<T: Float>(isa: Isa, step: Step<'_, T>) -> T {
-    T::two_layer_step(Internal, isa, step)
-}
 
 /// The largest input width, hidden width and class count the fused step takes.
 pub(crate) const MAX_WIDTH: usize = LANES;
@@ -57,7 +51,7 @@ pub(crate) struct Step<'a, T> {
     pub(crate) grads: Grads<'a, T>,
 }
 
-impl<T: Float> Kernel for Step<'_, T> {
+impl<T: KernelFloat> Kernel for Step<'_, T> {
     type Out = T;
     #[inline(always)]
     fn run<M: Math>(self) -> T {
@@ -72,9 +66,9 @@ impl<T: Float> Kernel for Step<'_, T> {
 
 /// g ← g·act′, from the output `y` where the derivative allows it, else from the input `z`.
 #[inline(always)]
-fn activation_grad<T: Float, M: Math>(act: Activation, y: &[T], z: &[T], g: &mut [T]) {
+fn activation_grad<T: KernelFloat, M: Math>(act: Activation, y: &[T], z: &[T], g: &mut [T]) {
     struct V<'a, T, M>(&'a [T], &'a [T], &'a mut [T], PhantomData<M>);
-    impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+    impl<T: KernelFloat, M: Math> ActVisitor<T> for V<'_, T, M> {
         type Out = ();
         #[inline(always)]
         fn visit<A: ActFn<T>>(self, a: A) {
@@ -98,7 +92,7 @@ fn activation_grad<T: Float, M: Math>(act: Activation, y: &[T], z: &[T], g: &mut
 /// Σ of the [`LANES`] = 16 lanes in a fixed tree (lane k + lane k + 8, then k + 4, k + 2,
 /// k + 1), the same order on every path.
 #[inline(always)]
-fn lane_sum<T: Float>(a: &[T; LANES]) -> T {
+fn lane_sum<T: KernelFloat>(a: &[T; LANES]) -> T {
     let mut v = *a;
     for k in 0..8 {
         v[k] += v[k + 8];
@@ -114,19 +108,19 @@ fn lane_sum<T: Float>(a: &[T; LANES]) -> T {
 
 /// x ⊙ y over one lane vector.
 #[inline(always)]
-fn mul<T: Float>(x: &[T; LANES], y: &[T; LANES]) -> [T; LANES] {
+fn mul<T: KernelFloat>(x: &[T; LANES], y: &[T; LANES]) -> [T; LANES] {
     std::array::from_fn(|k| x[k] * y[k])
 }
 
 /// a ← a + x·w over one lane vector (w broadcast).
 #[inline(always)]
-fn add_scaled<T: Float>(a: &mut [T; LANES], x: &[T; LANES], w: T) {
+fn add_scaled<T: KernelFloat>(a: &mut [T; LANES], x: &[T; LANES], w: T) {
     for k in 0..LANES {
         a[k] += x[k] * w;
     }
 }
 
-impl<T: Float> Step<'_, T> {
+impl<T: KernelFloat> Step<'_, T> {
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // j, q, c index weights and columns alike
     fn lanes<M: Math, const W: usize>(self) -> T {

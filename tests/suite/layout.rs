@@ -1,5 +1,7 @@
 //! The source layout's layering (issue: "no import cycle"): the element traits' layers import
-//! no layer above them, and the files of the SIMD and GEMM folders form no cycle. Read from
+//! no layer above them, the crate's top-level modules form no cycle (the kernels' bodies below
+//! their per-type entry points, below the facade `Float` and the public functions), and
+//! neither do the files of the SIMD and GEMM folders. Read from
 //! the source text: each `crate::…` and `super::…` path outside comments and test modules.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +150,97 @@ fn simd_and_gemm_files_form_no_cycle() {
         assert!(g.len() >= 5, "{folder}: {g:?}");
         assert_eq!(cycle(&g), None, "{folder}'s files import each other: {g:?}");
     }
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rs_files_deep(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(rs_files_deep(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            v.push(p);
+        }
+    }
+    v.sort();
+    v
+}
+
+/// The crate's top-level modules (`src/x.rs` or `src/x/`, `lib.rs` aside) and the others each
+/// reaches: through `crate::x`, or through a name `lib.rs` re-exports from x
+/// (`crate::Float` reaches `float`).
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = src();
+    let mut files: BTreeMap<String, Vec<std::path::PathBuf>> = BTreeMap::new();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        if p.is_dir() {
+            files.insert(name, rs_files_deep(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") && name != "lib" {
+            files.insert(name, vec![p]);
+        }
+    }
+    // lib.rs's re-exports: `pub use m::…;` maps every name in it to m
+    let lib = code(&src.join("lib.rs"));
+    let mut exported: BTreeMap<String, String> = BTreeMap::new();
+    for stmt in lib.split("pub use ").skip(1) {
+        let stmt = stmt.split(';').next().unwrap_or("");
+        let module: String = stmt
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        for name in stmt.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if !name.is_empty() && name != module {
+                exported.insert(name.to_string(), module.clone());
+            }
+        }
+    }
+    files
+        .iter()
+        .map(|(m, fs)| {
+            let mut to = BTreeSet::new();
+            for f in fs {
+                for r in after(&code(f), "crate::") {
+                    let target = if files.contains_key(&r) {
+                        Some(r)
+                    } else {
+                        exported.get(&r).cloned()
+                    };
+                    if let Some(t) = target.filter(|t| t != m) {
+                        to.insert(t);
+                    }
+                }
+            }
+            (m.clone(), to)
+        })
+        .collect()
+}
+
+#[test]
+fn crate_modules_form_no_cycle() {
+    let g = module_graph();
+    for m in [
+        "real", "simd", "gemm", "ops", "entry", "float", "kernels", "layers",
+    ] {
+        assert!(g.contains_key(m), "no module {m}: {g:?}");
+    }
+    assert_eq!(cycle(&g), None, "the crate's modules import each other: {g:?}");
+    // the kernels' bodies sit below the per-type entry points, which sit below the facade
+    // and the public functions
+    let ops = &g["ops"];
+    for above in ["entry", "float", "kernels", "layers"] {
+        assert!(!ops.contains(above), "ops reaches {above}: {ops:?}");
+    }
+    for above in ["float", "kernels", "layers"] {
+        assert!(
+            !g["entry"].contains(above),
+            "entry reaches {above}: {:?}",
+            g["entry"]
+        );
+    }
+    assert!(g["kernels"].contains("entry") || g["kernels"].contains("float"));
 }
 
 #[test]

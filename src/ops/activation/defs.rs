@@ -7,7 +7,7 @@
 //! Adding an activation: a type here, a variant, its name and its arm in
 //! [`Activation::visit`](super::Activation::visit) in `mod.rs`.
 
-use crate::float::Float;
+use crate::ops::KernelFloat;
 use crate::par::Cost;
 use crate::simd::consts::Consts;
 use crate::simd::lane::Lane;
@@ -15,7 +15,7 @@ use crate::simd::math;
 use crate::simd::{BinaryOp, UnaryOp};
 
 /// One activation's definition, for element type `T`.
-pub(crate) trait ActFn<T: Float>: Copy + Send + Sync + 'static {
+pub(crate) trait ActFn<T: KernelFloat>: Copy + Send + Sync + 'static {
     /// As [`UnaryOp::ZMM`]: whether the AVX-512 path runs the bodies on explicit registers.
     const ZMM: bool = true;
     /// The measured costs of its bodies, which size their work blocks.
@@ -59,7 +59,7 @@ impl Costs {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fwd<A>(pub A);
 
-impl<T: Float, A: ActFn<T>> UnaryOp<T> for Fwd<A> {
+impl<T: KernelFloat, A: ActFn<T>> UnaryOp<T> for Fwd<A> {
     const ZMM: bool = A::ZMM;
     const COST: Cost = A::COSTS.fwd;
     #[inline(always)]
@@ -72,7 +72,7 @@ impl<T: Float, A: ActFn<T>> UnaryOp<T> for Fwd<A> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GradIn<A>(pub A);
 
-impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradIn<A> {
+impl<T: KernelFloat, A: ActFn<T>> BinaryOp<T> for GradIn<A> {
     const ZMM: bool = A::ZMM;
     const COST: Cost = A::COSTS.grad_in;
     #[inline(always)]
@@ -85,7 +85,7 @@ impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradIn<A> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GradOut<A>(pub A);
 
-impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradOut<A> {
+impl<T: KernelFloat, A: ActFn<T>> BinaryOp<T> for GradOut<A> {
     const ZMM: bool = A::ZMM;
     const COST: Cost = A::COSTS.grad_out;
     #[inline(always)]
@@ -96,7 +96,7 @@ impl<T: Float, A: ActFn<T>> BinaryOp<T> for GradOut<A> {
 
 /// `c` in every lane of `x`'s type.
 #[inline(always)]
-fn k<T: Float, L: Lane<E = T>>(x: L, c: f64) -> L {
+fn k<T: KernelFloat, L: Lane<E = T>>(x: L, c: f64) -> L {
     L::splat(x.token(), T::from_f64(c))
 }
 
@@ -104,7 +104,7 @@ fn k<T: Float, L: Lane<E = T>>(x: L, c: f64) -> L {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Identity;
 
-impl<T: Float> ActFn<T> for Identity {
+impl<T: KernelFloat> ActFn<T> for Identity {
     const COSTS: Costs = Costs::ps(120, 125, 120);
     const IDENTITY: bool = true;
     #[inline(always)]
@@ -129,7 +129,7 @@ impl<T: Float> ActFn<T> for Identity {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sigmoid;
 
-impl<T: Float> ActFn<T> for Sigmoid {
+impl<T: KernelFloat> ActFn<T> for Sigmoid {
     const COSTS: Costs = Costs::ps(2360, 3630, 175);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -155,7 +155,7 @@ impl<T: Float> ActFn<T> for Sigmoid {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tanh;
 
-impl<T: Float> ActFn<T> for Tanh {
+impl<T: KernelFloat> ActFn<T> for Tanh {
     const COSTS: Costs = Costs::ps(3830, 4080, 180);
     // e^(2|x|) − 1 has no power of two for `vscalef` to take over: on explicit 512-bit
     // registers it measured slower than the one-element body vectorized by LLVM
@@ -183,7 +183,7 @@ impl<T: Float> ActFn<T> for Tanh {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Relu;
 
-impl<T: Float> ActFn<T> for Relu {
+impl<T: KernelFloat> ActFn<T> for Relu {
     const COSTS: Costs = Costs::ps(130, 165, 170);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -213,7 +213,7 @@ pub(crate) struct LeakyRelu<T> {
     pub(crate) slope: T,
 }
 
-impl<T: Float> ActFn<T> for LeakyRelu<T> {
+impl<T: KernelFloat> ActFn<T> for LeakyRelu<T> {
     const COSTS: Costs = Costs::ps(155, 195, 190);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -254,7 +254,7 @@ fn gate_grad<L: Lane>(x: L, xm: L, s: L, sbar: L, dv: L, dy: L) -> L {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Silu;
 
-impl<T: Float> ActFn<T> for Silu {
+impl<T: KernelFloat> ActFn<T> for Silu {
     const COSTS: Costs = Costs::ps(3390, 4120, 4120);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -293,7 +293,7 @@ pub(crate) struct GeluTanh;
 impl GeluTanh {
     /// (x clamped to ±[`GELU_CLAMP`], and v and v′ there).
     #[inline(always)]
-    fn arg<T: Float, L: Lane<E = T>>(x: L) -> (L, L, L) {
+    fn arg<T: KernelFloat, L: Lane<E = T>>(x: L) -> (L, L, L) {
         let xc = L::clamp_hi(L::clamp_lo(x, k(x, -GELU_CLAMP)), k(x, GELU_CLAMP));
         let x2 = xc * xc;
         let v = (xc * k(x, 2.0 * SQRT_2_OVER_PI)) * x2.fma(k(x, GELU_CUBIC), k(x, 1.0));
@@ -305,7 +305,7 @@ impl GeluTanh {
     }
 }
 
-impl<T: Float> ActFn<T> for GeluTanh {
+impl<T: KernelFloat> ActFn<T> for GeluTanh {
     const COSTS: Costs = Costs::ps(4180, 4750, 4750);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {
@@ -336,7 +336,7 @@ impl<T: Float> ActFn<T> for GeluTanh {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Gelu;
 
-impl<T: Float> ActFn<T> for Gelu {
+impl<T: KernelFloat> ActFn<T> for Gelu {
     const COSTS: Costs = Costs::ps(5150, 3690, 3690);
     #[inline(always)]
     fn fwd<L: Lane<E = T>>(self, x: L) -> L {

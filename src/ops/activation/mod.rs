@@ -14,10 +14,10 @@ use super::{
     FlatBinary, FlatUnary, check_rows_contiguous, check_shape, dims, dims_mut, map_binary, map_unary,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::par::Cost;
-use crate::simd::{Exp, Internal, Isa, Ln, Ln1p, Math, dispatch};
+use crate::simd::{Exp, Isa, Ln, Ln1p, Math, dispatch};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
@@ -171,7 +171,7 @@ impl<'a, T> From<MatRef<'a, T>> for Saved<'a, T> {
 }
 
 /// A computation generic over one activation's definition, run by [`Activation::visit`].
-pub(crate) trait ActVisitor<T: Float> {
+pub(crate) trait ActVisitor<T: KernelFloat> {
     type Out;
     fn visit<A: ActFn<T>>(self, a: A) -> Self::Out;
 }
@@ -202,7 +202,7 @@ impl Activation {
     /// Runs `v` on this activation's definition: the one place that maps a variant to its
     /// type, so every kernel is generic over the definition and dispatched once per call.
     #[inline(always)]
-    pub(crate) fn visit<T: Float, V: ActVisitor<T>>(self, v: V) -> V::Out {
+    pub(crate) fn visit<T: KernelFloat, V: ActVisitor<T>>(self, v: V) -> V::Out {
         match self {
             Activation::Identity => v.visit(defs::Identity),
             Activation::Sigmoid => v.visit(defs::Sigmoid),
@@ -262,9 +262,9 @@ impl Activation {
 
     /// The measured cost per element of its derivative from the output y (`from_output`)
     /// or from the input x, which sizes the work blocks of a backward pass.
-    pub(crate) fn grad_cost<T: Float>(self, from_output: bool) -> Cost {
+    pub(crate) fn grad_cost<T: KernelFloat>(self, from_output: bool) -> Cost {
         struct V(bool);
-        impl<T: Float> ActVisitor<T> for V {
+        impl<T: KernelFloat> ActVisitor<T> for V {
             type Out = Cost;
             fn visit<A: ActFn<T>>(self, _: A) -> Cost {
                 if self.0 {
@@ -277,37 +277,20 @@ impl Activation {
         self.visit::<T, _>(V(from_output))
     }
 
-    /// f(x) for one value: the bits the kernels give on the calling thread's SIMD path.
-    #[inline]
-    pub fn apply<T: Float>(self, x: T) -> T {
+    /// f(x) for one value on the calling thread's SIMD path ([`Activation::apply`]'s body).
+    pub(crate) fn apply_one<T: KernelFloat>(self, x: T) -> T {
         let mut y = [x];
         self.apply_slice(None, &mut y);
         y[0]
     }
 
-    /// dy·f′(x), from the input x.
-    #[inline]
-    pub fn grad_from_input<T: Float>(self, x: T, dy: T) -> T {
-        self.grad_one(true, x, dy)
-    }
-
-    /// dy·f′ from the forward's output y, where f′ is a function of y ([`None`] where it is
-    /// not: see [`Activation::needs_input`]).
-    #[inline]
-    pub fn grad_from_output<T: Float>(self, y: T, dy: T) -> Option<T> {
-        if self.needs_input() {
-            return None;
-        }
-        Some(self.grad_one(false, y, dy))
-    }
-
     /// y ← f(x) (or f(y) in place) over one run on the current path.
-    fn apply_slice<T: Float>(self, x: Option<&[T]>, y: &mut [T]) {
+    fn apply_slice<T: KernelFloat>(self, x: Option<&[T]>, y: &mut [T]) {
         struct V<'a, T> {
             x: Option<&'a [T]>,
             y: &'a mut [T],
         }
-        impl<T: Float> ActVisitor<T> for V<'_, T> {
+        impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
             type Out = ();
             fn visit<A: ActFn<T>>(self, a: A) {
                 dispatch(
@@ -324,14 +307,14 @@ impl Activation {
     }
 
     /// dy·f′ for one value on the current path, from the input x (`input`) or the output y.
-    fn grad_one<T: Float>(self, input: bool, v: T, dy: T) -> T {
+    pub(crate) fn grad_one<T: KernelFloat>(self, input: bool, v: T, dy: T) -> T {
         struct V<'a, T> {
             v: &'a [T],
             dy: &'a [T],
             out: &'a mut [T],
             input: bool,
         }
-        impl<T: Float> ActVisitor<T> for V<'_, T> {
+        impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
             type Out = ();
             fn visit<A: ActFn<T>>(self, a: A) {
                 let (v, dy, out) = (self.v, self.dy, self.out);
@@ -406,13 +389,13 @@ impl Activation {
     /// y ← f(y) for a whole output, on the SIMD path. An output with a column stride (a
     /// transposed y) goes through the same SIMD body, a row at a time via a small contiguous
     /// buffer, so it gets the bits of a contiguous output.
-    pub(crate) fn apply_inplace<T: Float>(self, mut y: MatMut<'_, T>) {
+    pub(crate) fn apply_inplace<T: KernelFloat>(self, mut y: MatMut<'_, T>) {
         if y.cols() == 0 || self == Activation::Identity {
             return; // no elements, however many rows; or nothing to do
         }
         if y.unit_col_stride() {
             struct V<'a, T>(MatMut<'a, T>);
-            impl<T: Float> ActVisitor<T> for V<'_, T> {
+            impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
                 type Out = ();
                 fn visit<A: ActFn<T>>(self, a: A) {
                     map_unary(Fwd(a), None, self.0)
@@ -440,9 +423,9 @@ impl Activation {
 /// y ← f(y) over a run, on the path `M` the caller is compiled for (the Affine epilogue and
 /// the fused step call it inside their own dispatch).
 #[inline(always)]
-pub(crate) fn activate_in_place<T: Float, M: Math>(act: Activation, y: &mut [T]) {
+pub(crate) fn activate_in_place<T: KernelFloat, M: Math>(act: Activation, y: &mut [T]) {
     struct V<'a, T, M>(&'a mut [T], PhantomData<M>);
-    impl<T: Float, M: Math> ActVisitor<T> for V<'_, T, M> {
+    impl<T: KernelFloat, M: Math> ActVisitor<T> for V<'_, T, M> {
         type Out = ();
         #[inline(always)]
         fn visit<A: ActFn<T>>(self, a: A) {
@@ -454,89 +437,7 @@ pub(crate) fn activate_in_place<T: Float, M: Math>(act: Activation, y: &mut [T])
     act.visit(V::<T, M>(y, PhantomData));
 }
 
-/// y = f(x) elementwise, for an [`Activation`] chosen at run time.
-///
-/// Shapes: x and y are both N×D. x may be any view; y needs unit column stride.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`] naming `y` if its shape differs from x's;
-/// [`ErrorKind::Stride`] naming `y` if its column stride is not 1;
-/// [`ErrorKind::Value`] naming `act` for a non-finite LeakyReLU
-/// slope.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{Activation, MatMut, MatRef, activation_forward};
-///
-/// let x = [-1.0_f32, 0.0, 2.0];
-/// let mut y = [0.0_f32; 3];
-/// activation_forward(
-///     Activation::Relu,
-///     MatRef::from_row_major(&x, 1, 3)?,
-///     MatMut::from_row_major(&mut y, 1, 3)?,
-/// )?;
-/// assert_eq!(y, [0.0, 0.0, 2.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn activation_forward<T: Float>(act: Activation, x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    forward_named("activation_forward", act, x, y)
-}
-
-/// dx = dy ⊙ f′, with f′ computed from what the forward saved: its output y (a `MatRef`
-/// passed as is, or [`Saved::Output`]) or its input x ([`Saved::Input`]); see
-/// [`Activation::needs_input`].
-///
-/// Shapes: the saved matrix, dy and dx are all N×D. The saved matrix and dy may be any views;
-/// dx needs unit column stride. dx is overwritten (never read).
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`] naming `dy` or `dx` if its shape differs
-/// from the saved matrix's; [`ErrorKind::Stride`] naming `dx` if
-/// its column stride is not 1; [`ErrorKind::Value`] naming `saved`
-/// if it is the output of an activation whose derivative needs the input, or `act` for a
-/// non-finite LeakyReLU slope.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{Activation, MatMut, MatRef, activation_backward};
-///
-/// let y = [0.5_f64, 0.0];
-/// let dy = [1.0_f64, 1.0];
-/// let mut dx = [0.0_f64; 2];
-/// activation_backward(
-///     Activation::Tanh,
-///     MatRef::from_row_major(&y, 1, 2)?,
-///     MatRef::from_row_major(&dy, 1, 2)?,
-///     MatMut::from_row_major(&mut dx, 1, 2)?,
-/// )?;
-/// assert_eq!(dx, [0.75, 1.0]); // 1 − y²
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn activation_backward<'a, T: Float>(
-    act: Activation,
-    saved: impl Into<Saved<'a, T>>,
-    dy: MatRef<'_, T>,
-    dx: MatMut<'_, T>,
-) -> Result<()> {
-    backward_named("activation_backward", act, saved.into(), dy, dx)
-}
-
-/// Every activation's forward: [`forward_named_impl`], compiled once per element type in this
-/// crate (see `crate::entry`).
-fn forward_named<T: Float>(
-    op: &'static str,
-    act: Activation,
-    x: MatRef<'_, T>,
-    y: MatMut<'_, T>,
-) -> Result<()> {
-    T::activation_forward_named(Internal, op, act, x, y)
-}
-
-pub(crate) fn forward_named_impl<T: Float>(
+pub(crate) fn forward_named_impl<T: KernelFloat>(
     op: &'static str,
     act: Activation,
     x: MatRef<'_, T>,
@@ -549,7 +450,7 @@ pub(crate) fn forward_named_impl<T: Float>(
         x: MatRef<'a, T>,
         y: MatMut<'a, T>,
     }
-    impl<T: Float> ActVisitor<T> for V<'_, T> {
+    impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
         type Out = ();
         fn visit<A: ActFn<T>>(self, a: A) {
             map_unary(Fwd(a), Some(self.x), self.y)
@@ -560,19 +461,7 @@ pub(crate) fn forward_named_impl<T: Float>(
     Ok(())
 }
 
-/// Every activation's backward: [`backward_named_impl`], compiled once per element type in
-/// this crate (see `crate::entry`).
-fn backward_named<T: Float>(
-    op: &'static str,
-    act: Activation,
-    saved: Saved<'_, T>,
-    dy: MatRef<'_, T>,
-    dx: MatMut<'_, T>,
-) -> Result<()> {
-    T::activation_backward_named(Internal, op, act, saved, dy, dx)
-}
-
-pub(crate) fn backward_named_impl<T: Float>(
+pub(crate) fn backward_named_impl<T: KernelFloat>(
     op: &'static str,
     act: Activation,
     saved: Saved<'_, T>,
@@ -590,7 +479,7 @@ pub(crate) fn backward_named_impl<T: Float>(
         dy: MatRef<'a, T>,
         dx: MatMut<'a, T>,
     }
-    impl<T: Float> ActVisitor<T> for V<'_, T> {
+    impl<T: KernelFloat> ActVisitor<T> for V<'_, T> {
         type Out = ();
         fn visit<A: ActFn<T>>(self, a: A) {
             match self.saved {
@@ -603,181 +492,24 @@ pub(crate) fn backward_named_impl<T: Float>(
     Ok(())
 }
 
-macro_rules! activation_pair {
-    ($act:ident, $fwd:ident, $bwd:ident, $fwd_doc:literal, $bwd_doc:literal, $x:expr, $y:expr, $dx:expr) => {
-        #[doc = $fwd_doc]
-        ///
-        /// Shapes: x and y are N×D; y needs unit column stride. See [`Activation`] for the
-        /// non-finite semantics.
-        ///
-        /// # Errors
-        ///
-        /// As [`activation_forward`].
-        ///
-        /// # Example
-        ///
-        /// ```
-        #[doc = concat!("use nnkern::{MatMut, MatRef, ", stringify!($fwd), "};")]
-        /// let x = [0.0_f64];
-        /// let mut y = [f64::NAN];
-        #[doc = concat!(stringify!($fwd), "(MatRef::from_row_major(&x, 1, 1)?, MatMut::from_row_major(&mut y, 1, 1)?)?;")]
-        #[doc = concat!("assert_eq!(y[0], ", stringify!($y), ");")]
-        /// # Ok::<(), nnkern::Error>(())
-        /// ```
-        pub fn $fwd<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-            forward_named(stringify!($fwd), Activation::$act, x, y)
-        }
-
-        #[doc = $bwd_doc]
-        ///
-        /// Shapes: y, dy and dx are N×D; dx needs unit column stride and is overwritten.
-        ///
-        /// # Errors
-        ///
-        /// As [`activation_backward`].
-        ///
-        /// # Example
-        ///
-        /// ```
-        #[doc = concat!("use nnkern::{MatMut, MatRef, ", stringify!($bwd), "};")]
-        #[doc = concat!("let y = [", stringify!($y), "_f64];")]
-        /// let dy = [1.0_f64];
-        /// let mut dx = [f64::NAN];
-        #[doc = concat!(stringify!($bwd), "(MatRef::from_row_major(&y, 1, 1)?, MatRef::from_row_major(&dy, 1, 1)?, MatMut::from_row_major(&mut dx, 1, 1)?)?;")]
-        #[doc = concat!("assert_eq!(dx[0], ", stringify!($dx), ");")]
-        /// # Ok::<(), nnkern::Error>(())
-        /// ```
-        pub fn $bwd<T: Float>(y: MatRef<'_, T>, dy: MatRef<'_, T>, dx: MatMut<'_, T>) -> Result<()> {
-            backward_named(stringify!($bwd), Activation::$act, Saved::Output(y), dy, dx)
-        }
-    };
-}
-
-activation_pair!(
-    Sigmoid,
-    sigmoid_forward,
-    sigmoid_backward,
-    "y = σ(x) = 1/(1+e^(−x)) elementwise, stable for every finite x (no overflow).",
-    "dx = dy ⊙ y ⊙ (1−y), from the forward output y = σ(x).",
-    0.0,
-    0.5,
-    0.25
-);
-activation_pair!(
-    Tanh,
-    tanh_forward,
-    tanh_backward,
-    "y = tanh(x) elementwise.",
-    "dx = dy ⊙ (1−y²), from the forward output y = tanh(x).",
-    0.0,
-    0.0,
-    1.0
-);
-activation_pair!(
-    Relu,
-    relu_forward,
-    relu_backward,
-    "y = max(x, 0) elementwise (NaN stays NaN).",
-    "dx = dy where y > 0 (or y is NaN), else exactly 0, from the forward output y.",
-    0.0,
-    0.0,
-    0.0
-);
-
-/// y = eˣ elementwise (the SIMD exponential of the crate: ≤ 1 ulp in f32 on every input).
-///
-/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. e^(+∞) = +∞,
-/// e^(−∞) = 0, NaN → NaN; results in the subnormal range are kept.
-///
-/// # Errors
-///
-/// As [`activation_forward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, exp_forward};
-///
-/// let x = [0.0_f32, 1.0, f32::NEG_INFINITY];
-/// let mut y = [0.0_f32; 3];
-/// exp_forward(MatRef::from_row_major(&x, 1, 3)?, MatMut::from_row_major(&mut y, 1, 3)?)?;
-/// assert_eq!(y, [1.0, std::f32::consts::E, 0.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn exp_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    T::exp_forward(Internal, x, y)
-}
-
-/// [`exp_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn exp_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+/// [`exp_forward`](crate::exp_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn exp_forward_impl<T: KernelFloat>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("exp_forward", Exp, x, y)
 }
 
-/// y = ln x elementwise (the crate's SIMD logarithm: within 1 ulp on every input, f32 and f64).
-///
-/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. ln(+∞) = +∞,
-/// ln(±0) = −∞, ln of a negative number or of NaN is NaN (as PyTorch's `torch.log`);
-/// subnormal inputs are exact to the same bound.
-///
-/// # Errors
-///
-/// As [`activation_forward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, ln_forward};
-///
-/// let x = [1.0_f32, std::f32::consts::E, 0.0, -1.0];
-/// let mut y = [7.0_f32; 4];
-/// ln_forward(MatRef::from_row_major(&x, 1, 4)?, MatMut::from_row_major(&mut y, 1, 4)?)?;
-/// assert_eq!(&y[..3], &[0.0, 1.0, f32::NEG_INFINITY]);
-/// assert!(y[3].is_nan());
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn ln_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    T::ln_forward(Internal, x, y)
-}
-
-/// [`ln_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn ln_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+/// [`ln_forward`](crate::ln_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn ln_forward_impl<T: KernelFloat>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("ln_forward", Ln, x, y)
 }
 
-/// y = ln(1 + x) elementwise, accurate relative to the result also where x is tiny (within
-/// 1 ulp on every input, f32 and f64).
-///
-/// Shapes: x and y are N×D; x may be any view, y needs unit column stride. ln_1p(±0) = ±0,
-/// ln_1p(−1) = −∞, ln_1p(+∞) = +∞, NaN below −1 and for NaN (as PyTorch's `torch.log1p`).
-///
-/// # Errors
-///
-/// As [`activation_forward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, ln_1p_forward};
-///
-/// let x = [0.0_f64, 1e-20, -1.0, std::f64::consts::E - 1.0];
-/// let mut y = [7.0_f64; 4];
-/// ln_1p_forward(MatRef::from_row_major(&x, 1, 4)?, MatMut::from_row_major(&mut y, 1, 4)?)?;
-/// assert_eq!(&y[..3], &[0.0, 1e-20, f64::NEG_INFINITY]);
-/// assert!((y[3] - 1.0).abs() <= f64::EPSILON);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn ln_1p_forward<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
-    T::ln_1p_forward(Internal, x, y)
-}
-
-/// [`ln_1p_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn ln_1p_forward_impl<T: Float>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
+/// [`ln_1p_forward`](crate::ln_1p_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn ln_1p_forward_impl<T: KernelFloat>(x: MatRef<'_, T>, y: MatMut<'_, T>) -> Result<()> {
     map_checked("ln_1p_forward", Ln1p, x, y)
 }
 
 /// y = op(x) after the checks of the plain elementwise kernels (`y` of x's shape, unit column
 /// stride), errors naming `op_name`.
-fn map_checked<T: Float, O: crate::simd::UnaryOp<T>>(
+fn map_checked<T: KernelFloat, O: crate::simd::UnaryOp<T>>(
     op_name: &'static str,
     op: O,
     x: MatRef<'_, T>,

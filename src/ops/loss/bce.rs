@@ -2,13 +2,13 @@
 //! pass.
 
 use crate::error::Result;
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::ops::{
     Reduction, RowCopies, check_len, check_rows_contiguous, check_shape, copy_len, dims, dims_mut, row_of,
 };
 use crate::par::{Cost, block_count, map_blocks};
-use crate::simd::{ExpNonPos, Internal, Isa, Kernel, Math, dispatch, ln_1p_unit};
+use crate::simd::{ExpNonPos, Isa, Kernel, Math, dispatch, ln_1p_unit};
 
 /// Options of the binary cross-entropy on logits: those of PyTorch's
 /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`.
@@ -62,7 +62,7 @@ impl<T> Default for BceOptions<'_, T> {
 /// limit), so x = +∞ with t = 1 gives ℓ = 0, not NaN. Branch-free (selects), so a loop of it
 /// vectorizes.
 #[inline(always)]
-fn element<T: Float>(x: T, t: T, p: T, e: T) -> (T, T) {
+fn element<T: KernelFloat>(x: T, t: T, p: T, e: T) -> (T, T) {
     let l1p = ln_1p_unit(e);
     let (sp_pos, sp_neg) = (x.max(T::ZERO) + l1p, (-x).max(T::ZERO) + l1p);
     let (a, b) = (T::ONE / (T::ONE + e), e / (T::ONE + e));
@@ -95,7 +95,7 @@ struct Bce<'a, T> {
     dloss: Option<&'a [T]>,
 }
 
-impl<T: Float> Bce<'_, T> {
+impl<T: KernelFloat> Bce<'_, T> {
     /// Checks every argument; `loss` and `dlogits` are the outputs this call writes.
     fn check(&self, op: &'static str, loss: Option<&[T]>, dlogits: Option<&MatMut<'_, T>>) -> Result<()> {
         let (n, c) = dims(&self.logits);
@@ -237,7 +237,7 @@ struct Segment<'s, T> {
     up: Option<&'s [T]>,
 }
 
-impl<T: Float> Scratch<T> {
+impl<T: KernelFloat> Scratch<T> {
     /// The losses and gradients of one segment of call `k` (`g0` as [`BceBlock::g0`]):
     /// e^(−|x|) as a vector pass, then the element formula over the fixed-size arrays.
     #[inline(always)]
@@ -291,7 +291,7 @@ impl<T: Float> Scratch<T> {
     }
 }
 
-impl<'a, T: Float> Kernel for BceBlock<'a, '_, T> {
+impl<'a, T: KernelFloat> Kernel for BceBlock<'a, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(mut self) -> f64 {
@@ -365,61 +365,8 @@ impl<'a, T: Float> Kernel for BceBlock<'a, '_, T> {
     }
 }
 
-/// Binary cross-entropy on logits: ℓ_nk = w_nk·[p_k·t_nk·softplus(−x_nk) + (1−t_nk)·softplus(x_nk)],
-/// reduced — that is −w·[p·t·ln σ(x) + (1−t)·ln(1−σ(x))] without forming σ(x).
-///
-/// softplus(x) = ln(1+eˣ) is evaluated as max(x, 0) + ln(1 + e^(−|x|)): no overflow for any
-/// finite logit (±3e38 included) and no cancellation: e^(−|x|) runs in one vector pass per
-/// segment of up to 64 elements and ln(1 + e) is an atanh series (≤ 3 ulp), so each element is
-/// accurate to a few ULPs. Where logits, targets, weights and outputs are all
-/// dense, segments cross rows (short rows cost no more per element than long ones). Shapes:
-/// logits and targets N×C (any views; targets are probabilities, usually 0 or 1, used as
-/// given, as PyTorch does); [`BceOptions`] `weight` N×C and `pos_weight` C; loss N·C values
-/// (row-major) for `Reduction::None`, else 1. `Mean` divides by N·C (NaN when it is 0, as
-/// PyTorch). Sums run in f64 in a fixed order (element (n, k) into partial k mod 8, rows in
-/// order): the result depends neither on the thread count nor on the views' layout.
-///
-/// Non-finite values: NaN anywhere in an element gives NaN for it. An infinite logit gives
-/// the limit: x = +∞ costs (1−t)·∞ and x = −∞ costs p·t·∞, with 0·∞ = 0, so a confident
-/// correct prediction (x = +∞, t = 1) costs 0. PyTorch gives NaN there (it computes
-/// (1−t)·x − …, and 0·∞ is NaN); this is the one documented difference. A loss beyond the
-/// type's range is +∞, never NaN.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `targets` or `weight` if not N×C;
-/// [`ErrorKind::Length`](crate::ErrorKind::Length) naming `pos_weight` (≠ C) or `loss`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{BceOptions, MatRef, Reduction, bce_with_logits_forward};
-///
-/// let x = [0.0_f64, 2.0];
-/// let t = [1.0_f64, 0.0];
-/// let mut loss = [0.0; 2];
-/// let opts = BceOptions::default().reduction(Reduction::None);
-/// bce_with_logits_forward(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&t, 1, 2)?,
-///     &opts,
-///     &mut loss,
-/// )?;
-/// assert!((loss[0] - 2.0_f64.ln()).abs() < 1e-15); // −ln σ(0)
-/// assert!((loss[1] - (1.0 + 2.0_f64.exp()).ln()).abs() < 1e-15); // softplus(2)
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn bce_with_logits_forward<T: Float>(
-    logits: MatRef<'_, T>,
-    targets: MatRef<'_, T>,
-    opts: &BceOptions<'_, T>,
-    loss: &mut [T],
-) -> Result<()> {
-    T::bce_with_logits_forward(Internal, logits, targets, opts, loss)
-}
-
-/// [`bce_with_logits_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn bce_with_logits_forward_impl<T: Float>(
+/// [`bce_with_logits_forward`](crate::bce_with_logits_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_forward_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     targets: MatRef<'_, T>,
     opts: &BceOptions<'_, T>,
@@ -436,51 +383,8 @@ pub(crate) fn bce_with_logits_forward_impl<T: Float>(
     k.run(OP, Some(loss), None)
 }
 
-/// The gradient of [`bce_with_logits_forward`]:
-/// dx_nk = g_nk·w_nk·[(1−t_nk)·σ(x_nk) − p_k·t_nk·σ(−x_nk)] (= g·w·(σ(x) − t) without
-/// `pos_weight`).
-///
-/// g_nk is `dloss[n·C + k]` (`None`), `dloss[0]` (`Sum`) or `dloss[0]/(N·C)` (`Mean`). Both
-/// σ(x) and σ(−x) come from e^(−|x|), so the gradient is accurate for every logit and finite
-/// for infinite ones. Shapes as the forward; dlogits N×C with unit column stride,
-/// overwritten; dloss as the forward's loss.
-///
-/// # Errors
-///
-/// As [`bce_with_logits_forward`], naming `dloss` for its length, plus
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape)/[`ErrorKind::Stride`](crate::ErrorKind::Stride)
-/// naming `dlogits`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{BceOptions, MatMut, MatRef, bce_with_logits_backward};
-///
-/// let x = [0.0_f32, 0.0];
-/// let t = [1.0_f32, 0.0];
-/// let mut dx = [f32::NAN; 2];
-/// bce_with_logits_backward(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&t, 1, 2)?,
-///     &BceOptions::default(), // Mean over 2 elements
-///     &[1.0],
-///     MatMut::from_row_major(&mut dx, 1, 2)?,
-/// )?;
-/// assert_eq!(dx, [-0.25, 0.25]); // (σ(0) − t) / 2
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn bce_with_logits_backward<T: Float>(
-    logits: MatRef<'_, T>,
-    targets: MatRef<'_, T>,
-    opts: &BceOptions<'_, T>,
-    dloss: &[T],
-    dlogits: MatMut<'_, T>,
-) -> Result<()> {
-    T::bce_with_logits_backward(Internal, logits, targets, opts, dloss, dlogits)
-}
-
-/// [`bce_with_logits_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn bce_with_logits_backward_impl<T: Float>(
+/// [`bce_with_logits_backward`](crate::bce_with_logits_backward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_backward_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     targets: MatRef<'_, T>,
     opts: &BceOptions<'_, T>,
@@ -498,50 +402,8 @@ pub(crate) fn bce_with_logits_backward_impl<T: Float>(
     k.run(OP, None, Some(dlogits))
 }
 
-/// Forward and backward of [`bce_with_logits_forward`] in one pass: each logit is read once,
-/// e^(−|x|) computed once for the loss and the gradient.
-///
-/// Writes the loss as the forward does and the gradient as [`bce_with_logits_backward`]
-/// does with upstream gradient `dloss` (pass `&[1.0]` for a loss that is the objective).
-///
-/// # Errors
-///
-/// As [`bce_with_logits_forward`] and [`bce_with_logits_backward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{BceOptions, MatMut, MatRef, Reduction, bce_with_logits};
-///
-/// let x = [3.0e38_f32, -3.0e38]; // far beyond e^x's range
-/// let t = [0.0_f32, 0.0];
-/// let (mut loss, mut dx) = ([0.0_f32], [0.0_f32; 2]);
-/// let opts = BceOptions::default().reduction(Reduction::Sum);
-/// bce_with_logits(
-///     MatRef::from_row_major(&x, 1, 2)?,
-///     MatRef::from_row_major(&t, 1, 2)?,
-///     &opts,
-///     &[1.0],
-///     &mut loss,
-///     MatMut::from_row_major(&mut dx, 1, 2)?,
-/// )?;
-/// assert_eq!(loss, [3.0e38]); // softplus(3e38) + softplus(−3e38)
-/// assert_eq!(dx, [1.0, 0.0]); // σ(x) − t
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn bce_with_logits<T: Float>(
-    logits: MatRef<'_, T>,
-    targets: MatRef<'_, T>,
-    opts: &BceOptions<'_, T>,
-    dloss: &[T],
-    loss: &mut [T],
-    dlogits: MatMut<'_, T>,
-) -> Result<()> {
-    T::bce_with_logits(Internal, logits, targets, opts, dloss, loss, dlogits)
-}
-
-/// [`bce_with_logits`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn bce_with_logits_impl<T: Float>(
+/// [`bce_with_logits`](crate::bce_with_logits)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn bce_with_logits_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     targets: MatRef<'_, T>,
     opts: &BceOptions<'_, T>,

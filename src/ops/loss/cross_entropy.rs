@@ -3,14 +3,14 @@
 
 use super::{Targets, check_loss_len, check_targets, reduce_blocks, row_scale};
 use crate::error::Result;
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_rows_contiguous, check_shape, copy_len, dims, dims_mut,
     row_of,
 };
 use crate::par::{Cost, block_count};
-use crate::simd::{self, BinaryOp, Internal, Isa, Kernel, Math, dispatch, lane::Lane, math};
+use crate::simd::{self, BinaryOp, Isa, Kernel, Math, dispatch, lane::Lane, math};
 
 /// −t·ln p with 0·ln 0 = 0: a zero target contributes nothing, whatever p is (a NaN target
 /// stays NaN: it is returned as it is, as a zero target is, a ±0 that adds nothing).
@@ -20,12 +20,12 @@ struct NegXLogY;
 impl NegXLogY {
     /// t·v where t ≠ 0, else t (±0, or NaN).
     #[inline(always)]
-    fn times<T: Float, L: Lane<E = T>>(t: L, v: L) -> L {
+    fn times<T: KernelFloat, L: Lane<E = T>>(t: L, v: L) -> L {
         L::sel_gt(t.vabs(), L::splat(t.token(), T::ZERO), t * v, t)
     }
 }
 
-impl<T: Float> BinaryOp<T> for NegXLogY {
+impl<T: KernelFloat> BinaryOp<T> for NegXLogY {
     // (runs inside the forward's rows, which carry their own cost)
     const COST: Cost = Cost::elem(1830);
     const GUARDED: bool = true;
@@ -48,7 +48,7 @@ impl<T: Float> BinaryOp<T> for NegXLogY {
 /// dp = −g·t/p over a run of elements, 0 where t = 0 (also where p = 0): branch-free, so the
 /// SIMD paths vectorize it.
 #[inline(always)]
-fn neg_t_over_p<T: Float>(out: &mut [T], t: &[T], p: &[T], g: T) {
+fn neg_t_over_p<T: KernelFloat>(out: &mut [T], t: &[T], p: &[T], g: T) {
     for ((o, &t), &p) in out.iter_mut().zip(t).zip(p) {
         let v = -(g * t) / p;
         *o = if t == T::ZERO { T::ZERO } else { v };
@@ -69,7 +69,7 @@ struct ForwardBlock<'a, 'b, T> {
     bufs: &'b mut [Vec<T>; 2],
 }
 
-impl<T: Float> Kernel for ForwardBlock<'_, '_, T> {
+impl<T: KernelFloat> Kernel for ForwardBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(self) -> f64 {
@@ -98,51 +98,8 @@ impl<T: Float> Kernel for ForwardBlock<'_, '_, T> {
     }
 }
 
-/// Cross-entropy of probabilities (the book's layer): l_n = −Σ_k t_nk·ln p_nk, reduced.
-///
-/// With class indices, l_n = −ln p[n, t_n]. `Reduction::Mean` divides by the batch size N
-/// (not by C or the number of dimensions); N = 0 gives NaN for `Mean`, 0 for `Sum`.
-/// Shapes: probs: N×C (C ≥ 1), targets: N labels or an N×C matrix, loss: 1 (`Mean`, `Sum`)
-/// or N (`None`).
-///
-/// Numerics: no ε is added to p; p = 0 at a positive target gives +∞, and a zero target
-/// contributes exactly 0 whatever its p (0·ln 0 = 0). For training, prefer
-/// [`softmax_cross_entropy_forward`](crate::softmax_cross_entropy_forward), which never
-/// forms p and is exact where this loses precision.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) naming `probs` if C = 0 or `targets` if its shape differs;
-/// [`ErrorKind::Length`](crate::ErrorKind::Length) naming `targets` or `loss`; [`ErrorKind::Label`](crate::ErrorKind::Label) naming `targets`
-/// for a label ≥ C.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatRef, Reduction, Targets, cross_entropy_forward};
-///
-/// let p = [0.5_f64, 0.5, 0.25, 0.75];
-/// let mut loss = [0.0];
-/// cross_entropy_forward(
-///     MatRef::from_row_major(&p, 2, 2)?,
-///     Targets::Classes(&[0, 1]),
-///     Reduction::Mean,
-///     &mut loss,
-/// )?;
-/// assert!((loss[0] - (-(0.5_f64.ln()) - 0.75_f64.ln()) / 2.0).abs() < 1e-15);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn cross_entropy_forward<T: Float>(
-    probs: MatRef<'_, T>,
-    targets: Targets<'_, T>,
-    reduction: Reduction,
-    loss: &mut [T],
-) -> Result<()> {
-    T::cross_entropy_forward(Internal, probs, targets, reduction, loss)
-}
-
-/// [`cross_entropy_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn cross_entropy_forward_impl<T: Float>(
+/// [`cross_entropy_forward`](crate::cross_entropy_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn cross_entropy_forward_impl<T: KernelFloat>(
     probs: MatRef<'_, T>,
     targets: Targets<'_, T>,
     reduction: Reduction,
@@ -183,46 +140,8 @@ pub(crate) fn cross_entropy_forward_impl<T: Float>(
     Ok(())
 }
 
-/// The gradient of [`cross_entropy_forward`]: dp_nk = −g_n·t_nk / p_nk.
-///
-/// g_n is `dloss[0]/N` (`Mean`), `dloss[0]` (`Sum`) or `dloss[n]` (`None`). A zero target gives
-/// exactly 0 (also where p = 0); p = 0 at a positive target gives −∞·g. Shapes: probs, dprobs:
-/// N×C (dprobs with unit column stride, overwritten); dloss: 1 or N as the reduction.
-///
-/// # Errors
-///
-/// As [`cross_entropy_forward`], plus [`ErrorKind::Shape`](crate::ErrorKind::Shape)/[`ErrorKind::Stride`](crate::ErrorKind::Stride) naming
-/// `dprobs` and [`ErrorKind::Length`](crate::ErrorKind::Length) naming `dloss`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{MatMut, MatRef, Reduction, Targets, cross_entropy_backward};
-///
-/// let p = [0.5_f32, 0.5];
-/// let mut dp = [0.0_f32; 2];
-/// cross_entropy_backward(
-///     MatRef::from_row_major(&p, 1, 2)?,
-///     Targets::Classes(&[1]),
-///     Reduction::Mean,
-///     &[1.0],
-///     MatMut::from_row_major(&mut dp, 1, 2)?,
-/// )?;
-/// assert_eq!(dp, [0.0, -2.0]);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn cross_entropy_backward<T: Float>(
-    probs: MatRef<'_, T>,
-    targets: Targets<'_, T>,
-    reduction: Reduction,
-    dloss: &[T],
-    dprobs: MatMut<'_, T>,
-) -> Result<()> {
-    T::cross_entropy_backward(Internal, probs, targets, reduction, dloss, dprobs)
-}
-
-/// [`cross_entropy_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn cross_entropy_backward_impl<T: Float>(
+/// [`cross_entropy_backward`](crate::cross_entropy_backward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn cross_entropy_backward_impl<T: KernelFloat>(
     probs: MatRef<'_, T>,
     targets: Targets<'_, T>,
     reduction: Reduction,
@@ -259,7 +178,7 @@ pub(crate) fn cross_entropy_backward_impl<T: Float>(
     Ok(())
 }
 
-impl<T: Float> ForwardBlock<'_, '_, T> {
+impl<T: KernelFloat> ForwardBlock<'_, '_, T> {
     /// The forward over dense rows of `c` < 16 columns (`pf`, `qf`: the whole matrices).
     #[inline(always)]
     fn short_rows<M: Math>(self, c: usize, pf: &[T], qf: &[T]) -> f64 {
@@ -295,7 +214,7 @@ struct BackwardBlock<'a, T> {
     blk: MatMut<'a, T>,
 }
 
-impl<T: Float> Kernel for BackwardBlock<'_, T> {
+impl<T: KernelFloat> Kernel for BackwardBlock<'_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {

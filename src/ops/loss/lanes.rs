@@ -5,8 +5,8 @@
 use super::Targets;
 use super::row_scale;
 use super::softmax_ce::{Plan, mulz};
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::ops::Reduction;
 use crate::simd::{Exp, ExpNonPos, Internal, Kernel, LANES, Math, unrolled};
 
@@ -36,11 +36,11 @@ pub(super) struct LaneRows<'a, 'p, T> {
 }
 
 /// Whether the lane-per-row kernel takes these rows.
-pub(super) fn lane_rows<T: Float>(logits: &MatRef<'_, T>) -> bool {
+pub(super) fn lane_rows<T: KernelFloat>(logits: &MatRef<'_, T>) -> bool {
     logits.cols() <= LANE_COLS && logits.unit_col_stride()
 }
 
-impl<T: Float> Kernel for LaneRows<'_, '_, T> {
+impl<T: KernelFloat> Kernel for LaneRows<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(self) -> f64 {
@@ -57,7 +57,7 @@ impl<T: Float> Kernel for LaneRows<'_, '_, T> {
     }
 }
 
-impl<T: Float> LaneRows<'_, '_, T> {
+impl<T: KernelFloat> LaneRows<'_, '_, T> {
     /// The loss and the gradient or log-sum-exp of rows of C ≤ [`LANE_COLS`] classes,
     /// [`LANES`] rows at a time with a vector lane per row: the group's logits (and
     /// probability targets) transposed into a column-major buffer of `W` ≥ C columns, then
@@ -173,7 +173,7 @@ impl<T: Float> LaneRows<'_, '_, T> {
 /// (weighted), as in `row_loss`; `n` is how many lanes hold rows.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn lane_group<T: Float, M: Math, const W: usize>(
+fn lane_group<T: KernelFloat, M: Math, const W: usize>(
     p: &Plan<'_, T>,
     n: usize,
     x: &[[T; LANES]; W],
@@ -232,7 +232,7 @@ fn lane_group<T: Float, M: Math, const W: usize>(
 /// those exponentials are left in `e`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn lane_lse<T: Float, M: Math, const W: usize>(
+fn lane_lse<T: KernelFloat, M: Math, const W: usize>(
     x: &[[T; LANES]; W],
     e: &mut [[T; LANES]; W],
 ) -> ([T; LANES], [T; LANES], [T; LANES]) {
@@ -276,7 +276,7 @@ fn lane_lse<T: Float, M: Math, const W: usize>(
 /// a = ((1−ε)·w_t + (ε/C)·Σw)/(1 + rest) per lane, by the operations of `row_grad` in its
 /// order; lanes whose label `tf` is −1 get 0.
 #[inline(always)]
-fn lane_grad<T: Float, const W: usize>(
+fn lane_grad<T: KernelFloat, const W: usize>(
     p: &Plan<'_, T>,
     tf: &[T; LANES],
     g: &[T; LANES],
@@ -305,7 +305,7 @@ fn lane_grad<T: Float, const W: usize>(
 /// already holds).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn lane_backward<T: Float, M: Math, const W: usize>(
+fn lane_backward<T: KernelFloat, M: Math, const W: usize>(
     p: &Plan<'_, T>,
     x: &[[T; LANES]; W],
     t: &[usize; LANES],
@@ -326,7 +326,7 @@ fn lane_backward<T: Float, M: Math, const W: usize>(
 /// p_c = e^(x_c − lse) of a lane group (lane layout as [`lane_group`]) from each lane's
 /// saved log-sum-exp, into `e`: the split backward's probabilities.
 #[inline(always)]
-fn saved_exps<T: Float, M: Math, const W: usize>(
+fn saved_exps<T: KernelFloat, M: Math, const W: usize>(
     x: &[[T; LANES]; W],
     lse: &[T; LANES],
     e: &mut [[T; LANES]; W],
@@ -345,7 +345,7 @@ fn saved_exps<T: Float, M: Math, const W: usize>(
 /// the path's transpose where it has one.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn to_lanes<T: Float, M: Math, const W: usize>(
+fn to_lanes<T: KernelFloat, M: Math, const W: usize>(
     m: &MatRef<'_, T>,
     i0: usize,
     n: usize,
@@ -385,7 +385,7 @@ fn to_lanes<T: Float, M: Math, const W: usize>(
 /// Σ_c a_c·(−log p_c) and of its gradient p_c·Σa − a_c (w_c = 1 without weights, an exact
 /// factor); the columns past C stay 0.
 #[inline(always)]
-fn prob_coefs<T: Float, const W: usize>(p: &Plan<'_, T>, a: &mut [[T; LANES]; W]) {
+fn prob_coefs<T: KernelFloat, const W: usize>(p: &Plan<'_, T>, a: &mut [[T; LANES]; W]) {
     unrolled!(W, |j| {
         if j < p.c {
             let (w, c) = (p.w(j), p.coefs());
@@ -403,7 +403,7 @@ fn prob_coefs<T: Float, const W: usize>(p: &Plan<'_, T>, a: &mut [[T; LANES]; W]
 /// g·(p_c·B − a_c), B = Σ_c a_c, when `grad` (else the exponentials).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn prob_group<T: Float, M: Math, const W: usize>(
+fn prob_group<T: KernelFloat, M: Math, const W: usize>(
     x: &[[T; LANES]; W],
     a: &[[T; LANES]; W],
     g: &[T; LANES],
@@ -434,7 +434,7 @@ fn prob_group<T: Float, M: Math, const W: usize>(
 /// Σ_c a_c per lane, over the columns in order (0 past C): the gradient's B.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lane k indexes every column array alike
-fn coef_sum<T: Float, const W: usize>(a: &[[T; LANES]; W]) -> [T; LANES] {
+fn coef_sum<T: KernelFloat, const W: usize>(a: &[[T; LANES]; W]) -> [T; LANES] {
     let mut b = [T::ZERO; LANES];
     unrolled!(W, |j| {
         for k in 0..LANES {
@@ -448,7 +448,7 @@ fn coef_sum<T: Float, const W: usize>(a: &[[T; LANES]; W]) -> [T; LANES] {
 /// with b = Σ_c a_c over what turns e_c into p_c (1/(1 + rest), or 1 from a saved
 /// log-sum-exp).
 #[inline(always)]
-fn prob_grad<T: Float, const W: usize>(
+fn prob_grad<T: KernelFloat, const W: usize>(
     a: &[[T; LANES]; W],
     g: &[T; LANES],
     b: &[T; LANES],
@@ -465,7 +465,7 @@ fn prob_grad<T: Float, const W: usize>(
 /// exact for C ≤ 16) and its class weight (0: none), from the group's labels `t`
 /// (`usize::MAX`: an ignored or padding row). Branch-free per lane, so that it vectorizes.
 #[inline(always)]
-fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
+fn lane_labels<T: KernelFloat>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T; LANES]) {
     let (mut tf, mut w_t) = ([T::ZERO; LANES], [T::ZERO; LANES]);
     for k in 0..LANES {
         tf[k] = if t[k] == usize::MAX {
@@ -497,7 +497,7 @@ fn lane_labels<T: Float>(p: &Plan<'_, T>, t: &[usize; LANES]) -> ([T; LANES], [T
 /// so 1/rows per row) in `e`. The same arithmetic as [`softmax_cross_entropy`](crate::softmax_cross_entropy) with
 /// `CrossEntropyOptions::default()` and `dloss = [1]`; the fused training step's loss.
 #[inline(always)]
-pub(crate) fn mean_lane_group<T: Float, M: Math, const W: usize>(
+pub(crate) fn mean_lane_group<T: KernelFloat, M: Math, const W: usize>(
     c: usize,
     rows: usize,
     n: usize,

@@ -12,8 +12,8 @@ pub(crate) use lanes::mean_lane_group;
 
 use super::{Reduction, RowCopies, check_len, check_shape, dims};
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
 use crate::mat::MatRef;
+use crate::ops::KernelFloat;
 use crate::par::{Grain, RowSplit, map_blocks};
 
 /// The targets of a classification loss over N rows of C classes.
@@ -39,7 +39,7 @@ pub enum Targets<'a, T> {
     Probs(MatRef<'a, T>),
 }
 
-impl<T: Float> Targets<'_, T> {
+impl<T: KernelFloat> Targets<'_, T> {
     /// Row `i` of probability targets as a slice: the row itself when its column stride is
     /// 1, else a copy in `buf`; empty for class labels.
     #[inline(always)]
@@ -55,7 +55,7 @@ impl<T: Float> Targets<'_, T> {
 }
 
 /// Checks targets against N×C; `ignore` is a label allowed outside `0..C`.
-pub(crate) fn check_targets<T: Float>(
+pub(crate) fn check_targets<T: KernelFloat>(
     op: &'static str,
     targets: &Targets<'_, T>,
     n: usize,
@@ -119,7 +119,7 @@ pub(crate) fn reduce_rows<T, F, const K: usize>(
     copies: &RowCopies<T, K>,
     row: &F,
 ) where
-    T: Float,
+    T: KernelFloat,
     F: Fn(usize, &mut [Vec<T>; K]) -> (T, T) + Sync,
 {
     reduce_blocks(n, c, g, red, denom, loss, extra, &|r0, r1, ls, xs: &mut [T]| {
@@ -157,7 +157,7 @@ pub(crate) fn reduce_blocks<T, P, F>(
     out: P,
     block: &F,
 ) where
-    T: Float,
+    T: KernelFloat,
     P: RowSplit,
     F: Fn(usize, usize, &mut [T], P) -> f64 + Sync,
 {
@@ -179,7 +179,7 @@ pub(crate) fn reduce_blocks<T, P, F>(
 
 /// Writes the reduced loss (`Sum`: `sum`; `Mean`: `sum / denom`) into `loss[0]`; nothing for
 /// `None`, whose per-row values are already in place.
-pub(crate) fn store_reduced<T: Float>(red: Reduction, sum: f64, denom: f64, loss: &mut [T]) {
+pub(crate) fn store_reduced<T: KernelFloat>(red: Reduction, sum: f64, denom: f64, loss: &mut [T]) {
     match red {
         Reduction::None => {}
         Reduction::Mean => loss[0] = T::from_f64(sum / denom),
@@ -190,7 +190,7 @@ pub(crate) fn store_reduced<T: Float>(red: Reduction, sum: f64, denom: f64, loss
 /// The upstream gradient for row `i`: `dloss[i]` for `Reduction::None`, `dloss[0] / denom`
 /// for `Mean`, `dloss[0]` for `Sum`.
 #[inline]
-pub(crate) fn row_scale<T: Float>(red: Reduction, dloss: &[T], denom: T, i: usize) -> T {
+pub(crate) fn row_scale<T: KernelFloat>(red: Reduction, dloss: &[T], denom: T, i: usize) -> T {
     match red {
         Reduction::None => dloss[i],
         Reduction::Mean => dloss[0] / denom,

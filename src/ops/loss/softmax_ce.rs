@@ -4,8 +4,8 @@
 use super::lanes::{LaneRows, lane_rows};
 use super::{Targets, check_loss_len, check_targets, reduce_blocks, reduce_rows, row_scale};
 use crate::error::{Error, ErrorKind, Result};
-use crate::float::Float;
 use crate::mat::{MatMut, MatRef};
+use crate::ops::KernelFloat;
 use crate::ops::{
     Reduction, RowCopies, check_has_cols, check_len, check_rows_contiguous, check_shape, copy_len, dims,
     dims_mut,
@@ -77,7 +77,7 @@ pub(super) struct Plan<'a, T> {
     pub(super) denom: T,
 }
 
-impl<T: Float> Plan<'_, T> {
+impl<T: KernelFloat> Plan<'_, T> {
     #[inline(always)]
     pub(super) fn w(&self, c: usize) -> T {
         self.weight.map_or(T::ONE, |w| w[c])
@@ -95,13 +95,13 @@ impl<T: Float> Plan<'_, T> {
 
 /// a·v, with 0 when a = 0 (so a zero coefficient times an infinite −log p is 0, not NaN).
 #[inline(always)]
-pub(super) fn mulz<T: Float>(a: T, v: T) -> T {
+pub(super) fn mulz<T: KernelFloat>(a: T, v: T) -> T {
     if a == T::ZERO { T::ZERO } else { a * v }
 }
 
 /// Checks the options, labels and targets, and works out what every row needs. `scaled` is
 /// the caller's (empty) storage for the class weights if they must be rescaled.
-fn plan<'a, T: Float>(
+fn plan<'a, T: KernelFloat>(
     op: &'static str,
     logits: &MatRef<'_, T>,
     targets: &Targets<'_, T>,
@@ -209,7 +209,7 @@ struct Lse<T> {
     inv: T,
 }
 
-impl<T: Float> Lse<T> {
+impl<T: KernelFloat> Lse<T> {
     /// The statistics of a row whose log-softmax is NaN (it holds NaN or +∞, or is all −∞).
     fn nan() -> Lse<T> {
         Lse {
@@ -298,7 +298,7 @@ impl<T: Float> Lse<T> {
 /// Σ_c f(s_c, q_c, w_c) over a row with class weights w, in 16 interleaved partial sums
 /// combined pairwise (the order of [`simd::map2_sum`]).
 #[inline(always)]
-fn sum_terms<T: Float>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T {
+fn sum_terms<T: KernelFloat>(s: &[T], q: &[T], w: &[T], f: impl Fn(T, T, T) -> T) -> T {
     let mut acc = [T::ZERO; simd::ACC];
     for (j, ((&sc, &qc), &wc)) in s.iter().zip(q).zip(w).enumerate() {
         acc[j % simd::ACC] += f(sc, qc, wc);
@@ -314,7 +314,7 @@ pub(super) struct TargetCoefs<T> {
     spread: T,
 }
 
-impl<T: Float> TargetCoefs<T> {
+impl<T: KernelFloat> TargetCoefs<T> {
     /// a_c.
     #[inline(always)]
     pub(super) fn a(self, q: T) -> T {
@@ -335,7 +335,7 @@ impl<T: Float> TargetCoefs<T> {
 /// Σ_c a_c = (1−ε)·Σq + ε, the loss is Σ_c a_c·(m − s_c) + ln(1 + rest)·Σ_c a_c
 /// ([`Lse::prob_loss`]).
 #[inline(always)]
-fn target_sums<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>) -> (T, T) {
+fn target_sums<T: KernelFloat>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>) -> (T, T) {
     let (mut la, mut qa) = ([T::ZERO; ACC], [T::ZERO; ACC]);
     let q = &q[..s.len()];
     let full = s.len() / ACC * ACC;
@@ -356,7 +356,15 @@ fn target_sums<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>) -> (T, T) {
 /// d_c ← g·(d_c·a − a_c) (d holding e^(s_c − m) on entry, a = B/(1 + rest)), returning
 /// Σ_c a_c·(m − s_c) as [`target_sums`] does.
 #[inline(always)]
-fn grad_target_terms<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>, g: T, a: T, d: &mut [T]) -> T {
+fn grad_target_terms<T: KernelFloat>(
+    s: &[T],
+    m: T,
+    q: &[T],
+    c: TargetCoefs<T>,
+    g: T,
+    a: T,
+    d: &mut [T],
+) -> T {
     let mut la = [T::ZERO; ACC];
     let (s, q) = (&s[..d.len()], &q[..d.len()]);
     let full = d.len() / ACC * ACC;
@@ -382,7 +390,7 @@ fn grad_target_terms<T: Float>(s: &[T], m: T, q: &[T], c: TargetCoefs<T>, g: T, 
 /// as Σ_c a_c·(m − s_c) + ln(1 + rest)·Σ_c a_c ([`target_sums`]); `q` is the row's targets
 /// ([`Targets::prob_row`], in place or a copy: the same order of operations either way).
 #[inline(always)]
-fn row_loss<M: Math, T: Float>(
+fn row_loss<M: Math, T: KernelFloat>(
     p: &Plan<'_, T>,
     s: &[T],
     st: &Lse<T>,
@@ -419,14 +427,14 @@ fn row_loss<M: Math, T: Float>(
 /// B = Σ_c a_c = (1−ε)·Σq + C·(ε/C) of a row of unweighted probability targets from its
 /// Σq, as [`row_grad`] computes it.
 #[inline(always)]
-fn prob_b<T: Float>(p: &Plan<'_, T>, sum_q: T) -> T {
+fn prob_b<T: KernelFloat>(p: &Plan<'_, T>, sum_q: T) -> T {
     p.keep * sum_q + p.spread * T::from_usize(p.c)
 }
 
 /// Writes row `i`'s gradient g·∂l/∂s into `d`, which holds e^(s_c − m) on entry; `q` as in
 /// [`row_loss`].
 #[inline(always)]
-fn row_grad<M: Math, T: Float>(
+fn row_grad<M: Math, T: KernelFloat>(
     p: &Plan<'_, T>,
     st: &Lse<T>,
     targets: &Targets<'_, T>,
@@ -482,7 +490,7 @@ fn row_grad<M: Math, T: Float>(
 /// The coefficients of unweighted probability targets, whose long rows sum their loss terms
 /// without a buffer ([`target_sums`], [`grad_target_terms`]); `None` for labels or class
 /// weights.
-fn plain_probs<T: Float>(p: &Plan<'_, T>, targets: &Targets<'_, T>) -> Option<TargetCoefs<T>> {
+fn plain_probs<T: KernelFloat>(p: &Plan<'_, T>, targets: &Targets<'_, T>) -> Option<TargetCoefs<T>> {
     match (targets, p.weight) {
         (Targets::Probs(_), None) => Some(p.coefs()),
         _ => None,
@@ -496,53 +504,8 @@ fn is_ignored<T>(p: &Plan<'_, T>, targets: &Targets<'_, T>, i: usize) -> bool {
     }
 }
 
-/// Softmax-cross-entropy loss of logits s: l_n = logsumexp(s_n) − Σ_k t_nk·s_nk (with the
-/// options' weights, smoothing and ignore_index), reduced.
-///
-/// The log-sum-exp subtracts the row maximum, so no finite logit overflows. `lse`, if given
-/// (length N), receives each row's log-sum-exp for [`softmax_cross_entropy_backward`].
-/// Shapes: logits N×C (any view, C ≥ 1); targets N labels or N×C; loss 1 (`Mean`, `Sum`) or
-/// N (`None`).
-///
-/// Non-finite rows: a row holding NaN or +∞, or all −∞, has NaN loss (its softmax is NaN).
-/// A −∞ logit at the label gives +∞; a −∞ logit whose target (or weight) is 0 contributes 0
-/// (PyTorch gives NaN there, from 0·∞). A loss too large for the type is +∞, never NaN.
-///
-/// # Errors
-///
-/// [`ErrorKind::Shape`] naming `logits` (C = 0) or `targets`; [`ErrorKind::Length`] naming
-/// `targets`, `weight`, `loss` or `lse`; [`ErrorKind::Label`] naming `targets`;
-/// [`ErrorKind::Value`] naming `label_smoothing`, `weight` or `ignore_index`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{CrossEntropyOptions, MatRef, Targets, softmax_cross_entropy_forward};
-///
-/// let logits = [0.0_f64, 0.0, 0.0, 0.0]; // 2×2, uniform
-/// let mut loss = [0.0];
-/// softmax_cross_entropy_forward(
-///     MatRef::from_row_major(&logits, 2, 2)?,
-///     Targets::Classes(&[0, 1]),
-///     &CrossEntropyOptions::default(),
-///     &mut loss,
-///     None,
-/// )?;
-/// assert!((loss[0] - std::f64::consts::LN_2).abs() < 1e-15);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_cross_entropy_forward<T: Float>(
-    logits: MatRef<'_, T>,
-    targets: Targets<'_, T>,
-    opts: &CrossEntropyOptions<'_, T>,
-    loss: &mut [T],
-    lse: Option<&mut [T]>,
-) -> Result<()> {
-    T::softmax_cross_entropy_forward(Internal, logits, targets, opts, loss, lse)
-}
-
-/// [`softmax_cross_entropy_forward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
+/// [`softmax_cross_entropy_forward`](crate::softmax_cross_entropy_forward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_forward_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     targets: Targets<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
@@ -614,53 +577,8 @@ pub(crate) fn softmax_cross_entropy_forward_impl<T: Float>(
     Ok(())
 }
 
-/// The gradient of [`softmax_cross_entropy_forward`] from its saved log-sum-exp:
-/// d logits = g_n·(w-weighted softmax(s) − smoothed target), per row.
-///
-/// For class targets (weights w, smoothing ε): ∂l_n/∂s_c = p_c·((1−ε)w_t + (ε/C)Σw)
-/// − (1−ε)w_t·[c = t] − (ε/C)·w_c; without options this is the book's p − onehot(t). For
-/// probability targets: ∂l_n/∂s_c = p_c·Σ_k w_k q′_k − w_c q′_c. g_n is `dloss[0]/denominator`
-/// (`Mean`, the denominator as in [`CrossEntropyOptions`]), `dloss[0]` (`Sum`) or `dloss[n]`
-/// (`None`). Ignored rows get exactly 0. Shapes: logits and dlogits N×C (dlogits with unit
-/// column stride, overwritten), lse N, dloss 1 or N as the reduction.
-///
-/// # Errors
-///
-/// As [`softmax_cross_entropy_forward`], plus [`ErrorKind::Length`] naming `lse` or `dloss`,
-/// and [`ErrorKind::Shape`]/[`ErrorKind::Stride`] naming `dlogits`.
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{CrossEntropyOptions, MatMut, MatRef, Targets, softmax_cross_entropy_backward};
-///
-/// let logits = [0.0_f32, 0.0]; // 1×2
-/// let lse = [std::f32::consts::LN_2];
-/// let mut d = [0.0_f32; 2];
-/// softmax_cross_entropy_backward(
-///     MatRef::from_row_major(&logits, 1, 2)?,
-///     &lse,
-///     Targets::Classes(&[1]),
-///     &CrossEntropyOptions::default(),
-///     &[1.0],
-///     MatMut::from_row_major(&mut d, 1, 2)?,
-/// )?;
-/// assert_eq!(d, [0.5, -0.5]); // softmax − onehot
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_cross_entropy_backward<T: Float>(
-    logits: MatRef<'_, T>,
-    lse: &[T],
-    targets: Targets<'_, T>,
-    opts: &CrossEntropyOptions<'_, T>,
-    dloss: &[T],
-    dlogits: MatMut<'_, T>,
-) -> Result<()> {
-    T::softmax_cross_entropy_backward(Internal, logits, lse, targets, opts, dloss, dlogits)
-}
-
-/// [`softmax_cross_entropy_backward`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_cross_entropy_backward_impl<T: Float>(
+/// [`softmax_cross_entropy_backward`](crate::softmax_cross_entropy_backward)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_backward_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     lse: &[T],
     targets: Targets<'_, T>,
@@ -727,7 +645,7 @@ struct ForwardRow<'a, 'p, T> {
     q: &'a [T],
 }
 
-impl<T: Float> Kernel for ForwardRow<'_, '_, T> {
+impl<T: KernelFloat> Kernel for ForwardRow<'_, '_, T> {
     type Out = (T, T);
     #[inline(always)]
     fn run<M: Math>(self) -> (T, T) {
@@ -766,7 +684,7 @@ struct SplitBackward<'a, 'p, T> {
     blk: MatMut<'a, T>,
 }
 
-impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
+impl<T: KernelFloat> Kernel for SplitBackward<'_, '_, T> {
     type Out = ();
     #[inline(always)]
     fn run<M: Math>(mut self) {
@@ -792,53 +710,8 @@ impl<T: Float> Kernel for SplitBackward<'_, '_, T> {
     }
 }
 
-/// Forward and backward in one pass over the logits: the loss of
-/// [`softmax_cross_entropy_forward`] and d logits of [`softmax_cross_entropy_backward`],
-/// without an N×C temporary (each row's exponentials are computed once, in d logits).
-///
-/// This is the book's `SoftmaxWithLoss` forward + backward: with default options the loss is
-/// the mean over rows of logsumexp(s) − s_t and d logits = (softmax(s) − onehot(t))·dloss/N.
-/// Shapes: logits and dlogits N×C (dlogits with unit column stride, overwritten); dloss and
-/// loss of length 1 (`Mean`, `Sum`) or N (`None`).
-///
-/// # Errors
-///
-/// As [`softmax_cross_entropy_forward`] and [`softmax_cross_entropy_backward`].
-///
-/// # Example
-///
-/// ```
-/// use nnkern::{CrossEntropyOptions, MatMut, MatRef, Targets, softmax_cross_entropy};
-///
-/// let logits = [2.0_f32, 0.0, 0.0, 2.0]; // 2×2
-/// let mut loss = [0.0_f32];
-/// let mut d = [0.0_f32; 4];
-/// softmax_cross_entropy(
-///     MatRef::from_row_major(&logits, 2, 2)?,
-///     Targets::Classes(&[0, 1]),
-///     &CrossEntropyOptions::default(),
-///     &[1.0],
-///     &mut loss,
-///     MatMut::from_row_major(&mut d, 2, 2)?,
-/// )?;
-/// let p = 1.0 / (1.0 + (-2.0_f32).exp());
-/// assert!((loss[0] + p.ln()).abs() < 1e-6);
-/// assert!((d[0] - (p - 1.0) / 2.0).abs() < 1e-7);
-/// # Ok::<(), nnkern::Error>(())
-/// ```
-pub fn softmax_cross_entropy<T: Float>(
-    logits: MatRef<'_, T>,
-    targets: Targets<'_, T>,
-    opts: &CrossEntropyOptions<'_, T>,
-    dloss: &[T],
-    loss: &mut [T],
-    dlogits: MatMut<'_, T>,
-) -> Result<()> {
-    T::softmax_cross_entropy(Internal, logits, targets, opts, dloss, loss, dlogits)
-}
-
-/// [`softmax_cross_entropy`]'s body: compiled once per element type, in this crate (see `crate::entry`).
-pub(crate) fn softmax_cross_entropy_impl<T: Float>(
+/// [`softmax_cross_entropy`](crate::softmax_cross_entropy)'s body: compiled once per element type, in this crate (see `crate::entry`).
+pub(crate) fn softmax_cross_entropy_impl<T: KernelFloat>(
     logits: MatRef<'_, T>,
     targets: Targets<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
@@ -885,7 +758,7 @@ enum Pass {
 /// The measured cost of a pass (`cost_per_element`: `sce_fused` for [`Pass::Loss`], whose
 /// forward alone, `sce_fwd`, measured within 6% per element; `sce_bwd`; the same with `_probs`
 /// for probability targets), which sizes its work blocks.
-fn cost<T: Float>(pass: Pass, targets: &Targets<'_, T>) -> Grain {
+fn cost<T: KernelFloat>(pass: Pass, targets: &Targets<'_, T>) -> Grain {
     let probs = matches!(targets, Targets::Probs(_));
     match (pass, probs) {
         (Pass::Loss, false) => Cost::new(1900, 21_500),
@@ -910,7 +783,7 @@ struct FusedBlock<'a, 'p, T> {
     ls: &'a mut [T],
 }
 
-impl<T: Float> Kernel for FusedBlock<'_, '_, T> {
+impl<T: KernelFloat> Kernel for FusedBlock<'_, '_, T> {
     type Out = f64;
     #[inline(always)]
     fn run<M: Math>(mut self) -> f64 {
