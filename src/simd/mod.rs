@@ -697,11 +697,10 @@ fn chunks16<T: SimdFloat>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T
 pub(crate) fn sum_except_max<T: SimdFloat>(x: &[T], m: T, e: &[T]) -> (T, T) {
     let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
     let mut add = |xc: &[T], ec: &[T]| {
-        for i in 0..ACC {
-            let top = xc[i] == m;
-            acc[i] += if top { T::ZERO } else { ec[i] };
-            ones[i] += if top { T::ONE } else { T::ZERO };
-        }
+        // whole arrays (see `dot`)
+        let (xc, ec): (&[T; ACC], &[T; ACC]) = (xc.try_into().expect("ACC"), ec.try_into().expect("ACC"));
+        acc = std::array::from_fn(|i| acc[i] + if xc[i] == m { T::ZERO } else { ec[i] });
+        ones = std::array::from_fn(|i| ones[i] + if xc[i] == m { T::ONE } else { T::ZERO });
     };
     let full = x.len() / ACC * ACC;
     for (xc, ec) in x[..full].chunks_exact(ACC).zip(e[..full].chunks_exact(ACC)) {
@@ -730,9 +729,9 @@ pub(crate) fn max<T: SimdFloat>(x: &[T]) -> T {
     let mut acc = [T::NEG_INFINITY; ACC];
     let full = x.len() / ACC * ACC;
     for c in x[..full].chunks_exact(ACC) {
-        for i in 0..ACC {
-            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
-        }
+        // whole arrays (see `dot`)
+        let c: &[T; ACC] = c.try_into().expect("ACC");
+        acc = std::array::from_fn(|i| if c[i] > acc[i] { c[i] } else { acc[i] });
     }
     let mut m = T::NEG_INFINITY;
     for &v in acc.iter().chain(&x[full..]) {
@@ -810,9 +809,10 @@ pub(crate) fn dot<T: SimdFloat>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; ACC];
     let full = n / ACC * ACC;
     for (ca, cb) in a[..full].chunks_exact(ACC).zip(b[..full].chunks_exact(ACC)) {
-        for i in 0..ACC {
-            acc[i] += ca[i] * cb[i];
-        }
+        // whole arrays, as in `add_lanes`: an indexed loop here compiled to 2- and 4-lane
+        // pieces with shuffles, even on AVX-512
+        let (ca, cb): (&[T; ACC], &[T; ACC]) = (ca.try_into().expect("ACC"), cb.try_into().expect("ACC"));
+        acc = std::array::from_fn(|i| acc[i] + ca[i] * cb[i]);
     }
     for i in full..n {
         acc[i - full] += a[i] * b[i];

@@ -373,10 +373,11 @@ fn grad_target_terms<T: KernelFloat>(
         .zip(q[..full].chunks_exact(ACC))
         .zip(d[..full].chunks_exact_mut(ACC))
     {
-        for i in 0..ACC {
-            la[i] += c.term(sc[i], m, qc[i]);
-            dc[i] = g * (dc[i] * a - c.a(qc[i]));
-        }
+        // whole arrays: an indexed loop compiled to pieces of vectors (see `simd::dot`)
+        let (sc, qc): (&[T; ACC], &[T; ACC]) = (sc.try_into().expect("ACC"), qc.try_into().expect("ACC"));
+        let dc: &mut [T; ACC] = dc.try_into().expect("ACC");
+        la = std::array::from_fn(|i| la[i] + c.term(sc[i], m, qc[i]));
+        *dc = std::array::from_fn(|i| g * (dc[i] * a - c.a(qc[i])));
     }
     for (i, ((&sv, &qv), o)) in s[full..].iter().zip(&q[full..]).zip(&mut d[full..]).enumerate() {
         la[i] += c.term(sv, m, qv);
