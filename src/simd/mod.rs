@@ -376,13 +376,7 @@ pub(crate) trait Math {
         let mut buf = [T::ZERO; SUM_BLOCK];
         let out = &mut buf[..a.len()];
         Self::map2(op, a, b, out);
-        let full = out.len() / ACC * ACC;
-        for c in out[..full].chunks_exact(ACC) {
-            add_lanes(acc, c);
-        }
-        for (i, &v) in out[full..].iter().enumerate() {
-            acc[i] += v;
-        }
+        add_groups(acc, out);
     }
     /// y = e^(x − m) elementwise; returns Σ y (softmax's numerators and denominator in one
     /// pass). The sum runs in 16 interleaved partial sums, like [`sum`].
@@ -696,17 +690,16 @@ fn chunks16<T: SimdFloat>(x: &[T], y: &mut [T], pad: T, mut body: impl FnMut(&[T
 #[inline(always)]
 pub(crate) fn sum_except_max<T: SimdFloat>(x: &[T], m: T, e: &[T]) -> (T, T) {
     let (mut acc, mut ones) = ([T::ZERO; ACC], [T::ZERO; ACC]);
-    let mut add = |xc: &[T], ec: &[T]| {
-        // whole arrays (see `dot`)
-        let (xc, ec): (&[T; ACC], &[T; ACC]) = (xc.try_into().expect("ACC"), ec.try_into().expect("ACC"));
+    // whole arrays (see `dot`)
+    let mut add = |xc: &[T; ACC], ec: &[T; ACC]| {
         acc = std::array::from_fn(|i| acc[i] + if xc[i] == m { T::ZERO } else { ec[i] });
         ones = std::array::from_fn(|i| ones[i] + if xc[i] == m { T::ONE } else { T::ZERO });
     };
-    let full = x.len() / ACC * ACC;
-    for (xc, ec) in x[..full].chunks_exact(ACC).zip(e[..full].chunks_exact(ACC)) {
+    let (xg, xt) = x.as_chunks::<ACC>();
+    let (eg, et) = e[..x.len()].as_chunks::<ACC>();
+    for (xc, ec) in xg.iter().zip(eg) {
         add(xc, ec);
     }
-    let (xt, et) = (&x[full..], &e[full..]);
     if !xt.is_empty() {
         let (mut xb, mut eb) = ([T::NEG_INFINITY; ACC], [T::ZERO; ACC]);
         unrolled!(ACC, |i| {
@@ -727,14 +720,13 @@ pub(crate) fn max<T: SimdFloat>(x: &[T]) -> T {
         return x.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     }
     let mut acc = [T::NEG_INFINITY; ACC];
-    let full = x.len() / ACC * ACC;
-    for c in x[..full].chunks_exact(ACC) {
+    let (groups, tail) = x.as_chunks::<ACC>();
+    for c in groups {
         // whole arrays (see `dot`)
-        let c: &[T; ACC] = c.try_into().expect("ACC");
         acc = std::array::from_fn(|i| if c[i] > acc[i] { c[i] } else { acc[i] });
     }
     let mut m = T::NEG_INFINITY;
-    for &v in acc.iter().chain(&x[full..]) {
+    for &v in acc.iter().chain(tail) {
         m = if v > m { v } else { m };
     }
     m
@@ -747,13 +739,7 @@ pub(crate) fn sum<T: SimdFloat>(x: &[T]) -> T {
         return x.iter().fold(T::ZERO, |s, &v| s + v);
     }
     let mut acc = [T::ZERO; ACC];
-    let full = x.len() / ACC * ACC;
-    for c in x[..full].chunks_exact(ACC) {
-        add_lanes(&mut acc, c);
-    }
-    for (i, &v) in x[full..].iter().enumerate() {
-        acc[i] += v;
-    }
+    add_groups(&mut acc, x);
     combine(acc)
 }
 
@@ -790,13 +776,17 @@ pub(crate) fn map2_sum<M: Math, T: SimdFloat, O: BinaryOp<T>>(op: O, a: &[T], b:
     combine(acc)
 }
 
-/// acc\[i\] += c\[i\] for the 16 accumulators, written as a whole-array add so that it stays in
-/// vector registers (an indexed loop over `chunks_exact` was left as 16 scalar adds through
-/// memory).
+/// acc[j mod 16] += x_j over `x`, in order of j: the whole groups of 16 as whole-array adds
+/// (see [`dot`]), then the tail.
 #[inline(always)]
-fn add_lanes<T: SimdFloat>(acc: &mut [T; ACC], c: &[T]) {
-    let c: &[T; ACC] = c.try_into().expect("a chunk of ACC elements");
-    *acc = std::array::from_fn(|i| acc[i] + c[i]);
+fn add_groups<T: SimdFloat>(acc: &mut [T; ACC], x: &[T]) {
+    let (groups, tail) = x.as_chunks::<ACC>();
+    for c in groups {
+        *acc = std::array::from_fn(|i| acc[i] + c[i]);
+    }
+    for (i, &v) in tail.iter().enumerate() {
+        acc[i] += v;
+    }
 }
 
 /// Σ a·b, in 16 interleaved partial sums.
@@ -807,15 +797,15 @@ pub(crate) fn dot<T: SimdFloat>(a: &[T], b: &[T]) -> T {
         return a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y);
     }
     let mut acc = [T::ZERO; ACC];
-    let full = n / ACC * ACC;
-    for (ca, cb) in a[..full].chunks_exact(ACC).zip(b[..full].chunks_exact(ACC)) {
-        // whole arrays, as in `add_lanes`: an indexed loop here compiled to 2- and 4-lane
-        // pieces with shuffles, even on AVX-512
-        let (ca, cb): (&[T; ACC], &[T; ACC]) = (ca.try_into().expect("ACC"), cb.try_into().expect("ACC"));
+    let ((ag, at), (bg, bt)) = (a[..n].as_chunks::<ACC>(), b[..n].as_chunks::<ACC>());
+    for (ca, cb) in ag.iter().zip(bg) {
+        // whole arrays (`from_fn` over groups of `as_chunks`), which LLVM keeps in vector
+        // registers: an indexed loop (`acc[i] += …` for i in 0..16) compiled to 2- and
+        // 4-lane pieces joined by shuffles, even on AVX-512
         acc = std::array::from_fn(|i| acc[i] + ca[i] * cb[i]);
     }
-    for i in full..n {
-        acc[i - full] += a[i] * b[i];
+    for (i, (&u, &v)) in at.iter().zip(bt).enumerate() {
+        acc[i] += u * v;
     }
     combine(acc)
 }

@@ -367,19 +367,14 @@ fn grad_target_terms<T: KernelFloat>(
 ) -> T {
     let mut la = [T::ZERO; ACC];
     let (s, q) = (&s[..d.len()], &q[..d.len()]);
-    let full = d.len() / ACC * ACC;
-    for ((sc, qc), dc) in s[..full]
-        .chunks_exact(ACC)
-        .zip(q[..full].chunks_exact(ACC))
-        .zip(d[..full].chunks_exact_mut(ACC))
-    {
+    let ((sg, st), (qg, qt)) = (s.as_chunks::<ACC>(), q.as_chunks::<ACC>());
+    let (dg, dt) = d.as_chunks_mut::<ACC>();
+    for ((sc, qc), dc) in sg.iter().zip(qg).zip(dg) {
         // whole arrays: an indexed loop compiled to pieces of vectors (see `simd::dot`)
-        let (sc, qc): (&[T; ACC], &[T; ACC]) = (sc.try_into().expect("ACC"), qc.try_into().expect("ACC"));
-        let dc: &mut [T; ACC] = dc.try_into().expect("ACC");
         la = std::array::from_fn(|i| la[i] + c.term(sc[i], m, qc[i]));
         *dc = std::array::from_fn(|i| g * (dc[i] * a - c.a(qc[i])));
     }
-    for (i, ((&sv, &qv), o)) in s[full..].iter().zip(&q[full..]).zip(&mut d[full..]).enumerate() {
+    for (i, ((&sv, &qv), o)) in st.iter().zip(qt).zip(dt).enumerate() {
         la[i] += c.term(sv, m, qv);
         *o = g * (*o * a - c.a(qv));
     }
