@@ -54,6 +54,29 @@ pub(super) struct Operands<'e, T> {
     pub(super) epilogue: Option<Epilogue<'e, T>>,
 }
 
+impl<T: Copy> Operands<'_, T> {
+    /// The same product as Cᵀ (n×m) ← α·Bᵀ (n×k)·Aᵀ (k×m) + β·Cᵀ: the same elements and
+    /// pointers, strides swapped. Each element of C is the same sum of the same products
+    /// (a·b = b·a exactly), so an engine that sums over k the same way in either orientation
+    /// gives the same bits. No epilogue (it works on C's rows).
+    pub(super) fn transposed(self) -> Self {
+        debug_assert!(self.epilogue.is_none(), "an epilogue works on C's rows");
+        Operands {
+            m: self.n,
+            n: self.m,
+            a: self.b,
+            rsa: self.csb,
+            csa: self.rsb,
+            b: self.a,
+            rsb: self.csa,
+            csb: self.rsa,
+            rsc: self.csc,
+            csc: self.rsc,
+            ..self
+        }
+    }
+}
+
 /// A per-row epilogue run on each part of C right after the part's product, while the part is
 /// still in cache: `f(row, first_col, segment)` gets the row's columns `first_col..` of the
 /// part, contiguous.

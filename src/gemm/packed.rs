@@ -78,10 +78,30 @@ impl<T: GemmFloat> Product<'_, T> {
         // NR: two vector registers of elements on AVX-512 (32 f32, 16 f64), one 64-byte line
         // elsewhere (16 f32, 8 f64: two AVX2 registers); either way the tile's accumulators
         // fill 12 registers, leaving the rest of the 16 (32) for B and the broadcast of A
-        match (self.isa.is_avx512(), std::mem::size_of::<T>()) {
-            (true, 4) => self.run_nr::<32>(),
-            (true, _) | (false, 4) => self.run_nr::<16>(),
-            (false, _) => self.run_nr::<8>(),
+        // from outside the pool, the whole product on one of its workers: one hand-off
+        // instead of two per block of C
+        let large = is_large_product(self.op.m, self.op.k, self.op.n);
+        crate::par::on_pool(large, || match (self.isa.is_avx512(), std::mem::size_of::<T>()) {
+            (true, 4) => self.run_oriented::<32>(),
+            (true, _) | (false, 4) => self.run_oriented::<16>(),
+            (false, _) => self.run_oriented::<8>(),
+        })
+    }
+
+    /// [`Product::run_nr`] on C, or on Cᵀ = Bᵀ·Aᵀ when that fills the MR×NR tiles better
+    /// (see [`transpose_fills_more`]) and there is no epilogue: a weight gradient xᵀ·dy of a
+    /// layer with 10 outputs fills 10 of a tile's 32 (or 16) columns, but 10 of 12 rows as its
+    /// transpose. The bits are the same either way (see [`Operands::transposed`]; the tiles
+    /// sum over k alike in both).
+    fn run_oriented<const NR: usize>(&self) {
+        if self.op.epilogue.is_none() && transpose_fills_more(self.op.m, self.op.n, NR) {
+            Product {
+                isa: self.isa,
+                op: self.op.transposed(),
+            }
+            .run_nr::<NR>();
+        } else {
+            self.run_nr::<NR>();
         }
     }
 
@@ -207,6 +227,15 @@ impl<T: GemmFloat> Product<'_, T> {
             }
         }
     }
+}
+
+/// Whether an m×n C covered by MR×NR tiles computes at least a tenth fewer padding
+/// elements as its transpose (n×m): the useful work is m·n either way, the work done the
+/// padded areas ⌈m⌉_MR·⌈n⌉_NR and ⌈n⌉_MR·⌈m⌉_NR. The margin keeps the orientation of
+/// products whose tiles are nearly full either way (the transposed C is stored by columns).
+fn transpose_fills_more(m: usize, n: usize, nr: usize) -> bool {
+    let padded = |rows: usize, cols: usize| rows.next_multiple_of(MR) * cols.next_multiple_of(nr);
+    10 * padded(m, n) > 11 * padded(n, m)
 }
 
 /// A buffer handed out in disjoint parts to parallel jobs, in units of `unit` elements.
@@ -552,6 +581,89 @@ fn prefetch<T>(ptr: *const T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The orientation rule on the shapes it is for, and on those it must leave alone.
+    #[test]
+    fn transposes_only_the_badly_filled_products() {
+        // xᵀ·dy of a 512-input, 10-output layer: 10 of 32 (16) columns, 10 of 12 rows
+        assert!(transpose_fills_more(512, 10, 32));
+        assert!(transpose_fills_more(512, 10, 16));
+        assert!(transpose_fills_more(300, 12, 16));
+        // its transpose, square products and nearly full tiles stay as they are
+        assert!(!transpose_fills_more(10, 512, 32));
+        assert!(!transpose_fills_more(1024, 1024, 32));
+        assert!(!transpose_fills_more(4096, 512, 16));
+        assert!(!transpose_fills_more(784, 1000, 32));
+    }
+
+    /// C and Cᵀ = Bᵀ·Aᵀ through the same tiles give the same bits, for every tile width,
+    /// across k's blocks and a chunk of rows, with strided operands and β ≠ 0: what lets
+    /// [`Product::run_oriented`] pick either.
+    #[test]
+    fn both_orientations_give_the_same_bits() {
+        let shapes: &[(usize, usize, usize)] = if cfg!(miri) {
+            &[(20, 9, 5), (7, 17, 20)]
+        } else {
+            &[
+                (300, 520, 10),
+                (50, 300, 3),
+                (10, 40, 300),
+                (37, 260, 70),
+                (MCHUNK + 7, 3, 9),
+            ]
+        };
+        for &(m, k, n) in shapes {
+            same_bits::<f32>(m, k, n);
+            same_bits::<f64>(m, k, n);
+        }
+    }
+
+    fn same_bits<T: GemmFloat>(m: usize, k: usize, n: usize) {
+        let mut state = 0x9e37_79b9_u64 ^ (m * 131 + k * 17 + n) as u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            T::from_f64(((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0)
+        };
+        // A column-major, B and C row-major with padded rows
+        let a: Vec<T> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<T> = (0..k * (n + 3)).map(|_| next()).collect();
+        let c0: Vec<T> = (0..m * (n + 2)).map(|_| next()).collect();
+        let run = |nr: usize, transposed: bool| {
+            let mut c = c0.clone();
+            let op = Operands {
+                m,
+                k,
+                n,
+                alpha: T::from_f64(1.5),
+                beta: T::from_f64(-0.75),
+                a: a.as_ptr(),
+                rsa: 1,
+                csa: m,
+                b: b.as_ptr(),
+                rsb: n + 3,
+                csb: 1,
+                c: c.as_mut_ptr(),
+                rsc: n + 2,
+                csc: 1,
+                epilogue: None,
+            };
+            let p = Product {
+                isa: Isa::current(),
+                op: if transposed { op.transposed() } else { op },
+            };
+            match nr {
+                8 => p.run_nr::<8>(),
+                16 => p.run_nr::<16>(),
+                _ => p.run_nr::<32>(),
+            }
+            c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<u64>>()
+        };
+        for nr in [8, 16, 32] {
+            assert_eq!(run(nr, false), run(nr, true), "{m}×{k}×{n}, NR = {nr}");
+        }
+    }
 
     /// Every register-tile width (8, 16 and 32: the AVX-512 widths run here too, on this CPU's
     /// path) in f32 and f64, against an f64 reference, on shapes that cross k's blocks, the

@@ -158,12 +158,13 @@ fn identical_on_1_2_3_and_8_threads() {
 }
 
 /// The GEMM-based kernels on products large enough to be cut into parts (by rows, by
-/// columns, and the backward's dW and dx), every activation, every engine compiled in, under
+/// columns, and the backward's dW and dx; a 12-output layer's dW runs as its transpose on
+/// nnkern's engine), every activation, every engine compiled in, under
 /// every SIMD override this CPU supports (the path picks nnkern's tiles and every engine's
 /// epilogue).
 #[test]
 fn gemm_kernels_identical_on_1_2_3_and_8_threads() {
-    for &(n, d, h) in &[(2100, 300, 530), (200, 260, 1500)] {
+    for &(n, d, h) in &[(2100, 300, 530), (200, 260, 1500), (2100, 300, 12)] {
         let mut rng = Rng::new(41);
         let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let x = f(rng.values::<f32>(n * d, -2.0, 2.0));

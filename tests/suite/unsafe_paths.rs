@@ -52,7 +52,8 @@ fn linear<T: Float>() {
 }
 
 /// Narrow products (n ≤ 16) past the small-product size take the narrow kernel (raw row
-/// slices of A and C, whole and in row parts) when A and C have unit column stride.
+/// slices of A and C, whole and in row parts) when A and C have unit column stride, and the
+/// packed engine on their transpose when A is column-major.
 fn narrow<T: Float>() {
     let mut rng = Rng::new(92);
     let shapes = if cfg!(miri) {
@@ -70,6 +71,15 @@ fn narrow<T: Float>() {
             [Layout::Strided, Layout::Transposed, Layout::Strided],
         );
         checks::affine_forward::<T>(&mut rng, m, k, n, Activation::Sigmoid, [Layout::Contiguous; 3]);
+        // A column-major, as in a weight gradient xᵀ·dy: the packed engine, which runs a
+        // product this narrow as its transpose (C stored by columns)
+        checks::gemm::<T>(
+            &mut rng,
+            m,
+            k,
+            n,
+            [Layout::Transposed, Layout::Contiguous, Layout::Strided],
+        );
     }
 }
 
