@@ -619,49 +619,71 @@ mod tests {
     }
 
     fn same_bits<T: GemmFloat>(m: usize, k: usize, n: usize) {
-        let mut state = 0x9e37_79b9_u64 ^ (m * 131 + k * 17 + n) as u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            T::from_f64(((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0)
-        };
-        // A column-major, B and C row-major with padded rows
-        let a: Vec<T> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<T> = (0..k * (n + 3)).map(|_| next()).collect();
-        let c0: Vec<T> = (0..m * (n + 2)).map(|_| next()).collect();
+        let mut next = uniform(0x9e37_79b9_u64 ^ (m * 131 + k * 17 + n) as u64);
+        let mut values = |len: usize| (0..len).map(|_| T::from_f64(next())).collect::<Vec<T>>();
+        let (a, b, c0) = (values(m * k), values(k * (n + 3)), values(m * (n + 2)));
         let run = |nr: usize, transposed: bool| {
             let mut c = c0.clone();
-            let op = Operands {
-                m,
-                k,
-                n,
-                alpha: T::from_f64(1.5),
-                beta: T::from_f64(-0.75),
-                a: a.as_ptr(),
-                rsa: 1,
-                csa: m,
-                b: b.as_ptr(),
-                rsb: n + 3,
-                csb: 1,
-                c: c.as_mut_ptr(),
-                rsc: n + 2,
-                csc: 1,
-                epilogue: None,
-            };
-            let p = Product {
-                isa: Isa::current(),
-                op: if transposed { op.transposed() } else { op },
-            };
-            match nr {
-                8 => p.run_nr::<8>(),
-                16 => p.run_nr::<16>(),
-                _ => p.run_nr::<32>(),
-            }
+            let scalars = (T::from_f64(1.5), T::from_f64(-0.75));
+            run_product((m, k, n), scalars, &a, &b, &mut c, None, nr, transposed);
             c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<u64>>()
         };
         for nr in [8, 16, 32] {
             assert_eq!(run(nr, false), run(nr, true), "{m}×{k}×{n}, NR = {nr}");
+        }
+    }
+
+    /// Values in [−1, 1) from a linear congruential generator (the top 24 bits of its state).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
+        }
+    }
+
+    /// C ← α·A·B + β·C, then the epilogue, on MR×`nr` tiles, as C or (`transposed`) as Cᵀ:
+    /// A (m×k) column-major, B (k×n) row-major with row stride n + 3, C (m×n) row-major with
+    /// row stride n + 2, in buffers of exactly those sizes.
+    #[allow(clippy::too_many_arguments)]
+    fn run_product<T: GemmFloat>(
+        (m, k, n): (usize, usize, usize),
+        (alpha, beta): (T, T),
+        a: &[T],
+        b: &[T],
+        c: &mut [T],
+        epilogue: Option<super::super::operands::Epilogue<'_, T>>,
+        nr: usize,
+        transposed: bool,
+    ) {
+        assert!(a.len() == m * k && b.len() == k * (n + 3) && c.len() == m * (n + 2));
+        let op = Operands {
+            m,
+            k,
+            n,
+            alpha,
+            beta,
+            a: a.as_ptr(),
+            rsa: 1,
+            csa: m,
+            b: b.as_ptr(),
+            rsb: n + 3,
+            csb: 1,
+            c: c.as_mut_ptr(),
+            rsc: n + 2,
+            csc: 1,
+            epilogue,
+        };
+        let p = Product {
+            isa: Isa::current(),
+            op: if transposed { op.transposed() } else { op },
+        };
+        match nr {
+            8 => p.run_nr::<8>(),
+            16 => p.run_nr::<16>(),
+            _ => p.run_nr::<32>(),
         }
     }
 
@@ -691,13 +713,7 @@ mod tests {
     }
 
     fn check<T: GemmFloat>(m: usize, k: usize, n: usize) {
-        let mut state = 0x2545_f491_u64 ^ (m * 31 + k * 7 + n) as u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
-        };
+        let mut next = uniform(0x2545_f491_u64 ^ (m * 31 + k * 7 + n) as u64);
         // A stored transposed (column-major), B row-major with a padded row stride, C with
         // a padded row stride
         let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
@@ -730,31 +746,10 @@ mod tests {
                     *v += T::from_f64(mark(i, c_start + j));
                 }
             };
-            let p = Product {
-                isa: Isa::current(),
-                op: Operands {
-                    m,
-                    k,
-                    n,
-                    alpha: T::from_f64(alpha),
-                    beta: T::from_f64(beta),
-                    a: ta.as_ptr(),
-                    rsa: 1,
-                    csa: m,
-                    b: tb.as_ptr(),
-                    rsb: n + 3,
-                    csb: 1,
-                    c: tc.as_mut_ptr(),
-                    rsc: n + 2,
-                    csc: 1,
-                    epilogue: if with_epilogue { Some(&epi) } else { None },
-                },
-            };
-            match nr {
-                8 => p.run_nr::<8>(),
-                16 => p.run_nr::<16>(),
-                _ => p.run_nr::<32>(),
-            }
+            let epilogue: Option<super::super::operands::Epilogue<'_, T>> =
+                if with_epilogue { Some(&epi) } else { None };
+            let scalars = (T::from_f64(alpha), T::from_f64(beta));
+            run_product((m, k, n), scalars, &ta, &tb, &mut tc, epilogue, nr, false);
             let u = T::EPSILON.to_f64() / 2.0;
             let gamma = (k + 2) as f64 * u / (1.0 - (k + 2) as f64 * u);
             for i in 0..m {
