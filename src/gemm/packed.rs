@@ -441,7 +441,7 @@ impl<T: GemmFloat, const NR: usize> Kernel for Task<'_, '_, T, NR> {
             // now, so that their way from memory overlaps the arithmetic; every line of a
             // row's w elements when they are consecutive (an AVX-512 f32 row is two or
             // three lines: with its first line alone, the rest missed once per tile, about
-            // 5% of a 1024³ product), else the first
+            // 5% of a 1024³ product), else its first and last elements
             let line = if p.op.csc == 1 {
                 64 / std::mem::size_of::<T>()
             } else {
