@@ -440,8 +440,8 @@ impl<T: GemmFloat, const NR: usize> Kernel for Task<'_, '_, T, NR> {
             // C's tile is read after the tile's kc·MR·NR multiply-adds: ask for its lines
             // now, so that their way from memory overlaps the arithmetic; every line of a
             // row's w elements when they are consecutive (an AVX-512 f32 row is two or
-            // three lines: with its first line alone, the rest missed once per tile, about
-            // 5% of a 1024³ product), else its first and last elements
+            // three lines: with its first line alone, the rest missed once per tile; 1–2%
+            // of a 1024³ product), else its first and last elements
             let line = if p.op.csc == 1 {
                 64 / std::mem::size_of::<T>()
             } else {
@@ -567,7 +567,7 @@ unsafe fn store<T: GemmFloat, const NR: usize>(
             let dst: &mut [T; NR] = unsafe { &mut *p.op.c.add((i + r) * p.op.rsc + j0).cast::<[T; NR]>() };
             // (indexed loops into a local array, then one store: `array::from_fn` over 32
             // elements was not inlined, and outside the path's `#[target_feature]` function it
-            // ran as SSE, 2–7% of a 1024³ product; loops writing `dst` in place ran scalar)
+            // ran as SSE, 2% of a 1024³ product; loops writing `dst` in place ran scalar)
             let mut out = [T::ZERO; NR];
             if first && beta == T::ZERO {
                 for t in 0..NR {
