@@ -55,6 +55,7 @@ macro_rules! zmm_lane {
             type E = $t;
             type Token = Avx512;
             const N: usize = $n;
+            const FUSED: bool = true;
             math::lane_exps!();
             #[inline(always)]
             fn token(self) -> Avx512 {

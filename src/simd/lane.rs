@@ -21,6 +21,11 @@ pub trait Lane:
     type Token: Copy;
     /// Elements per lane value.
     const N: usize;
+    /// Whether [`Lane::fma`] rounds once (a fused multiply-add instruction) on this type:
+    /// then `a.fma(b, -(a·b))` is the exact rounding error of a product. Where it is false
+    /// the bodies use an FMA-free form of the same exact value (so the choice never shows in
+    /// the result).
+    const FUSED: bool = false;
     /// The token this value proves.
     fn token(self) -> Self::Token;
     /// Every lane `v`.
@@ -152,6 +157,7 @@ impl<L: Lane> Lane for X4<L> {
     type E = L::E;
     type Token = L::Token;
     const N: usize = 4 * L::N;
+    const FUSED: bool = L::FUSED;
     #[inline(always)]
     fn token(self) -> L::Token {
         self.0[0].token()

@@ -199,16 +199,20 @@ pub(crate) fn tanh_from_expm1<L: Lane>(x: L, m: L) -> L {
     L::keep_nan(x, L::copysign(t, x))
 }
 
-/// (a², its rounding error) exactly, for 0 ≤ a ≤ [`Consts::NORMAL_A`] (or NaN): Veltkamp's
-/// split a = a_hi + a_lo into halves whose products are exact, then Dekker's product. No FMA
-/// needed, so every path gets the same two values.
+/// (a², its rounding error) exactly, for 0 ≤ a ≤ [`Consts::NORMAL_A`] (or NaN): one FMA where
+/// the lane type has fused ones ([`Lane::FUSED`]); elsewhere Veltkamp's split a = a_hi + a_lo
+/// into halves whose products are exact, then Dekker's product. Both give the exact error,
+/// so every path gets the same two values.
 #[inline(always)]
 fn two_square<L: Lane>(a: L) -> (L, L) {
+    let sq = a * a;
+    if L::FUSED {
+        return (sq, a.fma(a, -sq));
+    }
     let t = a.token();
     let p = a * L::splat(t, L::E::SPLIT);
     let hi = p - (p - a);
     let lo = a - hi;
-    let sq = a * a;
     let err = ((hi * hi - sq) + (hi + hi) * lo) + lo * lo;
     (sq, err)
 }
