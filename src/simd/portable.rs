@@ -14,7 +14,8 @@ macro_rules! scalar_lane {
             type E = $t;
             type Token = ();
             const N: usize = 1;
-            // (this lane runs only inside functions that enable `fma`: see `fma` below)
+            // (`mul_add` rounds once on any target: one instruction inside the `fma`
+            // functions this lane runs in, see `fma` below)
             const FUSED: bool = true;
             math::lane_exps!();
             #[inline(always)]

@@ -91,7 +91,8 @@ def fit_rounded(f, w, lo, hi, m, ty):
     for j in range(m + 1):
         def fj(r, j=j):
             s = sum(ck * r**k for k, ck in enumerate(fixed))
-            return (f(r) - s) / r**j if r != 0 else f(r)  # (r = 0 is off the grids used)
+            # (at r = 0, on exp's grid, the weight below is 0: the value there is unused)
+            return (f(r) - s) / r**j if r != 0 else f(r)
         c, emax = remez(fj, lambda r, j=j: w(r) * r**j, lo, hi, m - j)
         fixed.append(to_type(c[0], ty))
     return fixed, emax
@@ -110,7 +111,8 @@ def shortest(v, ty):
 
 def main():
     half = mp.mpf("0.34660")  # ln2/2 = 0.3465736 plus the reduction's rounding
-    lo_pos, hi_pos = mp.mpf("0.0005"), mp.mpf("0.6940")  # [0, ln 2) (0 itself: weight 0)
+    # [0, ln 2) with the same margin; this grid misses r = 0, where r^2/expm1(r) is 0/0
+    lo_pos, hi_pos = mp.mpf("0.0005"), mp.mpf("0.6940")
     cases = [
         ("f32", "EXPM1_POLY", 24, 5, -half, half, lambda r: r**2 / mp.exp(r)),
         ("f64", "EXPM1_POLY", 53, 10, -half, half, lambda r: r**2 / mp.exp(r)),
